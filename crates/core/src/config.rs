@@ -1,0 +1,221 @@
+//! Configuration plumbing shared by chip, device and run files.
+//!
+//! Files are read in two stages (see STYLE.md): serde into a raw struct with
+//! `deny_unknown_fields`, then validation into a checked type. This module
+//! supplies the parts both stages share: JSON parsing whose errors carry the
+//! dotted field path, `--set path=value` overrides applied to the JSON tree
+//! before parsing (so an override of a field that does not exist is reported
+//! exactly like an unknown field in the file), and a [`Check`] helper that
+//! names the file and field of a physically impossible value.
+
+use crate::{CoreError, Result};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::Path;
+
+/// Reads a file to a string, naming the file on failure.
+pub fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CoreError::Read {
+        file: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parses JSON text into a tree, naming `file` and the line on failure.
+pub fn parse_tree(file: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| CoreError::Parse {
+        file: file.to_string(),
+        field: ".".into(),
+        message: format!("malformed JSON: {e}"),
+    })
+}
+
+/// Deserialises a JSON tree into `T`, naming `file` and the field path of
+/// the first mismatch (unknown field, wrong type, missing field).
+pub fn from_tree<T: DeserializeOwned>(file: &str, tree: Value) -> Result<T> {
+    serde_path_to_error::deserialize(tree).map_err(|e| {
+        let path = e.path().to_string();
+        CoreError::Parse {
+            file: file.to_string(),
+            field: if path.is_empty() { ".".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Applies one `path=value` override to a JSON tree. `path` is dotted
+/// (`adc.bits`); `value` is parsed as JSON and taken as a string if it is not
+/// valid JSON (so `--set rule.name=bp` works without quotes). Missing objects
+/// along the path are created; deserialisation then rejects unknown fields.
+pub fn apply_override(root: &mut Value, path: &str, value: &str) -> Result<()> {
+    let spec = format!("{path}={value}");
+    let bad = |message: String| CoreError::Override {
+        spec: spec.clone(),
+        message,
+    };
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(bad("the path must be dotted field names, e.g. adc.bits".into()));
+    }
+    let parsed: Value =
+        serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    let mut node = root;
+    let mut parts = path.split('.').peekable();
+    while let Some(key) = parts.next() {
+        let Value::Object(map) = node else {
+            return Err(bad(format!("`{key}` is inside a value that is not an object")));
+        };
+        if parts.peek().is_none() {
+            map.insert(key.to_string(), parsed);
+            return Ok(());
+        }
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    unreachable!("a non-empty path has a last part")
+}
+
+/// Names the file whose values are being validated and builds errors that
+/// name the field.
+#[derive(Clone, Debug)]
+pub struct Check<'a> {
+    file: &'a str,
+    prefix: String,
+}
+
+impl<'a> Check<'a> {
+    /// Validation of values from `file`.
+    pub fn new(file: &'a str) -> Self {
+        Check {
+            file,
+            prefix: String::new(),
+        }
+    }
+
+    /// A checker for the fields under `section` (e.g. `adc`).
+    pub fn section(&self, section: &str) -> Check<'a> {
+        Check {
+            file: self.file,
+            prefix: format!("{}{section}.", self.prefix),
+        }
+    }
+
+    /// The file being checked.
+    pub fn file(&self) -> &str {
+        self.file
+    }
+
+    /// An error for `field` with `message`.
+    pub fn err(&self, field: &str, message: impl Into<String>) -> CoreError {
+        CoreError::Invalid {
+            file: self.file.to_string(),
+            field: format!("{}{field}", self.prefix),
+            message: message.into(),
+        }
+    }
+
+    /// `value` must be finite and > 0.
+    pub fn positive(&self, field: &str, value: f64) -> Result<f64> {
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(self.err(field, format!("expected a finite value > 0, got {value}")))
+        }
+    }
+
+    /// `value` must be finite and ≥ 0.
+    pub fn non_negative(&self, field: &str, value: f64) -> Result<f64> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(value)
+        } else {
+            Err(self.err(field, format!("expected a finite value >= 0, got {value}")))
+        }
+    }
+
+    /// `value` must be finite and within `lo..=hi`.
+    pub fn range(&self, field: &str, value: f64, lo: f64, hi: f64) -> Result<f64> {
+        if value.is_finite() && (lo..=hi).contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.err(
+                field,
+                format!("expected a value in [{lo}, {hi}], got {value}"),
+            ))
+        }
+    }
+
+    /// An integer within `lo..=hi`.
+    pub fn int_range(&self, field: &str, value: u64, lo: u64, hi: u64) -> Result<u64> {
+        if (lo..=hi).contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.err(
+                field,
+                format!("expected an integer in [{lo}, {hi}], got {value}"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        bits: u32,
+    }
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        adc: Inner,
+    }
+
+    #[test]
+    fn override_reaches_nested_field() {
+        let mut t = parse_tree("x.json", r#"{"adc":{"bits":8}}"#).unwrap();
+        apply_override(&mut t, "adc.bits", "12").unwrap();
+        let o: Outer = from_tree("x.json", t).unwrap();
+        assert_eq!(o.adc.bits, 12);
+    }
+
+    #[test]
+    fn unknown_override_is_named() {
+        let mut t = parse_tree("x.json", r#"{"adc":{"bits":8}}"#).unwrap();
+        apply_override(&mut t, "adc.bitz", "12").unwrap();
+        let e = from_tree::<Outer>("x.json", t).unwrap_err().to_string();
+        assert!(e.contains("x.json") && e.contains("bitz"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_field_path() {
+        let t = parse_tree("c.json", r#"{"adc":{"bits":"many"}}"#).unwrap();
+        let e = from_tree::<Outer>("c.json", t).unwrap_err().to_string();
+        assert!(e.contains("c.json: field `adc.bits`"), "{e}");
+    }
+
+    #[test]
+    fn malformed_json_names_file() {
+        let e = parse_tree("c.json", "{ nope").unwrap_err().to_string();
+        assert!(e.starts_with("c.json"), "{e}");
+    }
+
+    #[test]
+    fn bad_override_paths_rejected() {
+        let mut t = parse_tree("x", r#"{"a":1}"#).unwrap();
+        assert!(apply_override(&mut t, "", "1").is_err());
+        assert!(apply_override(&mut t, "a..b", "1").is_err());
+        assert!(apply_override(&mut t, "a.b", "1").is_err());
+    }
+
+    #[test]
+    fn checks_name_sections() {
+        let c = Check::new("chip.json").section("driver");
+        let e = c.positive("pulse_width_ns", -1.0).unwrap_err().to_string();
+        assert!(e.contains("chip.json: field `driver.pulse_width_ns`"), "{e}");
+        assert!(c.positive("w", f64::NAN).is_err());
+        assert!(c.non_negative("w", 0.0).is_ok());
+    }
+}

@@ -1,0 +1,266 @@
+//! The energy ledger.
+//!
+//! Every operation the chip performs charges its energy, in pJ, to a key of
+//! (component, operation, phase, tile) together with an operation count.
+//! Reports are sums over the keys, so the parts always add up to the total:
+//! [`EnergyLedger::total_pj`] is by definition the sum of
+//! [`EnergyLedger::by_component`] in the fixed [`Component::ALL`] order.
+//! Static (leakage and bias) energy is charged as power × simulated time by
+//! the engine, per phase, like any other entry.
+//!
+//! The ledger stores only what was charged; the per-operation energies and
+//! their sources live in the chip and device files (see
+//! `docs/energy-model.md`).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The hardware block an energy belongs to (the report's `by_component` keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Input DACs driving row (or column) lines.
+    Dac,
+    /// Output ADC conversions.
+    Adc,
+    /// Ohmic energy dissipated in the cells during reads.
+    ArrayRead,
+    /// Energy dissipated in the cells by write pulses.
+    ArrayWrite,
+    /// Pulse drivers: line charging and phase overhead.
+    Driver,
+    /// Sense amplifiers / integrators.
+    Sense,
+    /// Digital periphery: activations, gradients, decisions, random bits.
+    Digital,
+    /// Leakage and bias power × time.
+    Static,
+}
+
+impl Component {
+    /// Every component, in report order.
+    pub const ALL: [Component; 8] = [
+        Component::Dac,
+        Component::Adc,
+        Component::ArrayRead,
+        Component::ArrayWrite,
+        Component::Driver,
+        Component::Sense,
+        Component::Digital,
+        Component::Static,
+    ];
+
+    /// The report key (`"array_write"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Component::Dac => "dac",
+            Component::Adc => "adc",
+            Component::ArrayRead => "array_read",
+            Component::ArrayWrite => "array_write",
+            Component::Driver => "driver",
+            Component::Sense => "sense",
+            Component::Digital => "digital",
+            Component::Static => "static",
+        }
+    }
+}
+
+/// The phase of a training step an energy belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Forward pass.
+    Forward,
+    /// Backward pass (transposed reads, error arithmetic).
+    Backward,
+    /// Gradient, write decisions and write pulses.
+    Update,
+}
+
+impl Phase {
+    /// Every phase, in report order.
+    pub const ALL: [Phase; 3] = [Phase::Forward, Phase::Backward, Phase::Update];
+
+    /// The report key (`"forward"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Phase::Forward => "forward",
+            Phase::Backward => "backward",
+            Phase::Update => "update",
+        }
+    }
+}
+
+/// A ledger key. `tile` is `None` for chip-wide entries (static power,
+/// digital logic shared by all tiles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    /// The block.
+    pub component: Component,
+    /// What it did (`"conversion"`, `"set_pulse"`, …).
+    pub operation: &'static str,
+    /// The phase of the step.
+    pub phase: Phase,
+    /// The tile, if the block belongs to one.
+    pub tile: Option<u32>,
+}
+
+/// Operation count and energy of one key.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tally {
+    /// Operations charged.
+    pub count: u64,
+    /// Energy charged, pJ.
+    pub pj: f64,
+}
+
+/// The ledger of one run.
+#[derive(Clone, Debug, Default)]
+pub struct EnergyLedger {
+    entries: BTreeMap<Key, Tally>,
+}
+
+impl EnergyLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Charges `count` operations totalling `pj` picojoules to `key`.
+    ///
+    /// # Panics
+    /// If `pj` is negative or not finite: every energy formula yields a
+    /// finite non-negative value from validated parameters, so this is a
+    /// broken internal invariant, not bad input.
+    pub fn charge(&mut self, key: Key, count: u64, pj: f64) {
+        assert!(pj.is_finite() && pj >= 0.0, "energy {pj} pJ charged to {key:?}");
+        let t = self.entries.entry(key).or_default();
+        t.count += count;
+        t.pj += pj;
+    }
+
+    /// Shorthand for [`EnergyLedger::charge`] with the key's parts.
+    pub fn add(
+        &mut self,
+        component: Component,
+        operation: &'static str,
+        phase: Phase,
+        tile: Option<u32>,
+        count: u64,
+        pj: f64,
+    ) {
+        self.charge(
+            Key {
+                component,
+                operation,
+                phase,
+                tile,
+            },
+            count,
+            pj,
+        );
+    }
+
+    /// Every entry, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Key, &Tally)> {
+        self.entries.iter()
+    }
+
+    /// Energy of one component, pJ.
+    pub fn component_pj(&self, c: Component) -> f64 {
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.component == c)
+            .map(|(_, t)| t.pj)
+            .sum()
+    }
+
+    /// Operations counted for one component.
+    pub fn component_count(&self, c: Component) -> u64 {
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.component == c)
+            .map(|(_, t)| t.count)
+            .sum()
+    }
+
+    /// Energy of one phase, pJ.
+    pub fn phase_pj(&self, p: Phase) -> f64 {
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.phase == p)
+            .map(|(_, t)| t.pj)
+            .sum()
+    }
+
+    /// Energy by component, in [`Component::ALL`] order.
+    pub fn by_component(&self) -> Vec<(Component, f64)> {
+        Component::ALL
+            .iter()
+            .map(|&c| (c, self.component_pj(c)))
+            .collect()
+    }
+
+    /// Energy by phase, in [`Phase::ALL`] order.
+    pub fn by_phase(&self) -> Vec<(Phase, f64)> {
+        Phase::ALL.iter().map(|&p| (p, self.phase_pj(p))).collect()
+    }
+
+    /// Energy by tile (chip-wide entries under `None`), in tile order.
+    pub fn by_tile(&self) -> BTreeMap<Option<u32>, f64> {
+        let mut m = BTreeMap::new();
+        for (k, t) in &self.entries {
+            *m.entry(k.tile).or_insert(0.0) += t.pj;
+        }
+        m
+    }
+
+    /// Total energy, pJ: the sum of [`EnergyLedger::by_component`].
+    pub fn total_pj(&self) -> f64 {
+        self.by_component().iter().map(|(_, e)| e).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn charges_accumulate_by_key() {
+        let mut l = EnergyLedger::new();
+        l.add(Component::Adc, "conversion", Phase::Forward, Some(0), 16, 409.6);
+        l.add(Component::Adc, "conversion", Phase::Forward, Some(0), 16, 409.6);
+        l.add(Component::Static, "leakage", Phase::Update, None, 1, 3.0);
+        assert_eq!(l.component_count(Component::Adc), 32);
+        assert!((l.component_pj(Component::Adc) - 819.2).abs() < 1e-9);
+        assert!((l.phase_pj(Phase::Update) - 3.0).abs() < 1e-12);
+        assert_eq!(l.by_tile().len(), 2);
+    }
+
+    #[test]
+    #[should_panic]
+    fn negative_energy_is_an_invariant_violation() {
+        EnergyLedger::new().add(Component::Dac, "x", Phase::Forward, None, 1, -1.0);
+    }
+
+    proptest! {
+        #[test]
+        fn parts_add_up(charges in proptest::collection::vec((0usize..8, 0usize..3, 0u32..4, 0.0f64..1e6), 0..200)) {
+            let mut l = EnergyLedger::new();
+            let mut sum = 0.0;
+            for (c, p, t, e) in charges {
+                l.add(Component::ALL[c], "op", Phase::ALL[p], Some(t), 1, e);
+                sum += e;
+            }
+            let total = l.total_pj();
+            let tol = 1e-9 * sum.max(1.0);
+            prop_assert!((total - sum).abs() <= tol);
+            let by_phase: f64 = l.by_phase().iter().map(|(_, e)| e).sum();
+            prop_assert!((by_phase - total).abs() <= tol);
+            let by_tile: f64 = l.by_tile().values().sum();
+            prop_assert!((by_tile - total).abs() <= tol);
+            prop_assert!(l.by_component().iter().all(|(_, e)| *e >= 0.0));
+        }
+    }
+}
