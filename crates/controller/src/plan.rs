@@ -115,11 +115,14 @@ impl WritePlan {
                 polarity: Polarity::Set,
                 writes: w,
             });
-            let reset = rp.reset_writes.chunks(max_parallel).map(move |w| PulsePhase {
-                row: rp.row,
-                polarity: Polarity::Reset,
-                writes: w,
-            });
+            let reset = rp
+                .reset_writes
+                .chunks(max_parallel)
+                .map(move |w| PulsePhase {
+                    row: rp.row,
+                    polarity: Polarity::Reset,
+                    writes: w,
+                });
             set.chain(reset)
         })
     }

@@ -29,8 +29,12 @@ pub trait UpdateRule: Send {
 
     /// Decides the change to write for each requested change (µS, one per
     /// weight); 0 means no write. `rng` is the tile's decision stream.
-    fn decide(&mut self, requested_us: &[f32], decided_us: &mut [f32], rng: &mut Rng)
-        -> DecisionStats;
+    fn decide(
+        &mut self,
+        requested_us: &[f32],
+        decided_us: &mut [f32],
+        rng: &mut Rng,
+    ) -> DecisionStats;
 }
 
 /// `eapu` parameters (`chip.rule.eapu`).
@@ -92,7 +96,9 @@ impl Default for RawRule {
 pub fn build_rule(c: &Check, raw: &RawRule) -> Result<Box<dyn UpdateRule>> {
     match raw.name.as_str() {
         "eapu" => {
-            let th = c.section("eapu").positive("threshold_us", raw.eapu.threshold_us)?;
+            let th = c
+                .section("eapu")
+                .positive("threshold_us", raw.eapu.threshold_us)?;
             Ok(Box::new(Eapu {
                 threshold_us: th as f32,
             }))
@@ -101,7 +107,10 @@ pub fn build_rule(c: &Check, raw: &RawRule) -> Result<Box<dyn UpdateRule>> {
         "ideal" => Ok(Box::new(Ideal)),
         other => Err(c.err(
             "name",
-            format!("unknown rule `{other}`; expected one of {}", RULE_NAMES.join(", ")),
+            format!(
+                "unknown rule `{other}`; expected one of {}",
+                RULE_NAMES.join(", ")
+            ),
         )),
     }
 }
@@ -220,6 +229,9 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("field `rule.name`") && e.contains("magic"), "{e}");
+        assert!(
+            e.contains("field `rule.name`") && e.contains("magic"),
+            "{e}"
+        );
     }
 }

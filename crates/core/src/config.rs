@@ -54,7 +54,9 @@ pub fn apply_override(root: &mut Value, path: &str, value: &str) -> Result<()> {
         message,
     };
     if path.is_empty() || path.split('.').any(str::is_empty) {
-        return Err(bad("the path must be dotted field names, e.g. adc.bits".into()));
+        return Err(bad(
+            "the path must be dotted field names, e.g. adc.bits".into()
+        ));
     }
     let parsed: Value =
         serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
@@ -62,7 +64,9 @@ pub fn apply_override(root: &mut Value, path: &str, value: &str) -> Result<()> {
     let mut parts = path.split('.').peekable();
     while let Some(key) = parts.next() {
         let Value::Object(map) = node else {
-            return Err(bad(format!("`{key}` is inside a value that is not an object")));
+            return Err(bad(format!(
+                "`{key}` is inside a value that is not an object"
+            )));
         };
         if parts.peek().is_none() {
             map.insert(key.to_string(), parsed);
@@ -214,7 +218,10 @@ mod tests {
     fn checks_name_sections() {
         let c = Check::new("chip.json").section("driver");
         let e = c.positive("pulse_width_ns", -1.0).unwrap_err().to_string();
-        assert!(e.contains("chip.json: field `driver.pulse_width_ns`"), "{e}");
+        assert!(
+            e.contains("chip.json: field `driver.pulse_width_ns`"),
+            "{e}"
+        );
         assert!(c.positive("w", f64::NAN).is_err());
         assert!(c.non_negative("w", 0.0).is_ok());
     }

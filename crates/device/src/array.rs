@@ -345,8 +345,16 @@ mod tests {
         let mut rng = stream(5, "t");
         let a = CellArray::new(&m, 100, 100, &mut rng);
         let n = a.cells() as f64;
-        let at_min = a.conductances_us().iter().filter(|&&g| g == m.g_min_us).count() as f64;
-        let at_max = a.conductances_us().iter().filter(|&&g| g == m.g_max_us).count() as f64;
+        let at_min = a
+            .conductances_us()
+            .iter()
+            .filter(|&&g| g == m.g_min_us)
+            .count() as f64;
+        let at_max = a
+            .conductances_us()
+            .iter()
+            .filter(|&&g| g == m.g_max_us)
+            .count() as f64;
         // n = 20 000: binomial SE of 0.1 is 0.0021 and of 0.05 is 0.0015; allow 5 SE.
         assert!((at_min / n - 0.1).abs() < 0.011, "{}", at_min / n);
         assert!((at_max / n - 0.05).abs() < 0.008, "{}", at_max / n);

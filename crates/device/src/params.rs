@@ -103,29 +103,48 @@ impl DeviceModel {
         let c = Check::new(file);
         if raw.schema != DEVICE_SCHEMA {
             return Err(c
-                .err("schema", format!("expected \"{DEVICE_SCHEMA}\", got \"{}\"", raw.schema))
+                .err(
+                    "schema",
+                    format!("expected \"{DEVICE_SCHEMA}\", got \"{}\"", raw.schema),
+                )
                 .into());
         }
         c.non_negative("g_min_us", raw.g_min_us)?;
         c.positive("g_max_us", raw.g_max_us)?;
         if raw.g_max_us <= raw.g_min_us {
             return Err(c
-                .err("g_max_us", format!("must exceed g_min_us ({})", raw.g_min_us))
+                .err(
+                    "g_max_us",
+                    format!("must exceed g_min_us ({})", raw.g_min_us),
+                )
                 .into());
         }
         let window = raw.g_max_us - raw.g_min_us;
         c.positive("r_wg_us", raw.r_wg_us)?;
         c.range("step_set_us", raw.step_set_us, f64::MIN_POSITIVE, window)?;
-        c.range("step_reset_us", raw.step_reset_us, f64::MIN_POSITIVE, window)?;
+        c.range(
+            "step_reset_us",
+            raw.step_reset_us,
+            f64::MIN_POSITIVE,
+            window,
+        )?;
         c.range("write_noise_us", raw.write_noise_us, 0.0, window)?;
         c.range("read_noise_us", raw.read_noise_us, 0.0, window)?;
-        c.range("endurance_median_pulses", raw.endurance_median_pulses, 1.0, 4e9)?;
+        c.range(
+            "endurance_median_pulses",
+            raw.endurance_median_pulses,
+            1.0,
+            4e9,
+        )?;
         c.range("endurance_sigma_log", raw.endurance_sigma_log, 0.0, 5.0)?;
         c.range("stuck_at_min_fraction", raw.stuck_at_min_fraction, 0.0, 1.0)?;
         c.range("stuck_at_max_fraction", raw.stuck_at_max_fraction, 0.0, 1.0)?;
         if raw.stuck_at_min_fraction + raw.stuck_at_max_fraction > 1.0 {
             return Err(c
-                .err("stuck_at_max_fraction", "stuck-at fractions add up to more than 1")
+                .err(
+                    "stuck_at_max_fraction",
+                    "stuck-at fractions add up to more than 1",
+                )
                 .into());
         }
         Ok(DeviceModel {

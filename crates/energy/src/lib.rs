@@ -133,7 +133,10 @@ impl EnergyLedger {
     /// finite non-negative value from validated parameters, so this is a
     /// broken internal invariant, not bad input.
     pub fn charge(&mut self, key: Key, count: u64, pj: f64) {
-        assert!(pj.is_finite() && pj >= 0.0, "energy {pj} pJ charged to {key:?}");
+        assert!(
+            pj.is_finite() && pj >= 0.0,
+            "energy {pj} pJ charged to {key:?}"
+        );
         let t = self.entries.entry(key).or_default();
         t.count += count;
         t.pj += pj;
@@ -229,8 +232,22 @@ mod tests {
     #[test]
     fn charges_accumulate_by_key() {
         let mut l = EnergyLedger::new();
-        l.add(Component::Adc, "conversion", Phase::Forward, Some(0), 16, 409.6);
-        l.add(Component::Adc, "conversion", Phase::Forward, Some(0), 16, 409.6);
+        l.add(
+            Component::Adc,
+            "conversion",
+            Phase::Forward,
+            Some(0),
+            16,
+            409.6,
+        );
+        l.add(
+            Component::Adc,
+            "conversion",
+            Phase::Forward,
+            Some(0),
+            16,
+            409.6,
+        );
         l.add(Component::Static, "leakage", Phase::Update, None, 1, 3.0);
         assert_eq!(l.component_count(Component::Adc), 32);
         assert!((l.component_pj(Component::Adc) - 819.2).abs() < 1e-9);

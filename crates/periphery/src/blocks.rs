@@ -82,8 +82,13 @@ pub struct RawAdc {
     pub kind: AdcKind,
     /// Resolution in bits (1..=16).
     pub bits: u32,
-    /// Full-scale input current (symmetric, ±), µA.
+    /// Full-scale input current (symmetric, ±) of forward reads, µA.
     pub full_scale_ua: f64,
+    /// Full-scale current of transposed (backward) reads, µA; the integrator
+    /// gain is programmable because errors are smaller than activations
+    /// (default: `full_scale_ua`).
+    #[serde(default)]
+    pub backward_full_scale_ua: Option<f64>,
     /// ADCs per tile; columns are multiplexed over them.
     pub adcs_per_tile: u32,
     /// Energy per conversion, pJ; if absent, Walden `walden_fom_fj · 2^bits`.
@@ -106,6 +111,7 @@ pub struct Adc {
     /// The configuration.
     pub cfg: RawAdc,
     lsb_ua: f32,
+    backward_lsb_ua: f32,
     energy_pj: f64,
 }
 
@@ -118,15 +124,24 @@ impl Adc {
         c.non_negative("noise_lsb", raw.noise_lsb)?;
         let energy_pj = match (raw.energy_pj, raw.walden_fom_fj) {
             (Some(e), _) => c.non_negative("energy_pj", e)?,
-            (None, Some(fom)) => c.non_negative("walden_fom_fj", fom)? * 1e-3 * 2f64.powi(raw.bits as i32),
+            (None, Some(fom)) => {
+                c.non_negative("walden_fom_fj", fom)? * 1e-3 * 2f64.powi(raw.bits as i32)
+            }
             (None, None) => {
                 return Err(c.err("energy_pj", "give energy_pj or walden_fom_fj"));
             }
         };
-        let lsb_ua = (2.0 * raw.full_scale_ua / 2f64.powi(raw.bits as i32)) as f32;
+        let codes = 2f64.powi(raw.bits as i32);
+        let lsb_ua = (2.0 * raw.full_scale_ua / codes) as f32;
+        let back_fs = match raw.backward_full_scale_ua {
+            Some(fs) => c.positive("backward_full_scale_ua", fs)?,
+            None => raw.full_scale_ua,
+        };
+        let backward_lsb_ua = (2.0 * back_fs / codes) as f32;
         Ok(Adc {
             cfg: raw,
             lsb_ua,
+            backward_lsb_ua,
             energy_pj,
         })
     }
@@ -136,9 +151,14 @@ impl Adc {
         self.energy_pj
     }
 
-    /// The quantisation step, µA.
+    /// The quantisation step of forward reads, µA.
     pub fn lsb_ua(&self) -> f32 {
         self.lsb_ua
+    }
+
+    /// The quantisation step of transposed (backward) reads, µA.
+    pub fn backward_lsb_ua(&self) -> f32 {
+        self.backward_lsb_ua
     }
 
     /// Cycles of one conversion.
@@ -154,20 +174,30 @@ impl Adc {
         (lines as u64).div_ceil(u64::from(self.cfg.adcs_per_tile))
     }
 
-    /// Quantises currents in place: mid-tread, codes `−2^(b−1) ..= 2^(b−1)−1`.
+    /// Quantises forward-read currents in place: mid-tread, codes
+    /// `−2^(b−1) ..= 2^(b−1)−1`.
     pub fn convert(&self, currents_ua: &mut [f32], rng: &mut Rng) {
+        self.quantise(self.lsb_ua, currents_ua, rng);
+    }
+
+    /// Quantises transposed-read currents in place (the backward full scale).
+    pub fn convert_backward(&self, currents_ua: &mut [f32], rng: &mut Rng) {
+        self.quantise(self.backward_lsb_ua, currents_ua, rng);
+    }
+
+    fn quantise(&self, lsb_ua: f32, currents_ua: &mut [f32], rng: &mut Rng) {
         if self.cfg.ideal {
             return;
         }
         let half = (1i64 << (self.cfg.bits - 1)) as f32;
         let noise = self.cfg.noise_lsb as f32;
         for i in currents_ua.iter_mut() {
-            let mut code = *i / self.lsb_ua;
+            let mut code = *i / lsb_ua;
             if noise > 0.0 {
                 let z: f32 = rng.sample(StandardNormal);
                 code += noise * z;
             }
-            *i = code.round().clamp(-half, half - 1.0) * self.lsb_ua;
+            *i = code.round().clamp(-half, half - 1.0) * lsb_ua;
         }
     }
 }
@@ -287,6 +317,8 @@ pub struct RawDigital {
     pub random_bit_pj: f64,
     /// Random bits one stochastic decision consumes.
     pub random_bits_per_decision: u32,
+    /// Multiply-accumulates the digital gradient unit of one tile does per cycle.
+    pub macs_per_cycle: u32,
 }
 
 /// Validated digital periphery costs.
@@ -303,7 +335,13 @@ impl Digital {
         c.non_negative("add_pj", raw.add_pj)?;
         c.non_negative("activation_pj", raw.activation_pj)?;
         c.non_negative("random_bit_pj", raw.random_bit_pj)?;
-        c.int_range("random_bits_per_decision", raw.random_bits_per_decision.into(), 1, 64)?;
+        c.int_range(
+            "random_bits_per_decision",
+            raw.random_bits_per_decision.into(),
+            1,
+            64,
+        )?;
+        c.int_range("macs_per_cycle", raw.macs_per_cycle.into(), 1, 1 << 20)?;
         Ok(Digital { cfg: raw })
     }
 }
@@ -321,6 +359,7 @@ mod tests {
                 kind: AdcKind::Sar,
                 bits,
                 full_scale_ua: 100.0,
+                backward_full_scale_ua: None,
                 adcs_per_tile: 8,
                 energy_pj: None,
                 walden_fom_fj: Some(100.0),

@@ -1,0 +1,381 @@
+//! `aimsim`: the command line of the simulator (DESIGN.md §3).
+//!
+//! Exit status: 0 on success, 2 for bad input (a file, field or option that
+//! cannot be used, named in the message), 1 for any other failure. Outputs
+//! are written only after a run succeeds (each file through a temporary
+//! name and a rename), so bad input never leaves a partial file.
+
+use aimsim_core::config;
+use aimsim_device::{builtin_device, builtin_devices, DeviceModel};
+use aimsim_engine::{Chip, EnergyRow, LifetimeRow, RunOptions, RunOutput, Train, VcdOptions};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "aimsim",
+    version,
+    about = "Cycle-level simulator of a 180 nm analog in-memory training chip"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a workload on a chip and report accuracy, energy, time, writes and lifetime.
+    Run(RunArgs),
+    /// List the built-in devices with their key figures.
+    Devices,
+}
+
+#[derive(Parser)]
+struct RunArgs {
+    /// Chip file (JSON, schema aimsim.chip/1) or a built-in chip name.
+    #[arg(long, default_value = "eapu-180nm")]
+    chip: String,
+    /// Device file (JSON, schema aimsim.device/1) or a built-in device name (default: the chip's).
+    #[arg(long)]
+    device: Option<String>,
+    /// Workload (same as --set train.workload=NAME).
+    #[arg(long)]
+    workload: Option<String>,
+    /// Write scheduler: eapu, bp or ideal (same as --set chip.rule.name=NAME).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Passes over the training set (same as --set train.epochs=N).
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Stop after N training steps (same as --set train.steps=N).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Run seed: every random stream derives from it.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory for report.json, energy.csv and lifetime.csv.
+    #[arg(long, default_value = "aimsim-out")]
+    out: PathBuf,
+    /// Write a VCD waveform of the run to FILE.
+    #[arg(long, value_name = "FILE")]
+    vcd: Option<PathBuf>,
+    /// First training step written to the VCD.
+    #[arg(long, default_value_t = 0)]
+    vcd_from: u64,
+    /// Training step at which the VCD stops (exclusive).
+    #[arg(long)]
+    vcd_to: Option<u64>,
+    /// Only these VCD signals (comma-separated globs over dotted names, e.g. "controller.*,tile0.busy").
+    #[arg(long, value_delimiter = ',')]
+    vcd_signals: Vec<String>,
+    /// Override a configuration field: chip.<path>, device.<path> or train.<path> (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+    /// No progress bar or summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// An error from bad input (exit status 2) rather than a failure of the run.
+#[derive(Debug)]
+struct BadInput(anyhow::Error);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn bad(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    BadInput(e.into()).into()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AIMSIM_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Devices => cmd_devices(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(b) = e.downcast_ref::<BadInput>() {
+                eprintln!("error: {b}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+struct Overrides {
+    chip: Vec<(String, String)>,
+    device: Vec<(String, String)>,
+    train: Vec<(String, String)>,
+}
+
+fn split_overrides(args: &RunArgs) -> anyhow::Result<Overrides> {
+    let mut o = Overrides {
+        chip: Vec::new(),
+        device: Vec::new(),
+        train: Vec::new(),
+    };
+    for spec in &args.set {
+        let (path, value) = spec
+            .split_once('=')
+            .ok_or_else(|| bad(anyhow::anyhow!("--set {spec}: expected PATH=VALUE")))?;
+        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+        let list = match head {
+            "chip" => &mut o.chip,
+            "device" => &mut o.device,
+            "train" => &mut o.train,
+            _ => {
+                return Err(bad(anyhow::anyhow!(
+                    "--set {spec}: the path must start with chip., device. or train."
+                )))
+            }
+        };
+        list.push((rest.to_string(), value.to_string()));
+    }
+    if let Some(r) = &args.rule {
+        o.chip.push(("rule.name".into(), format!("\"{r}\"")));
+    }
+    if let Some(w) = &args.workload {
+        o.train.push(("workload".into(), format!("\"{w}\"")));
+    }
+    if let Some(e) = args.epochs {
+        o.train.push(("epochs".into(), e.to_string()));
+    }
+    if let Some(s) = args.steps {
+        o.train.push(("steps".into(), s.to_string()));
+    }
+    Ok(o)
+}
+
+/// Loads a chip from a file path or a built-in name.
+fn load_chip(spec: &str, over: &[(String, String)]) -> anyhow::Result<Chip> {
+    let path = Path::new(spec);
+    let chip = if path.exists() {
+        let text = config::read_text(path).map_err(bad)?;
+        Chip::from_json(spec, &text, over)
+    } else {
+        Chip::builtin(spec, over)
+    };
+    chip.map_err(bad)
+}
+
+fn load_device(spec: &str, over: &[(String, String)]) -> anyhow::Result<DeviceModel> {
+    let path = Path::new(spec);
+    let dev = if path.exists() {
+        let text = config::read_text(path).map_err(bad)?;
+        DeviceModel::from_json(spec, &text, over)
+    } else {
+        builtin_device(spec, over)
+    };
+    dev.map_err(bad)
+}
+
+fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
+    let over = split_overrides(&args)?;
+    let chip = load_chip(&args.chip, &over.chip)?;
+    let device_spec = args.device.clone().unwrap_or_else(|| chip.device.clone());
+    let device = load_device(&device_spec, &over.device)?;
+    let train = Train::from_overrides(&over.train).map_err(bad)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let comment = serde_json::json!({
+        "aimsim": env!("CARGO_PKG_VERSION"),
+        "seed": args.seed,
+        "chip": args.chip,
+        "device": device_spec,
+        "set": args.set,
+        "rule": chip.rule.name,
+        "train": train.raw,
+    })
+    .to_string();
+
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} training [{bar:40}] {pos}/{len} steps ({per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b
+    };
+    let mut progress = |step: u64, total: u64| {
+        if step == 1 {
+            bar.set_length(total);
+        }
+        if step % 64 == 0 || step == total {
+            bar.set_position(step);
+        }
+    };
+    let vcd_opts = VcdOptions {
+        from_step: args.vcd_from,
+        to_step: args.vcd_to,
+        select: args.vcd_signals.clone(),
+    };
+    let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
+    let vcd_out = match &vcd_tmp {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create VCD file {}", p.display()))?;
+            Some((
+                Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>,
+                &vcd_opts,
+            ))
+        }
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let result = aimsim_engine::run(
+        RunOptions {
+            chip: &chip,
+            device: &device,
+            train: &train,
+            seed: args.seed,
+            config_comment: comment,
+            progress: &mut progress,
+        },
+        vcd_out,
+    );
+    bar.finish_and_clear();
+    let out = match result {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some(p) = &vcd_tmp {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    write_outputs(&args.out, &out)?;
+    if let (Some(tmp), Some(dst)) = (&vcd_tmp, &args.vcd) {
+        std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?;
+    }
+    if !args.quiet {
+        print_summary(&out, &args, wall);
+    }
+    Ok(())
+}
+
+fn tmp_name(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Writes a file through a temporary name and a rename.
+fn write_atomic(path: &Path, content: &str) -> anyhow::Result<()> {
+    let tmp = tmp_name(path);
+    std::fs::write(&tmp, content).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_outputs(dir: &Path, out: &RunOutput) -> anyhow::Result<()> {
+    let mut report = serde_json::to_string_pretty(&out.report)?;
+    report.push('\n');
+    let mut energy = EnergyRow::header();
+    energy.push('\n');
+    for r in &out.energy_rows {
+        energy.push_str(&r.line());
+        energy.push('\n');
+    }
+    let mut life = LifetimeRow::header().to_string();
+    life.push('\n');
+    for r in &out.lifetime_rows {
+        life.push_str(&r.line());
+        life.push('\n');
+    }
+    write_atomic(&dir.join("report.json"), &report)?;
+    write_atomic(&dir.join("energy.csv"), &energy)?;
+    write_atomic(&dir.join("lifetime.csv"), &life)
+}
+
+fn print_summary(out: &RunOutput, args: &RunArgs, wall_s: f64) {
+    let r = &out.report;
+    let e = &r.energy_pj;
+    println!(
+        "aimsim run: {} on chip {} (device {}), rule {}, seed {}",
+        r.workload.name, r.chip, r.device, r.rule, r.seed
+    );
+    println!(
+        "  test {}         {:.4} after {} steps",
+        r.workload.metric.name, r.workload.metric.value, r.workload.steps
+    );
+    println!(
+        "  simulated time  {} cycles = {:.3} ms at {:.0} MHz ({} update cycles)",
+        r.time.cycles,
+        r.time.seconds * 1e3,
+        r.time.clock_hz / 1e6,
+        r.time.update_cycles
+    );
+    let mut parts: Vec<(&String, &f64)> = e.by_component.iter().collect();
+    parts.sort_by(|a, b| b.1.total_cmp(a.1));
+    let share = parts
+        .iter()
+        .map(|(k, v)| format!("{k} {:.1}%", 100.0 * **v / e.total.max(f64::MIN_POSITIVE)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("  energy          {:.4} µJ ({share})", e.total * 1e-6);
+    println!(
+        "  update energy   {:.4} µJ",
+        e.by_phase.get("update").copied().unwrap_or(0.0) * 1e-6
+    );
+    println!(
+        "  writes          {} cells, {} pulses; update fraction {:.3e} of cells per step, max {} pulses on one cell",
+        r.writes.cell_writes, r.writes.pulses, r.writes.update_fraction, r.writes.max_per_cell
+    );
+    println!(
+        "  lifetime        median endurance {} pulses, {} failed cells, first wear-out projected after {} steps",
+        r.lifetime.endurance_pulses_median,
+        r.lifetime.failed_cells,
+        r.lifetime
+            .projected_steps_to_first_failure
+            .map_or("(no writes)".to_string(), |s| s.to_string())
+    );
+    println!(
+        "  wrote           {}/report.json, energy.csv, lifetime.csv{} ({wall_s:.1} s wall)",
+        args.out.display(),
+        args.vcd
+            .as_ref()
+            .map_or(String::new(), |v| format!(", {}", v.display()))
+    );
+}
+
+fn cmd_devices() -> anyhow::Result<()> {
+    println!(
+        "{:<14} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10}",
+        "device", "G_min µS", "G_max µS", "R_wg µS", "step µS", "σ_w µS", "endurance"
+    );
+    for name in builtin_devices() {
+        let d = builtin_device(name, &[])?;
+        println!(
+            "{:<14} {:>9.3} {:>9.3} {:>8.1} {:>9.3} {:>9.3} {:>10.2e}",
+            d.name,
+            d.g_min_us,
+            d.g_max_us,
+            d.r_wg_us,
+            d.step_set_us,
+            d.write_noise_us,
+            d.endurance_median_pulses
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Chip files (`aimsim.chip/1`): the raw serde form and the validated chip.
+
+use aimsim_controller::{build_rule, RawRule, UpdateRule};
+use aimsim_core::config::{self, Check};
+use aimsim_core::{Clock, Result};
+use aimsim_periphery::{
+    Adc, Dac, Digital, Driver, RawAdc, RawDac, RawDigital, RawDriver, RawSense, Sense,
+};
+use serde::{Deserialize, Serialize};
+
+/// The schema tag every chip file carries.
+pub const CHIP_SCHEMA: &str = "aimsim.chip/1";
+
+/// The built-in chip files, embedded from `devices/` (name, JSON text).
+pub const BUILTIN_CHIPS: &[(&str, &str)] = &[(
+    "eapu-180nm",
+    include_str!("../../../devices/eapu-180nm.chip.json"),
+)];
+
+/// Crossbar array geometry (`chip.array`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArray {
+    /// Cell rows of one tile (weight rows: one per input).
+    pub rows: u32,
+    /// Cell columns of one tile (two per weight: G⁺ and G⁻).
+    pub cols: u32,
+}
+
+/// A chip file as written on disk. Fields documented in `docs/user-guide.md`
+/// and their values' sources in `docs/energy-model.md`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChip {
+    /// Must be `aimsim.chip/1`.
+    pub schema: String,
+    /// Short name (shown in reports).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Name of the built-in device this chip uses unless `--device` is given.
+    pub device: String,
+    /// Chip clock, Hz.
+    pub clock_hz: f64,
+    /// Array geometry.
+    pub array: RawArray,
+    /// Leakage and idle-bias power of the whole chip, mW.
+    pub static_power_mw: f64,
+    /// Input DACs.
+    pub dac: RawDac,
+    /// Output ADCs.
+    pub adc: RawAdc,
+    /// Sense integrators.
+    pub sense: RawSense,
+    /// Pulse drivers.
+    pub driver: RawDriver,
+    /// Digital periphery.
+    pub digital: RawDigital,
+    /// The write scheduler and its parameters (default: `eapu`).
+    #[serde(default)]
+    pub rule: RawRule,
+}
+
+/// A validated chip.
+pub struct Chip {
+    /// Short name.
+    pub name: String,
+    /// Default device name.
+    pub device: String,
+    /// The chip clock.
+    pub clock: Clock,
+    /// Clock frequency, Hz.
+    pub clock_hz: f64,
+    /// Weight rows per tile.
+    pub tile_rows: usize,
+    /// Weight columns per tile (cell columns / 2).
+    pub tile_cols: usize,
+    /// Static power, W.
+    pub static_power_w: f64,
+    /// DAC.
+    pub dac: Dac,
+    /// ADC.
+    pub adc: Adc,
+    /// Sense integrator.
+    pub sense: Sense,
+    /// Pulse driver.
+    pub driver: Driver,
+    /// Digital periphery.
+    pub digital: Digital,
+    /// The rule's raw section (the rule is built per run).
+    pub rule: RawRule,
+    /// The file the chip came from.
+    pub file: String,
+}
+
+impl Chip {
+    /// Parses and validates a chip file's text with `(path, value)` overrides.
+    pub fn from_json(file: &str, text: &str, overrides: &[(String, String)]) -> Result<Chip> {
+        let mut tree = config::parse_tree(file, text)?;
+        for (p, v) in overrides {
+            config::apply_override(&mut tree, p, v)?;
+        }
+        let raw: RawChip = config::from_tree(file, tree)?;
+        Chip::validate(file, raw)
+    }
+
+    /// A built-in chip by name.
+    pub fn builtin(name: &str, overrides: &[(String, String)]) -> Result<Chip> {
+        let (n, text) = BUILTIN_CHIPS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| aimsim_core::CoreError::Invalid {
+                file: "--chip".into(),
+                field: "name".into(),
+                message: format!(
+                    "unknown built-in chip `{name}`; built-in chips: {}",
+                    BUILTIN_CHIPS
+                        .iter()
+                        .map(|c| c.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        Chip::from_json(&format!("<built-in chip {n}>"), text, overrides)
+    }
+
+    /// Validates a raw chip, naming `file` and the field of an impossible value.
+    pub fn validate(file: &str, raw: RawChip) -> Result<Chip> {
+        let c = Check::new(file);
+        if raw.schema != CHIP_SCHEMA {
+            return Err(c.err(
+                "schema",
+                format!("expected \"{CHIP_SCHEMA}\", got \"{}\"", raw.schema),
+            ));
+        }
+        let clock = Clock::from_hz(raw.clock_hz).ok_or_else(|| {
+            c.err(
+                "clock_hz",
+                format!("expected 1 Hz ..= 1 THz, got {}", raw.clock_hz),
+            )
+        })?;
+        let a = c.section("array");
+        a.int_range("rows", raw.array.rows.into(), 1, 1 << 16)?;
+        a.int_range("cols", raw.array.cols.into(), 2, 1 << 16)?;
+        if raw.array.cols % 2 != 0 {
+            return Err(a.err("cols", "must be even: each weight is a pair of cells"));
+        }
+        c.non_negative("static_power_mw", raw.static_power_mw)?;
+        let chip = Chip {
+            name: raw.name,
+            device: raw.device,
+            clock,
+            clock_hz: raw.clock_hz,
+            tile_rows: raw.array.rows as usize,
+            tile_cols: raw.array.cols as usize / 2,
+            static_power_w: raw.static_power_mw * 1e-3,
+            dac: Dac::validate(&c.section("dac"), raw.dac)?,
+            adc: Adc::validate(&c.section("adc"), raw.adc)?,
+            sense: Sense::validate(&c.section("sense"), raw.sense)?,
+            driver: Driver::validate(&c.section("driver"), raw.driver)?,
+            digital: Digital::validate(&c.section("digital"), raw.digital)?,
+            rule: raw.rule,
+            file: file.to_string(),
+        };
+        chip.build_rule()?;
+        Ok(chip)
+    }
+
+    /// Builds the chip's update rule.
+    pub fn build_rule(&self) -> Result<Box<dyn UpdateRule>> {
+        build_rule(&Check::new(&self.file).section("rule"), &self.rule)
+    }
+
+    /// Cycles of one nominal write pulse.
+    pub fn pulse_cycles(&self) -> u64 {
+        self.clock.cycles_for(self.driver.cfg.pulse_width_ns * 1e-9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn over(p: &str, v: &str) -> Vec<(String, String)> {
+        vec![(p.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn default_chip_validates() {
+        let c = Chip::builtin("eapu-180nm", &[]).unwrap();
+        assert_eq!(c.tile_cols, 64);
+        assert_eq!(c.pulse_cycles(), 5);
+    }
+
+    #[test]
+    fn impossible_chips_name_the_field() {
+        for (p, v, field) in [
+            ("clock_hz", "0", "clock_hz"),
+            ("adc.bits", "0", "adc.bits"),
+            ("driver.pulse_width_ns", "-5", "driver.pulse_width_ns"),
+            ("dac.energy_pj", "-1", "dac.energy_pj"),
+            ("array.cols", "7", "array.cols"),
+            ("rule.name", "\"magic\"", "rule.name"),
+            ("adc.colour", "1", "adc"),
+        ] {
+            let e = Chip::builtin("eapu-180nm", &over(p, v))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(&format!("field `{field}")), "{p}: {e}");
+        }
+    }
+}

@@ -1,0 +1,742 @@
+//! The event queue, the tiles and the sequencing of one training step.
+
+use crate::chip::Chip;
+use crate::vcd::VcdProbe;
+use crate::Result;
+use aimsim_controller::{UpdateRule, WritePlan};
+use aimsim_core::{stream, Rng, SimTime};
+use aimsim_device::{CellArray, DeviceModel, Polarity};
+use aimsim_energy::{Component, EnergyLedger, Phase};
+use aimsim_workload::{Activation, LayerSpec};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// What a tile is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TileOp {
+    Forward,
+    Backward,
+    Write,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EventKind {
+    /// A tile starts an operation.
+    Start { tile: u32, op: TileOp },
+    /// One ADC batch of a tile's read finished; `last` ends the read.
+    AdcBatch { tile: u32, last: bool },
+    /// The next pulse phase of a tile's write plan starts.
+    WritePhase { tile: u32 },
+    /// A tile's write plan is complete.
+    WriteDone { tile: u32 },
+}
+
+/// Events order by time, then by insertion sequence (FIFO tie-break).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Event {
+    time: SimTime,
+    seq: u64,
+    kind: EventKind,
+}
+
+struct OwnedPhase {
+    row: u32,
+    polarity: Polarity,
+    writes: Vec<(u32, f32)>,
+}
+
+/// One crossbar tile with its periphery state and random streams.
+pub(crate) struct Tile {
+    pub(crate) id: u32,
+    row0: usize,
+    col0: usize,
+    rows: usize,
+    cols: usize,
+    /// The device cells; `None` when the rule is digital (`ideal`).
+    pub(crate) cells: Option<CellArray>,
+    /// Digital weights, used only without a device.
+    weights: Vec<f32>,
+    rng_read: Rng,
+    rng_write: Rng,
+    rng_decide: Rng,
+    /// Normalised inputs, row voltages and outputs of the current read.
+    x: Vec<f32>,
+    v: Vec<f32>,
+    out: Vec<f32>,
+    /// Scratch for requested and decided updates.
+    req: Vec<f32>,
+    dec: Vec<f32>,
+    phases: VecDeque<OwnedPhase>,
+    /// Busy cycles, for utilisation.
+    pub(crate) busy_ps: u64,
+    op_start: SimTime,
+}
+
+struct Layer {
+    spec: LayerSpec,
+    tiles: Vec<usize>,
+    bias: Vec<f32>,
+}
+
+/// Counters of cell writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WriteStats {
+    pub(crate) pulses: u64,
+    pub(crate) cell_writes: u64,
+    pub(crate) phases: u64,
+    pub(crate) update_cycles: u64,
+}
+
+/// The engine of one run.
+pub(crate) struct Engine<'a> {
+    chip: &'a Chip,
+    model: &'a DeviceModel,
+    rule: Box<dyn UpdateRule>,
+    pub(crate) tiles: Vec<Tile>,
+    layers: Vec<Layer>,
+    queue: BinaryHeap<Reverse<Event>>,
+    seq: u64,
+    pub(crate) now: SimTime,
+    outstanding: usize,
+    pub(crate) ledger: EnergyLedger,
+    pub(crate) writes: WriteStats,
+    pub(crate) probe: Option<VcdProbe>,
+    /// `acts[l]` is the input of layer `l`; `acts[L]` the network output.
+    acts: Vec<Vec<f32>>,
+    /// `deltas[l]`: loss gradient w.r.t. layer `l`'s pre-activation.
+    deltas: Vec<Vec<f32>>,
+    lr: f32,
+}
+
+impl<'a> Engine<'a> {
+    /// Maps `layers` onto tiles, draws the initial weights and device state.
+    pub(crate) fn new(
+        chip: &'a Chip,
+        model: &'a DeviceModel,
+        rule: Box<dyn UpdateRule>,
+        layers: &[LayerSpec],
+        seed: u64,
+        lr: f32,
+        init_scale: f32,
+    ) -> Self {
+        let mut tiles = Vec::new();
+        let mut mapped = Vec::new();
+        let mut init = stream(seed, "init/weights");
+        let uses_device = rule.uses_device();
+        for (l, spec) in layers.iter().enumerate() {
+            // W stored as inputs × outputs (row = input line, column = output).
+            let bound = init_scale / (spec.inputs as f32).sqrt();
+            let w: Vec<f32> = (0..spec.inputs * spec.outputs)
+                .map(|_| bound * (2.0 * rand::Rng::random::<f32>(&mut init) - 1.0))
+                .collect();
+            let mut ids = Vec::new();
+            for row0 in (0..spec.inputs).step_by(chip.tile_rows) {
+                for col0 in (0..spec.outputs).step_by(chip.tile_cols) {
+                    let id = tiles.len() as u32;
+                    let rows = chip.tile_rows.min(spec.inputs - row0);
+                    let cols = chip.tile_cols.min(spec.outputs - col0);
+                    let tw: Vec<f32> = (0..rows)
+                        .flat_map(|r| {
+                            let base = (row0 + r) * spec.outputs + col0;
+                            w[base..base + cols].iter().copied()
+                        })
+                        .collect();
+                    let (cells, weights) = if uses_device {
+                        let mut a = CellArray::new(
+                            model,
+                            rows,
+                            cols,
+                            &mut stream(seed, &format!("tile{id}/cells")),
+                        );
+                        a.set_weights(model, &tw);
+                        (Some(a), Vec::new())
+                    } else {
+                        (None, tw)
+                    };
+                    tiles.push(Tile {
+                        id,
+                        row0,
+                        col0,
+                        rows,
+                        cols,
+                        cells,
+                        weights,
+                        rng_read: stream(seed, &format!("tile{id}/read")),
+                        rng_write: stream(seed, &format!("tile{id}/write")),
+                        rng_decide: stream(seed, &format!("tile{id}/decide")),
+                        x: vec![0.0; rows.max(cols)],
+                        v: vec![0.0; rows.max(cols)],
+                        out: vec![0.0; rows.max(cols)],
+                        req: vec![0.0; rows * cols],
+                        dec: vec![0.0; rows * cols],
+                        phases: VecDeque::new(),
+                        busy_ps: 0,
+                        op_start: SimTime::ZERO,
+                    });
+                    ids.push(id as usize);
+                }
+            }
+            tracing::debug!(layer = l, tiles = ids.len(), "layer mapped");
+            mapped.push(Layer {
+                spec: *spec,
+                tiles: ids,
+                bias: vec![0.0; spec.outputs],
+            });
+        }
+        let mut acts = vec![vec![0.0; layers[0].inputs]];
+        acts.extend(layers.iter().map(|s| vec![0.0; s.outputs]));
+        let deltas = layers.iter().map(|s| vec![0.0; s.outputs]).collect();
+        Engine {
+            chip,
+            model,
+            rule,
+            tiles,
+            layers: mapped,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: SimTime::ZERO,
+            outstanding: 0,
+            ledger: EnergyLedger::new(),
+            writes: WriteStats::default(),
+            probe: None,
+            acts,
+            deltas,
+            lr,
+        }
+    }
+
+    /// Name of the rule.
+    pub(crate) fn rule_name(&self) -> &'static str {
+        self.rule.name()
+    }
+
+    /// Cells of the chip (two per mapped weight), 0 without a device.
+    pub(crate) fn cells(&self) -> usize {
+        self.tiles
+            .iter()
+            .filter_map(|t| t.cells.as_ref())
+            .map(CellArray::cells)
+            .sum()
+    }
+
+    /// Weights mapped onto tiles.
+    pub(crate) fn weights(&self) -> usize {
+        self.tiles.iter().map(|t| t.rows * t.cols).sum()
+    }
+
+    fn schedule(&mut self, time: SimTime, kind: EventKind) {
+        self.seq += 1;
+        self.queue.push(Reverse(Event {
+            time,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    /// Processes events until the queue is empty.
+    fn run_until_idle(&mut self, phase: Phase) -> Result<()> {
+        while let Some(Reverse(ev)) = self.queue.pop() {
+            debug_assert!(ev.time >= self.now, "time went backwards");
+            self.now = ev.time;
+            self.handle(ev, phase)?;
+        }
+        debug_assert_eq!(self.outstanding, 0);
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Event, phase: Phase) -> Result<()> {
+        let t = ev.time;
+        match ev.kind {
+            EventKind::Start { tile, op } => {
+                let chip = self.chip;
+                let ti = tile as usize;
+                self.tiles[ti].op_start = t;
+                if let Some(p) = self.probe.as_mut() {
+                    p.tile_busy(t, tile, true)?;
+                }
+                match op {
+                    TileOp::Forward | TileOp::Backward => {
+                        let lines = self.read(ti, op, phase);
+                        let mut at = t + chip
+                            .clock
+                            .cycles(chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles);
+                        if let Some(p) = self.probe.as_mut() {
+                            p.adc_busy(at, tile, true)?;
+                        }
+                        let (batches, conv) = if self.tiles[ti].cells.is_some() {
+                            (chip.adc.batches(lines), chip.adc.conversion_cycles())
+                        } else {
+                            // Digital MVM: one input row per cycle.
+                            (1, self.tiles[ti].rows as u64)
+                        };
+                        for b in 0..batches {
+                            at = at + chip.clock.cycles(conv);
+                            self.schedule(
+                                at,
+                                EventKind::AdcBatch {
+                                    tile,
+                                    last: b + 1 == batches,
+                                },
+                            );
+                        }
+                    }
+                    TileOp::Write => self.schedule(t, EventKind::WritePhase { tile }),
+                }
+            }
+            EventKind::AdcBatch { tile, last } => {
+                if last {
+                    if let Some(p) = self.probe.as_mut() {
+                        p.adc_busy(t, tile, false)?;
+                        p.tile_busy(t, tile, false)?;
+                    }
+                    self.finish_tile(tile as usize, t);
+                }
+            }
+            EventKind::WritePhase { tile } => {
+                let end = self.write_phase(tile as usize, t)?;
+                let next = if self.tiles[tile as usize].phases.is_empty() {
+                    EventKind::WriteDone { tile }
+                } else {
+                    EventKind::WritePhase { tile }
+                };
+                self.schedule(end, next);
+            }
+            EventKind::WriteDone { tile } => {
+                if let Some(p) = self.probe.as_mut() {
+                    p.pulse(t, tile, None, 0)?;
+                    p.tile_busy(t, tile, false)?;
+                }
+                self.finish_tile(tile as usize, t);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_tile(&mut self, ti: usize, t: SimTime) {
+        let tile = &mut self.tiles[ti];
+        tile.busy_ps += t.ps() - tile.op_start.ps();
+        self.outstanding -= 1;
+    }
+
+    /// The arithmetic of one tile read: DAC, array, sense, ADC. Returns the
+    /// number of output lines converted.
+    fn read(&mut self, ti: usize, op: TileOp, phase: Phase) -> usize {
+        let chip = self.chip;
+        let model = self.model;
+        let tile = &mut self.tiles[ti];
+        let (n_in, n_out) = match op {
+            TileOp::Forward => (tile.rows, tile.cols),
+            _ => (tile.cols, tile.rows),
+        };
+        let id = Some(tile.id);
+        let Some(cells) = tile.cells.as_ref() else {
+            // Digital MVM on floating-point weights.
+            let out = &mut tile.out[..n_out];
+            out.fill(0.0);
+            for (r, wrow) in tile.weights.chunks_exact(tile.cols).enumerate() {
+                match op {
+                    TileOp::Forward => {
+                        let xr = tile.x[r];
+                        out.iter_mut().zip(wrow).for_each(|(o, w)| *o += xr * w);
+                    }
+                    _ => {
+                        out[r] = wrow
+                            .iter()
+                            .zip(&tile.x[..tile.cols])
+                            .map(|(w, x)| w * x)
+                            .sum()
+                    }
+                }
+            }
+            let macs = (tile.rows * tile.cols) as u64;
+            self.ledger.add(
+                Component::Digital,
+                "mac",
+                phase,
+                id,
+                macs,
+                macs as f64 * chip.digital.cfg.mac_pj,
+            );
+            return n_out;
+        };
+        chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
+        let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+        let power_uw = match op {
+            TileOp::Forward => {
+                let p = cells.mvm_forward(
+                    model,
+                    &tile.v[..n_in],
+                    &mut tile.out[..n_out],
+                    &mut tile.rng_read,
+                );
+                chip.adc.convert(&mut tile.out[..n_out], &mut tile.rng_read);
+                p
+            }
+            _ => {
+                let p = cells.mvm_backward(
+                    model,
+                    &tile.v[..n_in],
+                    &mut tile.out[..n_out],
+                    &mut tile.rng_read,
+                );
+                chip.adc
+                    .convert_backward(&mut tile.out[..n_out], &mut tile.rng_read);
+                p
+            }
+        };
+        let driven = tile.x[..n_in].iter().filter(|&&x| x != 0.0).count() as u64;
+        // Each driven input line: one DAC conversion (differential backward
+        // drive counts as one conversion per weight column).
+        self.ledger.add(
+            Component::Dac,
+            "conversion",
+            phase,
+            id,
+            driven,
+            driven as f64 * chip.dac.cfg.energy_pj,
+        );
+        self.ledger.add(
+            Component::ArrayRead,
+            "ohmic",
+            phase,
+            id,
+            1,
+            power_uw * 1e-6 * t_read_s * 1e12,
+        );
+        let lines = n_out as u64;
+        self.ledger.add(
+            Component::Sense,
+            "integrate",
+            phase,
+            id,
+            lines,
+            lines as f64 * chip.sense.energy_pj(t_read_s),
+        );
+        self.ledger.add(
+            Component::Adc,
+            "conversion",
+            phase,
+            id,
+            lines,
+            lines as f64 * chip.adc.energy_pj(),
+        );
+        n_out
+    }
+
+    /// Executes one pulse phase of a tile; returns its end time.
+    fn write_phase(&mut self, ti: usize, t: SimTime) -> Result<SimTime> {
+        let chip = self.chip;
+        let model = self.model;
+        let tile = &mut self.tiles[ti];
+        let ph = tile.phases.pop_front().expect("a scheduled phase exists");
+        let cells = tile
+            .cells
+            .as_mut()
+            .expect("write phases only on device tiles");
+        let set = ph.polarity == Polarity::Set;
+        let (op_cell, op_drv) = if set {
+            ("set_pulse", "set_phase")
+        } else {
+            ("reset_pulse", "reset_phase")
+        };
+        let mut max_pulses = 0;
+        let mut cell_pj = 0.0;
+        let mut pulses = 0u64;
+        for &(cell, dg) in &ph.writes {
+            let o = cells.program(model, cell as usize, dg, &mut tile.rng_write);
+            max_pulses = max_pulses.max(o.pulses);
+            pulses += u64::from(o.pulses);
+            cell_pj += chip
+                .driver
+                .cell_energy_pj(set, o.pulses, o.g_before_us, o.g_after_us);
+        }
+        let id = Some(tile.id);
+        let n = ph.writes.len() as u32;
+        self.ledger.add(
+            Component::ArrayWrite,
+            op_cell,
+            Phase::Update,
+            id,
+            pulses,
+            cell_pj,
+        );
+        self.ledger.add(
+            Component::Driver,
+            op_drv,
+            Phase::Update,
+            id,
+            1,
+            chip.driver.phase_energy_pj(set, n, max_pulses),
+        );
+        self.writes.pulses += pulses;
+        self.writes.cell_writes += u64::from(n);
+        self.writes.phases += 1;
+        let cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
+        if let Some(p) = self.probe.as_mut() {
+            p.pulse(t, tile.id, Some((ph.polarity, ph.row)), n)?;
+        }
+        Ok(t + chip.clock.cycles(cycles))
+    }
+
+    fn digital(&mut self, op: &'static str, phase: Phase, count: u64, pj_each: f64) {
+        self.ledger.add(
+            Component::Digital,
+            op,
+            phase,
+            None,
+            count,
+            count as f64 * pj_each,
+        );
+    }
+
+    fn static_energy(&mut self, phase: Phase, from: SimTime) {
+        let dt_s = (self.now.ps() - from.ps()) as f64 * 1e-12;
+        self.ledger.add(
+            Component::Static,
+            "leakage",
+            phase,
+            None,
+            1,
+            self.chip.static_power_w * dt_s * 1e12,
+        );
+    }
+
+    /// Forward pass of one input through the network; returns the output.
+    pub(crate) fn forward(&mut self, input: &[f32]) -> Result<&[f32]> {
+        self.acts[0].copy_from_slice(input);
+        let start = self.now;
+        for l in 0..self.layers.len() {
+            let scale = max_abs(&self.acts[l]);
+            self.digital(
+                "normalise",
+                Phase::Forward,
+                self.acts[l].len() as u64,
+                self.chip.digital.cfg.add_pj,
+            );
+            let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            let device = self.rule.uses_device();
+            for &ti in &self.layers[l].tiles {
+                let tile = &mut self.tiles[ti];
+                let src = &self.acts[l][tile.row0..tile.row0 + tile.rows];
+                for (d, &s) in tile.x.iter_mut().zip(src) {
+                    *d = if device { s * inv } else { s };
+                }
+            }
+            self.issue(l, TileOp::Forward)?;
+            self.run_until_idle(Phase::Forward)?;
+            // Digital partial-sum accumulation, bias and activation.
+            let unit = if self.rule.uses_device() {
+                scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+            } else {
+                1.0
+            };
+            let layer = &self.layers[l];
+            let out = &mut self.acts[l + 1];
+            out.copy_from_slice(&layer.bias);
+            for &ti in &layer.tiles {
+                let tile = &self.tiles[ti];
+                for (o, &y) in out[tile.col0..tile.col0 + tile.cols]
+                    .iter_mut()
+                    .zip(&tile.out)
+                {
+                    *o += y * unit;
+                }
+            }
+            layer.spec.activation.apply(out);
+            let n = out.len() as u64;
+            let adds = n * layer.tiles.len() as u64;
+            self.digital(
+                "accumulate",
+                Phase::Forward,
+                adds,
+                self.chip.digital.cfg.add_pj,
+            );
+            self.digital(
+                "activation",
+                Phase::Forward,
+                n,
+                self.chip.digital.cfg.activation_pj,
+            );
+        }
+        self.static_energy(Phase::Forward, start);
+        Ok(&self.acts[self.layers.len()])
+    }
+
+    /// Backward pass from the loss gradient at the output (pre-activation of
+    /// the last layer) down to the first layer's pre-activation gradient.
+    pub(crate) fn backward(&mut self, grad_out: &[f32]) -> Result<()> {
+        let start = self.now;
+        let last = self.layers.len() - 1;
+        self.deltas[last].copy_from_slice(grad_out);
+        for l in (1..self.layers.len()).rev() {
+            let scale = max_abs(&self.deltas[l]);
+            self.digital(
+                "normalise",
+                Phase::Backward,
+                self.deltas[l].len() as u64,
+                self.chip.digital.cfg.add_pj,
+            );
+            let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            let device = self.rule.uses_device();
+            for &ti in &self.layers[l].tiles {
+                let tile = &mut self.tiles[ti];
+                let src = &self.deltas[l][tile.col0..tile.col0 + tile.cols];
+                for (d, &s) in tile.x.iter_mut().zip(src) {
+                    *d = if device { s * inv } else { s };
+                }
+            }
+            self.issue(l, TileOp::Backward)?;
+            self.run_until_idle(Phase::Backward)?;
+            let unit = if device {
+                scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+            } else {
+                1.0
+            };
+            let (below, above) = self.deltas.split_at_mut(l);
+            let _ = above;
+            let d = &mut below[l - 1];
+            d.fill(0.0);
+            for &ti in &self.layers[l].tiles {
+                let tile = &self.tiles[ti];
+                for (o, &e) in d[tile.row0..tile.row0 + tile.rows]
+                    .iter_mut()
+                    .zip(&tile.out)
+                {
+                    *o += e * unit;
+                }
+            }
+            let act: Activation = self.layers[l - 1].spec.activation;
+            act.backprop(&self.acts[l], d);
+            let n = d.len() as u64;
+            self.digital(
+                "accumulate",
+                Phase::Backward,
+                n * self.layers[l].tiles.len() as u64,
+                self.chip.digital.cfg.add_pj,
+            );
+            self.digital(
+                "activation_derivative",
+                Phase::Backward,
+                n,
+                self.chip.digital.cfg.mac_pj,
+            );
+        }
+        self.static_energy(Phase::Backward, start);
+        Ok(())
+    }
+
+    /// The update of every layer: gradient, decision, write plan, pulses.
+    pub(crate) fn update(&mut self) -> Result<()> {
+        let start = self.now;
+        let chip = self.chip;
+        let model = self.model;
+        let lr = self.lr;
+        let r_wg = model.r_wg_us;
+        let dig = &chip.digital.cfg;
+        let mut compares = 0u64;
+        let mut decisions = 0u64;
+        let mut macs = 0u64;
+        for l in 0..self.layers.len() {
+            let layer = &mut self.layers[l];
+            // Biases are updated digitally (as in the EaPU paper).
+            for (b, &d) in layer.bias.iter_mut().zip(&self.deltas[l]) {
+                *b -= lr * d;
+            }
+            macs += layer.bias.len() as u64;
+            for &ti in &layer.tiles {
+                let tile = &mut self.tiles[ti];
+                let x = &self.acts[l][tile.row0..tile.row0 + tile.rows];
+                let d = &self.deltas[l][tile.col0..tile.col0 + tile.cols];
+                for (req_row, &xr) in tile.req.chunks_exact_mut(tile.cols).zip(x) {
+                    let k = -lr * xr * r_wg;
+                    req_row.iter_mut().zip(d).for_each(|(q, &dc)| *q = k * dc);
+                }
+                macs += tile.req.len() as u64;
+                let s = self
+                    .rule
+                    .decide(&tile.req, &mut tile.dec, &mut tile.rng_decide);
+                compares += s.compares;
+                decisions += s.random_decisions;
+                match tile.cells.as_ref() {
+                    None => {
+                        let inv = 1.0 / r_wg;
+                        tile.weights
+                            .iter_mut()
+                            .zip(&tile.dec)
+                            .for_each(|(w, &g)| *w += g * inv);
+                    }
+                    Some(cells) => {
+                        let plan = WritePlan::build(cells, model, &tile.dec);
+                        tile.phases
+                            .extend(plan.phases(chip.driver.cfg.max_parallel as usize).map(|p| {
+                                OwnedPhase {
+                                    row: p.row,
+                                    polarity: p.polarity,
+                                    writes: p.writes.iter().map(|w| (w.cell, w.dg_us)).collect(),
+                                }
+                            }));
+                    }
+                }
+            }
+        }
+        self.digital("gradient_mac", Phase::Update, macs, dig.mac_pj);
+        self.digital("threshold_compare", Phase::Update, compares, dig.add_pj);
+        self.digital(
+            "random_bits",
+            Phase::Update,
+            decisions * u64::from(dig.random_bits_per_decision),
+            dig.random_bit_pj,
+        );
+        // Each tile's gradient unit runs in parallel before its writes.
+        for ti in 0..self.tiles.len() {
+            let tile = &self.tiles[ti];
+            if tile.phases.is_empty() {
+                continue;
+            }
+            let grad_cycles =
+                ((tile.rows * tile.cols) as u64).div_ceil(u64::from(dig.macs_per_cycle));
+            let at = self.now + chip.clock.cycles(grad_cycles);
+            self.outstanding += 1;
+            let id = tile.id;
+            self.schedule(
+                at,
+                EventKind::Start {
+                    tile: id,
+                    op: TileOp::Write,
+                },
+            );
+        }
+        self.run_until_idle(Phase::Update)?;
+        self.writes.update_cycles += chip.clock.cycles_at(SimTime(self.now.ps() - start.ps()));
+        self.static_energy(Phase::Update, start);
+        Ok(())
+    }
+
+    fn issue(&mut self, l: usize, op: TileOp) -> Result<()> {
+        let now = self.now;
+        for i in 0..self.layers[l].tiles.len() {
+            let id = self.tiles[self.layers[l].tiles[i]].id;
+            self.outstanding += 1;
+            self.schedule(now, EventKind::Start { tile: id, op });
+        }
+        Ok(())
+    }
+
+    /// Weights of layer-tile `ti` (for tests and reports).
+    #[cfg(test)]
+    pub(crate) fn tile_weights(&self, ti: usize) -> Vec<f32> {
+        let t = &self.tiles[ti];
+        match &t.cells {
+            Some(c) => {
+                let mut w = vec![0.0; t.rows * t.cols];
+                c.weights_into(self.model, &mut w);
+                w
+            }
+            None => t.weights.clone(),
+        }
+    }
+}
+
+fn max_abs(x: &[f32]) -> f32 {
+    x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
