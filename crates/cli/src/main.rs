@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a workload on a chip and report accuracy, energy, time, writes and lifetime.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the built-in devices with their key figures.
     Devices,
 }
@@ -71,7 +71,7 @@ struct RunArgs {
     /// Only these VCD signals (comma-separated globs over dotted names, e.g. "controller.*,tile0.busy").
     #[arg(long, value_delimiter = ',')]
     vcd_signals: Vec<String>,
-    /// Override a configuration field: chip.<path>, device.<path> or train.<path> (repeatable).
+    /// Override a configuration field: chip.PATH, device.PATH or train.PATH (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
     /// No progress bar or summary.
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => cmd_run(args),
+        Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
     };
     match result {
@@ -221,7 +221,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
         if step == 1 {
             bar.set_length(total);
         }
-        if step % 64 == 0 || step == total {
+        if step.is_multiple_of(64) || step == total {
             bar.set_position(step);
         }
     };

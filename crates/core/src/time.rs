@@ -68,10 +68,12 @@ impl Clock {
         t.0 / self.period_ps
     }
 
-    /// The number of cycles needed to cover `seconds` (rounded up, at least one).
+    /// The number of cycles needed to cover `seconds` (rounded to whole
+    /// picoseconds first, so 50 ns at 100 MHz is exactly 5 cycles; then
+    /// rounded up, at least one).
     pub fn cycles_for(self, seconds: f64) -> u64 {
-        let c = (seconds * 1e12 / self.period_ps as f64).ceil();
-        (c as u64).max(1)
+        let ps = (seconds * 1e12).round() as u64;
+        ps.div_ceil(self.period_ps).max(1)
     }
 }
 

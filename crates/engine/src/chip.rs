@@ -143,7 +143,7 @@ impl Chip {
         let a = c.section("array");
         a.int_range("rows", raw.array.rows.into(), 1, 1 << 16)?;
         a.int_range("cols", raw.array.cols.into(), 2, 1 << 16)?;
-        if raw.array.cols % 2 != 0 {
+        if !raw.array.cols.is_multiple_of(2) {
             return Err(a.err("cols", "must be even: each weight is a pair of cells"));
         }
         c.non_negative("static_power_mw", raw.static_power_mw)?;

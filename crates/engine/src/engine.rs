@@ -23,6 +23,8 @@ pub(crate) enum TileOp {
 enum EventKind {
     /// A tile starts an operation.
     Start { tile: u32, op: TileOp },
+    /// A tile's ADCs start converting (after DAC settle and integration).
+    AdcStart { tile: u32 },
     /// One ADC batch of a tile's read finished; `last` ends the read.
     AdcBatch { tile: u32, last: bool },
     /// The next pulse phase of a tile's write plan starts.
@@ -260,9 +262,7 @@ impl<'a> Engine<'a> {
                         let mut at = t + chip
                             .clock
                             .cycles(chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles);
-                        if let Some(p) = self.probe.as_mut() {
-                            p.adc_busy(at, tile, true)?;
-                        }
+                        self.schedule(at, EventKind::AdcStart { tile });
                         let (batches, conv) = if self.tiles[ti].cells.is_some() {
                             (chip.adc.batches(lines), chip.adc.conversion_cycles())
                         } else {
@@ -281,6 +281,11 @@ impl<'a> Engine<'a> {
                         }
                     }
                     TileOp::Write => self.schedule(t, EventKind::WritePhase { tile }),
+                }
+            }
+            EventKind::AdcStart { tile } => {
+                if let Some(p) = self.probe.as_mut() {
+                    p.adc_busy(t, tile, true)?;
                 }
             }
             EventKind::AdcBatch { tile, last } => {
@@ -720,20 +725,6 @@ impl<'a> Engine<'a> {
             self.schedule(now, EventKind::Start { tile: id, op });
         }
         Ok(())
-    }
-
-    /// Weights of layer-tile `ti` (for tests and reports).
-    #[cfg(test)]
-    pub(crate) fn tile_weights(&self, ti: usize) -> Vec<f32> {
-        let t = &self.tiles[ti];
-        match &t.cells {
-            Some(c) => {
-                let mut w = vec![0.0; t.rows * t.cols];
-                c.weights_into(self.model, &mut w);
-                w
-            }
-            None => t.weights.clone(),
-        }
     }
 }
 

@@ -41,7 +41,7 @@ pub enum EngineError {
     #[error(transparent)]
     Config(#[from] aimsim_core::CoreError),
     /// Writing the VCD failed.
-    #[error("VCD trace: {0}")]
+    #[error(transparent)]
     Trace(#[from] aimsim_trace::TraceError),
 }
 

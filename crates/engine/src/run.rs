@@ -194,12 +194,11 @@ pub fn run(opts: RunOptions<'_>, vcd: Option<(Box<dyn Write>, &VcdOptions)>) -> 
             }
             if let Some((from, to)) = vcd_window {
                 // Outside the window the probe is parked, so nothing is dumped.
-                if step == to && eng.probe.is_some() {
-                    probe_parked = eng.probe.take();
-                } else if step < from && eng.probe.is_some() {
-                    probe_parked = eng.probe.take();
-                } else if step == from && probe_parked.is_some() {
+                let inside = (from..to).contains(&step);
+                if inside && eng.probe.is_none() {
                     eng.probe = probe_parked.take();
+                } else if !inside && eng.probe.is_some() {
+                    probe_parked = eng.probe.take();
                 }
             }
             if let Some(p) = eng.probe.as_mut() {
@@ -219,7 +218,7 @@ pub fn run(opts: RunOptions<'_>, vcd: Option<(Box<dyn Write>, &VcdOptions)>) -> 
             if let Some(p) = eng.probe.as_mut() {
                 p.step_end(eng.now, eng.ledger.total_pj(), eng.writes.cell_writes)?;
             }
-            if step % t.trace_every == 0 || step == total {
+            if step.is_multiple_of(t.trace_every) || step == total {
                 energy_rows.push(EnergyRow::from_ledger(step, &eng.ledger));
                 lifetime_rows.push(lifetime_row(&eng, step));
             }

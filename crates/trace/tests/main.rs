@@ -4,8 +4,11 @@ use aimsim_trace::VcdBuilder;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-/// Parses a dump: (variable names by code, [(time, code, value as text)]).
-fn parse(text: &[u8]) -> (BTreeMap<String, String>, Vec<(u64, String, String)>) {
+/// (time, identifier code, value as text).
+type Change = (u64, String, String);
+
+/// Parses a dump: (variable names by code, changes).
+fn parse(text: &[u8]) -> (BTreeMap<String, String>, Vec<Change>) {
     let mut p = vcd::Parser::new(text);
     let header = p.parse_header().expect("header parses");
     let mut names = BTreeMap::new();
