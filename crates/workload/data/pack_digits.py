@@ -2,7 +2,7 @@
 """Regenerates digits.bin from scikit-learn's digits.csv.gz (standard library only).
 
 Usage:
-    pip download --no-deps -d /tmp/skl scikit-learn
+    pip download --no-deps -d /tmp/skl scikit-learn==1.9.1
     unzip -j /tmp/skl/scikit_learn-*.whl 'sklearn/datasets/data/digits.csv.gz' -d /tmp/skl
     python3 crates/workload/data/pack_digits.py /tmp/skl/digits.csv.gz crates/workload/data/digits.bin
 
