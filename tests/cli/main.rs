@@ -272,3 +272,91 @@ fn devices_lists_the_builtin_device() {
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("eapu-180nm") && s.contains("2.400"), "{s}");
 }
+
+fn u(v: &Value, path: &str) -> u64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_u64()
+        .unwrap_or_else(|| panic!("{path} is not an integer"))
+}
+
+/// Halving the ADCs per tile lengthens every read by the model's formula:
+/// a read of `n` lines takes ⌈n / ADCs⌉ SAR conversions of `bits + 1`
+/// cycles; per step the critical path holds one read of 64 columns (layer
+/// 0), one of 10 (layer 1) and one transposed read of 128 rows (layer 1).
+#[test]
+fn halving_adcs_lengthens_reads_as_modelled() {
+    let steps = 30u64;
+    let convert = |adcs: u64| {
+        let d = tmp();
+        let r = run_ok(
+            d.path(),
+            &[
+                "--steps",
+                &steps.to_string(),
+                "--set",
+                &format!("chip.adc.adcs_per_tile={adcs}"),
+            ],
+        );
+        (u(&r, "timing.critical_path.convert"), u(&r, "time.cycles"), r)
+    };
+    let (c8, t8, r8) = convert(8);
+    let (c4, t4, _) = convert(4);
+    let model = |a: u64| steps * 9 * (64u64.div_ceil(a) + 10u64.div_ceil(a) + 128u64.div_ceil(a));
+    assert_eq!(c8, model(8));
+    assert_eq!(c4, model(4));
+    assert_eq!(t4 - t8, c4 - c8, "only conversion time changes");
+    // The timing report's phases add up to the run's cycles.
+    let phases: u64 = r8["timing"]["cycles_by_phase"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(phases, t8);
+    let cp = r8["timing"]["critical_path"].as_object().unwrap();
+    let path: u64 = cp.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(path, t8, "sequential critical path covers the whole run");
+}
+
+#[test]
+fn pipelined_schedule_is_faster_with_identical_arithmetic() {
+    let (s, p) = (tmp(), tmp());
+    let rs = run_ok(s.path(), &["--steps", "300"]);
+    let rp = run_ok(
+        p.path(),
+        &["--steps", "300", "--set", "chip.engine.schedule=pipelined"],
+    );
+    assert!(u(&rp, "time.cycles") < u(&rs, "time.cycles"));
+    assert_eq!(rp["timing"]["schedule"], "pipelined");
+    assert_eq!(rs["workload"]["metric"], rp["workload"]["metric"]);
+    assert_eq!(rs["writes"], rp["writes"]);
+    for c in ["adc", "dac", "array_read", "array_write", "driver", "digital"] {
+        assert_eq!(
+            rs["energy_pj"]["by_component"][c], rp["energy_pj"]["by_component"][c],
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn write_budget_serialises_pulse_phases() {
+    let (a, b) = (tmp(), tmp());
+    let free = run_ok(a.path(), &["--steps", "40", "--rule", "bp"]);
+    let tight = run_ok(
+        b.path(),
+        &[
+            "--steps",
+            "40",
+            "--rule",
+            "bp",
+            "--set",
+            "chip.engine.write_budget_cells=32",
+        ],
+    );
+    assert!(u(&tight, "timing.write_budget_wait_cycles") > 0);
+    assert!(u(&tight, "time.cycles") > u(&free, "time.cycles"));
+    let util = f(&tight, "timing.write_budget_utilisation");
+    assert!(util > 0.0 && util <= 1.0, "{util}");
+    assert_eq!(free["writes"], tight["writes"]);
+}

@@ -1,5 +1,6 @@
 //! Chip files (`aimsim.chip/1`): the raw serde form and the validated chip.
 
+use crate::engine::Schedule;
 use aimsim_controller::{build_rule, RawRule, UpdateRule};
 use aimsim_core::config::{self, Check};
 use aimsim_core::{Clock, Result};
@@ -25,6 +26,32 @@ pub struct RawArray {
     pub rows: u32,
     /// Cell columns of one tile (two per weight: G⁺ and G⁻).
     pub cols: u32,
+}
+
+/// Engine settings of a chip (`chip.engine`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    /// `sequential` or `pipelined` (default: `sequential`).
+    #[serde(default = "default_schedule")]
+    pub schedule: Schedule,
+    /// Chip-wide write-current budget: most cells pulsed at once over all
+    /// tiles (default: none, only each driver's `max_parallel`).
+    #[serde(default)]
+    pub write_budget_cells: Option<u32>,
+}
+
+fn default_schedule() -> Schedule {
+    Schedule::Sequential
+}
+
+impl Default for RawEngine {
+    fn default() -> Self {
+        RawEngine {
+            schedule: default_schedule(),
+            write_budget_cells: None,
+        }
+    }
 }
 
 /// A chip file as written on disk. Fields documented in `docs/user-guide.md`
@@ -60,6 +87,9 @@ pub struct RawChip {
     /// The write scheduler and its parameters (default: `eapu`).
     #[serde(default)]
     pub rule: RawRule,
+    /// Scheduling and shared resources (default: sequential, no chip-wide budget).
+    #[serde(default)]
+    pub engine: RawEngine,
 }
 
 /// A validated chip.
@@ -90,6 +120,10 @@ pub struct Chip {
     pub digital: Digital,
     /// The rule's raw section (the rule is built per run).
     pub rule: RawRule,
+    /// How stages are sequenced.
+    pub schedule: Schedule,
+    /// Chip-wide write-current budget in cells pulsed at once, if any.
+    pub write_budget_cells: Option<u32>,
     /// The file the chip came from.
     pub file: String,
 }
@@ -147,6 +181,10 @@ impl Chip {
             return Err(a.err("cols", "must be even: each weight is a pair of cells"));
         }
         c.non_negative("static_power_mw", raw.static_power_mw)?;
+        if let Some(b) = raw.engine.write_budget_cells {
+            c.section("engine")
+                .int_range("write_budget_cells", b.into(), 1, 1 << 30)?;
+        }
         let chip = Chip {
             name: raw.name,
             device: raw.device,
@@ -161,6 +199,8 @@ impl Chip {
             driver: Driver::validate(&c.section("driver"), raw.driver)?,
             digital: Digital::validate(&c.section("digital"), raw.digital)?,
             rule: raw.rule,
+            schedule: raw.engine.schedule,
+            write_budget_cells: raw.engine.write_budget_cells,
             file: file.to_string(),
         };
         chip.build_rule()?;

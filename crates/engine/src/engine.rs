@@ -29,16 +29,137 @@ enum EventKind {
     AdcBatch { tile: u32, last: bool },
     /// The next pulse phase of a tile's write plan starts.
     WritePhase { tile: u32 },
+    /// A pulse phase of `cells` cells ends, releasing its write current.
+    PhaseEnd { tile: u32, cells: u32 },
     /// A tile's write plan is complete.
     WriteDone { tile: u32 },
+    /// Waiting pulse phases get write current, in (arrival, tile) order.
+    Grant,
 }
 
-/// Events order by time, then by insertion sequence (FIFO tie-break).
+impl TileOp {
+    fn phase(self) -> Phase {
+        match self {
+            TileOp::Forward => Phase::Forward,
+            TileOp::Backward => Phase::Backward,
+            TileOp::Write => Phase::Update,
+        }
+    }
+}
+
+/// Where the time of one tile operation went, in ps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Breakdown {
+    /// Waiting for the tile to finish earlier operations.
+    pub(crate) tile_wait: u64,
+    /// DAC settling and integration.
+    pub(crate) settle_integrate: u64,
+    /// ADC conversion batches (or the digital MVM without a device).
+    pub(crate) convert: u64,
+    /// Digital gradient computation before a write.
+    pub(crate) gradient: u64,
+    /// Pulse phases.
+    pub(crate) pulses: u64,
+    /// Waiting for the chip-wide write-current budget.
+    pub(crate) budget_wait: u64,
+}
+
+impl Breakdown {
+    fn add(&mut self, o: &Breakdown) {
+        self.tile_wait += o.tile_wait;
+        self.settle_integrate += o.settle_integrate;
+        self.convert += o.convert;
+        self.gradient += o.gradient;
+        self.pulses += o.pulses;
+        self.budget_wait += o.budget_wait;
+    }
+}
+
+/// How stages are sequenced (`chip.engine.schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Each stage starts when the previous one has finished on every tile;
+    /// a sample starts when the previous sample's writes are done.
+    Sequential,
+    /// The next sample's reads are issued while this sample's writes are in
+    /// flight; each tile still executes its operations in program order, so
+    /// a read waits for its own tile's writes and the arithmetic is
+    /// identical to the sequential schedule — only time differs.
+    Pipelined,
+}
+
+/// How simulated time advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeMode {
+    /// Jump from event to event (the engine).
+    Event,
+    /// Advance one clock cycle at a time, stepping each tile's state machine
+    /// (the naive reference the event engine is tested against).
+    FixedStep,
+}
+
+/// A tile's state in the fixed-step reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fsm {
+    Idle,
+    /// An operation begins at `at` (the gradient of a write is computed until then).
+    Starting {
+        at: SimTime,
+        op: TileOp,
+    },
+    /// A read with `left` cycles to go.
+    Read {
+        left: u64,
+    },
+    /// A pulse phase of `cells` cells with `left` cycles to go.
+    Phase {
+        left: u64,
+        cells: u32,
+    },
+    /// A pulse phase waits for write current.
+    WaitBudget,
+}
+
+/// Timing statistics of a run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimingStats {
+    /// ps the controller spent in each phase ([`Phase::ALL`] order).
+    pub(crate) phase_ps: [u64; 3],
+    /// The critical path's breakdown.
+    pub(crate) critical: Breakdown,
+    /// Σ cells × duration of pulse phases (cell·ps), for budget utilisation.
+    pub(crate) budget_cell_ps: u128,
+    /// ps phases waited for the write-current budget.
+    pub(crate) budget_wait_ps: u64,
+}
+
+/// Events order by (time, class, tile, sequence): at equal times,
+/// completions and releases (class 0) come before starts and requests
+/// (class 1), which come before write-budget grants (class 2); within a
+/// class, lower tiles first; then insertion order. This is the documented
+/// tie-break the fixed-step reference implements independently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Event {
     time: SimTime,
+    class: u8,
+    tile: u32,
     seq: u64,
     kind: EventKind,
+}
+
+impl EventKind {
+    fn class_and_tile(self) -> (u8, u32) {
+        match self {
+            EventKind::AdcBatch { tile, .. }
+            | EventKind::PhaseEnd { tile, .. }
+            | EventKind::WriteDone { tile } => (0, tile),
+            EventKind::Start { tile, .. }
+            | EventKind::AdcStart { tile }
+            | EventKind::WritePhase { tile } => (1, tile),
+            EventKind::Grant => (2, u32::MAX),
+        }
+    }
 }
 
 struct OwnedPhase {
@@ -50,6 +171,7 @@ struct OwnedPhase {
 /// One crossbar tile with its periphery state and random streams.
 pub(crate) struct Tile {
     pub(crate) id: u32,
+    pub(crate) layer: usize,
     row0: usize,
     col0: usize,
     rows: usize,
@@ -69,9 +191,24 @@ pub(crate) struct Tile {
     req: Vec<f32>,
     dec: Vec<f32>,
     phases: VecDeque<OwnedPhase>,
-    /// Busy cycles, for utilisation.
+    /// ps the tile was busy, for utilisation.
     pub(crate) busy_ps: u64,
+    /// ps its ADCs were converting.
+    pub(crate) adc_busy_ps: u64,
+    /// Reads and pulse phases executed.
+    pub(crate) reads: u64,
+    pub(crate) write_phases: u64,
     op_start: SimTime,
+    /// Reserved by an issued operation (running or about to start).
+    reserved: bool,
+    /// Operations issued while reserved, in program order: (issue time, ready time, op).
+    pending: VecDeque<(SimTime, SimTime, TileOp)>,
+    /// The running operation's time breakdown.
+    current: Breakdown,
+    /// Since when a pulse phase has waited for the write budget.
+    budget_wait_since: Option<SimTime>,
+    /// State in the fixed-step reference.
+    fsm: Fsm,
 }
 
 struct Layer {
@@ -99,7 +236,20 @@ pub(crate) struct Engine<'a> {
     queue: BinaryHeap<Reverse<Event>>,
     seq: u64,
     pub(crate) now: SimTime,
-    outstanding: usize,
+    schedule_kind: Schedule,
+    reads_pending: usize,
+    writes_pending: usize,
+    inflight_cells: u32,
+    /// Pulse phases waiting for write current: (since, tile), sorted.
+    budget_waiters: Vec<(SimTime, u32)>,
+    grant_scheduled: bool,
+    /// Breakdown of the operation that finished last.
+    last_done: Breakdown,
+    update_issued: SimTime,
+    ctrl_phase: Phase,
+    ctrl_since: SimTime,
+    pub(crate) timing: TimingStats,
+    pub(crate) mode: TimeMode,
     pub(crate) ledger: EnergyLedger,
     pub(crate) writes: WriteStats,
     pub(crate) probe: Option<VcdProbe>,
@@ -157,6 +307,7 @@ impl<'a> Engine<'a> {
                     };
                     tiles.push(Tile {
                         id,
+                        layer: l,
                         row0,
                         col0,
                         rows,
@@ -173,7 +324,15 @@ impl<'a> Engine<'a> {
                         dec: vec![0.0; rows * cols],
                         phases: VecDeque::new(),
                         busy_ps: 0,
+                        adc_busy_ps: 0,
+                        reads: 0,
+                        write_phases: 0,
                         op_start: SimTime::ZERO,
+                        reserved: false,
+                        pending: VecDeque::new(),
+                        current: Breakdown::default(),
+                        budget_wait_since: None,
+                        fsm: Fsm::Idle,
                     });
                     ids.push(id as usize);
                 }
@@ -197,7 +356,18 @@ impl<'a> Engine<'a> {
             queue: BinaryHeap::new(),
             seq: 0,
             now: SimTime::ZERO,
-            outstanding: 0,
+            schedule_kind: chip.schedule,
+            reads_pending: 0,
+            writes_pending: 0,
+            inflight_cells: 0,
+            budget_waiters: Vec::new(),
+            grant_scheduled: false,
+            last_done: Breakdown::default(),
+            update_issued: SimTime::ZERO,
+            ctrl_phase: Phase::Forward,
+            ctrl_since: SimTime::ZERO,
+            timing: TimingStats::default(),
+            mode: TimeMode::Event,
             ledger: EnergyLedger::new(),
             writes: WriteStats::default(),
             probe: None,
@@ -228,25 +398,67 @@ impl<'a> Engine<'a> {
 
     fn schedule(&mut self, time: SimTime, kind: EventKind) {
         self.seq += 1;
+        let (class, tile) = kind.class_and_tile();
         self.queue.push(Reverse(Event {
             time,
+            class,
+            tile,
             seq: self.seq,
             kind,
         }));
     }
 
-    /// Processes events until the queue is empty.
-    fn run_until_idle(&mut self, phase: Phase) -> Result<()> {
-        while let Some(Reverse(ev)) = self.queue.pop() {
+    /// Processes events in (time, sequence) order until `done` holds.
+    fn run_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<()> {
+        if self.mode == TimeMode::FixedStep {
+            return self.step_until(done);
+        }
+        while !done(self) {
+            let Some(Reverse(ev)) = self.queue.pop() else {
+                unreachable!("the engine waits for operations that were never scheduled");
+            };
             debug_assert!(ev.time >= self.now, "time went backwards");
             self.now = ev.time;
-            self.handle(ev, phase)?;
+            self.handle(ev)?;
         }
-        debug_assert_eq!(self.outstanding, 0);
         Ok(())
     }
 
-    fn handle(&mut self, ev: Event, phase: Phase) -> Result<()> {
+    /// Issues operation `op` on tile `ti`, ready to start at `ready`. A tile
+    /// executes its operations one at a time in issue order.
+    fn issue_op(&mut self, ti: usize, op: TileOp, ready: SimTime) {
+        match op {
+            TileOp::Write => self.writes_pending += 1,
+            _ => self.reads_pending += 1,
+        }
+        let now = self.now;
+        let tile = &mut self.tiles[ti];
+        if tile.reserved {
+            tile.pending.push_back((now, ready, op));
+        } else {
+            tile.reserved = true;
+            self.start_op(ti, now, ready, op);
+        }
+    }
+
+    fn start_op(&mut self, ti: usize, issued: SimTime, ready: SimTime, op: TileOp) {
+        let at = ready.max(self.now);
+        if self.mode == TimeMode::FixedStep {
+            self.tiles[ti].fsm = Fsm::Starting { at, op };
+        }
+        let tile = &mut self.tiles[ti];
+        tile.current = Breakdown {
+            gradient: ready.ps().saturating_sub(issued.ps()),
+            tile_wait: at.ps() - ready.max(issued).ps(),
+            ..Breakdown::default()
+        };
+        let id = tile.id;
+        if self.mode == TimeMode::Event {
+            self.schedule(at, EventKind::Start { tile: id, op });
+        }
+    }
+
+    fn handle(&mut self, ev: Event) -> Result<()> {
         let t = ev.time;
         match ev.kind {
             EventKind::Start { tile, op } => {
@@ -258,10 +470,11 @@ impl<'a> Engine<'a> {
                 }
                 match op {
                     TileOp::Forward | TileOp::Backward => {
-                        let lines = self.read(ti, op, phase);
-                        let mut at = t + chip
+                        let lines = self.read(ti, op, op.phase());
+                        let settle = chip
                             .clock
                             .cycles(chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles);
+                        let mut at = t + settle;
                         self.schedule(at, EventKind::AdcStart { tile });
                         let (batches, conv) = if self.tiles[ti].cells.is_some() {
                             (chip.adc.batches(lines), chip.adc.conversion_cycles())
@@ -269,6 +482,10 @@ impl<'a> Engine<'a> {
                             // Digital MVM: one input row per cycle.
                             (1, self.tiles[ti].rows as u64)
                         };
+                        let tile_ref = &mut self.tiles[ti];
+                        tile_ref.reads += 1;
+                        tile_ref.current.settle_integrate = settle;
+                        tile_ref.current.convert = chip.clock.cycles(batches * conv);
                         for b in 0..batches {
                             at = at + chip.clock.cycles(conv);
                             self.schedule(
@@ -280,7 +497,7 @@ impl<'a> Engine<'a> {
                             );
                         }
                     }
-                    TileOp::Write => self.schedule(t, EventKind::WritePhase { tile }),
+                    TileOp::Write => self.try_write_phase(ti, t)?,
                 }
             }
             EventKind::AdcStart { tile } => {
@@ -294,33 +511,243 @@ impl<'a> Engine<'a> {
                         p.adc_busy(t, tile, false)?;
                         p.tile_busy(t, tile, false)?;
                     }
-                    self.finish_tile(tile as usize, t);
+                    let tr = &mut self.tiles[tile as usize];
+                    tr.adc_busy_ps += tr.current.convert;
+                    self.finish_op(tile as usize, t, false);
                 }
             }
-            EventKind::WritePhase { tile } => {
-                let end = self.write_phase(tile as usize, t)?;
+            EventKind::WritePhase { tile } => self.try_write_phase(tile as usize, t)?,
+            EventKind::PhaseEnd { tile, cells } => {
+                self.inflight_cells -= cells;
+                if !self.budget_waiters.is_empty() && !self.grant_scheduled {
+                    self.grant_scheduled = true;
+                    self.schedule(t, EventKind::Grant);
+                }
                 let next = if self.tiles[tile as usize].phases.is_empty() {
                     EventKind::WriteDone { tile }
                 } else {
                     EventKind::WritePhase { tile }
                 };
-                self.schedule(end, next);
+                self.schedule(t, next);
+            }
+            EventKind::Grant => {
+                self.grant_scheduled = false;
+                self.grant(t)?;
             }
             EventKind::WriteDone { tile } => {
                 if let Some(p) = self.probe.as_mut() {
                     p.pulse(t, tile, None, 0)?;
                     p.tile_busy(t, tile, false)?;
                 }
-                self.finish_tile(tile as usize, t);
+                self.finish_op(tile as usize, t, true);
             }
         }
         Ok(())
     }
 
-    fn finish_tile(&mut self, ti: usize, t: SimTime) {
+    fn budget_allows(&self, cells: u32) -> bool {
+        match self.chip.write_budget_cells {
+            // A phase larger than the whole budget runs alone.
+            Some(b) => self.inflight_cells == 0 || self.inflight_cells + cells <= b,
+            None => true,
+        }
+    }
+
+    /// Starts the tile's next pulse phase now if the chip-wide write-current
+    /// budget allows, else queues it behind earlier waiters (no overtaking).
+    fn try_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
+        let need = self.tiles[ti]
+            .phases
+            .front()
+            .map_or(0, |p| p.writes.len() as u32);
+        if self.budget_waiters.is_empty() && self.budget_allows(need) {
+            self.start_write_phase(ti, t)
+        } else {
+            self.tiles[ti].budget_wait_since = Some(t);
+            let key = (t, ti as u32);
+            let at = self.budget_waiters.partition_point(|w| *w < key);
+            self.budget_waiters.insert(at, key);
+            Ok(())
+        }
+    }
+
+    /// Grants write current to waiting phases in (arrival, tile) order
+    /// while the budget allows.
+    fn grant(&mut self, t: SimTime) -> Result<()> {
+        while let Some(&(_, w)) = self.budget_waiters.first() {
+            let need = self.tiles[w as usize]
+                .phases
+                .front()
+                .map_or(0, |p| p.writes.len() as u32);
+            if !self.budget_allows(need) {
+                break;
+            }
+            self.budget_waiters.remove(0);
+            self.start_write_phase(w as usize, t)?;
+        }
+        Ok(())
+    }
+
+    fn start_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
+        if let Some(since) = self.tiles[ti].budget_wait_since.take() {
+            let w = t.ps() - since.ps();
+            self.tiles[ti].current.budget_wait += w;
+            self.timing.budget_wait_ps += w;
+        }
+        let cells = self.tiles[ti]
+            .phases
+            .front()
+            .map_or(0, |p| p.writes.len() as u32);
+        self.inflight_cells += cells;
+        let end = self.write_phase(ti, t)?;
+        let dur = end.ps() - t.ps();
+        let tile = &mut self.tiles[ti];
+        tile.current.pulses += dur;
+        tile.write_phases += 1;
+        self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
+        let tile = tile.id;
+        match self.mode {
+            TimeMode::Event => self.schedule(end, EventKind::PhaseEnd { tile, cells }),
+            TimeMode::FixedStep => {
+                let left = dur / self.chip.clock.period_ps();
+                self.tiles[ti].fsm = Fsm::Phase { left, cells };
+            }
+        }
+        Ok(())
+    }
+
+    /// The fixed-step reference: each iteration settles every state machine
+    /// at the current cycle (finishing, waking and starting operations in
+    /// tile order), then advances time by exactly one clock period and
+    /// counts every running operation down by one cycle.
+    fn step_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<()> {
+        loop {
+            self.settle_cycle()?;
+            if done(self) {
+                return Ok(());
+            }
+            self.now = self.now + self.chip.clock.period_ps();
+            for tile in &mut self.tiles {
+                match &mut tile.fsm {
+                    Fsm::Read { left } | Fsm::Phase { left, .. } => *left -= 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Settles the current cycle in the documented order: completions and
+    /// releases in tile order, then starts and phase requests in tile
+    /// order, then write-current grants; repeated until nothing changes.
+    fn settle_cycle(&mut self) -> Result<()> {
+        let t = self.now;
+        let chip = self.chip;
+        loop {
+            let mut changed = false;
+            let mut released = false;
+            let mut wants_phase: Vec<usize> = Vec::new();
+            for ti in 0..self.tiles.len() {
+                match self.tiles[ti].fsm {
+                    Fsm::Read { left: 0 } => {
+                        self.tiles[ti].fsm = Fsm::Idle;
+                        let tr = &mut self.tiles[ti];
+                        tr.adc_busy_ps += tr.current.convert;
+                        self.finish_op(ti, t, false);
+                        changed = true;
+                    }
+                    Fsm::Phase { left: 0, cells } => {
+                        self.tiles[ti].fsm = Fsm::Idle;
+                        self.inflight_cells -= cells;
+                        released = true;
+                        if self.tiles[ti].phases.is_empty() {
+                            self.finish_op(ti, t, true);
+                        } else {
+                            wants_phase.push(ti);
+                        }
+                        changed = true;
+                    }
+                    _ => {}
+                }
+            }
+            for ti in 0..self.tiles.len() {
+                if wants_phase.contains(&ti) {
+                    self.request_phase_stepped(ti, t)?;
+                    continue;
+                }
+                if let Fsm::Starting { at, op } = self.tiles[ti].fsm {
+                    if at != t {
+                        continue;
+                    }
+                    self.tiles[ti].op_start = t;
+                    self.tiles[ti].fsm = Fsm::Idle;
+                    match op {
+                        TileOp::Write => self.request_phase_stepped(ti, t)?,
+                        _ => {
+                            let lines = self.read(ti, op, op.phase());
+                            let settle =
+                                chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles;
+                            let convert = if self.tiles[ti].cells.is_some() {
+                                chip.adc.batches(lines) * chip.adc.conversion_cycles()
+                            } else {
+                                self.tiles[ti].rows as u64
+                            };
+                            let tr = &mut self.tiles[ti];
+                            tr.reads += 1;
+                            tr.current.settle_integrate = chip.clock.cycles(settle);
+                            tr.current.convert = chip.clock.cycles(convert);
+                            tr.fsm = Fsm::Read {
+                                left: settle + convert,
+                            };
+                        }
+                    }
+                    changed = true;
+                }
+            }
+            if released && !self.budget_waiters.is_empty() {
+                let before = self.budget_waiters.len();
+                self.grant(t)?;
+                changed |= self.budget_waiters.len() != before;
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+    }
+
+    fn request_phase_stepped(&mut self, ti: usize, t: SimTime) -> Result<()> {
+        self.try_write_phase(ti, t)?;
+        if self.tiles[ti].budget_wait_since.is_some() {
+            self.tiles[ti].fsm = Fsm::WaitBudget;
+        }
+        Ok(())
+    }
+
+    fn finish_op(&mut self, ti: usize, t: SimTime, write: bool) {
         let tile = &mut self.tiles[ti];
         tile.busy_ps += t.ps() - tile.op_start.ps();
-        self.outstanding -= 1;
+        self.last_done = tile.current;
+        if write {
+            self.writes_pending -= 1;
+            if self.writes_pending == 0 {
+                self.writes.update_cycles += self
+                    .chip
+                    .clock
+                    .cycles_at(SimTime(t.ps() - self.update_issued.ps()));
+                if self.schedule_kind == Schedule::Sequential {
+                    self.timing.critical.add(&self.last_done);
+                }
+            }
+        } else {
+            self.reads_pending -= 1;
+            if self.reads_pending == 0 {
+                self.timing.critical.add(&self.last_done);
+            }
+        }
+        let tile = &mut self.tiles[ti];
+        match tile.pending.pop_front() {
+            Some((issued, ready, op)) => self.start_op(ti, issued, ready, op),
+            None => tile.reserved = false,
+        }
     }
 
     /// The arithmetic of one tile read: DAC, array, sense, ADC. Returns the
@@ -494,22 +921,39 @@ impl<'a> Engine<'a> {
         );
     }
 
-    fn static_energy(&mut self, phase: Phase, from: SimTime) {
-        let dt_s = (self.now.ps() - from.ps()) as f64 * 1e-12;
-        self.ledger.add(
-            Component::Static,
-            "leakage",
-            phase,
-            None,
-            1,
-            self.chip.static_power_w * dt_s * 1e12,
-        );
+    /// The controller enters `phase`: the time since the last switch is
+    /// attributed to the phase being left, and so is its static energy.
+    fn set_phase(&mut self, phase: Phase) {
+        let dt_ps = self.now.ps() - self.ctrl_since.ps();
+        let old = self.ctrl_phase;
+        self.timing.phase_ps[old as usize] += dt_ps;
+        if dt_ps > 0 {
+            self.ledger.add(
+                Component::Static,
+                "leakage",
+                old,
+                None,
+                1,
+                self.chip.static_power_w * dt_ps as f64,
+            );
+        }
+        self.ctrl_phase = phase;
+        self.ctrl_since = self.now;
+    }
+
+    /// Runs every outstanding operation to completion and closes the
+    /// controller's time accounting (call at the end of training).
+    pub(crate) fn drain(&mut self) -> Result<()> {
+        self.run_until(|e| e.reads_pending == 0 && e.writes_pending == 0)?;
+        debug_assert!(self.queue.is_empty());
+        self.set_phase(self.ctrl_phase);
+        Ok(())
     }
 
     /// Forward pass of one input through the network; returns the output.
     pub(crate) fn forward(&mut self, input: &[f32]) -> Result<&[f32]> {
         self.acts[0].copy_from_slice(input);
-        let start = self.now;
+        self.set_phase(Phase::Forward);
         for l in 0..self.layers.len() {
             let scale = max_abs(&self.acts[l]);
             self.digital(
@@ -527,8 +971,8 @@ impl<'a> Engine<'a> {
                     *d = if device { s * inv } else { s };
                 }
             }
-            self.issue(l, TileOp::Forward)?;
-            self.run_until_idle(Phase::Forward)?;
+            self.issue(l, TileOp::Forward);
+            self.run_until(|e| e.reads_pending == 0)?;
             // Digital partial-sum accumulation, bias and activation.
             let unit = if self.rule.uses_device() {
                 scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
@@ -563,14 +1007,13 @@ impl<'a> Engine<'a> {
                 self.chip.digital.cfg.activation_pj,
             );
         }
-        self.static_energy(Phase::Forward, start);
         Ok(&self.acts[self.layers.len()])
     }
 
     /// Backward pass from the loss gradient at the output (pre-activation of
     /// the last layer) down to the first layer's pre-activation gradient.
     pub(crate) fn backward(&mut self, grad_out: &[f32]) -> Result<()> {
-        let start = self.now;
+        self.set_phase(Phase::Backward);
         let last = self.layers.len() - 1;
         self.deltas[last].copy_from_slice(grad_out);
         for l in (1..self.layers.len()).rev() {
@@ -590,8 +1033,8 @@ impl<'a> Engine<'a> {
                     *d = if device { s * inv } else { s };
                 }
             }
-            self.issue(l, TileOp::Backward)?;
-            self.run_until_idle(Phase::Backward)?;
+            self.issue(l, TileOp::Backward);
+            self.run_until(|e| e.reads_pending == 0)?;
             let unit = if device {
                 scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
             } else {
@@ -626,13 +1069,12 @@ impl<'a> Engine<'a> {
                 self.chip.digital.cfg.mac_pj,
             );
         }
-        self.static_energy(Phase::Backward, start);
         Ok(())
     }
 
     /// The update of every layer: gradient, decision, write plan, pulses.
     pub(crate) fn update(&mut self) -> Result<()> {
-        let start = self.now;
+        self.set_phase(Phase::Update);
         let chip = self.chip;
         let model = self.model;
         let lr = self.lr;
@@ -693,6 +1135,7 @@ impl<'a> Engine<'a> {
             dig.random_bit_pj,
         );
         // Each tile's gradient unit runs in parallel before its writes.
+        self.update_issued = self.now;
         for ti in 0..self.tiles.len() {
             let tile = &self.tiles[ti];
             if tile.phases.is_empty() {
@@ -700,31 +1143,21 @@ impl<'a> Engine<'a> {
             }
             let grad_cycles =
                 ((tile.rows * tile.cols) as u64).div_ceil(u64::from(dig.macs_per_cycle));
-            let at = self.now + chip.clock.cycles(grad_cycles);
-            self.outstanding += 1;
-            let id = tile.id;
-            self.schedule(
-                at,
-                EventKind::Start {
-                    tile: id,
-                    op: TileOp::Write,
-                },
-            );
+            let ready = self.now + chip.clock.cycles(grad_cycles);
+            self.issue_op(ti, TileOp::Write, ready);
         }
-        self.run_until_idle(Phase::Update)?;
-        self.writes.update_cycles += chip.clock.cycles_at(SimTime(self.now.ps() - start.ps()));
-        self.static_energy(Phase::Update, start);
+        if self.schedule_kind == Schedule::Sequential {
+            self.run_until(|e| e.writes_pending == 0)?;
+        }
         Ok(())
     }
 
-    fn issue(&mut self, l: usize, op: TileOp) -> Result<()> {
-        let now = self.now;
+    fn issue(&mut self, l: usize, op: TileOp) {
         for i in 0..self.layers[l].tiles.len() {
-            let id = self.tiles[self.layers[l].tiles[i]].id;
-            self.outstanding += 1;
-            self.schedule(now, EventKind::Start { tile: id, op });
+            let ti = self.layers[l].tiles[i];
+            let now = self.now;
+            self.issue_op(ti, op, now);
         }
-        Ok(())
     }
 }
 

@@ -19,6 +19,14 @@
 //!
 //! Events at equal times are ordered by insertion sequence (a FIFO
 //! tie-break), so a run is a pure function of its inputs and seed.
+//!
+//! Resources: each tile executes its operations one at a time in issue
+//! order; its ADCs convert `adcs_per_tile` lines per batch; each tile's
+//! driver pulses at most `max_parallel` cells per phase, and an optional
+//! chip-wide write-current budget (`engine.write_budget_cells`) makes pulse
+//! phases of different tiles wait for each other (first come, first served).
+//! Two schedules ([`Schedule`]): `sequential` (stage barriers) and
+//! `pipelined` (the next sample's reads overlap this sample's writes).
 
 mod chip;
 mod engine;
@@ -26,10 +34,11 @@ mod report;
 mod run;
 mod vcd;
 
-pub use chip::{Chip, RawArray, RawChip, BUILTIN_CHIPS, CHIP_SCHEMA};
+pub use chip::{Chip, RawArray, RawChip, RawEngine, BUILTIN_CHIPS, CHIP_SCHEMA};
+pub use engine::Schedule;
 pub use report::{
-    EnergyReport, EnergyRow, GpuReport, LifetimeReport, LifetimeRow, MetricReport, Report,
-    TimeReport, WorkloadReport, WritesReport, REPORT_SCHEMA,
+    CriticalPath, EnergyReport, EnergyRow, GpuReport, LifetimeReport, LifetimeRow, MetricReport,
+    Report, TileTiming, TimeReport, TimingReport, WorkloadReport, WritesReport, REPORT_SCHEMA,
 };
 pub use run::{run, RawTrain, RunOptions, RunOutput, Train, VcdOptions};
 

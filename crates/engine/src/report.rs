@@ -31,6 +31,8 @@ pub struct Report {
     pub writes: WritesReport,
     /// Device lifetime.
     pub lifetime: LifetimeReport,
+    /// Where the cycles went.
+    pub timing: TimingReport,
     /// GPU reference (not yet modelled: absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuReport>,
@@ -111,6 +113,61 @@ pub struct LifetimeReport {
     /// Steps until the first cell would wear out at each cell's own write
     /// rate so far (`null` if nothing was written).
     pub projected_steps_to_first_failure: Option<u64>,
+}
+
+/// `timing` section: cycles per controller phase, the critical path,
+/// utilisation per tile and per shared resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimingReport {
+    /// `sequential` or `pipelined`.
+    pub schedule: String,
+    /// Cycles the controller spent in each phase (they add up to `time.cycles`).
+    pub cycles_by_phase: BTreeMap<String, u64>,
+    /// Cycles of the critical path by cause.
+    pub critical_path: CriticalPath,
+    /// Per tile.
+    pub tiles: Vec<TileTiming>,
+    /// Mean ADC utilisation over tiles: converting cycles / total cycles.
+    pub adc_utilisation: f64,
+    /// Chip-wide write budget utilisation: cell·cycles pulsed / (budget × cycles); absent without a budget.
+    pub write_budget_utilisation: Option<f64>,
+    /// Cycles pulse phases waited for the write budget (summed over phases).
+    pub write_budget_wait_cycles: u64,
+}
+
+/// Critical-path cycles by cause: for each stage the operation that finished
+/// last, and what its time was spent on.
+#[derive(Clone, Debug, Serialize)]
+pub struct CriticalPath {
+    /// Waiting for the tile's earlier operations (pipelined schedule).
+    pub tile_wait: u64,
+    /// DAC settling and integration.
+    pub settle_integrate: u64,
+    /// ADC conversions (digital MVM for `ideal`).
+    pub convert: u64,
+    /// Digital gradient computation before writes.
+    pub gradient: u64,
+    /// Pulse phases.
+    pub pulses: u64,
+    /// Waiting for the write-current budget.
+    pub budget_wait: u64,
+}
+
+/// Timing of one tile.
+#[derive(Clone, Debug, Serialize)]
+pub struct TileTiming {
+    /// Tile index.
+    pub tile: u32,
+    /// Layer the tile belongs to.
+    pub layer: usize,
+    /// Busy cycles / total cycles.
+    pub utilisation: f64,
+    /// ADC converting cycles / total cycles.
+    pub adc_utilisation: f64,
+    /// Reads (forward and transposed).
+    pub reads: u64,
+    /// Pulse phases.
+    pub write_phases: u64,
 }
 
 /// `gpu` section (filled by the GPU reference model of a later issue).
