@@ -298,7 +298,11 @@ fn halving_adcs_lengthens_reads_as_modelled() {
                 &format!("chip.adc.adcs_per_tile={adcs}"),
             ],
         );
-        (u(&r, "timing.critical_path.convert"), u(&r, "time.cycles"), r)
+        (
+            u(&r, "timing.critical_path.convert"),
+            u(&r, "time.cycles"),
+            r,
+        )
     };
     let (c8, t8, r8) = convert(8);
     let (c4, t4, _) = convert(4);
@@ -331,7 +335,14 @@ fn pipelined_schedule_is_faster_with_identical_arithmetic() {
     assert_eq!(rp["timing"]["schedule"], "pipelined");
     assert_eq!(rs["workload"]["metric"], rp["workload"]["metric"]);
     assert_eq!(rs["writes"], rp["writes"]);
-    for c in ["adc", "dac", "array_read", "array_write", "driver", "digital"] {
+    for c in [
+        "adc",
+        "dac",
+        "array_read",
+        "array_write",
+        "driver",
+        "digital",
+    ] {
         assert_eq!(
             rs["energy_pj"]["by_component"][c], rp["energy_pj"]["by_component"][c],
             "{c}"
@@ -359,4 +370,85 @@ fn write_budget_serialises_pulse_phases() {
     let util = f(&tight, "timing.write_budget_utilisation");
     assert!(util > 0.0 && util <= 1.0, "{util}");
     assert_eq!(free["writes"], tight["writes"]);
+}
+
+/// The example traces in `traces/` are reproduced byte for byte by the
+/// command in `scripts/make-traces.sh` (regenerate them with that script
+/// when a change is meant to alter results).
+#[test]
+fn golden_traces_are_reproduced() {
+    let d = tmp();
+    let vcd_path = d.path().join("example.vcd");
+    let o = aimsim(&[
+        "run",
+        "-q",
+        "--steps",
+        "3",
+        "--seed",
+        "1",
+        "--trace-every",
+        "1",
+        "--out",
+        d.path().to_str().unwrap(),
+        "--vcd",
+        vcd_path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../traces");
+    for f in ["example.vcd", "report.json", "energy.csv", "lifetime.csv"] {
+        let want = std::fs::read_to_string(golden.join(f)).unwrap();
+        let got = std::fs::read_to_string(d.path().join(f)).unwrap();
+        assert!(
+            want == got,
+            "{f} differs from traces/{f}; if intended, run scripts/make-traces.sh"
+        );
+    }
+}
+
+/// A golden digest of a longer fixed run (600 steps, seed 3, pipelined, with
+/// a write budget): any change to the bits of any output shows here. Update
+/// the constant only for an intended change of results.
+#[test]
+fn golden_digest_of_a_fixed_run() {
+    use sha2::{Digest, Sha256};
+    let d = tmp();
+    run_ok(
+        d.path(),
+        &[
+            "--steps",
+            "600",
+            "--seed",
+            "3",
+            "--set",
+            "chip.engine.schedule=pipelined",
+            "--set",
+            "chip.engine.write_budget_cells=48",
+        ],
+    );
+    let mut h = Sha256::new();
+    for f in ["report.json", "energy.csv", "lifetime.csv"] {
+        h.update(std::fs::read(d.path().join(f)).unwrap());
+    }
+    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(digest, GOLDEN_DIGEST, "outputs changed");
+}
+
+const GOLDEN_DIGEST: &str = "41977fe25fc4f799ac96a7c550ee18fdcc207efa5169b58cdd6336344a07edb4";
+
+/// Runs in parallel processes give the same bytes as a run alone: nothing
+/// depends on scheduling, threads or wall-clock time.
+#[test]
+fn concurrent_runs_give_identical_bytes() {
+    let dirs: Vec<_> = (0..3).map(|_| tmp()).collect();
+    std::thread::scope(|s| {
+        for d in &dirs {
+            s.spawn(|| run_ok(d.path(), &["--steps", "400", "--seed", "9"]));
+        }
+    });
+    let alone = tmp();
+    run_ok(alone.path(), &["--steps", "400", "--seed", "9"]);
+    let want = std::fs::read(alone.path().join("report.json")).unwrap();
+    for d in &dirs {
+        assert_eq!(std::fs::read(d.path().join("report.json")).unwrap(), want);
+    }
 }

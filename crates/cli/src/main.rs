@@ -53,6 +53,9 @@ struct RunArgs {
     /// Stop after N training steps (same as --set train.steps=N).
     #[arg(long)]
     steps: Option<u64>,
+    /// Rows of energy.csv and lifetime.csv every N steps (same as --set train.trace_every=N).
+    #[arg(long, value_name = "N")]
+    trace_every: Option<u64>,
     /// Run seed: every random stream derives from it.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -158,6 +161,9 @@ fn split_overrides(args: &RunArgs) -> anyhow::Result<Overrides> {
     }
     if let Some(s) = args.steps {
         o.train.push(("steps".into(), s.to_string()));
+    }
+    if let Some(n) = args.trace_every {
+        o.train.push(("trace_every".into(), n.to_string()));
     }
     Ok(o)
 }

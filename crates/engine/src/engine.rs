@@ -941,6 +941,12 @@ impl<'a> Engine<'a> {
         self.ctrl_since = self.now;
     }
 
+    /// Charges the static energy and phase time elapsed up to now, so that
+    /// a snapshot of the ledger is complete at this instant.
+    pub(crate) fn sync_time(&mut self) {
+        self.set_phase(self.ctrl_phase);
+    }
+
     /// Runs every outstanding operation to completion and closes the
     /// controller's time accounting (call at the end of training).
     pub(crate) fn drain(&mut self) -> Result<()> {

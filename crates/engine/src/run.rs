@@ -224,6 +224,7 @@ fn run_in_mode(
                 p.step(eng.now, step, Some(Phase::Update))?;
             }
             eng.update()?;
+            eng.sync_time();
             step += 1;
             if let Some(p) = eng.probe.as_mut() {
                 p.step_end(eng.now, eng.ledger.total_pj(), eng.writes.cell_writes)?;
