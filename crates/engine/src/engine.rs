@@ -250,6 +250,8 @@ pub(crate) struct Engine<'a> {
     ctrl_since: SimTime,
     pub(crate) timing: TimingStats,
     pub(crate) mode: TimeMode,
+    /// Events processed (event mode).
+    pub(crate) events: u64,
     pub(crate) ledger: EnergyLedger,
     pub(crate) writes: WriteStats,
     pub(crate) probe: Option<VcdProbe>,
@@ -368,6 +370,7 @@ impl<'a> Engine<'a> {
             ctrl_since: SimTime::ZERO,
             timing: TimingStats::default(),
             mode: TimeMode::Event,
+            events: 0,
             ledger: EnergyLedger::new(),
             writes: WriteStats::default(),
             probe: None,
@@ -419,6 +422,7 @@ impl<'a> Engine<'a> {
             };
             debug_assert!(ev.time >= self.now, "time went backwards");
             self.now = ev.time;
+            self.events += 1;
             self.handle(ev)?;
         }
         Ok(())

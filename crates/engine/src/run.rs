@@ -141,6 +141,8 @@ pub struct RunOutput {
     pub energy_rows: Vec<EnergyRow>,
     /// Rows of `lifetime.csv`.
     pub lifetime_rows: Vec<LifetimeRow>,
+    /// Events the engine processed during training.
+    pub events: u64,
 }
 
 /// Trains the workload on the chip; writes the VCD to `vcd` if given.
@@ -237,6 +239,7 @@ fn run_in_mode(
         }
     }
     eng.drain()?;
+    let events = eng.events;
     let end = eng.now;
     if let Some(p) = eng.probe.take().or(probe_parked) {
         p.finish(end)?;
@@ -266,6 +269,7 @@ fn run_in_mode(
         report,
         energy_rows,
         lifetime_rows,
+        events,
     })
 }
 
