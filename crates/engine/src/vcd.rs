@@ -15,6 +15,7 @@ struct TileSignals {
     reset: SignalId,
     row: SignalId,
     cells: SignalId,
+    step_writes: SignalId,
 }
 
 /// Signals of one run's VCD.
@@ -25,6 +26,8 @@ pub(crate) struct VcdProbe {
     energy: SignalId,
     writes: SignalId,
     tiles: Vec<TileSignals>,
+    /// Cells each tile has written in the current step.
+    step_writes: Vec<u64>,
 }
 
 /// Phase codes of `controller.phase`.
@@ -51,7 +54,7 @@ impl VcdProbe {
         let step = b.wire("controller", "step", 32);
         let energy = b.real("controller", "energy_pj");
         let writes = b.real("controller", "cell_writes");
-        let tiles = (0..tiles)
+        let tiles: Vec<TileSignals> = (0..tiles)
             .map(|t| {
                 let s = format!("tile{t}");
                 TileSignals {
@@ -61,10 +64,12 @@ impl VcdProbe {
                     reset: b.wire(&s, "reset_pulse", 1),
                     row: b.wire(&s, "row", 16),
                     cells: b.wire(&s, "cells_written", 16),
+                    step_writes: b.wire(&s, "step_cells_written", 32),
                 }
             })
             .collect();
         Ok(VcdProbe {
+            step_writes: vec![0; tiles.len()],
             w: b.start(out)?,
             phase,
             step,
@@ -78,6 +83,12 @@ impl VcdProbe {
     pub(crate) fn step(&mut self, t: SimTime, step: u64, phase: Option<Phase>) -> Result<()> {
         self.w.set_bits(t.ps(), self.step, step)?;
         self.w.set_bits(t.ps(), self.phase, phase_code(phase))?;
+        if phase == Some(Phase::Forward) {
+            for (n, s) in self.step_writes.iter_mut().zip(&self.tiles) {
+                *n = 0;
+                self.w.set_bits(t.ps(), s.step_writes, 0)?;
+            }
+        }
         Ok(())
     }
 
@@ -119,6 +130,9 @@ impl VcdProbe {
         self.w.set_bits(ps, s.reset, reset)?;
         self.w.set_bits(ps, s.row, u64::from(row))?;
         self.w.set_bits(ps, s.cells, u64::from(cells))?;
+        self.step_writes[tile as usize] += u64::from(cells);
+        self.w
+            .set_bits(ps, s.step_writes, self.step_writes[tile as usize])?;
         Ok(())
     }
 
