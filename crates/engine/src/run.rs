@@ -154,7 +154,7 @@ pub fn run(opts: RunOptions<'_>, vcd: Option<(Box<dyn Write>, &VcdOptions)>) -> 
     } = opts;
     let t = &train.raw;
     let wl: Workload = builtin_workload(&t.workload).expect("validated workload name");
-    let rule = chip.build_rule()?;
+    let rule = chip.build_rule(device)?;
     let mut eng = Engine::new(
         chip,
         device,
