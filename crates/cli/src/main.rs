@@ -44,7 +44,8 @@ struct RunArgs {
     /// Workload (same as --set train.workload=NAME).
     #[arg(long)]
     workload: Option<String>,
-    /// Write scheduler: eapu, bp or ideal (same as --set chip.rule.name=NAME).
+    /// Write scheduler: eapu, bp, stochastic-pulse, mixed-precision, write-verify or ideal
+    /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
     rule: Option<String>,
     /// Passes over the training set (same as --set train.epochs=N).
