@@ -25,7 +25,8 @@ pub const RULE_NAMES: &[&str] = &[
 /// Counts of the digital work a decision pass did, for energy accounting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DecisionStats {
-    /// Requests compared against a threshold or tested for zero.
+    /// Add-class operations: requests compared against a threshold or
+    /// tested for zero, coincidences counted.
     pub compares: u64,
     /// Stochastic decisions (each consumes the chip's random bits per decision).
     pub random_decisions: u64,
@@ -577,11 +578,17 @@ impl UpdateRule for StochasticPulse {
         };
         let rows: Vec<u64> = u.x.iter().map(|&v| draw(v, cx, &mut s)).collect();
         let cols: Vec<u64> = u.delta.iter().map(|&v| draw(v, cd, &mut s)).collect();
+        // This chip's drivers pulse a row's cells by mask and count (at most
+        // `max_parallel` at once), not all lines at once, so the controller
+        // counts each live (row, column) pair's coincidences digitally: an
+        // AND and a popcount of two BL-bit words, one add-class operation.
+        let live_cols = cols.iter().filter(|&&m| m != 0).count() as u64;
         let cols_n = u.delta.len();
         for ((row_out, &mr), &xi) in out.chunks_exact_mut(cols_n).zip(&rows).zip(u.x) {
             if mr == 0 {
                 continue;
             }
+            s.compares += live_cols;
             let sx = u.scale_us * xi;
             for ((o, &mc), &dj) in row_out.iter_mut().zip(&cols).zip(u.delta) {
                 let n = (mr & mc).count_ones();

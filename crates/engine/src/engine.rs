@@ -71,8 +71,9 @@ pub(crate) struct Tile {
     /// Scratch for requested and decided updates.
     req: Vec<f32>,
     dec: Vec<f32>,
-    /// Digital multiplies of the current update (sets the gradient cycles).
-    grad_macs: u64,
+    /// Digital operations of the current update, pipelined at
+    /// `macs_per_cycle` (sets the cycles before the tile's writes).
+    update_ops: u64,
     phases: VecDeque<OwnedPhase>,
     /// Busy cycles, for utilisation.
     pub(crate) busy_ps: u64,
@@ -176,7 +177,7 @@ impl<'a> Engine<'a> {
                         out: vec![0.0; rows.max(cols)],
                         req: vec![0.0; rows * cols],
                         dec: vec![0.0; rows * cols],
-                        grad_macs: 0,
+                        update_ops: 0,
                         phases: VecDeque::new(),
                         busy_ps: 0,
                         op_start: SimTime::ZERO,
@@ -770,8 +771,10 @@ impl<'a> Engine<'a> {
                 let s = self
                     .rule
                     .decide_outer(&u, &mut tile.dec, &mut tile.rng_decide);
-                tile.grad_macs = s.macs + if gradient { tile.req.len() as u64 } else { 0 };
-                macs += tile.grad_macs;
+                let grad = if gradient { tile.req.len() as u64 } else { 0 };
+                macs += grad + s.macs;
+                // Compares run in the same pipeline as the gradient MACs.
+                tile.update_ops = grad.max(s.compares) + s.macs;
                 stats.compares += s.compares;
                 stats.random_decisions += s.random_decisions;
                 stats.sram_reads += s.sram_reads;
@@ -831,7 +834,7 @@ impl<'a> Engine<'a> {
             if tile.phases.is_empty() {
                 continue;
             }
-            let grad_cycles = tile.grad_macs.div_ceil(u64::from(dig.macs_per_cycle));
+            let grad_cycles = tile.update_ops.div_ceil(u64::from(dig.macs_per_cycle));
             let at = self.now + chip.clock.cycles(grad_cycles);
             self.outstanding += 1;
             let id = tile.id;
