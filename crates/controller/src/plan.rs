@@ -447,6 +447,7 @@ mod tests {
             }
         }
         let bias = err / n as f64;
+        eprintln!("EaPU through the device: mean applied − requested = {bias:.5} µS over {n}");
         assert!(bias.abs() < 0.03, "mean applied − requested = {bias} µS");
     }
 
@@ -468,6 +469,7 @@ mod tests {
             n += t.requested.len();
         }
         let (frac, want) = (written as f64 / n as f64, expected / n as f64);
+        eprintln!("EaPU write fraction {frac:.5}, mean min(1, |ΔG|/ΔG_th) {want:.5}");
         assert!((frac - want).abs() < 0.0056, "written {frac} vs {want}");
     }
 
@@ -503,6 +505,7 @@ mod tests {
             }
         }
         let sigma = (s2 / n as f64).sqrt();
+        eprintln!("σ of written cells' error {sigma:.4} µS over {n} writes");
         assert!((sigma - 2.4).abs() < 0.05 * 2.4, "σ = {sigma} over {n}");
     }
 
@@ -551,8 +554,74 @@ mod tests {
             .filter(|v| (g[v.cell as usize] - v.target_us).abs() <= tol)
             .count();
         let frac = within as f64 / outcomes.len() as f64;
+        let pulses: u32 = outcomes.iter().map(|v| v.pulses).sum();
+        eprintln!(
+            "write-verify: {frac:.4} within tolerance, {:.2} pulses and {:.2} reads per cell",
+            f64::from(pulses) / outcomes.len() as f64,
+            f64::from(reads) / outcomes.len() as f64
+        );
         assert!(frac >= 0.99, "{frac} within tolerance");
         assert!(outcomes.iter().all(|v| v.pulses <= 64));
         assert!(reads as usize > outcomes.len() && rounds > plan.phases(32).count());
+    }
+
+    #[test]
+    fn stochastic_pulse_expected_update_through_the_device() {
+        // x ⊗ δ on a 3 × 4 tile, N = 40 000 updates each executed as fixed
+        // pulses with write noise (σ_w = 2.4 µS per pulse) from the same
+        // start. Per weight Var ≤ (Δg_min² + σ_w²)·E[n] ≤ 9.8·1 µS², so the
+        // mean's SE ≤ 0.016 µS; allow 0.1 µS (6 SE).
+        use crate::{OuterUpdate, StochasticPulse};
+        let m = model(&[
+            ("endurance_median_pulses", "4e9"),
+            ("endurance_sigma_log", "0"),
+        ]);
+        let x = [0.2f32, -0.7, 1.0];
+        let d = [0.5f32, -1.0, 0.1, 0.0];
+        let s_us = -0.02 * 80.0 * 1.5;
+        let req: Vec<f32> = x
+            .iter()
+            .flat_map(|&xi| d.iter().map(move |&dj| s_us * xi * dj))
+            .collect();
+        let mut rule = StochasticPulse {
+            bl: 31,
+            update_management: true,
+            bl_management: true,
+            dw_min_us: 2.0,
+        };
+        let mode = rule.write_mode();
+        let mut rng = stream(11, "sp-dev");
+        let mut a = CellArray::new(&m, 3, 4, &mut rng);
+        let mut dec = vec![0.0; req.len()];
+        let mut sum = vec![0.0f64; req.len()];
+        let n = 40_000;
+        for _ in 0..n {
+            a.set_weights(&m, &[0.0; 12]);
+            let u = OuterUpdate {
+                tile: 0,
+                x: &x,
+                delta: &d,
+                scale_us: s_us,
+                requested_us: &req,
+            };
+            rule.decide_outer(&u, &mut dec, &mut rng);
+            let plan = WritePlan::build(&a, &m, &dec, mode);
+            for ph in plan.phases(32) {
+                for w in ph.writes {
+                    apply_write(&mut a, &m, mode, w, &mut rng);
+                }
+            }
+            let g = a.conductances_us();
+            for (k, acc) in sum.iter_mut().enumerate() {
+                *acc += f64::from(g[2 * k] - g[2 * k + 1]);
+            }
+        }
+        for (k, &r) in req.iter().enumerate() {
+            let mean = sum[k] / n as f64;
+            assert!(
+                (mean - f64::from(r)).abs() < 0.1,
+                "weight {k}: {mean} vs {r}"
+            );
+        }
     }
 }
