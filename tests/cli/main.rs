@@ -162,8 +162,15 @@ fn every_rule_runs_on_the_default_workload() {
         "write-verify",
         "ideal",
     ] {
-        let d = tmp();
+        let (d, again) = (tmp(), tmp());
         let r = run_ok(d.path(), &["--steps", "300", "--rule", rule]);
+        // Same seed, same bytes: every rule draws only from seeded streams.
+        run_ok(again.path(), &["--steps", "300", "--rule", rule]);
+        assert_eq!(
+            std::fs::read(d.path().join("report.json")).unwrap(),
+            std::fs::read(again.path().join("report.json")).unwrap(),
+            "{rule}: identical runs differ"
+        );
         assert_eq!(r["rule"], rule);
         assert!(
             f(&r, "workload.metric.value") > 0.3,
