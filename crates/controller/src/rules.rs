@@ -25,9 +25,11 @@ pub const RULE_NAMES: &[&str] = &[
 /// Counts of the digital work a decision pass did, for energy accounting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DecisionStats {
-    /// Add-class operations: requests compared against a threshold or
-    /// tested for zero, coincidences counted.
+    /// Requests compared against a threshold or tested for zero.
     pub compares: u64,
+    /// Pulse-train coincidences counted digitally (an AND and a popcount of
+    /// two BL-bit words, one add-class operation each).
+    pub coincidence_counts: u64,
     /// Stochastic decisions (each consumes the chip's random bits per decision).
     pub random_decisions: u64,
     /// Multiplies beyond the per-weight gradient (per-line probabilities).
@@ -588,7 +590,7 @@ impl UpdateRule for StochasticPulse {
             if mr == 0 {
                 continue;
             }
-            s.compares += live_cols;
+            s.coincidence_counts += live_cols;
             let sx = u.scale_us * xi;
             for ((o, &mc), &dj) in row_out.iter_mut().zip(&cols).zip(u.delta) {
                 let n = (mr & mc).count_ones();

@@ -773,9 +773,10 @@ impl<'a> Engine<'a> {
                     .decide_outer(&u, &mut tile.dec, &mut tile.rng_decide);
                 let grad = if gradient { tile.req.len() as u64 } else { 0 };
                 macs += grad + s.macs;
-                // Compares run in the same pipeline as the gradient MACs.
-                tile.update_ops = grad.max(s.compares) + s.macs;
+                // Compares and counts run in the same pipeline as the MACs.
+                tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
                 stats.compares += s.compares;
+                stats.coincidence_counts += s.coincidence_counts;
                 stats.random_decisions += s.random_decisions;
                 stats.sram_reads += s.sram_reads;
                 stats.sram_writes += s.sram_writes;
@@ -814,6 +815,14 @@ impl<'a> Engine<'a> {
             stats.random_decisions * u64::from(dig.random_bits_per_decision),
             dig.random_bit_pj,
         );
+        if stats.coincidence_counts > 0 {
+            self.digital(
+                "coincidence_count",
+                Phase::Update,
+                stats.coincidence_counts,
+                dig.add_pj,
+            );
+        }
         if stats.sram_reads + stats.sram_writes > 0 {
             self.digital(
                 "sram_read",
