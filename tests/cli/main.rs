@@ -232,6 +232,16 @@ fn bad_rule_parameters_exit_2() {
         &["--set", "chip.rule.bp.rounding=true"],
         &["rule.bp", "rounding"],
     );
+    // Checked against the device: the default tolerance is σ_w = 2.4 µS.
+    bad_input(
+        &[
+            "--rule",
+            "write-verify",
+            "--set",
+            "chip.rule.write-verify.guard_us=5",
+        ],
+        &["rule.write-verify.guard_us", "tolerance"],
+    );
 }
 
 #[test]
