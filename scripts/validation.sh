@@ -12,22 +12,34 @@ row() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 w, e = r["writes"], r["energy_pj"]
-print(f"| {sys.argv[2]} | {r['rule']} | {r['seed']} | {r['workload']['metric']['value']:.4f} | "
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {r['seed']} | {r['workload']['metric']['value']:.4f} | "
       f"{w['update_fraction']:.3e} | {w['cell_writes']} | {w['pulses']} | "
       f"{e['by_phase']['update']/1e6:.2f} | {r['time']['update_cycles']} | {e['total']/1e6:.2f} |")
 PY
 }
+# label:arguments (the label names the rule and any rule option).
+rules=(
+  "eapu:--rule eapu"
+  "bp:--rule bp"
+  "bp round_to_pulses:--rule bp --set chip.rule.bp.round_to_pulses=true"
+  "stochastic-pulse:--rule stochastic-pulse"
+  "mixed-precision:--rule mixed-precision"
+  "write-verify:--rule write-verify"
+  "ideal:--rule ideal"
+)
 echo "| setting | rule | seed | test accuracy | update fraction | cell writes | pulses | update energy µJ | update cycles | total energy µJ |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for setting in default paper; do
-  for rule in eapu bp ideal; do
+  for spec in "${rules[@]}"; do
+    label=${spec%%:*}
+    read -r -a args <<<"${spec#*:}"
     for seed in 1 2 3; do
       extra=()
       if [ "$setting" = paper ]; then
         extra=(--set chip.adc.ideal=true --set chip.dac.ideal=true --set device.write_noise_us=2)
       fi
-      "$bin" run -q --rule "$rule" --seed "$seed" --out "$tmp/o" "${extra[@]}"
-      row "$tmp/o/report.json" "$setting"
+      "$bin" run -q "${args[@]}" --seed "$seed" --out "$tmp/o" "${extra[@]}"
+      row "$tmp/o/report.json" "$setting" "$label"
     done
   done
 done

@@ -145,6 +145,105 @@ fn eapu_matches_ideal_where_noisy_bp_fails() {
     assert!(bp < eapu - 0.05, "bp {bp} vs eapu {eapu}");
 }
 
+/// Every write scheduler trains the default workload end to end (short run):
+/// it names itself in the report, learns above chance (0.1 for ten digits),
+/// and leaves the device alone only for `ideal`. Each scheme's signature
+/// shows in its counters: write-verify spends several pulses per cell write,
+/// stochastic-pulse skips the per-weight gradient MACs, mixed-precision pays
+/// for its SRAM accumulator, and NeuroSim-style rounding loses most writes.
+#[test]
+fn every_rule_runs_on_the_default_workload() {
+    let mut reports = std::collections::BTreeMap::new();
+    for rule in [
+        "eapu",
+        "bp",
+        "stochastic-pulse",
+        "mixed-precision",
+        "write-verify",
+        "ideal",
+    ] {
+        let (d, again) = (tmp(), tmp());
+        let r = run_ok(d.path(), &["--steps", "300", "--rule", rule]);
+        // Same seed, same bytes: every rule draws only from seeded streams.
+        run_ok(again.path(), &["--steps", "300", "--rule", rule]);
+        assert_eq!(
+            std::fs::read(d.path().join("report.json")).unwrap(),
+            std::fs::read(again.path().join("report.json")).unwrap(),
+            "{rule}: identical runs differ"
+        );
+        assert_eq!(r["rule"], rule);
+        assert!(
+            f(&r, "workload.metric.value") > 0.3,
+            "{rule}: {}",
+            r["workload"]
+        );
+        let writes = f(&r, "writes.cell_writes");
+        if rule == "ideal" {
+            assert_eq!(writes, 0.0);
+        } else {
+            assert!(writes > 0.0, "{rule} wrote nothing");
+            assert!(f(&r, "energy_pj.by_component.array_write") > 0.0, "{rule}");
+        }
+        reports.insert(rule, r);
+    }
+    let g = |rule: &str, path: &str| f(&reports[rule], path);
+    assert!(g("write-verify", "writes.pulses") > 2.0 * g("write-verify", "writes.cell_writes"));
+    assert!(
+        g("write-verify", "energy_pj.by_component.adc") > g("bp", "energy_pj.by_component.adc")
+    );
+    assert!(
+        g("stochastic-pulse", "energy_pj.by_component.digital")
+            < 0.5 * g("eapu", "energy_pj.by_component.digital")
+    );
+    assert!(
+        g("mixed-precision", "energy_pj.by_component.digital")
+            > 10.0 * g("eapu", "energy_pj.by_component.digital")
+    );
+    let d = tmp();
+    let rounded = run_ok(
+        d.path(),
+        &[
+            "--steps",
+            "300",
+            "--rule",
+            "bp",
+            "--set",
+            "chip.rule.bp.round_to_pulses=true",
+        ],
+    );
+    assert!(f(&rounded, "writes.cell_writes") < 0.1 * g("bp", "writes.cell_writes"));
+}
+
+#[test]
+fn bad_rule_parameters_exit_2() {
+    bad_input(
+        &["--set", "chip.rule.stochastic-pulse.bl=0"],
+        &["rule.stochastic-pulse.bl"],
+    );
+    bad_input(
+        &["--set", "chip.rule.write-verify.tolerance_us=-1"],
+        &["rule.write-verify.tolerance_us"],
+    );
+    bad_input(
+        &["--set", "chip.rule.mixed-precision.epsilon_us=0"],
+        &["rule.mixed-precision.epsilon_us"],
+    );
+    bad_input(
+        &["--set", "chip.rule.bp.rounding=true"],
+        &["rule.bp", "rounding"],
+    );
+    // Checked against the device: the default tolerance is σ_w = 2.4 µS.
+    bad_input(
+        &[
+            "--rule",
+            "write-verify",
+            "--set",
+            "chip.rule.write-verify.guard_us=5",
+        ],
+        &["rule.write-verify.guard_us", "tolerance"],
+    );
+}
+
 #[test]
 fn vcd_reads_back_with_an_independent_parser() {
     let d = tmp();

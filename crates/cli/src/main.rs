@@ -44,7 +44,8 @@ struct RunArgs {
     /// Workload (same as --set train.workload=NAME).
     #[arg(long)]
     workload: Option<String>,
-    /// Write scheduler: eapu, bp or ideal (same as --set chip.rule.name=NAME).
+    /// Write scheduler: eapu, bp, stochastic-pulse, mixed-precision, write-verify or ideal
+    /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
     rule: Option<String>,
     /// Passes over the training set (same as --set train.epochs=N).
@@ -197,6 +198,9 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     let device_spec = args.device.clone().unwrap_or_else(|| chip.device.clone());
     let device = load_device(&device_spec, &over.device)?;
     let train = Train::from_overrides(&over.train).map_err(bad)?;
+    // Rule parameters whose defaults come from the device are checked
+    // against it here, before anything is written.
+    chip.build_rule(&device).map_err(bad)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     let comment = serde_json::json!({

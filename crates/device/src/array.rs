@@ -257,6 +257,47 @@ impl CellArray {
             g_after_us: after,
         }
     }
+
+    /// `n` nominal fixed pulses of `polarity` on `cell`, as a controller that
+    /// counts pulses (stochastic-pulse, mixed-precision, NeuroSim-style
+    /// rounding) issues them: each pulse moves the cell by the polarity's
+    /// mean step (`step_set_us` or `−step_reset_us`) plus its own write
+    /// noise `σ_w·z`, clipped to the window after every pulse, so `n` pulses
+    /// have a spread of `σ_w·√n` (one pulse matches one [`program`] of at
+    /// most one step). A cell that wears out mid-train stops changing; a
+    /// failed cell takes the pulses (they cost energy) but does not change.
+    ///
+    /// [`program`]: CellArray::program
+    pub fn pulse(
+        &mut self,
+        model: &DeviceModel,
+        cell: usize,
+        polarity: Polarity,
+        n: u32,
+        rng: &mut Rng,
+    ) -> ProgramOutcome {
+        let step = match polarity {
+            Polarity::Set => model.step_set_us,
+            Polarity::Reset => -model.step_reset_us,
+        };
+        let before = self.g_us[cell];
+        let mut g = before;
+        for _ in 0..n {
+            if self.is_failed(cell) {
+                self.pulses[cell] = self.pulses[cell].saturating_add(1);
+                continue;
+            }
+            self.pulses[cell] += 1;
+            let z: f32 = rng.sample(StandardNormal);
+            g = (g + step + model.write_noise_us * z).clamp(model.g_min_us, model.g_max_us);
+        }
+        self.g_us[cell] = g;
+        ProgramOutcome {
+            pulses: n,
+            g_before_us: before,
+            g_after_us: g,
+        }
+    }
 }
 
 /// Adds the column-level read noise: the sum of independent per-cell
@@ -359,6 +400,32 @@ mod tests {
         assert!((at_min / n - 0.1).abs() < 0.011, "{}", at_min / n);
         assert!((at_max / n - 0.05).abs() < 0.008, "{}", at_max / n);
         assert_eq!(a.failed_cells(), (at_min + at_max) as usize);
+    }
+
+    #[test]
+    fn fixed_pulses_step_and_spread_as_documented() {
+        // 20 000 trains of 3 SET pulses from mid-window: mean 3·2 µS within
+        // 0.1 µS (SE = 2.4·√3/√n = 0.029 µS; 0.1 is 3.4 SE) and σ within 3 %
+        // of 2.4·√3 (SE of σ̂ is 0.5 %).
+        let m = model(&[("endurance_median_pulses", "4e9")]);
+        let mut rng = stream(4, "t");
+        let mut a = CellArray::new(&m, 1, 1, &mut rng);
+        let n = 20_000;
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for _ in 0..n {
+            a.set_weights(&m, &[0.0]);
+            let o = a.pulse(&m, 0, Polarity::Set, 3, &mut rng);
+            assert_eq!(o.pulses, 3);
+            let d = f64::from(o.g_after_us - o.g_before_us);
+            s1 += d;
+            s2 += d * d;
+        }
+        let mean = s1 / n as f64;
+        let sigma = (s2 / n as f64 - mean * mean).sqrt();
+        assert!((mean - 6.0).abs() < 0.1, "mean {mean}");
+        let want = 2.4 * 3f64.sqrt();
+        assert!((sigma - want).abs() < 0.03 * want, "σ {sigma}");
+        assert_eq!(a.pulses()[0], 3 * n);
     }
 
     proptest! {

@@ -1,9 +1,10 @@
 //! Chip files (`aimsim.chip/1`): the raw serde form and the validated chip.
 
 use crate::engine::Schedule;
-use aimsim_controller::{build_rule, RawRule, UpdateRule};
+use aimsim_controller::{build_rule, check_rule, RawRule, UpdateRule};
 use aimsim_core::config::{self, Check};
 use aimsim_core::{Clock, Result};
+use aimsim_device::DeviceModel;
 use aimsim_periphery::{
     Adc, Dac, Digital, Driver, RawAdc, RawDac, RawDigital, RawDriver, RawSense, Sense,
 };
@@ -203,13 +204,14 @@ impl Chip {
             write_budget_cells: raw.engine.write_budget_cells,
             file: file.to_string(),
         };
-        chip.build_rule()?;
+        check_rule(&c.section("rule"), &chip.rule)?;
         Ok(chip)
     }
 
-    /// Builds the chip's update rule.
-    pub fn build_rule(&self) -> Result<Box<dyn UpdateRule>> {
-        build_rule(&Check::new(&self.file).section("rule"), &self.rule)
+    /// Builds the chip's update rule for `device` (device-derived defaults
+    /// such as EaPU's ΔG_th = σ_w fill parameters the chip file leaves out).
+    pub fn build_rule(&self, device: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
+        build_rule(&Check::new(&self.file).section("rule"), &self.rule, device)
     }
 
     /// Cycles of one nominal write pulse.

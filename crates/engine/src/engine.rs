@@ -3,7 +3,10 @@
 use crate::chip::Chip;
 use crate::vcd::VcdProbe;
 use crate::Result;
-use aimsim_controller::{UpdateRule, WritePlan};
+use aimsim_controller::{
+    apply_write, verify_writes, OuterUpdate, PlannedWrite, UpdateRule, VerifyRead, WriteMode,
+    WritePlan,
+};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -165,7 +168,7 @@ impl EventKind {
 struct OwnedPhase {
     row: u32,
     polarity: Polarity,
-    writes: Vec<(u32, f32)>,
+    writes: Vec<PlannedWrite>,
 }
 
 /// One crossbar tile with its periphery state and random streams.
@@ -190,6 +193,9 @@ pub(crate) struct Tile {
     /// Scratch for requested and decided updates.
     req: Vec<f32>,
     dec: Vec<f32>,
+    /// Digital operations of the current update, pipelined at
+    /// `macs_per_cycle` (sets the cycles before the tile's writes).
+    update_ops: u64,
     phases: VecDeque<OwnedPhase>,
     /// ps the tile was busy, for utilisation.
     pub(crate) busy_ps: u64,
@@ -324,6 +330,7 @@ impl<'a> Engine<'a> {
                         out: vec![0.0; rows.max(cols)],
                         req: vec![0.0; rows * cols],
                         dec: vec![0.0; rows * cols],
+                        update_ops: 0,
                         phases: VecDeque::new(),
                         busy_ps: 0,
                         adc_busy_ps: 0,
@@ -863,7 +870,9 @@ impl<'a> Engine<'a> {
     fn write_phase(&mut self, ti: usize, t: SimTime) -> Result<SimTime> {
         let chip = self.chip;
         let model = self.model;
+        let mode = self.rule.write_mode();
         let tile = &mut self.tiles[ti];
+        let tid = tile.id;
         let ph = tile.phases.pop_front().expect("a scheduled phase exists");
         let cells = tile
             .cells
@@ -875,19 +884,78 @@ impl<'a> Engine<'a> {
         } else {
             ("reset_pulse", "reset_phase")
         };
-        let mut max_pulses = 0;
         let mut cell_pj = 0.0;
+        let mut drv_pj = 0.0;
         let mut pulses = 0u64;
-        for &(cell, dg) in &ph.writes {
-            let o = cells.program(model, cell as usize, dg, &mut tile.rng_write);
-            max_pulses = max_pulses.max(o.pulses);
-            pulses += u64::from(o.pulses);
-            cell_pj += chip
-                .driver
-                .cell_energy_pj(set, o.pulses, o.g_before_us, o.g_after_us);
-        }
-        let id = Some(tile.id);
+        let mut rounds = 0u64;
+        let mut cycles = 0u64;
         let n = ph.writes.len() as u32;
+        match mode {
+            WriteMode::Program | WriteMode::Pulses { .. } => {
+                let mut max_pulses = 0;
+                for w in &ph.writes {
+                    let o = apply_write(cells, model, mode, w, &mut tile.rng_write);
+                    max_pulses = max_pulses.max(o.pulses);
+                    pulses += u64::from(o.pulses);
+                    cell_pj +=
+                        chip.driver
+                            .cell_energy_pj(set, o.pulses, o.g_before_us, o.g_after_us);
+                }
+                drv_pj = chip.driver.phase_energy_pj(set, n, max_pulses);
+                rounds = 1;
+                cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
+            }
+            WriteMode::Verify {
+                tolerance_us,
+                guard_us,
+                max_pulses,
+            } => {
+                // Each round: a pulse phase of the pending cells, then a
+                // verify read of the row (one DAC drive, one sense + ADC
+                // conversion per cell read).
+                let mut reads = VerifyRead::default();
+                let mut read_cycles = 0u64;
+                verify_writes(
+                    cells,
+                    model,
+                    &ph.writes,
+                    tolerance_us,
+                    guard_us,
+                    max_pulses,
+                    &mut tile.rng_write,
+                    &mut tile.rng_read,
+                    &mut |outcomes, vr| {
+                        if !outcomes.is_empty() {
+                            let mut max_p = 0;
+                            for o in outcomes {
+                                max_p = max_p.max(o.pulses);
+                                pulses += u64::from(o.pulses);
+                                cell_pj += chip.driver.cell_energy_pj(
+                                    set,
+                                    o.pulses,
+                                    o.g_before_us,
+                                    o.g_after_us,
+                                );
+                            }
+                            drv_pj +=
+                                chip.driver
+                                    .phase_energy_pj(set, outcomes.len() as u32, max_p);
+                            rounds += 1;
+                            cycles += chip.driver.cfg.setup_cycles
+                                + u64::from(max_p) * chip.pulse_cycles();
+                        }
+                        reads.cells += vr.cells;
+                        reads.g_sum_us += vr.g_sum_us;
+                        read_cycles += 1;
+                        cycles += chip.dac.cfg.settle_cycles
+                            + chip.sense.cfg.integrate_cycles
+                            + chip.adc.batches(vr.cells as usize) * chip.adc.conversion_cycles();
+                    },
+                );
+                self.verify_reads(tid, read_cycles, reads);
+            }
+        }
+        let id = Some(tid);
         self.ledger.add(
             Component::ArrayWrite,
             op_cell,
@@ -896,22 +964,58 @@ impl<'a> Engine<'a> {
             pulses,
             cell_pj,
         );
-        self.ledger.add(
-            Component::Driver,
-            op_drv,
-            Phase::Update,
-            id,
-            1,
-            chip.driver.phase_energy_pj(set, n, max_pulses),
-        );
+        self.ledger
+            .add(Component::Driver, op_drv, Phase::Update, id, rounds, drv_pj);
         self.writes.pulses += pulses;
         self.writes.cell_writes += u64::from(n);
-        self.writes.phases += 1;
-        let cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
+        self.writes.phases += rounds;
         if let Some(p) = self.probe.as_mut() {
-            p.pulse(t, tile.id, Some((ph.polarity, ph.row)), n)?;
+            p.pulse(t, tid, Some((ph.polarity, ph.row)), n)?;
         }
         Ok(t + chip.clock.cycles(cycles))
+    }
+
+    /// Charges the verify reads of a write-verify phase: `reads` row drives
+    /// (one DAC conversion each) and `r.cells` cell reads at the read
+    /// voltage for one integration (array, sense and ADC energy).
+    fn verify_reads(&mut self, tile: u32, reads: u64, r: VerifyRead) {
+        let chip = self.chip;
+        let id = Some(tile);
+        let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+        let v = chip.dac.cfg.read_voltage_v;
+        let cells = u64::from(r.cells);
+        self.ledger.add(
+            Component::Dac,
+            "verify_drive",
+            Phase::Update,
+            id,
+            reads,
+            reads as f64 * chip.dac.cfg.energy_pj,
+        );
+        self.ledger.add(
+            Component::ArrayRead,
+            "verify_read",
+            Phase::Update,
+            id,
+            cells,
+            v * v * r.g_sum_us * 1e-6 * t_read_s * 1e12,
+        );
+        self.ledger.add(
+            Component::Sense,
+            "verify_integrate",
+            Phase::Update,
+            id,
+            cells,
+            cells as f64 * chip.sense.energy_pj(t_read_s),
+        );
+        self.ledger.add(
+            Component::Adc,
+            "verify_conversion",
+            Phase::Update,
+            id,
+            cells,
+            cells as f64 * chip.adc.energy_pj(),
+        );
     }
 
     fn digital(&mut self, op: &'static str, phase: Phase, count: u64, pj_each: f64) {
@@ -1090,8 +1194,9 @@ impl<'a> Engine<'a> {
         let lr = self.lr;
         let r_wg = model.r_wg_us;
         let dig = &chip.digital.cfg;
-        let mut compares = 0u64;
-        let mut decisions = 0u64;
+        let mode = self.rule.write_mode();
+        let gradient = self.rule.needs_gradient();
+        let mut stats = aimsim_controller::DecisionStats::default();
         let mut macs = 0u64;
         for l in 0..self.layers.len() {
             let layer = &mut self.layers[l];
@@ -1108,12 +1213,25 @@ impl<'a> Engine<'a> {
                     let k = -lr * xr * r_wg;
                     req_row.iter_mut().zip(d).for_each(|(q, &dc)| *q = k * dc);
                 }
-                macs += tile.req.len() as u64;
+                let u = OuterUpdate {
+                    tile: ti,
+                    x,
+                    delta: d,
+                    scale_us: -lr * r_wg,
+                    requested_us: &tile.req,
+                };
                 let s = self
                     .rule
-                    .decide(&tile.req, &mut tile.dec, &mut tile.rng_decide);
-                compares += s.compares;
-                decisions += s.random_decisions;
+                    .decide_outer(&u, &mut tile.dec, &mut tile.rng_decide);
+                let grad = if gradient { tile.req.len() as u64 } else { 0 };
+                macs += grad + s.macs;
+                // Compares and counts run in the same pipeline as the MACs.
+                tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
+                stats.compares += s.compares;
+                stats.coincidence_counts += s.coincidence_counts;
+                stats.random_decisions += s.random_decisions;
+                stats.sram_reads += s.sram_reads;
+                stats.sram_writes += s.sram_writes;
                 match tile.cells.as_ref() {
                     None => {
                         let inv = 1.0 / r_wg;
@@ -1123,13 +1241,13 @@ impl<'a> Engine<'a> {
                             .for_each(|(w, &g)| *w += g * inv);
                     }
                     Some(cells) => {
-                        let plan = WritePlan::build(cells, model, &tile.dec);
+                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
                         tile.phases
                             .extend(plan.phases(chip.driver.cfg.max_parallel as usize).map(|p| {
                                 OwnedPhase {
                                     row: p.row,
                                     polarity: p.polarity,
-                                    writes: p.writes.iter().map(|w| (w.cell, w.dg_us)).collect(),
+                                    writes: p.writes.to_vec(),
                                 }
                             }));
                     }
@@ -1137,13 +1255,40 @@ impl<'a> Engine<'a> {
             }
         }
         self.digital("gradient_mac", Phase::Update, macs, dig.mac_pj);
-        self.digital("threshold_compare", Phase::Update, compares, dig.add_pj);
+        self.digital(
+            "threshold_compare",
+            Phase::Update,
+            stats.compares,
+            dig.add_pj,
+        );
         self.digital(
             "random_bits",
             Phase::Update,
-            decisions * u64::from(dig.random_bits_per_decision),
+            stats.random_decisions * u64::from(dig.random_bits_per_decision),
             dig.random_bit_pj,
         );
+        if stats.coincidence_counts > 0 {
+            self.digital(
+                "coincidence_count",
+                Phase::Update,
+                stats.coincidence_counts,
+                dig.add_pj,
+            );
+        }
+        if stats.sram_reads + stats.sram_writes > 0 {
+            self.digital(
+                "sram_read",
+                Phase::Update,
+                stats.sram_reads,
+                dig.sram_read_pj,
+            );
+            self.digital(
+                "sram_write",
+                Phase::Update,
+                stats.sram_writes,
+                dig.sram_write_pj,
+            );
+        }
         // Each tile's gradient unit runs in parallel before its writes.
         self.update_issued = self.now;
         for ti in 0..self.tiles.len() {
@@ -1151,8 +1296,7 @@ impl<'a> Engine<'a> {
             if tile.phases.is_empty() {
                 continue;
             }
-            let grad_cycles =
-                ((tile.rows * tile.cols) as u64).div_ceil(u64::from(dig.macs_per_cycle));
+            let grad_cycles = tile.update_ops.div_ceil(u64::from(dig.macs_per_cycle));
             let ready = self.now + chip.clock.cycles(grad_cycles);
             self.issue_op(ti, TileOp::Write, ready);
         }

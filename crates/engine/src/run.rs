@@ -165,7 +165,7 @@ fn run_in_mode(
     } = opts;
     let t = &train.raw;
     let wl: Workload = builtin_workload(&t.workload).expect("validated workload name");
-    let rule = chip.build_rule()?;
+    let rule = chip.build_rule(device)?;
     let mut eng = Engine::new(
         chip,
         device,

@@ -319,6 +319,20 @@ pub struct RawDigital {
     pub random_bits_per_decision: u32,
     /// Multiply-accumulates the digital gradient unit of one tile does per cycle.
     pub macs_per_cycle: u32,
+    /// One 32-bit word read from periphery SRAM (e.g. a mixed-precision
+    /// accumulator), pJ (default: 160: Horowitz ISSCC 2014, 10 pJ for a
+    /// 32-bit read of an 8 KB SRAM at 45 nm / 0.9 V, scaled ×16 by C·V² to
+    /// 180 nm / 1.8 V).
+    #[serde(default = "default_sram_pj")]
+    pub sram_read_pj: f64,
+    /// One 32-bit word written to periphery SRAM, pJ (default: 160, taken
+    /// equal to a read; Horowitz gives reads only).
+    #[serde(default = "default_sram_pj")]
+    pub sram_write_pj: f64,
+}
+
+fn default_sram_pj() -> f64 {
+    160.0
 }
 
 /// Validated digital periphery costs.
@@ -342,6 +356,8 @@ impl Digital {
             64,
         )?;
         c.int_range("macs_per_cycle", raw.macs_per_cycle.into(), 1, 1 << 20)?;
+        c.non_negative("sram_read_pj", raw.sram_read_pj)?;
+        c.non_negative("sram_write_pj", raw.sram_write_pj)?;
         Ok(Digital { cfg: raw })
     }
 }
