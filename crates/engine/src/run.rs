@@ -533,6 +533,15 @@ mod tests {
                 "bp",
             ),
             (&[("adc.kind", "\"flash\"")], "ideal"),
+            (&[("engine.write_budget_cells", "20")], "stochastic-pulse"),
+            (&[("engine.schedule", "\"pipelined\"")], "mixed-precision"),
+            (
+                &[
+                    ("engine.schedule", "\"pipelined\""),
+                    ("engine.write_budget_cells", "64"),
+                ],
+                "write-verify",
+            ),
         ];
         for (over, rule) in configs {
             let ev = report(over, rule, 12, TimeMode::Event);
