@@ -361,21 +361,44 @@ fn print_summary(out: &RunOutput, args: &RunArgs, wall_s: f64) {
 
 fn cmd_devices() -> anyhow::Result<()> {
     println!(
-        "{:<14} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10}",
-        "device", "G_min µS", "G_max µS", "R_wg µS", "step µS", "σ_w µS", "endurance"
+        "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "device",
+        "model",
+        "G_min µS",
+        "G_max µS",
+        "R_wg µS",
+        "SET µS",
+        "RESET µS",
+        "ν S/R",
+        "σ_w µS",
+        "σ_r µS",
+        "endurance"
     );
     for name in builtin_devices() {
         let d = builtin_device(name, &[])?;
         println!(
-            "{:<14} {:>9.3} {:>9.3} {:>8.1} {:>9.3} {:>9.3} {:>10.2e}",
+            "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.2e}",
             d.name,
-            d.g_min_us,
-            d.g_max_us,
-            d.r_wg_us,
-            d.step_set_us,
-            d.write_noise_us,
+            d.pulse_model.name(),
+            sig4(d.g_min_us),
+            sig4(d.g_max_us),
+            sig4(d.r_wg_us),
+            sig4(d.step_set_us),
+            sig4(d.step_reset_us),
+            format!("{}/{}", d.nonlinearity_set, d.nonlinearity_reset),
+            sig4(d.write_noise_us),
+            sig4(d.read_noise_us),
             d.endurance_median_pulses
         );
     }
     Ok(())
+}
+
+/// Four significant digits in at most 9 characters.
+fn sig4(x: f32) -> String {
+    if x == 0.0 || (0.1..1e5).contains(&x.abs()) {
+        format!("{:.4}", x).chars().take(7).collect::<String>()
+    } else {
+        format!("{x:.3e}")
+    }
 }

@@ -27,6 +27,9 @@ mod array;
 mod error;
 mod params;
 
-pub use array::{CellArray, Polarity, ProgramOutcome};
+pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, ProgramOutcome};
 pub use error::{DeviceError, Result};
-pub use params::{builtin_device, builtin_devices, DeviceModel, RawDevice, BUILTIN_DEVICES};
+pub use params::{
+    builtin_device, builtin_devices, nonlinearity_from_asymptote, DeviceModel, PulseModel,
+    RawDevice, BUILTIN_DEVICES, DEVICE_SCHEMA,
+};
