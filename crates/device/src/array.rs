@@ -6,8 +6,11 @@ use aimsim_core::Rng;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
-/// Direction of a conductance change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Direction of a conductance change (`"set"` / `"reset"` in files).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Polarity {
     /// Raises the conductance.
     Set,
@@ -220,6 +223,11 @@ impl CellArray {
     /// Conductances, µS (`[2k]` = G⁺, `[2k+1]` = G⁻).
     pub fn conductances_us(&self) -> &[f32] {
         &self.g_us
+    }
+
+    /// Conductances for direct placement (synthetic measurements, tests).
+    pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
+        &mut self.g_us
     }
 
     /// Pulses applied to each cell so far.

@@ -24,12 +24,21 @@
 //!   fabrication stuck-at faults pin a fraction of cells at `G_min` / `G_max`.
 
 mod array;
+mod calibrate;
 mod error;
+mod measured;
 mod params;
+mod synth;
 
 pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, ProgramOutcome};
+pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport};
 pub use error::{DeviceError, Result};
+pub use measured::{
+    Measured, MeasuredDevice, RawMeasured, RawMeasuredDevice, RawReads, RawRelaxation, RawTrain,
+    RawUnits, Relaxation, Train, MEASURED_SCHEMA,
+};
 pub use params::{
     builtin_device, builtin_devices, nonlinearity_from_asymptote, DeviceModel, PulseModel,
     RawDevice, BUILTIN_DEVICES, DEVICE_SCHEMA,
 };
+pub use synth::{synthesize, SynthOptions};
