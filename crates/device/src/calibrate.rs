@@ -4,8 +4,9 @@
 //! Each parameter group is fitted from what the data supports; a group the
 //! data cannot support keeps a stated default and the report says why.
 //!
-//! * **Outliers**: a value further than 8 robust σ (1.4826·MAD) from the
-//!   running median of its five neighbours is dropped (treated as `null`).
+//! * **Outliers**: a value further than 8 robust σ (from the 90th percentile
+//!   of the absolute residuals) from the median of its four nearest
+//!   neighbours is dropped (treated as `null`).
 //! * **Bounds**: `G_max = q₀.₉₉ − 2σ_r` of the values in the second halves
 //!   of the SET trains (where a train that reaches the bound piles up
 //!   against it, read noise spreading the pile by `σ_r`), `G_min = q₀.₀₁ +
@@ -479,7 +480,7 @@ pub fn calibrate(m: &Measured, opts: &CalibrateOptions) -> Result<Calibration> {
         f_min = stuck_low as f64 / m.devices.len() as f64;
         f_max = (n_stuck - stuck_low) as f64 / m.devices.len() as f64;
         st.note(format!(
-            "resolution 1/{} (one device); a stuck device below the median value counts as stuck at G_min",
+            "resolution 1/{} (one device of the population); a stuck device below the median value counts as stuck at G_min",
             m.devices.len()
         ));
     }
@@ -1236,8 +1237,12 @@ fn drop_outliers(g: &[Option<f64>]) -> (Vec<Option<f64>>, usize) {
             v[j] - quantile(&sorted(nb), 0.5)
         })
         .collect();
+    // σ from the 90th percentile of |residual| (q0.9 of |N(0,σ²)| = 1.645σ)
+    // rather than the median: a train that sits at a bound for half its
+    // pulses has a tiny median residual there, which would flag the
+    // ordinary steps of its moving half.
     let abs = sorted(res.iter().map(|r| r.abs()).collect());
-    let scale = 1.4826 * quantile(&abs, 0.5);
+    let scale = quantile(&abs, 0.9) / 1.645;
     let mut out = g.to_vec();
     let mut n = 0;
     if scale > 0.0 {
