@@ -241,7 +241,8 @@ pub(crate) fn asymptote(model: PulseModel, nu: f32) -> f32 {
     }
 }
 
-/// The nonlinearity ν whose asymptote is `a` (> 1): the inverse of [`asymptote`].
+/// The nonlinearity ν whose normalised asymptote is `a` (> 1), the inverse
+/// of `a = 1/(1 − e^{−ν})`: 0 for `a = ∞`, ∞ for `a ≤ 1`.
 pub fn nonlinearity_from_asymptote(a: f64) -> f64 {
     if a.is_finite() && a > 1.0 {
         -(1.0 - 1.0 / a).ln()
