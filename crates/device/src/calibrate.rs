@@ -1641,4 +1641,62 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Whatever the trains hold — gaps, jumps, negative values, one
+        /// polarity, flat stretches — calibration returns a valid device or
+        /// a bad-input error, never a panic.
+        #[test]
+        fn arbitrary_trains_never_panic(
+            trains in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<bool>(),
+                    proptest::collection::vec(
+                        proptest::option::weighted(0.8, -5.0f64..200.0),
+                        0..40,
+                    ),
+                ),
+                1..12,
+            ),
+            devices in 1usize..4,
+        ) {
+            let mut devs: Vec<crate::RawMeasuredDevice> =
+                (0..devices).map(|_| Default::default()).collect();
+            for (i, (set, g)) in trains.into_iter().enumerate() {
+                devs[i % devices].pulse_trains.push(crate::RawTrain {
+                    polarity: if set { Polarity::Set } else { Polarity::Reset },
+                    amplitude: None,
+                    width: None,
+                    gate: None,
+                    conductance: g,
+                });
+            }
+            let raw = RawMeasured {
+                schema: crate::MEASURED_SCHEMA.into(),
+                description: String::new(),
+                units: Default::default(),
+                devices: devs,
+            };
+            let m = Measured::validate("p", raw).unwrap();
+            match calibrate(&m, &CalibrateOptions::default()) {
+                Ok(c) => proptest::prop_assert!(DeviceModel::validate("fit", c.device).is_ok()),
+                Err(e) => proptest::prop_assert!(e.to_string().contains("nothing to fit"), "{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn synthesis_is_deterministic() {
+        let d = builtin_device("epiram", &[]).unwrap();
+        let o = SynthOptions {
+            cycles: 2,
+            ..Default::default()
+        };
+        let a = serde_json::to_string(&synthesize(&d, &o)).unwrap();
+        let b = serde_json::to_string(&synthesize(&d, &o)).unwrap();
+        assert_eq!(a, b);
+        let c = serde_json::to_string(&synthesize(&d, &SynthOptions { seed: 2, ..o })).unwrap();
+        assert_ne!(a, c);
+    }
 }
