@@ -63,7 +63,7 @@ pub struct CalibrateOptions {
 pub struct FitGroup {
     /// Name of the group (`bounds`, `mean_step`, …).
     pub group: String,
-    /// `fitted`, `partial` or `not fitted`.
+    /// `fitted`, `partial` or `not fitted` (`read` for the data summary).
     pub status: String,
     /// Fitted (or defaulted) values, by device-file field.
     pub values: BTreeMap<String, f64>,
@@ -222,6 +222,7 @@ pub fn calibrate(m: &Measured, opts: &CalibrateOptions) -> Result<Calibration> {
 
     // Data: trains with outliers removed.
     let mut data = FitGroup::new("data");
+    data.status = "read".into();
     let mut trains: Vec<(usize, Train)> = Vec::new();
     let mut outliers = 0;
     let mut gaps = 0;
@@ -379,7 +380,9 @@ pub fn calibrate(m: &Measured, opts: &CalibrateOptions) -> Result<Calibration> {
     write_group.value("c2c_noise_us", c2c_add);
     write_group.value("c2c_noise_rel", c2c_rel);
     write_group.value("write_noise_us", write_noise);
-    if write_noise > 10.0 * s_mid_avg.abs().max(f64::MIN_POSITIVE) {
+    if write_group.status != "not fitted"
+        && write_noise > 10.0 * s_mid_avg.abs().max(f64::MIN_POSITIVE)
+    {
         write_group.note(format!(
             "write noise is {:.0}× the mean step: single pulses are noise-dominated",
             write_noise / s_mid_avg.abs().max(f64::MIN_POSITIVE)
@@ -651,13 +654,15 @@ fn fit_pulses(
     let g_max = if set_tail.len() >= 5 {
         quantile(&set_tail, 0.99) - 2.0 * sigma_r
     } else {
-        bg.partial("too few SET values near saturation: G_max is the largest value seen");
+        bg.partial("too few SET values near saturation: G_max is the largest value seen less 2σ_r");
         quantile(all_sorted, 1.0) - 2.0 * sigma_r
     };
     let mut g_min = if reset_tail.len() >= 5 {
         quantile(&reset_tail, 0.01) + 2.0 * sigma_r
     } else {
-        bg.partial("too few RESET values near saturation: G_min is the smallest value seen");
+        bg.partial(
+            "too few RESET values near saturation: G_min is the smallest value seen plus 2σ_r",
+        );
         quantile(all_sorted, 0.0) + 2.0 * sigma_r
     };
     if g_min >= g_max {
@@ -817,7 +822,7 @@ fn fit_pulses(
             best = i;
         }
     }
-    let (model, mut set, mut reset, best_rss, _) = fits[best];
+    let (mut model, mut set, mut reset, best_rss, _) = fits[best];
     let tss: f64 = [(&ds, mean(&ds)), (&dr, mean(&dr))]
         .iter()
         .map(|(v, m)| v.iter().map(|x| (x - m).powi(2)).sum::<f64>())
@@ -871,7 +876,8 @@ fn fit_pulses(
                 a: f64::INFINITY,
             };
             reset = set;
-            sg.not_fitted("no usable steps: step set to 1 % of the window (assumed)");
+            model = PulseModel::Linear;
+            sg.not_fitted("no usable steps: linear model, step set to 1 % of the window (assumed)");
         }
         _ => {}
     }

@@ -420,4 +420,17 @@ mod tests {
         let e = Measured::from_json("m.json", none).unwrap_err().to_string();
         assert!(e.contains("pulse train"), "{e}");
     }
+
+    /// The example in `docs/measured-format.md` parses, and calibrating it
+    /// (six points) gives a device and a report, not an error.
+    #[test]
+    fn documented_example_parses_and_calibrates() {
+        let doc = include_str!("../../../docs/measured-format.md");
+        let start = doc.find("```json").expect("a json block") + "```json".len();
+        let end = start + doc[start..].find("```").expect("closed block");
+        let m = Measured::from_json("measured-format.md", &doc[start..end]).unwrap();
+        assert_eq!(m.devices[0].trains[0].g_us[3], None);
+        let c = crate::calibrate(&m, &Default::default()).unwrap();
+        assert!(c.report.render().contains("not fitted"));
+    }
 }
