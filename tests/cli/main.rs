@@ -551,3 +551,109 @@ fn concurrent_runs_give_identical_bytes() {
         assert_eq!(std::fs::read(d.path().join("report.json")).unwrap(), want);
     }
 }
+
+#[test]
+fn devices_lists_every_builtin_device_with_its_model() {
+    let o = aimsim(&["devices"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    for name in ["eapu-180nm", "taox-hfox", "alox-hfo2", "ag-asi", "epiram"] {
+        assert!(s.contains(name), "{name} missing: {s}");
+    }
+    assert!(s.contains("exponential") && s.contains("linear"), "{s}");
+}
+
+/// The documented workflow: synthesise measurements from a device, calibrate
+/// them, train with the calibrated device; the report names it.
+#[test]
+fn synth_calibrate_run_round_trip() {
+    let d = tmp();
+    let measured = d.path().join("lab.measured.json");
+    let device = d.path().join("lab.device.json");
+    let o = aimsim(&[
+        "synth",
+        "eapu-180nm",
+        "-o",
+        measured.to_str().unwrap(),
+        "--seed",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = aimsim(&[
+        "calibrate",
+        measured.to_str().unwrap(),
+        "-o",
+        device.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = String::from_utf8_lossy(&o.stdout);
+    for group in [
+        "[bounds]",
+        "[mean_step]",
+        "[write_noise]",
+        "[read_noise]",
+        "[relaxation] not fitted",
+    ] {
+        assert!(report.contains(group), "{group} missing: {report}");
+    }
+    let dev: Value = serde_json::from_str(&std::fs::read_to_string(&device).unwrap()).unwrap();
+    assert_eq!(dev["name"], "lab");
+    let prov = &dev["provenance"];
+    assert_eq!(prov["calibrated_from"]["file"], "lab.measured.json");
+    assert_eq!(
+        prov["calibrated_from"]["sha256"].as_str().unwrap().len(),
+        64
+    );
+    assert_eq!(prov["model_chosen"], "linear");
+    assert!((f(&dev, "write_noise_us") - 2.4).abs() < 0.25, "{dev}");
+    let out = d.path().join("run");
+    let r = run_ok(&out, &["--device", device.to_str().unwrap()]);
+    assert_eq!(r["device"], "lab");
+    assert!(f(&r, "workload.metric.value") >= 0.90, "{}", r["workload"]);
+}
+
+#[test]
+fn malformed_measured_files_exit_2_naming_file_and_field() {
+    let d = tmp();
+    let cases = [
+        ("{ \"schema\": ", "malformed JSON"),
+        (
+            r#"{"schema":"aimsim.measured/1","units":{"conductance":"kS"},"devices":[]}"#,
+            "units.conductance",
+        ),
+        (
+            r#"{"schema":"aimsim.measured/1","devices":[{"pulse_trains":[{"polarity":"up","conductance":[1,2]}]}]}"#,
+            "devices[0].pulse_trains[0].polarity",
+        ),
+        (
+            r#"{"schema":"aimsim.measured/1","devices":[{"reads":[{"conductance":[1,2]}]}]}"#,
+            "pulse train",
+        ),
+        (
+            r#"{"schema":"aimsim.measured/1","devices":[{"pulse_trains":[{"polarity":"set","conductance":[3,3,3]}]}]}"#,
+            "devices",
+        ),
+    ];
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let p = d.path().join(format!("m{i}.json"));
+        std::fs::write(&p, text).unwrap();
+        let dev = d.path().join(format!("d{i}.json"));
+        let o = aimsim(&[
+            "calibrate",
+            p.to_str().unwrap(),
+            "-o",
+            dev.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains(&format!("m{i}.json")) && err.contains(field),
+            "{field}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!dev.exists(), "device written for bad input");
+    }
+    let o = aimsim(&["calibrate", "/no/such/file.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = aimsim(&["synth", "no-such-device"]);
+    assert_eq!(o.status.code(), Some(2));
+}

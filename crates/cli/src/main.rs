@@ -6,7 +6,10 @@
 //! name and a rename), so bad input never leaves a partial file.
 
 use aimsim_core::config;
-use aimsim_device::{builtin_device, builtin_devices, DeviceModel};
+use aimsim_device::{
+    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions, DeviceModel,
+    Measured, SynthOptions,
+};
 use aimsim_engine::{Chip, EnergyRow, LifetimeRow, RunOptions, RunOutput, Train, VcdOptions};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -31,6 +34,55 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the built-in devices with their key figures.
     Devices,
+    /// Fit a device file to measured conductance data (aimsim.measured/1) and print the fit report.
+    Calibrate(CalibrateArgs),
+    /// Synthesise measured conductance data (aimsim.measured/1) from a device file.
+    Synth(SynthArgs),
+}
+
+#[derive(Parser)]
+struct CalibrateArgs {
+    /// Measured data (JSON, schema aimsim.measured/1).
+    measured: PathBuf,
+    /// Write the fitted device file here (default: print it after the report).
+    #[arg(short, long, value_name = "DEVICE.json")]
+    out: Option<PathBuf>,
+    /// Name of the fitted device (default: the measured file's stem).
+    #[arg(long)]
+    name: Option<String>,
+    /// Conductance of one weight unit, µS (default: 0.8 × the fitted window).
+    #[arg(long)]
+    r_wg_us: Option<f64>,
+    /// Print only the device file, no report.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Parser)]
+struct SynthArgs {
+    /// Device file (JSON, schema aimsim.device/1) or a built-in device name.
+    device: String,
+    /// Write the measured data here (default: standard output).
+    #[arg(short, long, value_name = "MEASURED.json")]
+    out: Option<PathBuf>,
+    /// Devices (cells) measured.
+    #[arg(long, default_value_t = 8)]
+    devices: usize,
+    /// SET-then-RESET cycles per device.
+    #[arg(long, default_value_t = 10)]
+    cycles: usize,
+    /// Pulses per train (default: twice the window over the mid-window step, at most 2000).
+    #[arg(long)]
+    pulses: Option<usize>,
+    /// Repeated reads of each device's final state.
+    #[arg(long, default_value_t = 0)]
+    reads: usize,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Override a device field: device.PATH=VALUE (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Parser)]
@@ -107,6 +159,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
+        Command::Calibrate(args) => cmd_calibrate(args),
+        Command::Synth(args) => cmd_synth(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -369,23 +423,140 @@ fn print_summary(out: &RunOutput, args: &RunArgs, wall_s: f64) {
     );
 }
 
+fn cmd_calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let file = args.measured.display().to_string();
+    let bytes = std::fs::read(&args.measured)
+        .map_err(|e| bad(anyhow::anyhow!("{file}: cannot read: {e}")))?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| bad(anyhow::anyhow!("{file}: field `.`: not UTF-8 text")))?;
+    let measured = Measured::from_json(&file, &text).map_err(bad)?;
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = args.name.clone().unwrap_or_else(|| {
+        let stem = args
+            .measured
+            .file_stem()
+            .map_or("calibrated".into(), |s| s.to_string_lossy().into_owned());
+        stem.trim_end_matches(".measured").to_string()
+    });
+    let source = args
+        .measured
+        .file_name()
+        .map_or(file.clone(), |s| s.to_string_lossy().into_owned());
+    let cal = calibrate(
+        &measured,
+        &CalibrateOptions {
+            name,
+            source_file: source,
+            source_sha256: sha.clone(),
+            r_wg_us: args.r_wg_us,
+        },
+    )
+    .map_err(bad)?;
+    let mut json = serde_json::to_string_pretty(&cal.device)?;
+    json.push('\n');
+    if !args.quiet {
+        println!("aimsim calibrate: {file} (sha256 {sha})");
+        print!("{}", cal.report.render());
+    }
+    match &args.out {
+        Some(p) => {
+            write_atomic(p, &json)?;
+            if !args.quiet {
+                println!("\nwrote device file {}", p.display());
+            }
+        }
+        None => {
+            if !args.quiet {
+                println!("\ndevice file:");
+            }
+            print!("{json}");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_synth(args: SynthArgs) -> anyhow::Result<()> {
+    let mut over = Vec::new();
+    for spec in &args.set {
+        let (path, value) = spec
+            .split_once('=')
+            .ok_or_else(|| bad(anyhow::anyhow!("--set {spec}: expected PATH=VALUE")))?;
+        let rest = path.strip_prefix("device.").ok_or_else(|| {
+            bad(anyhow::anyhow!(
+                "--set {spec}: synth only takes device. overrides"
+            ))
+        })?;
+        over.push((rest.to_string(), value.to_string()));
+    }
+    let device = load_device(&args.device, &over)?;
+    if args.devices == 0 || args.cycles == 0 || args.pulses == Some(0) {
+        return Err(bad(anyhow::anyhow!(
+            "--devices, --cycles and --pulses must be at least 1"
+        )));
+    }
+    let raw = synthesize(
+        &device,
+        &SynthOptions {
+            devices: args.devices,
+            cycles: args.cycles,
+            pulses: args.pulses,
+            reads: args.reads,
+            seed: args.seed,
+        },
+    );
+    let mut json = serde_json::to_string(&raw)?;
+    json.push('\n');
+    match &args.out {
+        Some(p) => write_atomic(p, &json)?,
+        None => print!("{json}"),
+    }
+    Ok(())
+}
+
 fn cmd_devices() -> anyhow::Result<()> {
     println!(
-        "{:<14} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10}",
-        "device", "G_min µS", "G_max µS", "R_wg µS", "step µS", "σ_w µS", "endurance"
+        "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "device",
+        "model",
+        "G_min µS",
+        "G_max µS",
+        "R_wg µS",
+        "SET µS",
+        "RESET µS",
+        "ν S/R",
+        "σ_w µS",
+        "σ_r µS",
+        "endurance"
     );
     for name in builtin_devices() {
         let d = builtin_device(name, &[])?;
         println!(
-            "{:<14} {:>9.3} {:>9.3} {:>8.1} {:>9.3} {:>9.3} {:>10.2e}",
+            "{:<11} {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.2e}",
             d.name,
-            d.g_min_us,
-            d.g_max_us,
-            d.r_wg_us,
-            d.step_set_us,
-            d.write_noise_us,
+            d.pulse_model.name(),
+            sig4(d.g_min_us),
+            sig4(d.g_max_us),
+            sig4(d.r_wg_us),
+            sig4(d.step_set_us),
+            sig4(d.step_reset_us),
+            format!("{}/{}", d.nonlinearity_set, d.nonlinearity_reset),
+            sig4(d.write_noise_us),
+            sig4(d.read_noise_us),
             d.endurance_median_pulses
         );
     }
     Ok(())
+}
+
+/// Four significant digits in at most 9 characters.
+fn sig4(x: f32) -> String {
+    if x == 0.0 || (0.1..1e5).contains(&x.abs()) {
+        format!("{:.4}", x).chars().take(7).collect::<String>()
+    } else {
+        format!("{x:.3e}")
+    }
 }

@@ -1,12 +1,16 @@
 //! The cells of one tile, stored as a structure of arrays.
 
+use crate::params::{asymptote, step_shape};
 use crate::DeviceModel;
 use aimsim_core::Rng;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
-/// Direction of a conductance change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Direction of a conductance change (`"set"` / `"reset"` in files).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Polarity {
     /// Raises the conductance.
     Set,
@@ -37,23 +41,119 @@ pub struct CellArray {
     g_us: Vec<f32>,
     pulses: Vec<u32>,
     endurance: Vec<u32>,
+    /// Seed of the per-cell device-to-device factors, which are hashed from
+    /// `(d2d_seed, cell)` when needed instead of stored (keeps 12 B/cell).
+    d2d_seed: u64,
+}
+
+/// The parameters of one cell after device-to-device variation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CellParams {
+    /// Lower bound of this cell, µS.
+    pub g_min_us: f32,
+    /// Upper bound of this cell, µS.
+    pub g_max_us: f32,
+    /// Mid-window SET step of this cell, µS.
+    pub step_set_us: f32,
+    /// Mid-window RESET step (magnitude) of this cell, µS.
+    pub step_reset_us: f32,
+    /// Normalised asymptote of the SET step line (∞: constant step).
+    asym_set: f32,
+    /// Normalised asymptote of the RESET step line.
+    asym_reset: f32,
+}
+
+impl CellParams {
+    /// The nominal cell of `model` (no device-to-device variation).
+    pub fn nominal(model: &DeviceModel) -> Self {
+        CellParams {
+            g_min_us: model.g_min_us,
+            g_max_us: model.g_max_us,
+            step_set_us: model.step_set_us,
+            step_reset_us: model.step_reset_us,
+            asym_set: asymptote(model.pulse_model, model.nonlinearity_set),
+            asym_reset: asymptote(model.pulse_model, model.nonlinearity_reset),
+        }
+    }
+
+    /// The cell with standard-normal draws `z` for (step, g_min, g_max,
+    /// nonlinearity SET, nonlinearity RESET). Bounds keep at least 10 % of
+    /// the nominal window between them and `g_min ≥ 0`.
+    pub fn varied(model: &DeviceModel, z: [f32; 5]) -> Self {
+        let w = model.g_max_us - model.g_min_us;
+        let f = (model.d2d_step_sigma_log * z[0]).exp();
+        let g_min = (model.g_min_us + model.d2d_g_min_us * z[1]).max(0.0);
+        let g_max = (model.g_max_us + model.d2d_g_max_us * z[2]).max(g_min + 0.1 * w);
+        let nu = |nu: f32, z: f32| (nu * (1.0 + model.d2d_nonlinearity_rel * z)).max(0.0);
+        CellParams {
+            g_min_us: g_min,
+            g_max_us: g_max,
+            step_set_us: f * model.step_set_us,
+            step_reset_us: f * model.step_reset_us,
+            asym_set: asymptote(model.pulse_model, nu(model.nonlinearity_set, z[3])),
+            asym_reset: asymptote(model.pulse_model, nu(model.nonlinearity_reset, z[4])),
+        }
+    }
+
+    /// Mean conductance change magnitude of one pulse at `g_us`, µS.
+    #[inline]
+    pub fn mean_step_us(&self, polarity: Polarity, g_us: f32) -> f32 {
+        let x = (g_us - self.g_min_us) / (self.g_max_us - self.g_min_us);
+        match polarity {
+            Polarity::Set => self.step_set_us * step_shape(true, self.asym_set, x),
+            Polarity::Reset => self.step_reset_us * step_shape(false, self.asym_reset, x),
+        }
+    }
+}
+
+/// SplitMix64 finaliser.
+#[inline]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Five standard-normal numbers that depend only on `(seed, cell)`
+/// (Box–Muller on hashed uniforms): the cell's device-to-device draws.
+pub(crate) fn d2d_normals(seed: u64, cell: usize) -> [f32; 5] {
+    let mut out = [0.0f32; 6];
+    let base = mix64(seed ^ mix64(cell as u64 ^ 0xd2d0_d2d0_d2d0_d2d0));
+    for k in 0..3 {
+        let h = mix64(base.wrapping_add((k as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        // Uniforms in (0, 1]: the top 24 bits of each half.
+        let u1 = ((h >> 40) as f32 + 1.0) / 16_777_216.0;
+        let u2 = (((h >> 8) & 0xff_ffff) as f32) / 16_777_216.0;
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = std::f32::consts::TAU * u2;
+        out[2 * k] = r * t.cos();
+        out[2 * k + 1] = r * t.sin();
+    }
+    [out[0], out[1], out[2], out[3], out[4]]
 }
 
 impl CellArray {
     /// A fresh array: cells at mid-window, endurance drawn per cell, and the
     /// fabrication stuck-at faults placed, all from `rng`.
+    ///
+    /// The seed of the device-to-device factors is drawn from `rng` after
+    /// everything else, so arrays without variation see the same draws as
+    /// before variation existed.
     pub fn new(model: &DeviceModel, rows: usize, cols: usize, rng: &mut Rng) -> Self {
         let n = 2 * rows * cols;
         let mut g_us = vec![model.g_mid_us(); n];
         let ln_median = model.endurance_median_pulses.ln();
         let mut endurance = Vec::with_capacity(n);
-        for g in g_us.iter_mut() {
+        let mut stuck = Vec::new();
+        for (cell, g) in g_us.iter_mut().enumerate() {
             let u: f64 = rng.random();
             let z: f64 = rng.sample(StandardNormal);
             let life = if u < model.stuck_at_min_fraction {
+                stuck.push((cell, false));
                 *g = model.g_min_us;
                 0
             } else if u < model.stuck_at_min_fraction + model.stuck_at_max_fraction {
+                stuck.push((cell, true));
                 *g = model.g_max_us;
                 0
             } else {
@@ -63,14 +163,47 @@ impl CellArray {
             };
             endurance.push(life);
         }
-        CellArray {
+        let mut a = CellArray {
             rows,
             cols,
             g_us,
             pulses: vec![0; n],
             endurance,
+            d2d_seed: rng.random(),
+        };
+        if model.has_d2d() {
+            for cell in 0..n {
+                let p = a.cell_params(model, cell);
+                a.g_us[cell] = a.g_us[cell].clamp(p.g_min_us, p.g_max_us);
+            }
+            for (cell, at_max) in stuck {
+                let p = a.cell_params(model, cell);
+                a.g_us[cell] = if at_max { p.g_max_us } else { p.g_min_us };
+            }
+        }
+        a
+    }
+
+    /// The parameters of `cell` after device-to-device variation (the
+    /// nominal ones when the model has none). Pure function of the array's
+    /// seed and the cell index.
+    #[inline]
+    pub fn cell_params(&self, model: &DeviceModel, cell: usize) -> CellParams {
+        if model.has_d2d() {
+            CellParams::varied(model, d2d_normals(self.d2d_seed, cell))
+        } else {
+            CellParams::nominal(model)
         }
     }
+
+    /// The bounds `(g_min, g_max)` of `cell`, µS.
+    pub fn cell_bounds_us(&self, model: &DeviceModel, cell: usize) -> (f32, f32) {
+        let p = self.cell_params(model, cell);
+        (p.g_min_us, p.g_max_us)
+    }
+
+    /// Bytes of state per cell (conductance, pulse count, endurance).
+    pub const BYTES_PER_CELL: usize = std::mem::size_of::<f32>() + 2 * std::mem::size_of::<u32>();
 
     /// Weight rows (inputs) of the tile.
     pub fn rows(&self) -> usize {
@@ -90,6 +223,11 @@ impl CellArray {
     /// Conductances, µS (`[2k]` = G⁺, `[2k+1]` = G⁻).
     pub fn conductances_us(&self) -> &[f32] {
         &self.g_us
+    }
+
+    /// Conductances for direct placement (synthetic measurements, tests).
+    pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
+        &mut self.g_us
     }
 
     /// Pulses applied to each cell so far.
@@ -123,11 +261,17 @@ impl CellArray {
     pub fn set_weights(&mut self, model: &DeviceModel, w: &[f32]) {
         assert_eq!(w.len(), self.rows * self.cols, "weight count");
         let mid = model.g_mid_us();
+        let d2d = model.has_d2d();
         for (k, &wk) in w.iter().enumerate() {
             let half = 0.5 * wk * model.r_wg_us;
             for (cell, g) in [(2 * k, mid + half), (2 * k + 1, mid - half)] {
                 if !self.is_failed(cell) {
-                    self.g_us[cell] = g.clamp(model.g_min_us, model.g_max_us);
+                    let (lo, hi) = if d2d {
+                        self.cell_bounds_us(model, cell)
+                    } else {
+                        (model.g_min_us, model.g_max_us)
+                    };
+                    self.g_us[cell] = g.clamp(lo, hi);
                 }
             }
         }
@@ -225,9 +369,10 @@ impl CellArray {
     }
 
     /// One programming operation aiming at a change `dg_us` of `cell`: the
-    /// driver shapes `n = max(1, ⌈|ΔG|/step⌉)` pulses so that the mean change
-    /// is `ΔG`; the device adds write noise and clips to the window. A failed
-    /// cell takes the pulses (they cost energy) but does not change.
+    /// driver shapes `n = max(1, ⌈|ΔG|/step(G)⌉)` pulses (`step(G)` the
+    /// cell's mean step where it stands) so that the mean change is `ΔG`;
+    /// the device adds write noise `σ_w` and clips to the cell's window. A
+    /// failed cell takes the pulses (they cost energy) but does not change.
     pub fn program(
         &mut self,
         model: &DeviceModel,
@@ -235,18 +380,20 @@ impl CellArray {
         dg_us: f32,
         rng: &mut Rng,
     ) -> ProgramOutcome {
-        let step = if dg_us >= 0.0 {
-            model.step_set_us
-        } else {
-            model.step_reset_us
-        };
-        let pulses = ((dg_us.abs() / step).ceil() as u32).max(1);
+        let p = self.cell_params(model, cell);
         let before = self.g_us[cell];
+        let pol = if dg_us >= 0.0 {
+            Polarity::Set
+        } else {
+            Polarity::Reset
+        };
+        let step = p.mean_step_us(pol, before).max(f32::MIN_POSITIVE);
+        let pulses = ((dg_us.abs() / step).ceil().min(u32::MAX as f32) as u32).max(1);
         let alive = !self.is_failed(cell);
         self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
         let after = if alive {
             let z: f32 = rng.sample(StandardNormal);
-            (before + dg_us + model.write_noise_us * z).clamp(model.g_min_us, model.g_max_us)
+            (before + dg_us + model.write_noise_us * z).clamp(p.g_min_us, p.g_max_us)
         } else {
             before
         };
@@ -258,16 +405,11 @@ impl CellArray {
         }
     }
 
-    /// `n` nominal fixed pulses of `polarity` on `cell`, as a controller that
-    /// counts pulses (stochastic-pulse, mixed-precision, NeuroSim-style
-    /// rounding) issues them: each pulse moves the cell by the polarity's
-    /// mean step (`step_set_us` or `−step_reset_us`) plus its own write
-    /// noise `σ_w·z`, clipped to the window after every pulse, so `n` pulses
-    /// have a spread of `σ_w·√n` (one pulse matches one [`program`] of at
-    /// most one step). A cell that wears out mid-train stops changing; a
-    /// failed cell takes the pulses (they cost energy) but does not change.
-    ///
-    /// [`program`]: CellArray::program
+    /// `n` nominal pulses of `polarity` on `cell`. Each pulse moves the cell
+    /// by its state-dependent mean step plus cycle-to-cycle noise
+    /// `N(0, σ_add² + (σ_rel·step)²)`, then clips to the cell's window. A
+    /// cell fails as soon as its pulse count reaches its endurance; from
+    /// then on it takes pulses (and energy) but does not change.
     pub fn pulse(
         &mut self,
         model: &DeviceModel,
@@ -276,21 +418,29 @@ impl CellArray {
         n: u32,
         rng: &mut Rng,
     ) -> ProgramOutcome {
-        let step = match polarity {
-            Polarity::Set => model.step_set_us,
-            Polarity::Reset => -model.step_reset_us,
-        };
+        let p = self.cell_params(model, cell);
         let before = self.g_us[cell];
         let mut g = before;
-        for _ in 0..n {
-            if self.is_failed(cell) {
-                self.pulses[cell] = self.pulses[cell].saturating_add(1);
-                continue;
-            }
-            self.pulses[cell] += 1;
+        let sign = match polarity {
+            Polarity::Set => 1.0,
+            Polarity::Reset => -1.0,
+        };
+        let live = self.endurance[cell]
+            .saturating_sub(self.pulses[cell])
+            .min(n);
+        for _ in 0..live {
+            let step = p.mean_step_us(polarity, g);
+            let sigma = if model.c2c_noise_rel == 0.0 {
+                model.c2c_noise_us
+            } else {
+                (model.c2c_noise_us * model.c2c_noise_us
+                    + (model.c2c_noise_rel * step) * (model.c2c_noise_rel * step))
+                    .sqrt()
+            };
             let z: f32 = rng.sample(StandardNormal);
-            g = (g + step + model.write_noise_us * z).clamp(model.g_min_us, model.g_max_us);
+            g = (g + sign * step + sigma * z).clamp(p.g_min_us, p.g_max_us);
         }
+        self.pulses[cell] = self.pulses[cell].saturating_add(n);
         self.g_us[cell] = g;
         ProgramOutcome {
             pulses: n,
@@ -298,6 +448,37 @@ impl CellArray {
             g_after_us: g,
         }
     }
+
+    /// Relaxation of `cell` a time `dt_s` after it was written (its present
+    /// value is the written one): see [`relaxed_conductance_us`]. Failed
+    /// cells do not move.
+    pub fn relax(&mut self, model: &DeviceModel, cell: usize, dt_s: f64, rng: &mut Rng) {
+        if model.relax_rate_per_decade == 0.0 && model.relax_noise_us == 0.0 {
+            return;
+        }
+        if self.is_failed(cell) {
+            return;
+        }
+        let z: f32 = rng.sample(StandardNormal);
+        let (lo, hi) = self.cell_bounds_us(model, cell);
+        self.g_us[cell] = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
+    }
+
+    /// One read of one cell: its conductance plus read noise `N(0, σ_r²)`, µS.
+    pub fn read_cell_us(&self, model: &DeviceModel, cell: usize, rng: &mut Rng) -> f32 {
+        let z: f32 = rng.sample(StandardNormal);
+        self.g_us[cell] + model.read_noise_us * z
+    }
+}
+
+/// The conductance a time `dt_s` after a write of `g_written_us`, for a
+/// standard-normal draw `z`:
+/// `G(t) = G_w − r·(G_w − G_rest)·L + σ_rel·sqrt(L)·z`,
+/// `L = log10(1 + t/t0)` (not clipped; [`CellArray::relax`] clips).
+pub fn relaxed_conductance_us(model: &DeviceModel, g_written_us: f32, dt_s: f64, z: f32) -> f32 {
+    let l = (1.0 + dt_s.max(0.0) / model.relax_t0_s).log10() as f32;
+    g_written_us - model.relax_rate_per_decade * (g_written_us - model.relax_rest_us) * l
+        + model.relax_noise_us * l.sqrt() * z
 }
 
 /// Adds the column-level read noise: the sum of independent per-cell
@@ -317,7 +498,7 @@ fn add_read_noise(model: &DeviceModel, sum_v2: f64, out_ua: &mut [f32], rng: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtin_device;
+    use crate::{builtin_device, PulseModel};
     use aimsim_core::stream;
     use proptest::prelude::*;
 
@@ -428,6 +609,103 @@ mod tests {
         assert_eq!(a.pulses()[0], 3 * n);
     }
 
+    fn d2d_model(name: &str) -> DeviceModel {
+        let o: Vec<_> = [
+            ("d2d_step_sigma_log", "0.3"),
+            ("d2d_g_min_us", "0.05"),
+            ("d2d_g_max_us", "0.05"),
+            ("d2d_nonlinearity_rel", "0.2"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let base = builtin_device(name, &[]).unwrap();
+        let w = base.g_max_us - base.g_min_us;
+        // Bound spreads are given as fractions of the window above.
+        let o: Vec<_> = o
+            .into_iter()
+            .map(|(k, v)| {
+                if k.starts_with("d2d_g_") {
+                    let v: f32 = v.parse().unwrap();
+                    (k, (v * w).to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        builtin_device(name, &o).unwrap()
+    }
+
+    #[test]
+    fn d2d_draws_are_standard_normal_and_fixed() {
+        // 20 000 cells × 5 draws: the mean's SE is 0.0032 and the variance's
+        // 0.0045; 5 SE bounds.
+        let n = 20_000;
+        let (mut s, mut s2) = (0.0f64, 0.0f64);
+        for cell in 0..n {
+            for z in d2d_normals(42, cell) {
+                s += f64::from(z);
+                s2 += f64::from(z) * f64::from(z);
+            }
+        }
+        let m = s / (5 * n) as f64;
+        let v = s2 / (5 * n) as f64 - m * m;
+        assert!(m.abs() < 0.016, "mean {m}");
+        assert!((v - 1.0).abs() < 0.023, "var {v}");
+        assert_eq!(d2d_normals(42, 7), d2d_normals(42, 7));
+        assert_ne!(d2d_normals(42, 7), d2d_normals(43, 7));
+    }
+
+    #[test]
+    fn pulses_follow_the_mean_step() {
+        // Soft bounds: from G, 4000 single SET pulses (reset to G each time)
+        // average the mean step within 4 SE (σ = 2.4 µS, SE = 0.038 µS).
+        let m = model(&[
+            ("pulse_model", "soft-bounds"),
+            ("endurance_median_pulses", "4e9"),
+        ]);
+        let mut rng = stream(4, "t");
+        let mut a = CellArray::new(&m, 1, 1, &mut rng);
+        for g0 in [20.0f32, 55.0, 90.0] {
+            let n = 4000;
+            let mut sum = 0.0f64;
+            for _ in 0..n {
+                a.g_us[0] = g0;
+                let o = a.pulse(&m, 0, Polarity::Set, 1, &mut rng);
+                sum += f64::from(o.g_after_us - o.g_before_us);
+            }
+            let want = 2.0 * (105.0 - g0) / 50.0;
+            let got = (sum / n as f64) as f32;
+            assert!((got - want).abs() < 0.16, "G={g0}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn relaxation_follows_the_log_law() {
+        let m = model(&[("relax_rate_per_decade", "0.05"), ("relax_t0_s", "1e-3")]);
+        // From 95 µS toward 55 µS: after 0.999 s, L = 3 decades → 95 − 0.05·40·3 = 89.
+        let g = relaxed_conductance_us(&m, 95.0, 0.999, 0.0);
+        assert!((g - 89.0).abs() < 1e-3, "{g}");
+        assert_eq!(relaxed_conductance_us(&m, 95.0, 0.0, 1.0), 95.0);
+    }
+
+    #[test]
+    fn d2d_spreads_cells() {
+        let m = d2d_model("eapu-180nm");
+        let a = CellArray::new(&m, 64, 64, &mut stream(2, "t"));
+        let steps: Vec<f64> = (0..a.cells())
+            .map(|c| f64::from(a.cell_params(&m, c).step_set_us / m.step_set_us).ln())
+            .collect();
+        let n = steps.len() as f64;
+        let mean = steps.iter().sum::<f64>() / n;
+        let sd = (steps.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        // 8192 cells: the SE of the sample σ is 0.3/sqrt(2n) = 0.0023; 5 SE.
+        assert!((sd - 0.3).abs() < 0.012, "σ ln f = {sd}");
+        // Same seed, same cells.
+        let b = CellArray::new(&m, 64, 64, &mut stream(2, "t"));
+        assert_eq!(a.cell_params(&m, 99), b.cell_params(&m, 99));
+    }
+
     proptest! {
         #[test]
         fn conductance_stays_in_window(seq in proptest::collection::vec(-50.0f32..50.0, 1..200)) {
@@ -441,6 +719,82 @@ mod tests {
                     prop_assert!(g >= m.g_min_us && g <= m.g_max_us);
                 }
             }
+        }
+
+        #[test]
+        fn pulses_stay_in_each_cells_bounds(
+            device in 0usize..5,
+            model_kind in 0usize..3,
+            seq in proptest::collection::vec((any::<bool>(), 1u32..40), 1..60),
+            cell in 0usize..32,
+        ) {
+            let name = ["eapu-180nm", "taox-hfox", "alox-hfo2", "ag-asi", "epiram"][device];
+            let mut m = d2d_model(name);
+            if device == 0 {
+                m.pulse_model = [PulseModel::Linear, PulseModel::SoftBounds, PulseModel::Exponential][model_kind];
+                m.nonlinearity_set = 2.0;
+                m.nonlinearity_reset = 1.0;
+            }
+            m.c2c_noise_rel = 0.5;
+            let mut rng = stream(13, "p");
+            let mut a = CellArray::new(&m, 4, 4, &mut rng);
+            let (lo, hi) = a.cell_bounds_us(&m, cell);
+            prop_assert!(lo < hi);
+            for (set, n) in seq {
+                let pol = if set { Polarity::Set } else { Polarity::Reset };
+                let o = a.pulse(&m, cell, pol, n, &mut rng);
+                prop_assert!(o.g_after_us >= lo && o.g_after_us <= hi, "{} not in [{lo}, {hi}]", o.g_after_us);
+                a.relax(&m, cell, 1.0, &mut rng);
+                let g = a.conductances_us()[cell];
+                prop_assert!(g >= lo && g <= hi);
+            }
+        }
+
+        #[test]
+        fn failed_cell_never_changes_under_pulses(
+            seq in proptest::collection::vec((any::<bool>(), 1u32..20), 1..50),
+            life in 1u32..30,
+        ) {
+            let m = d2d_model("epiram");
+            let mut rng = stream(17, "p");
+            let mut a = CellArray::new(&m, 1, 1, &mut rng);
+            a.endurance[0] = life;
+            a.pulse(&m, 0, Polarity::Set, life, &mut rng);
+            prop_assert!(a.is_failed(0));
+            let g = a.conductances_us()[0];
+            for (set, n) in seq {
+                let pol = if set { Polarity::Set } else { Polarity::Reset };
+                a.pulse(&m, 0, pol, n, &mut rng);
+                a.program(&m, 0, if set { 1.0 } else { -1.0 }, &mut rng);
+                a.relax(&m, 0, 10.0, &mut rng);
+                prop_assert_eq!(a.conductances_us()[0], g);
+            }
+        }
+
+        #[test]
+        fn stuck_fractions_match_with_variation(
+            fmin in 0.0f64..0.3,
+            fmax in 0.0f64..0.3,
+            seed in 0u64..1000,
+        ) {
+            let mut m = d2d_model("taox-hfox");
+            m.stuck_at_min_fraction = fmin;
+            m.stuck_at_max_fraction = fmax;
+            let mut rng = stream(seed, "p");
+            let a = CellArray::new(&m, 50, 50, &mut rng);
+            let n = a.cells() as f64;
+            let (mut at_min, mut at_max) = (0usize, 0usize);
+            for c in 0..a.cells() {
+                if a.endurance()[c] == 0 {
+                    let (lo, hi) = a.cell_bounds_us(&m, c);
+                    let g = a.conductances_us()[c];
+                    if g == lo { at_min += 1 } else if g == hi { at_max += 1 }
+                }
+            }
+            // n = 5000 cells: binomial SE ≤ sqrt(0.3·0.7/5000) = 0.0065; 5 SE.
+            prop_assert!((at_min as f64 / n - fmin).abs() < 0.033);
+            prop_assert!((at_max as f64 / n - fmax).abs() < 0.033);
+            prop_assert_eq!(a.failed_cells(), at_min + at_max);
         }
 
         #[test]

@@ -1,6 +1,6 @@
 //! Device files (`aimsim.device/1`): the raw serde form and the validated model.
 
-use crate::{DeviceError, Result};
+use crate::{DeviceError, Polarity, Result};
 use aimsim_core::config::{self, Check};
 use serde::{Deserialize, Serialize};
 
@@ -8,10 +8,64 @@ use serde::{Deserialize, Serialize};
 pub const DEVICE_SCHEMA: &str = "aimsim.device/1";
 
 /// The built-in device files, embedded from `devices/` (name, JSON text).
-pub const BUILTIN_DEVICES: &[(&str, &str)] = &[(
-    "eapu-180nm",
-    include_str!("../../../devices/eapu-180nm.device.json"),
-)];
+pub const BUILTIN_DEVICES: &[(&str, &str)] = &[
+    (
+        "eapu-180nm",
+        include_str!("../../../devices/eapu-180nm.device.json"),
+    ),
+    (
+        "taox-hfox",
+        include_str!("../../../devices/taox-hfox.device.json"),
+    ),
+    (
+        "alox-hfo2",
+        include_str!("../../../devices/alox-hfo2.device.json"),
+    ),
+    (
+        "ag-asi",
+        include_str!("../../../devices/ag-asi.device.json"),
+    ),
+    (
+        "epiram",
+        include_str!("../../../devices/epiram.device.json"),
+    ),
+];
+
+/// The shape of the mean conductance change of one pulse as a function of
+/// the conductance (equations in `docs/device-model.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PulseModel {
+    /// The same mean step everywhere in the window; the window clips.
+    #[default]
+    Linear,
+    /// The mean step falls linearly to zero at the bound it moves toward
+    /// (aihwkit's soft-bounds device).
+    SoftBounds,
+    /// NeuroSim's exponential model `G(P) = B(1 − e^{−νP/P_max}) + G_min`:
+    /// the mean step falls linearly toward an asymptote beyond the bound,
+    /// set by the nonlinearity `ν` of each polarity.
+    Exponential,
+}
+
+impl PulseModel {
+    /// The name used in device files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PulseModel::Linear => "linear",
+            PulseModel::SoftBounds => "soft-bounds",
+            PulseModel::Exponential => "exponential",
+        }
+    }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_default_model(m: &PulseModel) -> bool {
+    *m == PulseModel::Linear
+}
 
 /// A device file as written on disk. Every field is documented in
 /// `docs/device-model.md`; units are in the field names.
@@ -34,14 +88,69 @@ pub struct RawDevice {
     pub g_max_us: f64,
     /// Conductance of one weight unit, µS (`R_wg = 1/r_wg_us`).
     pub r_wg_us: f64,
-    /// Mean conductance change of one nominal SET pulse, µS.
-    pub step_set_us: f64,
-    /// Mean conductance change (magnitude) of one nominal RESET pulse, µS.
-    pub step_reset_us: f64,
+    /// Pulse-response model (default: `linear`).
+    #[serde(default, skip_serializing_if = "is_default_model")]
+    pub pulse_model: PulseModel,
+    /// Mean conductance change of one nominal SET pulse at mid-window, µS
+    /// (required unless `levels_set` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_set_us: Option<f64>,
+    /// Mean conductance change (magnitude) of one nominal RESET pulse at
+    /// mid-window, µS (required unless `levels_reset` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_reset_us: Option<f64>,
+    /// Pulses that take a cell across the whole window by SET (NeuroSim's
+    /// "levels"); gives `step_set_us` for the linear and exponential models
+    /// (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels_set: Option<f64>,
+    /// Pulses that take a cell across the whole window by RESET (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels_reset: Option<f64>,
+    /// Nonlinearity `ν ≥ 0` of SET pulses, exponential model only (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nonlinearity_set: f64,
+    /// Nonlinearity `ν ≥ 0` of RESET pulses, exponential model only (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nonlinearity_reset: f64,
     /// Cycle-to-cycle write noise σ of one programming operation, µS.
     pub write_noise_us: f64,
+    /// Additive cycle-to-cycle noise σ of one nominal pulse, µS (default:
+    /// `write_noise_us`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2c_noise_us: Option<f64>,
+    /// Step-proportional cycle-to-cycle noise of one pulse, as a fraction of
+    /// its mean step (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub c2c_noise_rel: f64,
+    /// Device-to-device spread of the step size: σ of ln(step factor) per
+    /// cell (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub d2d_step_sigma_log: f64,
+    /// Device-to-device σ of the lower bound, µS (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub d2d_g_min_us: f64,
+    /// Device-to-device σ of the upper bound, µS (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub d2d_g_max_us: f64,
+    /// Device-to-device relative σ of the nonlinearity (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub d2d_nonlinearity_rel: f64,
     /// Read noise σ of one cell read, µS.
     pub read_noise_us: f64,
+    /// Relaxation after a write: fraction of the distance to `relax_rest_us`
+    /// lost per decade of `1 + t/relax_t0_s` (default: 0, no relaxation).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relax_rate_per_decade: f64,
+    /// Conductance the written value relaxes toward, µS (default: mid-window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relax_rest_us: Option<f64>,
+    /// Time scale of relaxation, s (default: 1e-3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relax_t0_s: Option<f64>,
+    /// Random relaxation σ per sqrt(decade), µS (default: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relax_noise_us: f64,
     /// Median pulses to failure of a cell.
     pub endurance_median_pulses: f64,
     /// Log-normal spread (σ of ln N) of pulses to failure across cells (default: 0).
@@ -54,6 +163,9 @@ pub struct RawDevice {
     #[serde(default)]
     pub stuck_at_max_fraction: f64,
 }
+
+/// Default relaxation time scale, s.
+pub(crate) const RELAX_T0_DEFAULT_S: f64 = 1e-3;
 
 /// A validated device model.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,14 +180,40 @@ pub struct DeviceModel {
     pub g_max_us: f32,
     /// One weight unit in µS.
     pub r_wg_us: f32,
-    /// Nominal SET pulse step, µS.
+    /// Pulse-response model.
+    pub pulse_model: PulseModel,
+    /// Nominal SET pulse step at mid-window, µS.
     pub step_set_us: f32,
-    /// Nominal RESET pulse step (magnitude), µS.
+    /// Nominal RESET pulse step (magnitude) at mid-window, µS.
     pub step_reset_us: f32,
+    /// Nonlinearity ν of SET pulses (exponential model; 0 otherwise).
+    pub nonlinearity_set: f32,
+    /// Nonlinearity ν of RESET pulses (exponential model; 0 otherwise).
+    pub nonlinearity_reset: f32,
     /// Write noise σ per programming operation, µS.
     pub write_noise_us: f32,
+    /// Additive C2C noise σ per nominal pulse, µS.
+    pub c2c_noise_us: f32,
+    /// Step-proportional C2C noise per pulse (fraction of the mean step).
+    pub c2c_noise_rel: f32,
+    /// D2D σ of ln(step factor).
+    pub d2d_step_sigma_log: f32,
+    /// D2D σ of the lower bound, µS.
+    pub d2d_g_min_us: f32,
+    /// D2D σ of the upper bound, µS.
+    pub d2d_g_max_us: f32,
+    /// D2D relative σ of the nonlinearity.
+    pub d2d_nonlinearity_rel: f32,
     /// Read noise σ per cell read, µS.
     pub read_noise_us: f32,
+    /// Relaxation: fraction of the distance to the rest value lost per decade.
+    pub relax_rate_per_decade: f32,
+    /// Relaxation rest conductance, µS.
+    pub relax_rest_us: f32,
+    /// Relaxation time scale, s.
+    pub relax_t0_s: f64,
+    /// Relaxation noise σ per sqrt(decade), µS.
+    pub relax_noise_us: f32,
     /// Median pulses to failure.
     pub endurance_median_pulses: f64,
     /// σ of ln(pulses to failure).
@@ -84,6 +222,46 @@ pub struct DeviceModel {
     pub stuck_at_min_fraction: f64,
     /// Fabrication stuck-at-G_max fraction.
     pub stuck_at_max_fraction: f64,
+}
+
+/// The normalised asymptote `a` of a polarity's mean-step line (the window
+/// is `[0, 1]`): infinite for the linear model, 1 for soft bounds,
+/// `1/(1 − e^{−ν})` for the exponential model (infinite at ν = 0).
+pub(crate) fn asymptote(model: PulseModel, nu: f32) -> f32 {
+    match model {
+        PulseModel::Linear => f32::INFINITY,
+        PulseModel::SoftBounds => 1.0,
+        PulseModel::Exponential => {
+            if nu <= 1e-6 {
+                f32::INFINITY
+            } else {
+                1.0 / (1.0 - (-nu).exp())
+            }
+        }
+    }
+}
+
+/// The nonlinearity ν whose normalised asymptote is `a` (> 1), the inverse
+/// of `a = 1/(1 − e^{−ν})`: 0 for `a = ∞`, ∞ for `a ≤ 1`.
+pub fn nonlinearity_from_asymptote(a: f64) -> f64 {
+    if a.is_finite() && a > 1.0 {
+        -(1.0 - 1.0 / a).ln()
+    } else if a.is_finite() {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
+
+/// Shape of the mean step at normalised position `x`, relative to mid-window:
+/// SET `(a − x)/(a − ½)`, RESET `(x − 1 + a)/(a − ½)`, never negative.
+#[inline]
+pub(crate) fn step_shape(set: bool, a: f32, x: f32) -> f32 {
+    if a.is_infinite() {
+        return 1.0;
+    }
+    let num = if set { a - x } else { x - 1.0 + a };
+    (num / (a - 0.5)).max(0.0)
 }
 
 impl DeviceModel {
@@ -121,15 +299,57 @@ impl DeviceModel {
         }
         let window = raw.g_max_us - raw.g_min_us;
         c.positive("r_wg_us", raw.r_wg_us)?;
-        c.range("step_set_us", raw.step_set_us, f64::MIN_POSITIVE, window)?;
-        c.range(
-            "step_reset_us",
-            raw.step_reset_us,
-            f64::MIN_POSITIVE,
+        let model = raw.pulse_model;
+        for (field, nu) in [
+            ("nonlinearity_set", raw.nonlinearity_set),
+            ("nonlinearity_reset", raw.nonlinearity_reset),
+        ] {
+            c.range(field, nu, 0.0, 50.0)?;
+            if nu != 0.0 && model != PulseModel::Exponential {
+                return Err(c
+                    .err(
+                        field,
+                        format!(
+                            "only the exponential pulse_model has a nonlinearity (pulse_model is {})",
+                            model.name()
+                        ),
+                    )
+                    .into());
+            }
+        }
+        let step_set = mid_step(
+            &c,
+            model,
+            ("step_set_us", raw.step_set_us),
+            ("levels_set", raw.levels_set),
+            raw.nonlinearity_set,
+            window,
+        )?;
+        let step_reset = mid_step(
+            &c,
+            model,
+            ("step_reset_us", raw.step_reset_us),
+            ("levels_reset", raw.levels_reset),
+            raw.nonlinearity_reset,
             window,
         )?;
         c.range("write_noise_us", raw.write_noise_us, 0.0, window)?;
+        let c2c = raw.c2c_noise_us.unwrap_or(raw.write_noise_us);
+        c.range("c2c_noise_us", c2c, 0.0, window)?;
+        c.range("c2c_noise_rel", raw.c2c_noise_rel, 0.0, 10.0)?;
+        c.range("d2d_step_sigma_log", raw.d2d_step_sigma_log, 0.0, 3.0)?;
+        c.range("d2d_g_min_us", raw.d2d_g_min_us, 0.0, window)?;
+        c.range("d2d_g_max_us", raw.d2d_g_max_us, 0.0, window)?;
+        c.range("d2d_nonlinearity_rel", raw.d2d_nonlinearity_rel, 0.0, 10.0)?;
         c.range("read_noise_us", raw.read_noise_us, 0.0, window)?;
+        c.range("relax_rate_per_decade", raw.relax_rate_per_decade, 0.0, 1.0)?;
+        let rest = raw
+            .relax_rest_us
+            .unwrap_or(0.5 * (raw.g_min_us + raw.g_max_us));
+        c.range("relax_rest_us", rest, raw.g_min_us, raw.g_max_us)?;
+        let t0 = raw.relax_t0_s.unwrap_or(RELAX_T0_DEFAULT_S);
+        c.range("relax_t0_s", t0, 1e-15, 1e9)?;
+        c.range("relax_noise_us", raw.relax_noise_us, 0.0, window)?;
         c.range(
             "endurance_median_pulses",
             raw.endurance_median_pulses,
@@ -153,10 +373,23 @@ impl DeviceModel {
             g_min_us: raw.g_min_us as f32,
             g_max_us: raw.g_max_us as f32,
             r_wg_us: raw.r_wg_us as f32,
-            step_set_us: raw.step_set_us as f32,
-            step_reset_us: raw.step_reset_us as f32,
+            pulse_model: model,
+            step_set_us: step_set as f32,
+            step_reset_us: step_reset as f32,
+            nonlinearity_set: raw.nonlinearity_set as f32,
+            nonlinearity_reset: raw.nonlinearity_reset as f32,
             write_noise_us: raw.write_noise_us as f32,
+            c2c_noise_us: c2c as f32,
+            c2c_noise_rel: raw.c2c_noise_rel as f32,
+            d2d_step_sigma_log: raw.d2d_step_sigma_log as f32,
+            d2d_g_min_us: raw.d2d_g_min_us as f32,
+            d2d_g_max_us: raw.d2d_g_max_us as f32,
+            d2d_nonlinearity_rel: raw.d2d_nonlinearity_rel as f32,
             read_noise_us: raw.read_noise_us as f32,
+            relax_rate_per_decade: raw.relax_rate_per_decade as f32,
+            relax_rest_us: rest as f32,
+            relax_t0_s: t0,
+            relax_noise_us: raw.relax_noise_us as f32,
             endurance_median_pulses: raw.endurance_median_pulses,
             endurance_sigma_log: raw.endurance_sigma_log,
             stuck_at_min_fraction: raw.stuck_at_min_fraction,
@@ -172,6 +405,78 @@ impl DeviceModel {
     /// Mid-window conductance, µS: where both cells of a zero weight sit.
     pub fn g_mid_us(&self) -> f32 {
         0.5 * (self.g_min_us + self.g_max_us)
+    }
+
+    /// Whether any device-to-device variation is enabled.
+    pub fn has_d2d(&self) -> bool {
+        self.d2d_step_sigma_log > 0.0
+            || self.d2d_g_min_us > 0.0
+            || self.d2d_g_max_us > 0.0
+            || self.d2d_nonlinearity_rel > 0.0
+    }
+
+    /// Mean conductance change magnitude of one pulse of `polarity` on a
+    /// nominal cell (no device-to-device variation) at `g_us`, µS.
+    pub fn mean_step_us(&self, polarity: Polarity, g_us: f32) -> f32 {
+        let set = polarity == Polarity::Set;
+        let (s, nu) = if set {
+            (self.step_set_us, self.nonlinearity_set)
+        } else {
+            (self.step_reset_us, self.nonlinearity_reset)
+        };
+        let x = (g_us - self.g_min_us) / (self.g_max_us - self.g_min_us);
+        s * step_shape(set, asymptote(self.pulse_model, nu), x)
+    }
+
+    /// The write noise σ of one nominal pulse at mid-window, µS:
+    /// `sqrt(σ_add² + (σ_rel·step)²)` averaged over the two polarities.
+    pub fn pulse_noise_us(&self) -> f32 {
+        let s = 0.5 * (self.step_set_us + self.step_reset_us);
+        (self.c2c_noise_us.powi(2) + (self.c2c_noise_rel * s).powi(2)).sqrt()
+    }
+}
+
+/// The mid-window step of one polarity: given directly, or derived from the
+/// pulses that cross the window (`levels`): `W/P` for the linear model,
+/// `W(1 − e^{−ν/P})(a − ½)` for the exponential one.
+fn mid_step(
+    c: &Check<'_>,
+    model: PulseModel,
+    (step_field, step): (&str, Option<f64>),
+    (levels_field, levels): (&str, Option<f64>),
+    nu: f64,
+    window: f64,
+) -> Result<f64> {
+    match (step, levels) {
+        (Some(s), None) => Ok(c.range(step_field, s, f64::MIN_POSITIVE, window)?),
+        (None, Some(p)) => {
+            c.range(levels_field, p, 1.0, 1e7)?;
+            match model {
+                PulseModel::SoftBounds => Err(c
+                    .err(
+                        levels_field,
+                        "soft-bounds never reaches its bound in a finite number of pulses: give the step instead",
+                    )
+                    .into()),
+                _ if nu <= 1e-6 => Ok(window / p),
+                _ => {
+                    let a = f64::from(asymptote(PulseModel::Exponential, nu as f32));
+                    Ok(window * (1.0 - (-nu / p).exp()) * (a - 0.5))
+                }
+            }
+        }
+        (Some(_), Some(_)) => Err(c
+            .err(
+                levels_field,
+                format!("give {step_field} or {levels_field}, not both"),
+            )
+            .into()),
+        (None, None) => Err(c
+            .err(
+                step_field,
+                format!("missing: give {step_field} or {levels_field}"),
+            )
+            .into()),
     }
 }
 
@@ -209,6 +514,74 @@ mod tests {
         let d = builtin_device("eapu-180nm", &[]).unwrap();
         assert_eq!(d.write_noise_us, 2.4);
         assert_eq!(d.r_wg_us, 80.0);
+    }
+
+    #[test]
+    fn levels_give_the_neurosim_curve() {
+        // NeuroSim's exponential curve reaches G_max after exactly P_max
+        // noiseless SET pulses from G_min (and G_min after P_max RESETs).
+        for name in ["taox-hfox", "alox-hfo2", "ag-asi", "epiram"] {
+            let d = builtin_device(name, &[]).unwrap();
+            for (pol, levels) in [(Polarity::Set, 0usize), (Polarity::Reset, 1)] {
+                let p = match (name, levels) {
+                    ("taox-hfox", _) => 128,
+                    ("alox-hfo2", _) => 40,
+                    ("ag-asi", 0) => 97,
+                    ("ag-asi", _) => 100,
+                    _ => 256,
+                };
+                let mut g = if pol == Polarity::Set {
+                    d.g_min_us
+                } else {
+                    d.g_max_us
+                };
+                for _ in 0..p {
+                    let s = d.mean_step_us(pol, g);
+                    g += if pol == Polarity::Set { s } else { -s };
+                }
+                let target = if pol == Polarity::Set {
+                    d.g_max_us
+                } else {
+                    d.g_min_us
+                };
+                let w = d.g_max_us - d.g_min_us;
+                assert!(
+                    (g - target).abs() < 1e-3 * w,
+                    "{name} {pol:?}: {g} vs {target}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_keep_the_old_meaning() {
+        let d = builtin_device("eapu-180nm", &[]).unwrap();
+        assert_eq!(d.pulse_model, PulseModel::Linear);
+        assert_eq!(d.c2c_noise_us, d.write_noise_us);
+        assert!(!d.has_d2d());
+        assert_eq!(d.mean_step_us(Polarity::Set, 104.0), 2.0);
+        assert_eq!(d.relax_rest_us, 55.0);
+    }
+
+    #[test]
+    fn model_fields_are_checked() {
+        let o = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let e = builtin_device("eapu-180nm", &o("nonlinearity_set", "1"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `nonlinearity_set`"), "{e}");
+        let e = builtin_device("eapu-180nm", &o("levels_set", "50"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `levels_set`"), "{e}");
+        let e = builtin_device("eapu-180nm", &o("pulse_model", "cubic"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pulse_model"), "{e}");
+        let e = builtin_device("taox-hfox", &o("levels_set", "null"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `step_set_us`"), "{e}");
     }
 
     #[test]
