@@ -657,3 +657,29 @@ fn malformed_measured_files_exit_2_naming_file_and_field() {
     let o = aimsim(&["synth", "no-such-device"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The simulated time since each cell's write feeds relaxation: a 10× slower
+/// clock stretches every interval between a write and the reads that follow,
+/// which changes what the cells hold (seen in the write energy, which
+/// depends on conductances but not on the clock) only when the device
+/// relaxes.
+#[test]
+fn simulated_time_feeds_relaxation() {
+    let array_write = |clock: &str, relax: &str| {
+        let d = tmp();
+        let r = run_ok(
+            d.path(),
+            &[
+                "--steps",
+                "150",
+                "--set",
+                &format!("chip.clock_hz={clock}"),
+                "--set",
+                &format!("device.relax_rate_per_decade={relax}"),
+            ],
+        );
+        f(&r, "energy_pj.by_component.array_write")
+    };
+    assert_eq!(array_write("1e8", "0"), array_write("1e7", "0"));
+    assert_ne!(array_write("1e8", "0.02"), array_write("1e7", "0.02"));
+}

@@ -44,6 +44,16 @@ pub struct CellArray {
     /// Seed of the per-cell device-to-device factors, which are hashed from
     /// `(d2d_seed, cell)` when needed instead of stored (keeps 12 B/cell).
     d2d_seed: u64,
+    /// Written values and write times, kept only for devices that relax.
+    relax: Option<Box<RelaxState>>,
+}
+
+/// What relaxation needs per cell: the value written and when (8 B/cell).
+#[derive(Clone, Debug)]
+struct RelaxState {
+    g_written_us: Vec<f32>,
+    written_at_s: Vec<f32>,
+    now_s: f64,
 }
 
 /// The parameters of one cell after device-to-device variation.
@@ -170,6 +180,7 @@ impl CellArray {
             pulses: vec![0; n],
             endurance,
             d2d_seed: rng.random(),
+            relax: None,
         };
         if model.has_d2d() {
             for cell in 0..n {
@@ -181,7 +192,68 @@ impl CellArray {
                 a.g_us[cell] = if at_max { p.g_max_us } else { p.g_min_us };
             }
         }
+        if model.relaxes() {
+            a.relax = Some(Box::new(RelaxState {
+                g_written_us: a.g_us.clone(),
+                written_at_s: vec![0.0; n],
+                now_s: 0.0,
+            }));
+        }
         a
+    }
+
+    /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
+    /// plus 8 (written value and write time) for a device that relaxes.
+    pub fn bytes_per_cell(&self) -> usize {
+        12 + if self.relax.is_some() { 8 } else { 0 }
+    }
+
+    /// Records that `cell` now holds a freshly written value.
+    #[inline]
+    fn record_write(&mut self, cell: usize) {
+        if let Some(r) = self.relax.as_mut() {
+            r.g_written_us[cell] = self.g_us[cell];
+            r.written_at_s[cell] = r.now_s as f32;
+        }
+    }
+
+    /// Advances the array's clock to `t_s` (seconds of simulated time) and
+    /// lets every working cell relax from its last written value:
+    /// `G = relaxed(G_w, t − t_w)` ([`relaxed_conductance_us`]), clipped to
+    /// the cell's window. The relaxation noise of one write is one fixed
+    /// realisation (hashed from the cell and its pulse count), so reading a
+    /// cell twice does not redraw it. Writes after this call start from the
+    /// relaxed value and restart the cell's clock. No effect (and no cost)
+    /// for devices that do not relax.
+    pub fn advance_to(&mut self, model: &DeviceModel, t_s: f64) {
+        let Some(mut r) = self.relax.take() else {
+            return;
+        };
+        r.now_s = t_s;
+        let d2d = model.has_d2d();
+        let noisy = model.relax_noise_us != 0.0;
+        for cell in 0..self.g_us.len() {
+            if self.pulses[cell] >= self.endurance[cell] {
+                continue;
+            }
+            let dt = (t_s - f64::from(r.written_at_s[cell])).max(0.0);
+            let z = if noisy {
+                d2d_normals(
+                    self.d2d_seed ^ 0x7e1a_0000_0000_0000 ^ u64::from(self.pulses[cell]),
+                    cell,
+                )[0]
+            } else {
+                0.0
+            };
+            let (lo, hi) = if d2d {
+                self.cell_bounds_us(model, cell)
+            } else {
+                (model.g_min_us, model.g_max_us)
+            };
+            self.g_us[cell] =
+                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi);
+        }
+        self.relax = Some(r);
     }
 
     /// The parameters of `cell` after device-to-device variation (the
@@ -272,6 +344,7 @@ impl CellArray {
                         (model.g_min_us, model.g_max_us)
                     };
                     self.g_us[cell] = g.clamp(lo, hi);
+                    self.record_write(cell);
                 }
             }
         }
@@ -398,6 +471,7 @@ impl CellArray {
             before
         };
         self.g_us[cell] = after;
+        self.record_write(cell);
         ProgramOutcome {
             pulses,
             g_before_us: before,
@@ -442,6 +516,7 @@ impl CellArray {
         }
         self.pulses[cell] = self.pulses[cell].saturating_add(n);
         self.g_us[cell] = g;
+        self.record_write(cell);
         ProgramOutcome {
             pulses: n,
             g_before_us: before,
@@ -678,6 +753,34 @@ mod tests {
             let got = (sum / n as f64) as f32;
             assert!((got - want).abs() < 0.16, "G={g0}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn the_clock_drives_relaxation_from_the_last_write() {
+        let m = model(&[("relax_rate_per_decade", "0.05"), ("relax_t0_s", "1e-3")]);
+        let mut a = CellArray::new(&m, 1, 1, &mut stream(8, "t"));
+        assert_eq!(a.bytes_per_cell(), 20);
+        a.set_weights(&m, &[0.5]); // G⁺ = 75, G⁻ = 35 µS, written at t = 0
+        a.advance_to(&m, 0.999); // 3 decades: G⁺ = 75 − 0.05·20·3 = 72
+        assert!((a.conductances_us()[0] - 72.0).abs() < 1e-3);
+        assert!((a.conductances_us()[1] - 38.0).abs() < 1e-3);
+        // A write at t = 0.999 s restarts G⁺'s clock from its new value.
+        let g = a.program(&m, 0, 4.0, &mut stream(9, "t")).g_after_us;
+        a.advance_to(&m, 0.999);
+        assert_eq!(a.conductances_us()[0], g);
+        a.advance_to(&m, 1.999); // 1 s after the write: L = log10(1001)
+        let want = g - 0.05 * (g - 55.0) * 1001f32.log10();
+        assert!((a.conductances_us()[0] - want).abs() < 1e-3);
+        // G⁻ keeps relaxing from t = 0: L = log10(2000).
+        let want = 35.0 + 0.05 * 20.0 * 2000f32.log10();
+        assert!((a.conductances_us()[1] - want).abs() < 1e-3);
+        // A device without relaxation keeps 12 B/cell and never moves.
+        let plain = model(&[]);
+        let mut b = CellArray::new(&plain, 1, 1, &mut stream(8, "t"));
+        b.set_weights(&plain, &[0.5]);
+        b.advance_to(&plain, 100.0);
+        assert_eq!(b.bytes_per_cell(), 12);
+        assert_eq!(b.conductances_us()[0], 75.0);
     }
 
     #[test]

@@ -402,6 +402,12 @@ impl DeviceModel {
         (self.g_max_us - self.g_min_us) / self.r_wg_us
     }
 
+    /// Whether written values relax over time (then the array keeps each
+    /// cell's written value and write time).
+    pub fn relaxes(&self) -> bool {
+        self.relax_rate_per_decade != 0.0 || self.relax_noise_us != 0.0
+    }
+
     /// Mid-window conductance, µS: where both cells of a zero weight sit.
     pub fn g_mid_us(&self) -> f32 {
         0.5 * (self.g_min_us + self.g_max_us)

@@ -764,6 +764,12 @@ impl<'a> Engine<'a> {
     /// The arithmetic of one tile read: DAC, array, sense, ADC. Returns the
     /// number of output lines converted.
     fn read(&mut self, ti: usize, op: TileOp, phase: Phase) -> usize {
+        // The clock feeds relaxation: cells drift from their written values
+        // by the simulated time since each was written.
+        let now_s = self.now.seconds();
+        if let Some(c) = self.tiles[ti].cells.as_mut() {
+            c.advance_to(self.model, now_s);
+        }
         let chip = self.chip;
         let model = self.model;
         let tile = &mut self.tiles[ti];
@@ -878,6 +884,7 @@ impl<'a> Engine<'a> {
             .cells
             .as_mut()
             .expect("write phases only on device tiles");
+        cells.advance_to(model, t.seconds());
         let set = ph.polarity == Polarity::Set;
         let (op_cell, op_drv) = if set {
             ("set_pulse", "set_phase")
