@@ -12,10 +12,16 @@ use serde::{Deserialize, Serialize};
 pub const CHIP_SCHEMA: &str = "aimsim.chip/1";
 
 /// The built-in chip files, embedded from `devices/` (name, JSON text).
-pub const BUILTIN_CHIPS: &[(&str, &str)] = &[(
-    "eapu-180nm",
-    include_str!("../../../devices/eapu-180nm.chip.json"),
-)];
+pub const BUILTIN_CHIPS: &[(&str, &str)] = &[
+    (
+        "eapu-180nm",
+        include_str!("../../../devices/eapu-180nm.chip.json"),
+    ),
+    (
+        "eapu-180nm-lowres",
+        include_str!("../../../devices/eapu-180nm-lowres.chip.json"),
+    ),
+];
 
 /// Crossbar array geometry (`chip.array`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -170,6 +176,12 @@ impl Chip {
     /// Builds the chip's update rule.
     pub fn build_rule(&self) -> Result<Box<dyn UpdateRule>> {
         build_rule(&Check::new(&self.file).section("rule"), &self.rule)
+    }
+
+    /// Cycles from a tile read's start until its ADCs may convert: the DAC's
+    /// read cycles (1, or `bits − 1` bit-serial) × (settle + integrate).
+    pub fn read_cycles(&self) -> u64 {
+        self.dac.read_cycles() * (self.dac.cfg.settle_cycles + self.sense.cfg.integrate_cycles)
     }
 
     /// Cycles of one nominal write pulse.
