@@ -69,6 +69,10 @@ fn default_run_meets_the_skeleton_targets() {
     ] {
         assert!(keys.contains(&k), "missing {k}");
         assert!(comps[k].as_f64().unwrap() > 0.0, "{k} is zero");
+        assert!(
+            f(&r, &format!("energy_pj.ops_by_component.{k}")) > 0.0,
+            "no {k} operations counted"
+        );
     }
     let sum: f64 = comps.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - total).abs() <= 1e-9 * total, "{sum} vs {total}");

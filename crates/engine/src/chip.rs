@@ -203,6 +203,20 @@ mod tests {
         let c = Chip::builtin("eapu-180nm", &[]).unwrap();
         assert_eq!(c.tile_cols, 64);
         assert_eq!(c.pulse_cycles(), 5);
+        assert_eq!(c.read_cycles(), 2);
+    }
+
+    #[test]
+    fn every_builtin_chip_validates_under_its_own_name() {
+        for (name, _) in BUILTIN_CHIPS {
+            let c = Chip::builtin(name, &[]).unwrap();
+            assert_eq!(&c.name, name);
+        }
+        // 4-bit bit-serial DAC: 3 read cycles of settle 1 + integrate 1.
+        let low = Chip::builtin("eapu-180nm-lowres", &[]).unwrap();
+        assert_eq!(low.read_cycles(), 6);
+        assert!((low.adc.energy_pj() - 1.6).abs() < 1e-12);
+        assert_eq!(low.adc.batches(64), 32);
     }
 
     #[test]
@@ -215,6 +229,15 @@ mod tests {
             ("array.cols", "7", "array.cols"),
             ("rule.name", "\"magic\"", "rule.name"),
             ("adc.colour", "1", "adc"),
+            ("dac.bits", "17", "dac.bits"),
+            ("dac.encoding", "\"thermometer\"", "dac.encoding"),
+            ("adc.offset_lsb", "1e9", "adc.offset_lsb"),
+            ("adc.calibration_margin", "0.9", "adc.calibration_margin"),
+            ("adc.conversion_cycles", "0", "adc.conversion_cycles"),
+            ("sense.noise_ua", "-0.1", "sense.noise_ua"),
+            ("driver.set_gate_v", "0", "driver.set_gate_v"),
+            ("digital.sram_write_pj", "-1", "digital.sram_write_pj"),
+            ("static_power_mw", "-1", "static_power_mw"),
         ] {
             let e = Chip::builtin("eapu-180nm", &over(p, v))
                 .err()
