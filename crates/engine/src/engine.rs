@@ -875,6 +875,111 @@ mod tests {
         assert_eq!(out, [ONE_LSB, -ONE_LSB]);
     }
 
+    /// The update's per-op charges by hand: gradient MACs, EaPU compares
+    /// and random bits from their counts; cell pulses from the cells' actual
+    /// conductance before and after; drivers from bit lines, word line and
+    /// overhead per phase.
+    #[test]
+    fn update_energy_by_hand() {
+        // Equal gate voltages make the driver formula polarity-free.
+        let o = over(&[
+            ("array.rows", "2"),
+            ("array.cols", "4"),
+            ("driver.reset_gate_v", "1.2"),
+        ]);
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        let layer = LayerSpec {
+            inputs: 2,
+            outputs: 2,
+            activation: Activation::Identity,
+        };
+        let mut eng = Engine::new(
+            &chip,
+            &model,
+            chip.build_rule().unwrap(),
+            &[layer],
+            1,
+            0.025,
+            1.0,
+        );
+        eng.tiles[0]
+            .cells
+            .as_mut()
+            .unwrap()
+            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let before = eng.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
+        eng.forward(&[1.0, -1.0]).unwrap();
+        eng.backward(&[1.0, 0.25]).unwrap();
+        let pj0 = eng.ledger.clone();
+        eng.update().unwrap();
+        let charged = |c: Component, op: &str| -> (u64, f64) {
+            let (mut n, mut e) = (0, 0.0);
+            for (k, t) in eng.ledger.entries() {
+                if k.component == c && k.operation == op {
+                    n += t.count;
+                    e += t.pj;
+                }
+            }
+            for (k, t) in pj0.entries() {
+                if k.component == c && k.operation == op {
+                    n -= t.count;
+                    e -= t.pj;
+                }
+            }
+            (n, e)
+        };
+        // ΔG = −η x δ R_wg = −2 µS · x_r δ_c = [−2, −0.5, 2, 0.5] µS: two at
+        // the 2 µS threshold (written as asked, one nominal 2 µS pulse
+        // each), two random decisions of 16 bits (one pulse if written).
+        let (n, e) = charged(Component::Digital, "gradient_mac");
+        assert_eq!(n, 6); // 4 weights + 2 biases
+        assert!((e - 6.0 * 3.2).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "threshold_compare");
+        assert_eq!(n, 4);
+        assert!((e - 4.0 * 0.48).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "random_bits");
+        assert_eq!(n, 32);
+        assert!((e - 32.0 * 0.06).abs() < 1e-9);
+        // Every written cell took one pulse: 1.6² V² · (G_b + G_a)/2 · 50 ns
+        // = 0.064 pJ/µS · (G_b + G_a).
+        let after = eng.tiles[0].cells.as_ref().unwrap().conductances_us();
+        let written: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
+        assert!(written.len() >= 2, "{written:?}");
+        let cells = eng.writes.cell_writes;
+        assert_eq!(cells, written.len() as u64);
+        let mut pulses = 0;
+        let mut cell_pj = 0.0;
+        for op in ["set_pulse", "reset_pulse"] {
+            let (n, e) = charged(Component::ArrayWrite, op);
+            pulses += n;
+            cell_pj += e;
+        }
+        assert_eq!(pulses, cells);
+        let hand: f64 = written
+            .iter()
+            .map(|&i| 0.064 * f64::from(before[i] + after[i]))
+            .sum();
+        assert!((cell_pj - hand).abs() < 1e-6, "{cell_pj} vs {hand}");
+        // Driver: per phase 200 fF · (n · 1.6² + 1.2²) + 1 pJ, one pulse each:
+        // 0.512 pJ per written cell + 1.288 pJ per phase.
+        let (mut phases, mut drv_pj) = (0, 0.0);
+        for op in ["set_phase", "reset_phase"] {
+            let (n, e) = charged(Component::Driver, op);
+            phases += n;
+            drv_pj += e;
+        }
+        let hand = 0.512 * cells as f64 + 1.288 * phases as f64;
+        assert!((drv_pj - hand).abs() < 1e-9, "{drv_pj} vs {hand}");
+    }
+
     #[test]
     fn adc_full_scale_calibrates_from_the_first_reads() {
         // After 1 calibration read whose largest |I| is 4 µA, a margin of 2
