@@ -219,6 +219,63 @@ mod tests {
         assert_eq!(low.adc.batches(64), 32);
     }
 
+    /// `--set` reaches every field: each leaf of each built-in chip file,
+    /// set to its own value, and each optional field left out of the files,
+    /// set to a valid value, parses and validates.
+    #[test]
+    fn set_reaches_every_field() {
+        fn leaves(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        leaves(x, p, out);
+                    }
+                }
+                _ => out.push((path, v.to_string())),
+            }
+        }
+        for (name, text) in BUILTIN_CHIPS {
+            let mut all = Vec::new();
+            leaves(
+                &serde_json::from_str(text).unwrap(),
+                String::new(),
+                &mut all,
+            );
+            assert!(all.len() > 35, "{name}: {} leaves", all.len());
+            for (p, v) in all {
+                Chip::builtin(name, &over(&p, &v)).unwrap_or_else(|e| panic!("{p}={v}: {e}"));
+            }
+        }
+        for (p, v) in [
+            ("dac.encoding", "\"bit-serial\""),
+            ("dac.ideal", "true"),
+            ("adc.energy_pj", "3.5"),
+            ("adc.noise_lsb", "0.5"),
+            ("adc.offset_lsb", "-1.5"),
+            ("adc.conversion_cycles", "4"),
+            ("adc.calibration_reads", "16"),
+            ("adc.calibration_margin", "2"),
+            ("adc.ideal", "true"),
+            ("sense.noise_ua", "0.3"),
+            ("digital.sram_read_pj", "10"),
+            ("digital.sram_write_pj", "12"),
+        ] {
+            let c = Chip::builtin("eapu-180nm", &over(p, v)).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let got = match p {
+                "adc.energy_pj" => c.adc.energy_pj(),
+                "adc.conversion_cycles" => c.adc.conversion_cycles() as f64,
+                "digital.sram_read_pj" => c.digital.cfg.sram_read_pj,
+                _ => continue,
+            };
+            assert_eq!(got, v.parse::<f64>().unwrap(), "{p}");
+        }
+    }
+
     #[test]
     fn impossible_chips_name_the_field() {
         for (p, v, field) in [
