@@ -69,6 +69,10 @@ fn default_run_meets_the_skeleton_targets() {
     ] {
         assert!(keys.contains(&k), "missing {k}");
         assert!(comps[k].as_f64().unwrap() > 0.0, "{k} is zero");
+        assert!(
+            f(&r, &format!("energy_pj.ops_by_component.{k}")) > 0.0,
+            "no {k} operations counted"
+        );
     }
     let sum: f64 = comps.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - total).abs() <= 1e-9 * total, "{sum} vs {total}");
@@ -354,6 +358,92 @@ fn bad_chip_and_device_files_exit_2_naming_file_and_field() {
     bad_input(&["--device", &bad_dev], &["dev2.json"]);
 }
 
+/// `--set` of the ADC's resolution and sharing moves energy and cycles the
+/// way the energy model says (docs/energy-model.md): fewer bits cost less
+/// per conversion (Walden `FoM · 2^bits`) and convert in fewer SAR cycles;
+/// fewer ADCs per tile convert more batches one after another, so reads take
+/// longer and static energy grows while the conversion energy stays.
+#[test]
+fn adc_bits_and_sharing_move_energy_and_cycles() {
+    let (a, b, c) = (tmp(), tmp(), tmp());
+    let steps = ["--steps", "40"];
+    let base = run_ok(a.path(), &steps);
+    let low = run_ok(
+        b.path(),
+        &[&steps[..], &["--set", "chip.adc.bits=6"]].concat(),
+    );
+    let shared = run_ok(
+        c.path(),
+        &[&steps[..], &["--set", "chip.adc.adcs_per_tile=2"]].concat(),
+    );
+    let adc = |r: &Value| f(r, "energy_pj.by_component.adc");
+    let cycles = |r: &Value| f(r, "time.cycles");
+    // 8 → 6 bits: a quarter of the energy per conversion, same conversions.
+    assert!((adc(&low) - adc(&base) / 4.0).abs() <= 1e-9 * adc(&base));
+    assert!(f(&low, "energy_pj.total") < f(&base, "energy_pj.total"));
+    assert!(cycles(&low) < cycles(&base));
+    // 8 → 2 ADCs per tile: the same conversions, 4× the batches.
+    assert_eq!(adc(&shared), adc(&base));
+    assert!(cycles(&shared) > cycles(&base));
+    assert!(
+        f(&shared, "energy_pj.by_component.static") > f(&base, "energy_pj.by_component.static")
+    );
+    assert!(f(&shared, "energy_pj.total") > f(&base, "energy_pj.total"));
+}
+
+/// The contrasting built-in chip runs by name and spends its energy
+/// differently: 4-bit ADCs make the ADC share small, bit-serial inputs make
+/// the DAC and sense shares larger, and reads take longer.
+#[test]
+fn lowres_chip_has_a_different_breakdown() {
+    let (a, b) = (tmp(), tmp());
+    let steps = ["--steps", "40"];
+    let base = run_ok(a.path(), &steps);
+    let low = run_ok(
+        b.path(),
+        &[&steps[..], &["--chip", "eapu-180nm-lowres"]].concat(),
+    );
+    assert_eq!(low["chip"], "eapu-180nm-lowres");
+    let share =
+        |r: &Value, k: &str| f(r, &format!("energy_pj.by_component.{k}")) / f(r, "energy_pj.total");
+    assert!(share(&low, "adc") < share(&base, "adc") / 4.0);
+    assert!(share(&low, "dac") > share(&base, "dac"));
+    assert!(share(&low, "sense") > 2.0 * share(&base, "sense"));
+    assert!(f(&low, "time.cycles") > f(&base, "time.cycles"));
+    // Operation counts follow: bit-serial drives lines once per set bit.
+    let ops = |r: &Value, k: &str| f(r, &format!("energy_pj.ops_by_component.{k}"));
+    assert_eq!(ops(&low, "adc"), ops(&base, "adc"));
+    assert!(ops(&low, "sense") == 3.0 * ops(&base, "sense"));
+}
+
+#[test]
+fn impossible_chip_values_exit_2_naming_the_field() {
+    for (set, field) in [
+        ("chip.dac.bits=17", "dac.bits"),
+        ("chip.adc.bits=0", "adc.bits"),
+        ("chip.adc.bits=40", "adc.bits"),
+        ("chip.clock_hz=0", "clock_hz"),
+        ("chip.dac.energy_pj=-0.5", "dac.energy_pj"),
+        ("chip.driver.overhead_pj=-1", "driver.overhead_pj"),
+        ("chip.digital.sram_read_pj=-1", "digital.sram_read_pj"),
+        ("chip.dac.energy_pj=NaN", "dac.energy_pj"),
+        ("chip.adc.walden_fom_fj=-100", "adc.walden_fom_fj"),
+        ("chip.adc.calibration_margin=0.5", "adc.calibration_margin"),
+        ("chip.adc.conversion_cycles=0", "adc.conversion_cycles"),
+        ("chip.adc.adcs_per_tile=0", "adc.adcs_per_tile"),
+        ("chip.driver.set_gate_v=20", "driver.set_gate_v"),
+        ("chip.sense.noise_ua=-1", "sense.noise_ua"),
+        ("chip.sense.gain=2", "sense"),
+        ("chip.dac.encoding=thermometer", "dac.encoding"),
+    ] {
+        bad_input(&["--set", set], &["<built-in chip eapu-180nm>", field]);
+    }
+    bad_input(
+        &["--chip", "eapu-180nm-lowres", "--set", "chip.adc.bits=17"],
+        &["eapu-180nm-lowres", "adc.bits"],
+    );
+}
+
 #[test]
 fn bad_options_exit_2() {
     bad_input(&["--set", "chip.adc.bits=0"], &["adc.bits"]);
@@ -532,7 +622,7 @@ fn golden_digest_of_a_fixed_run() {
     assert_eq!(digest, GOLDEN_DIGEST, "outputs changed");
 }
 
-const GOLDEN_DIGEST: &str = "41977fe25fc4f799ac96a7c550ee18fdcc207efa5169b58cdd6336344a07edb4";
+const GOLDEN_DIGEST: &str = "6ce4f8937399e9b40dec0805a71b95a8c41f2bf62445ac7654007788e7315412";
 
 /// Runs in parallel processes give the same bytes as a run alone: nothing
 /// depends on scheduling, threads or wall-clock time.

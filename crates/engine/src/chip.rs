@@ -14,10 +14,16 @@ use serde::{Deserialize, Serialize};
 pub const CHIP_SCHEMA: &str = "aimsim.chip/1";
 
 /// The built-in chip files, embedded from `devices/` (name, JSON text).
-pub const BUILTIN_CHIPS: &[(&str, &str)] = &[(
-    "eapu-180nm",
-    include_str!("../../../devices/eapu-180nm.chip.json"),
-)];
+pub const BUILTIN_CHIPS: &[(&str, &str)] = &[
+    (
+        "eapu-180nm",
+        include_str!("../../../devices/eapu-180nm.chip.json"),
+    ),
+    (
+        "eapu-180nm-lowres",
+        include_str!("../../../devices/eapu-180nm-lowres.chip.json"),
+    ),
+];
 
 /// Crossbar array geometry (`chip.array`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -214,6 +220,12 @@ impl Chip {
         build_rule(&Check::new(&self.file).section("rule"), &self.rule, device)
     }
 
+    /// Cycles from a tile read's start until its ADCs may convert: the DAC's
+    /// read cycles (1, or `bits − 1` bit-serial) × (settle + integrate).
+    pub fn read_cycles(&self) -> u64 {
+        self.dac.read_cycles() * (self.dac.cfg.settle_cycles + self.sense.cfg.integrate_cycles)
+    }
+
     /// Cycles of one nominal write pulse.
     pub fn pulse_cycles(&self) -> u64 {
         self.clock.cycles_for(self.driver.cfg.pulse_width_ns * 1e-9)
@@ -233,6 +245,77 @@ mod tests {
         let c = Chip::builtin("eapu-180nm", &[]).unwrap();
         assert_eq!(c.tile_cols, 64);
         assert_eq!(c.pulse_cycles(), 5);
+        assert_eq!(c.read_cycles(), 2);
+    }
+
+    #[test]
+    fn every_builtin_chip_validates_under_its_own_name() {
+        for (name, _) in BUILTIN_CHIPS {
+            let c = Chip::builtin(name, &[]).unwrap();
+            assert_eq!(&c.name, name);
+        }
+        // 4-bit bit-serial DAC: 3 read cycles of settle 1 + integrate 1.
+        let low = Chip::builtin("eapu-180nm-lowres", &[]).unwrap();
+        assert_eq!(low.read_cycles(), 6);
+        assert!((low.adc.energy_pj() - 1.6).abs() < 1e-12);
+        assert_eq!(low.adc.batches(64), 32);
+    }
+
+    /// `--set` reaches every field: each leaf of each built-in chip file,
+    /// set to its own value, and each optional field left out of the files,
+    /// set to a valid value, parses and validates.
+    #[test]
+    fn set_reaches_every_field() {
+        fn leaves(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        leaves(x, p, out);
+                    }
+                }
+                _ => out.push((path, v.to_string())),
+            }
+        }
+        for (name, text) in BUILTIN_CHIPS {
+            let mut all = Vec::new();
+            leaves(
+                &serde_json::from_str(text).unwrap(),
+                String::new(),
+                &mut all,
+            );
+            assert!(all.len() > 35, "{name}: {} leaves", all.len());
+            for (p, v) in all {
+                Chip::builtin(name, &over(&p, &v)).unwrap_or_else(|e| panic!("{p}={v}: {e}"));
+            }
+        }
+        for (p, v) in [
+            ("dac.encoding", "\"bit-serial\""),
+            ("dac.ideal", "true"),
+            ("adc.energy_pj", "3.5"),
+            ("adc.noise_lsb", "0.5"),
+            ("adc.offset_lsb", "-1.5"),
+            ("adc.conversion_cycles", "4"),
+            ("adc.calibration_reads", "16"),
+            ("adc.calibration_margin", "2"),
+            ("adc.ideal", "true"),
+            ("sense.noise_ua", "0.3"),
+            ("digital.sram_read_pj", "10"),
+            ("digital.sram_write_pj", "12"),
+        ] {
+            let c = Chip::builtin("eapu-180nm", &over(p, v)).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let got = match p {
+                "adc.energy_pj" => c.adc.energy_pj(),
+                "adc.conversion_cycles" => c.adc.conversion_cycles() as f64,
+                "digital.sram_read_pj" => c.digital.cfg.sram_read_pj,
+                _ => continue,
+            };
+            assert_eq!(got, v.parse::<f64>().unwrap(), "{p}");
+        }
     }
 
     #[test]
@@ -245,6 +328,15 @@ mod tests {
             ("array.cols", "7", "array.cols"),
             ("rule.name", "\"magic\"", "rule.name"),
             ("adc.colour", "1", "adc"),
+            ("dac.bits", "17", "dac.bits"),
+            ("dac.encoding", "\"thermometer\"", "dac.encoding"),
+            ("adc.offset_lsb", "1e9", "adc.offset_lsb"),
+            ("adc.calibration_margin", "0.9", "adc.calibration_margin"),
+            ("adc.conversion_cycles", "0", "adc.conversion_cycles"),
+            ("sense.noise_ua", "-0.1", "sense.noise_ua"),
+            ("driver.set_gate_v", "0", "driver.set_gate_v"),
+            ("digital.sram_write_pj", "-1", "digital.sram_write_pj"),
+            ("static_power_mw", "-1", "static_power_mw"),
         ] {
             let e = Chip::builtin("eapu-180nm", &over(p, v))
                 .err()

@@ -10,6 +10,7 @@ use aimsim_controller::{
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::{Component, EnergyLedger, Phase};
+use aimsim_periphery::{Adc, DacEncoding};
 use aimsim_workload::{Activation, LayerSpec};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -197,6 +198,8 @@ pub(crate) struct Tile {
     /// `macs_per_cycle` (sets the cycles before the tile's writes).
     update_ops: u64,
     phases: VecDeque<OwnedPhase>,
+    /// ADC full-scale calibration of forward (0) and backward (1) reads.
+    adc_range: [AdcRange; 2],
     /// ps the tile was busy, for utilisation.
     pub(crate) busy_ps: u64,
     /// ps its ADCs were converting.
@@ -215,6 +218,36 @@ pub(crate) struct Tile {
     budget_wait_since: Option<SimTime>,
     /// State in the fixed-step reference.
     fsm: Fsm,
+}
+
+/// The full-scale state of one tile's ADCs for one read direction
+/// (`adc.calibration_reads`).
+#[derive(Clone, Copy, Debug, Default)]
+struct AdcRange {
+    /// Reads recorded so far.
+    reads: u64,
+    /// Largest `|I|` seen in them, µA.
+    max_ua: f32,
+    /// The calibrated step, once `calibration_reads` reads were seen.
+    lsb_ua: Option<f32>,
+}
+
+impl AdcRange {
+    /// The step to convert `currents_ua` with (`configured_ua` until
+    /// calibrated); records their largest magnitude while calibrating.
+    fn step(&mut self, adc: &Adc, configured_ua: f32, currents_ua: &[f32]) -> f32 {
+        let n = adc.cfg.calibration_reads;
+        if self.reads < n {
+            self.max_ua = currents_ua.iter().fold(self.max_ua, |m, i| m.max(i.abs()));
+            self.reads += 1;
+            if self.reads == n && self.max_ua > 0.0 {
+                let fs = self.max_ua * adc.cfg.calibration_margin as f32;
+                self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
+            }
+            return configured_ua;
+        }
+        self.lsb_ua.unwrap_or(configured_ua)
+    }
 }
 
 struct Layer {
@@ -332,6 +365,7 @@ impl<'a> Engine<'a> {
                         dec: vec![0.0; rows * cols],
                         update_ops: 0,
                         phases: VecDeque::new(),
+                        adc_range: [AdcRange::default(); 2],
                         busy_ps: 0,
                         adc_busy_ps: 0,
                         reads: 0,
@@ -482,9 +516,7 @@ impl<'a> Engine<'a> {
                 match op {
                     TileOp::Forward | TileOp::Backward => {
                         let lines = self.read(ti, op, op.phase());
-                        let settle = chip
-                            .clock
-                            .cycles(chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles);
+                        let settle = chip.clock.cycles(chip.read_cycles());
                         let mut at = t + settle;
                         self.schedule(at, EventKind::AdcStart { tile });
                         let (batches, conv) = if self.tiles[ti].cells.is_some() {
@@ -695,8 +727,7 @@ impl<'a> Engine<'a> {
                         TileOp::Write => self.request_phase_stepped(ti, t)?,
                         _ => {
                             let lines = self.read(ti, op, op.phase());
-                            let settle =
-                                chip.dac.cfg.settle_cycles + chip.sense.cfg.integrate_cycles;
+                            let settle = chip.read_cycles();
                             let convert = if self.tiles[ti].cells.is_some() {
                                 chip.adc.batches(lines) * chip.adc.conversion_cycles()
                             } else {
@@ -810,57 +841,63 @@ impl<'a> Engine<'a> {
         };
         chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
         let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
-        let power_uw = match op {
-            TileOp::Forward => {
-                let p = cells.mvm_forward(
-                    model,
-                    &tile.v[..n_in],
-                    &mut tile.out[..n_out],
-                    &mut tile.rng_read,
-                );
-                chip.adc.convert(&mut tile.out[..n_out], &mut tile.rng_read);
-                p
-            }
-            _ => {
-                let p = cells.mvm_backward(
-                    model,
-                    &tile.v[..n_in],
-                    &mut tile.out[..n_out],
-                    &mut tile.rng_read,
-                );
-                chip.adc
-                    .convert_backward(&mut tile.out[..n_out], &mut tile.rng_read);
-                p
-            }
+        let forward = op == TileOp::Forward;
+        let out = &mut tile.out[..n_out];
+        let power_uw = if forward {
+            cells.mvm_forward(model, &tile.v[..n_in], out, &mut tile.rng_read)
+        } else {
+            cells.mvm_backward(model, &tile.v[..n_in], out, &mut tile.rng_read)
         };
-        let driven = tile.x[..n_in].iter().filter(|&&x| x != 0.0).count() as u64;
-        // Each driven input line: one DAC conversion (differential backward
-        // drive counts as one conversion per weight column).
+        chip.sense.add_noise(out, &mut tile.rng_read);
+        let configured = if forward {
+            chip.adc.lsb_ua()
+        } else {
+            chip.adc.backward_lsb_ua()
+        };
+        let lsb = tile.adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
+        chip.adc.convert_with_lsb(lsb, out, &mut tile.rng_read);
+        let x = &tile.x[..n_in];
+        // Each line drive: one DAC conversion (differential backward drive
+        // counts as one conversion per weight column); bit-serial encoding
+        // drives a line once per set bit of its code.
+        let drives: u64 = x.iter().map(|&xi| u64::from(chip.dac.drives(xi))).sum();
         self.ledger.add(
             Component::Dac,
             "conversion",
             phase,
             id,
-            driven,
-            driven as f64 * chip.dac.cfg.energy_pj,
+            drives,
+            drives as f64 * chip.dac.cfg.energy_pj,
         );
+        // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
+        // or, bit-serial, of `V_read` on each line in each cycle it is driven.
+        let read_uw = match chip.dac.cfg.encoding {
+            DacEncoding::Amplitude => power_uw,
+            DacEncoding::BitSerial => {
+                let v = chip.dac.cfg.read_voltage_v;
+                let g_us = driven_conductance_us(cells, forward, |k| chip.dac.drives(x[k]));
+                v * v * g_us
+            }
+        };
         self.ledger.add(
             Component::ArrayRead,
             "ohmic",
             phase,
             id,
             1,
-            power_uw * 1e-6 * t_read_s * 1e12,
+            read_uw * 1e-6 * t_read_s * 1e12,
         );
-        let lines = n_out as u64;
+        // Every output line integrates in every read cycle.
+        let integrations = n_out as u64 * chip.dac.read_cycles();
         self.ledger.add(
             Component::Sense,
             "integrate",
             phase,
             id,
-            lines,
-            lines as f64 * chip.sense.energy_pj(t_read_s),
+            integrations,
+            integrations as f64 * chip.sense.energy_pj(t_read_s),
         );
+        let lines = n_out as u64;
         self.ledger.add(
             Component::Adc,
             "conversion",
@@ -954,8 +991,7 @@ impl<'a> Engine<'a> {
                         reads.cells += vr.cells;
                         reads.g_sum_us += vr.g_sum_us;
                         read_cycles += 1;
-                        cycles += chip.dac.cfg.settle_cycles
-                            + chip.sense.cfg.integrate_cycles
+                        cycles += chip.read_cycles()
                             + chip.adc.batches(vr.cells as usize) * chip.adc.conversion_cycles();
                     },
                 );
@@ -1322,6 +1358,256 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// `Σ_lines drives(line) · G_line` in µS, `G_line` the total conductance of
+/// the cells an input line drives: a row's cells for forward reads, a weight
+/// column's `G⁺` and `G⁻` cells for transposed reads.
+fn driven_conductance_us(cells: &CellArray, forward: bool, drives: impl Fn(usize) -> u32) -> f64 {
+    let cols = cells.cols();
+    let mut sum = 0.0f64;
+    for (r, row) in cells.conductances_us().chunks_exact(2 * cols).enumerate() {
+        for (c, pair) in row.chunks_exact(2).enumerate() {
+            let d = drives(if forward { r } else { c });
+            if d > 0 {
+                sum += f64::from(d) * f64::from(pair[0] + pair[1]);
+            }
+        }
+    }
+    sum
+}
+
 fn max_abs(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_device::builtin_device;
+
+    fn over(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// One forward MVM of a 2 × 2 layer on a 2 × 4-cell tile of the default
+    /// chip, without read noise, through the event loop; returns the ledger's
+    /// energy by component (in [`Component::ALL`] order), the ops counts, the
+    /// simulated time in ps and the layer output.
+    fn worked_example(chip_over: &[(&str, &str)]) -> (Vec<f64>, Vec<u64>, u64, Vec<f32>) {
+        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
+        o.extend(over(chip_over));
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        let layer = LayerSpec {
+            inputs: 2,
+            outputs: 2,
+            activation: Activation::Identity,
+        };
+        let rule = chip.build_rule(&model).unwrap();
+        let mut eng = Engine::new(&chip, &model, rule, &[layer], 1, 0.02, 1.0);
+        // W = [[0.5, −0.25], [0.25, 0]] → G± = 55 µS ± 40 µS · W.
+        eng.tiles[0]
+            .cells
+            .as_mut()
+            .unwrap()
+            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let out = eng.forward(&[1.0, -1.0]).unwrap().to_vec();
+        eng.sync_time();
+        let pj = Component::ALL
+            .iter()
+            .map(|&c| eng.ledger.component_pj(c))
+            .collect();
+        let n = Component::ALL
+            .iter()
+            .map(|&c| eng.ledger.component_count(c))
+            .collect();
+        (pj, n, eng.now.ps(), out)
+    }
+
+    /// One forward LSB (3.90625 µA) × 1/(0.2 V · 80 µS) = 0.244140625.
+    const ONE_LSB: f32 = 3.906_25 / 16.0;
+
+    fn assert_close(got: &[f64], want: &[f64]) {
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{}: {g} pJ, by hand {w} pJ",
+                Component::ALL[k].key()
+            );
+        }
+    }
+
+    /// The worked example of docs/energy-model.md, number for number.
+    #[test]
+    fn worked_example_matches_the_hand_computation() {
+        let (pj, n, t_ps, out) = worked_example(&[]);
+        // dac, adc, array_read, array_write, driver, sense, digital, static.
+        let want = [1.30, 51.2, 0.176, 0.0, 0.0, 0.72, 5.12, 11.0];
+        assert_close(&pj, &want);
+        assert!((pj.iter().sum::<f64>() - 69.516).abs() < 1e-5);
+        assert_eq!(n, [2, 2, 1, 0, 0, 2, 6, 1]);
+        // settle 1 + integrate 1 + ⌈2 / 8⌉ · (8 + 1) = 11 cycles of 10 ns.
+        assert_eq!(t_ps, 110_000);
+        // Columns carry +4 µA and −4 µA, one LSB (3.90625 µA) each;
+        // × 1/(0.2 V · 80 µS) → ±0.244140625 (exact: ±0.25).
+        assert_eq!(out, [ONE_LSB, -ONE_LSB]);
+    }
+
+    /// The same MVM with bit-serial inputs: codes ±127 drive each row in all
+    /// 7 bit cycles.
+    #[test]
+    fn worked_example_bit_serial() {
+        let (pj, n, t_ps, out) = worked_example(&[("dac.encoding", "bit-serial")]);
+        let want = [9.1, 51.2, 1.232, 0.0, 0.0, 5.04, 5.12, 23.0];
+        assert_close(&pj, &want);
+        assert_eq!(n, [14, 2, 1, 0, 0, 14, 6, 1]);
+        // 7 · (1 + 1) + 9 = 23 cycles.
+        assert_eq!(t_ps, 230_000);
+        assert_eq!(out, [ONE_LSB, -ONE_LSB]);
+    }
+
+    /// The update's per-op charges by hand: gradient MACs, EaPU compares
+    /// and random bits from their counts; cell pulses from the cells' actual
+    /// conductance before and after; drivers from bit lines, word line and
+    /// overhead per phase.
+    #[test]
+    fn update_energy_by_hand() {
+        // Equal gate voltages make the driver formula polarity-free.
+        let o = over(&[
+            ("array.rows", "2"),
+            ("array.cols", "4"),
+            ("driver.reset_gate_v", "1.2"),
+        ]);
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        let layer = LayerSpec {
+            inputs: 2,
+            outputs: 2,
+            activation: Activation::Identity,
+        };
+        let mut eng = Engine::new(
+            &chip,
+            &model,
+            chip.build_rule(&model).unwrap(),
+            &[layer],
+            1,
+            0.025,
+            1.0,
+        );
+        eng.tiles[0]
+            .cells
+            .as_mut()
+            .unwrap()
+            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let before = eng.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
+        eng.forward(&[1.0, -1.0]).unwrap();
+        eng.backward(&[1.0, 0.25]).unwrap();
+        let pj0 = eng.ledger.clone();
+        eng.update().unwrap();
+        let charged = |c: Component, op: &str| -> (u64, f64) {
+            let (mut n, mut e) = (0, 0.0);
+            for (k, t) in eng.ledger.entries() {
+                if k.component == c && k.operation == op {
+                    n += t.count;
+                    e += t.pj;
+                }
+            }
+            for (k, t) in pj0.entries() {
+                if k.component == c && k.operation == op {
+                    n -= t.count;
+                    e -= t.pj;
+                }
+            }
+            (n, e)
+        };
+        // ΔG = −η x δ R_wg = −2 µS · x_r δ_c = [−2, −0.5, 2, 0.5] µS: two at
+        // the 2 µS threshold (written as asked, one nominal 2 µS pulse
+        // each), two random decisions of 16 bits (one pulse if written).
+        let (n, e) = charged(Component::Digital, "gradient_mac");
+        assert_eq!(n, 6); // 4 weights + 2 biases
+        assert!((e - 6.0 * 3.2).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "threshold_compare");
+        assert_eq!(n, 4);
+        assert!((e - 4.0 * 0.48).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "random_bits");
+        assert_eq!(n, 32);
+        assert!((e - 32.0 * 0.06).abs() < 1e-9);
+        // Every written cell took one pulse: 1.6² V² · (G_b + G_a)/2 · 50 ns
+        // = 0.064 pJ/µS · (G_b + G_a).
+        let after = eng.tiles[0].cells.as_ref().unwrap().conductances_us();
+        let written: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
+        assert!(written.len() >= 2, "{written:?}");
+        let cells = eng.writes.cell_writes;
+        assert_eq!(cells, written.len() as u64);
+        let mut pulses = 0;
+        let mut cell_pj = 0.0;
+        for op in ["set_pulse", "reset_pulse"] {
+            let (n, e) = charged(Component::ArrayWrite, op);
+            pulses += n;
+            cell_pj += e;
+        }
+        assert_eq!(pulses, cells);
+        let hand: f64 = written
+            .iter()
+            .map(|&i| 0.064 * f64::from(before[i] + after[i]))
+            .sum();
+        assert!((cell_pj - hand).abs() < 1e-6, "{cell_pj} vs {hand}");
+        // Driver: per phase 200 fF · (n · 1.6² + 1.2²) + 1 pJ, one pulse each:
+        // 0.512 pJ per written cell + 1.288 pJ per phase.
+        let (mut phases, mut drv_pj) = (0, 0.0);
+        for op in ["set_phase", "reset_phase"] {
+            let (n, e) = charged(Component::Driver, op);
+            phases += n;
+            drv_pj += e;
+        }
+        let hand = 0.512 * cells as f64 + 1.288 * phases as f64;
+        assert!((drv_pj - hand).abs() < 1e-9, "{drv_pj} vs {hand}");
+    }
+
+    #[test]
+    fn adc_full_scale_calibrates_from_the_first_reads() {
+        // After 1 calibration read whose largest |I| is 4 µA, a margin of 2
+        // gives ±8 µA over 256 codes: LSB = 0.0625 µA, so ±4 µA converts
+        // exactly (before: one 3.90625 µA LSB).
+        let c = [
+            ("adc.calibration_reads", "1"),
+            ("adc.calibration_margin", "2"),
+        ];
+        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
+        o.extend(over(&c));
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        let layer = LayerSpec {
+            inputs: 2,
+            outputs: 2,
+            activation: Activation::Identity,
+        };
+        let mut eng = Engine::new(
+            &chip,
+            &model,
+            chip.build_rule(&model).unwrap(),
+            &[layer],
+            1,
+            0.02,
+            1.0,
+        );
+        eng.tiles[0]
+            .cells
+            .as_mut()
+            .unwrap()
+            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let first = eng.forward(&[1.0, -1.0]).unwrap().to_vec();
+        assert_eq!(first, [ONE_LSB, -ONE_LSB]);
+        let second = eng.forward(&[1.0, -1.0]).unwrap().to_vec();
+        assert!((second[0] - 0.25).abs() < 1e-6 && (second[1] + 0.25).abs() < 1e-6);
+    }
 }

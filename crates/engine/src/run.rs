@@ -533,6 +533,14 @@ mod tests {
                 "bp",
             ),
             (&[("adc.kind", "\"flash\"")], "ideal"),
+            (
+                &[
+                    ("dac.encoding", "\"bit-serial\""),
+                    ("adc.calibration_reads", "4"),
+                    ("sense.noise_ua", "0.5"),
+                ],
+                "eapu",
+            ),
             (&[("engine.write_budget_cells", "20")], "stochastic-pulse"),
             (&[("engine.schedule", "\"pipelined\"")], "mixed-precision"),
             (
