@@ -670,8 +670,11 @@ fn fit_pulses(
         g_min = quantile(all_sorted, 0.0);
         bg.partial("read noise exceeds the range seen: bounds are the raw extremes");
     }
-    let g_max = g_max.max(g_min + 1e-9 * g_min.abs().max(1e-9));
+    // Clamp G_min to the physical range first, then keep G_max above it,
+    // so the window is positive whatever the data (a negative G_min raised
+    // to 0 could otherwise leave G_max below it).
     let g_min = g_min.max(0.0);
+    let g_max = g_max.max(g_min + 1e-9 * g_min.abs().max(1e-9));
     let w = g_max - g_min;
     bg.value("g_min_us", g_min);
     bg.value("g_max_us", g_max);
@@ -1689,6 +1692,111 @@ mod tests {
                 Ok(c) => proptest::prop_assert!(DeviceModel::validate("fit", c.device).is_ok()),
                 Err(e) => proptest::prop_assert!(e.to_string().contains("nothing to fit"), "{e}"),
             }
+        }
+    }
+
+    /// Regression (the minimal case the property test below found with
+    /// another seed): wild trains whose read-noise estimate exceeds the range
+    /// seen, with a negative reading, used to produce a negative window and
+    /// panic in a clamp.
+    #[test]
+    fn wild_trains_give_a_window_not_a_panic() {
+        let train = |polarity: Polarity, g: &[Option<f64>]| crate::RawTrain {
+            polarity,
+            amplitude: None,
+            width: None,
+            gate: None,
+            conductance: g.to_vec(),
+        };
+        let dev = crate::RawMeasuredDevice {
+            pulse_trains: vec![
+                train(
+                    Polarity::Reset,
+                    &[
+                        Some(65.86344452221029),
+                        Some(0.0),
+                        Some(198.0953400099483),
+                        Some(0.0),
+                    ],
+                ),
+                train(
+                    Polarity::Reset,
+                    &[
+                        None,
+                        None,
+                        None,
+                        None,
+                        Some(95.83599395124223),
+                        Some(0.0),
+                        Some(117.10481761465152),
+                        Some(0.0),
+                        Some(112.53514429440096),
+                        Some(-0.7167467412660826),
+                        None,
+                        None,
+                    ],
+                ),
+                train(
+                    Polarity::Set,
+                    &[
+                        None,
+                        None,
+                        None,
+                        None,
+                        Some(44.070192459954725),
+                        Some(88.37948254540082),
+                        Some(37.761340920444034),
+                        Some(162.27866670235989),
+                        Some(0.0),
+                        Some(89.47226997737914),
+                        Some(34.94846783546731),
+                        Some(195.4413492831169),
+                        Some(0.0),
+                    ],
+                ),
+                train(
+                    Polarity::Set,
+                    &[
+                        Some(36.06515250949268),
+                        Some(95.18011173675963),
+                        Some(171.06360260756045),
+                        Some(16.678589607384772),
+                        Some(81.46989584696976),
+                        Some(0.0),
+                        Some(96.04369534959399),
+                    ],
+                ),
+                train(
+                    Polarity::Set,
+                    &[
+                        Some(34.38165209924591),
+                        Some(95.94518291303365),
+                        Some(27.12257141293072),
+                        Some(164.2526860983791),
+                        Some(10.531722437612551),
+                        Some(30.7151046813683),
+                        Some(0.0),
+                        Some(0.0),
+                        Some(36.72417882078847),
+                        Some(76.5836284591729),
+                        Some(95.82773274881602),
+                        Some(170.9448732006846),
+                        Some(0.0),
+                    ],
+                ),
+            ],
+            ..Default::default()
+        };
+        let raw = RawMeasured {
+            schema: crate::MEASURED_SCHEMA.into(),
+            description: String::new(),
+            units: Default::default(),
+            devices: vec![dev],
+        };
+        let m = Measured::validate("p", raw).unwrap();
+        match calibrate(&m, &CalibrateOptions::default()) {
+            Ok(c) => assert!(DeviceModel::validate("fit", c.device).is_ok()),
+            Err(e) => assert!(e.to_string().contains("nothing to fit"), "{e}"),
         }
     }
 
