@@ -773,3 +773,31 @@ fn simulated_time_feeds_relaxation() {
     assert_eq!(array_write("1e8", "0"), array_write("1e7", "0"));
     assert_ne!(array_write("1e8", "0.02"), array_write("1e7", "0.02"));
 }
+
+#[test]
+fn unusable_output_paths_and_empty_signal_selections_exit_2() {
+    let d = tmp();
+    let file = d.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = aimsim(&["run", "-q", "--steps", "3", "--out", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+    let missing = d.path().join("no/such/dir/run.vcd");
+    bad_input(
+        &["--steps", "3", "--vcd", missing.to_str().unwrap()],
+        &["--vcd", "does not exist"],
+    );
+    let vcd = d.path().join("sel.vcd");
+    bad_input(
+        &[
+            "--steps",
+            "3",
+            "--vcd",
+            vcd.to_str().unwrap(),
+            "--vcd-signals",
+            "tile0.busy,nothing*",
+        ],
+        &["--vcd-signals", "nothing*"],
+    );
+    assert!(!vcd.exists() && !d.path().join("sel.vcd.partial").exists());
+}

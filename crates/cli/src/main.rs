@@ -10,7 +10,9 @@ use aimsim_device::{
     builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions, DeviceModel,
     Measured, SynthOptions,
 };
-use aimsim_engine::{Chip, EnergyRow, LifetimeRow, RunOptions, RunOutput, Train, VcdOptions};
+use aimsim_engine::{
+    Chip, EnergyRow, EngineError, LifetimeRow, RunOptions, RunOutput, Train, VcdOptions,
+};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -255,8 +257,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     // Rule parameters whose defaults come from the device are checked
     // against it here, before anything is written.
     chip.build_rule(&device).map_err(bad)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    check_output_paths(&args)?;
     let comment = serde_json::json!({
         "aimsim": env!("CARGO_PKG_VERSION"),
         "seed": args.seed,
@@ -325,7 +326,10 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
             if let Some(p) = &vcd_tmp {
                 let _ = std::fs::remove_file(p);
             }
-            return Err(e.into());
+            return Err(match e {
+                EngineError::VcdSelection(_) | EngineError::Config(_) => bad(e),
+                _ => e.into(),
+            });
         }
     };
     let wall = started.elapsed().as_secs_f64();
@@ -352,7 +356,38 @@ fn write_atomic(path: &Path, content: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Output paths a run cannot use are bad input, found before anything runs
+/// or is written: `--out` must be a directory or not exist yet, and the
+/// folder of `--vcd` must exist.
+fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(bad(anyhow::anyhow!(
+            "--out {}: exists and is not a directory",
+            args.out.display()
+        )));
+    }
+    if let Some(v) = &args.vcd {
+        let parent = v.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = parent.filter(|p| !p.is_dir()) {
+            return Err(bad(anyhow::anyhow!(
+                "--vcd {}: the folder {} does not exist",
+                v.display(),
+                p.display()
+            )));
+        }
+        if v.is_dir() {
+            return Err(bad(anyhow::anyhow!(
+                "--vcd {}: is a directory",
+                v.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn write_outputs(dir: &Path, out: &RunOutput) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let mut report = serde_json::to_string_pretty(&out.report)?;
     report.push('\n');
     let mut energy = EnergyRow::header();

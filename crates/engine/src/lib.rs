@@ -49,6 +49,9 @@ pub enum EngineError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] aimsim_core::CoreError),
+    /// A VCD signal selection selects nothing (bad input).
+    #[error("{0}")]
+    VcdSelection(String),
     /// Writing the VCD failed.
     #[error(transparent)]
     Trace(#[from] aimsim_trace::TraceError),

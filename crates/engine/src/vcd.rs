@@ -1,7 +1,7 @@
 //! The engine's waveform probe: declares the chip's signals and writes
 //! their changes to a VCD as events happen.
 
-use crate::Result;
+use crate::{EngineError, Result};
 use aimsim_core::SimTime;
 use aimsim_device::Polarity;
 use aimsim_energy::Phase;
@@ -68,6 +68,14 @@ impl VcdProbe {
                 }
             })
             .collect();
+        let unmatched = b.unmatched_patterns();
+        if !unmatched.is_empty() {
+            return Err(EngineError::VcdSelection(format!(
+                "--vcd-signals: {} matches no signal; signals are controller.{{phase,step,energy_pj,cell_writes}} and tileK.{{busy,adc_busy,set_pulse,reset_pulse,row,cells_written,step_cells_written}} for K in 0..{}",
+                unmatched.join(", "),
+                tiles.len()
+            )));
+        }
         Ok(VcdProbe {
             step_writes: vec![0; tiles.len()],
             w: b.start(out)?,

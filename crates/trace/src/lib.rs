@@ -225,6 +225,25 @@ impl VcdBuilder {
         self
     }
 
+    /// The selection patterns that match none of the signals declared so
+    /// far (to tell a user that a pattern selects nothing).
+    pub fn unmatched_patterns(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .filter(|p| {
+                !self.decls.iter().any(|d| {
+                    let mut full = d.scope.join(".");
+                    if !full.is_empty() {
+                        full.push('.');
+                    }
+                    full.push_str(&d.name);
+                    glob(p, &full)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
     fn declare(&mut self, scope: &str, name: &str, width: u32) -> SignalId {
         self.decls.push(Decl {
             scope: scope
@@ -597,6 +616,17 @@ impl<W: Write> VcdWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmatched_patterns_are_reported() {
+        let mut b = VcdBuilder::new("");
+        b.wire("tile0", "busy", 1);
+        b.real("controller", "energy_pj");
+        b.select(&["tile*.busy".into(), "controller.*".into(), "adc*".into()]);
+        assert_eq!(b.unmatched_patterns(), vec!["adc*".to_string()]);
+        b.select(&[]);
+        assert!(b.unmatched_patterns().is_empty());
+    }
 
     fn code(n: usize) -> String {
         let (c, len) = id_code(n);
