@@ -317,11 +317,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     fn model(over: &[(&str, &str)]) -> DeviceModel {
-        let o: Vec<_> = over
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        builtin_device("eapu-180nm", &o).unwrap()
+        builtin_device("eapu-180nm", &aimsim_core::config::overrides(over)).unwrap()
     }
 
     proptest! {

@@ -756,11 +756,7 @@ mod tests {
     use aimsim_device::builtin_device;
 
     fn model(over: &[(&str, &str)]) -> DeviceModel {
-        let o: Vec<_> = over
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        builtin_device("eapu-180nm", &o).unwrap()
+        builtin_device("eapu-180nm", &aimsim_core::config::overrides(over)).unwrap()
     }
 
     #[test]

@@ -43,6 +43,15 @@ pub fn from_tree<T: DeserializeOwned>(file: &str, tree: Value) -> Result<T> {
     })
 }
 
+/// Owned `(path, value)` override pairs from string slices, the form the
+/// file loaders take (`overrides(&[("adc.bits", "6")])`).
+pub fn overrides(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Applies one `path=value` override to a JSON tree. `path` is dotted
 /// (`adc.bits`); `value` is parsed as JSON and taken as a string if it is not
 /// valid JSON (so `--set rule.name=bp` works without quotes). Missing objects

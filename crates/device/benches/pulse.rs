@@ -16,11 +16,7 @@ const WEIGHT_COLS: usize = 512;
 type Scenario = (&'static str, &'static str, Vec<(String, String)>);
 
 fn scenarios() -> Vec<Scenario> {
-    let o = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    };
+    let o = aimsim_core::config::overrides;
     vec![
         ("linear", "eapu-180nm", o(&[])),
         (

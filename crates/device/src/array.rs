@@ -574,15 +574,12 @@ fn add_read_noise(model: &DeviceModel, sum_v2: f64, out_ua: &mut [f32], rng: &mu
 mod tests {
     use super::*;
     use crate::{builtin_device, PulseModel};
+    use aimsim_core::config::overrides;
     use aimsim_core::stream;
     use proptest::prelude::*;
 
     fn model(over: &[(&str, &str)]) -> DeviceModel {
-        let o: Vec<_> = over
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        builtin_device("eapu-180nm", &o).unwrap()
+        builtin_device("eapu-180nm", &overrides(over)).unwrap()
     }
 
     #[test]
@@ -685,15 +682,12 @@ mod tests {
     }
 
     fn d2d_model(name: &str) -> DeviceModel {
-        let o: Vec<_> = [
+        let o = overrides(&[
             ("d2d_step_sigma_log", "0.3"),
             ("d2d_g_min_us", "0.05"),
             ("d2d_g_max_us", "0.05"),
             ("d2d_nonlinearity_rel", "0.2"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+        ]);
         let base = builtin_device(name, &[]).unwrap();
         let w = base.g_max_us - base.g_min_us;
         // Bound spreads are given as fractions of the window above.

@@ -1419,15 +1419,12 @@ mod tests {
 
     #[test]
     fn relaxation_endurance_and_d2d_are_recovered() {
-        let o: Vec<(String, String)> = [
+        let o = aimsim_core::config::overrides(&[
             ("relax_rate_per_decade", "0.02"),
             ("relax_rest_us", "40"),
             ("relax_noise_us", "0.3"),
             ("d2d_step_sigma_log", "0.3"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+        ]);
         let d = builtin_device("eapu-180nm", &o).unwrap();
         let c = fit(synthesize(
             &d,
@@ -1530,14 +1527,11 @@ mod tests {
 
     #[test]
     fn write_noise_fifty_times_the_step_gives_an_honest_model() {
-        let o: Vec<(String, String)> = [
+        let o = aimsim_core::config::overrides(&[
             ("step_set_us", "0.05"),
             ("step_reset_us", "0.05"),
             ("write_noise_us", "2.5"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+        ]);
         let d = builtin_device("eapu-180nm", &o).unwrap();
         for seed in 1..=3 {
             let c = fit(synthesize(

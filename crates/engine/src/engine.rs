@@ -1384,11 +1384,33 @@ mod tests {
     use super::*;
     use aimsim_device::builtin_device;
 
-    fn over(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(p, v)| (p.to_string(), v.to_string()))
-            .collect()
+    use aimsim_core::config::overrides as over;
+
+    /// A 2 → 2 identity layer on one 2 × 4-cell tile of the default chip
+    /// (with `chip_over`), a noiseless-read device, and the weights
+    /// W = [[0.5, −0.25], [0.25, 0]] (G± = 55 µS ± 40 µS · W).
+    fn tiny<'a>(chip: &'a Chip, model: &'a DeviceModel, lr: f32) -> Engine<'a> {
+        let layer = LayerSpec {
+            inputs: 2,
+            outputs: 2,
+            activation: Activation::Identity,
+        };
+        let rule = chip.build_rule(model).unwrap();
+        let mut eng = Engine::new(chip, model, rule, &[layer], 1, lr, 1.0);
+        eng.tiles[0]
+            .cells
+            .as_mut()
+            .unwrap()
+            .set_weights(model, &[0.5, -0.25, 0.25, 0.0]);
+        eng
+    }
+
+    fn tiny_chip(chip_over: &[(&str, &str)]) -> (Chip, DeviceModel) {
+        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
+        o.extend(over(chip_over));
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        (chip, model)
     }
 
     /// One forward MVM of a 2 × 2 layer on a 2 × 4-cell tile of the default
@@ -1396,23 +1418,8 @@ mod tests {
     /// energy by component (in [`Component::ALL`] order), the ops counts, the
     /// simulated time in ps and the layer output.
     fn worked_example(chip_over: &[(&str, &str)]) -> (Vec<f64>, Vec<u64>, u64, Vec<f32>) {
-        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
-        o.extend(over(chip_over));
-        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
-        let layer = LayerSpec {
-            inputs: 2,
-            outputs: 2,
-            activation: Activation::Identity,
-        };
-        let rule = chip.build_rule(&model).unwrap();
-        let mut eng = Engine::new(&chip, &model, rule, &[layer], 1, 0.02, 1.0);
-        // W = [[0.5, −0.25], [0.25, 0]] → G± = 55 µS ± 40 µS · W.
-        eng.tiles[0]
-            .cells
-            .as_mut()
-            .unwrap()
-            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let (chip, model) = tiny_chip(chip_over);
+        let mut eng = tiny(&chip, &model, 0.02);
         let out = eng.forward(&[1.0, -1.0]).unwrap().to_vec();
         eng.sync_time();
         let pj = Component::ALL
@@ -1475,32 +1482,8 @@ mod tests {
     #[test]
     fn update_energy_by_hand() {
         // Equal gate voltages make the driver formula polarity-free.
-        let o = over(&[
-            ("array.rows", "2"),
-            ("array.cols", "4"),
-            ("driver.reset_gate_v", "1.2"),
-        ]);
-        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
-        let layer = LayerSpec {
-            inputs: 2,
-            outputs: 2,
-            activation: Activation::Identity,
-        };
-        let mut eng = Engine::new(
-            &chip,
-            &model,
-            chip.build_rule(&model).unwrap(),
-            &[layer],
-            1,
-            0.025,
-            1.0,
-        );
-        eng.tiles[0]
-            .cells
-            .as_mut()
-            .unwrap()
-            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let (chip, model) = tiny_chip(&[("driver.reset_gate_v", "1.2")]);
+        let mut eng = tiny(&chip, &model, 0.025);
         let before = eng.tiles[0]
             .cells
             .as_ref()
@@ -1582,29 +1565,8 @@ mod tests {
             ("adc.calibration_reads", "1"),
             ("adc.calibration_margin", "2"),
         ];
-        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
-        o.extend(over(&c));
-        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
-        let layer = LayerSpec {
-            inputs: 2,
-            outputs: 2,
-            activation: Activation::Identity,
-        };
-        let mut eng = Engine::new(
-            &chip,
-            &model,
-            chip.build_rule(&model).unwrap(),
-            &[layer],
-            1,
-            0.02,
-            1.0,
-        );
-        eng.tiles[0]
-            .cells
-            .as_mut()
-            .unwrap()
-            .set_weights(&model, &[0.5, -0.25, 0.25, 0.0]);
+        let (chip, model) = tiny_chip(&c);
+        let mut eng = tiny(&chip, &model, 0.02);
         let first = eng.forward(&[1.0, -1.0]).unwrap().to_vec();
         assert_eq!(first, [ONE_LSB, -ONE_LSB]);
         let second = eng.forward(&[1.0, -1.0]).unwrap().to_vec();

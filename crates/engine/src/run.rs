@@ -476,10 +476,7 @@ mod tests {
     use aimsim_device::builtin_device;
 
     fn report(chip_over: &[(&str, &str)], rule: &str, steps: u64, mode: TimeMode) -> String {
-        let mut over: Vec<(String, String)> = chip_over
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let mut over = aimsim_core::config::overrides(chip_over);
         over.push(("rule.name".into(), format!("\"{rule}\"")));
         let chip = Chip::builtin("eapu-180nm", &over).unwrap();
         let device = builtin_device("eapu-180nm", &[]).unwrap();
