@@ -5,17 +5,13 @@
 //! are written only after a run succeeds (each file through a temporary
 //! name and a rename), so bad input never leaves a partial file.
 
-use aimsim_core::config;
 use aimsim_device::{
-    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions, DeviceModel,
+    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions,
     Measured, SynthOptions,
 };
-use aimsim_engine::{
-    Chip, EnergyRow, EngineError, LifetimeRow, RunOptions, RunOutput, Train, VcdOptions,
-};
+use aimsim::{AimsimError, Report, RunSpec, Simulation, VcdOptions};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -102,6 +98,9 @@ struct RunArgs {
     /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
     rule: Option<String>,
+    /// Training algorithm: backprop.
+    #[arg(long)]
+    algorithm: Option<String>,
     /// Passes over the training set (same as --set train.epochs=N).
     #[arg(long)]
     epochs: Option<u32>,
@@ -178,101 +177,71 @@ fn main() -> ExitCode {
     }
 }
 
-struct Overrides {
-    chip: Vec<(String, String)>,
-    device: Vec<(String, String)>,
-    train: Vec<(String, String)>,
-}
-
-fn split_overrides(args: &RunArgs) -> anyhow::Result<Overrides> {
-    let mut o = Overrides {
-        chip: Vec::new(),
-        device: Vec::new(),
-        train: Vec::new(),
-    };
+/// The run's spec from the command line: `--set` pairs in order, the
+/// named options on top.
+fn run_spec(args: &RunArgs) -> anyhow::Result<RunSpec> {
+    let mut b = RunSpec::builder().chip(&args.chip).seed(args.seed);
     for spec in &args.set {
         let (path, value) = spec
             .split_once('=')
             .ok_or_else(|| bad(anyhow::anyhow!("--set {spec}: expected PATH=VALUE")))?;
-        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
-        let list = match head {
-            "chip" => &mut o.chip,
-            "device" => &mut o.device,
-            "train" => &mut o.train,
-            _ => {
-                return Err(bad(anyhow::anyhow!(
-                    "--set {spec}: the path must start with chip., device. or train."
-                )))
-            }
-        };
-        list.push((rest.to_string(), value.to_string()));
+        b = b.set(path, value);
+    }
+    if let Some(d) = &args.device {
+        b = b.device(d);
     }
     if let Some(r) = &args.rule {
-        o.chip.push(("rule.name".into(), format!("\"{r}\"")));
+        b = b.rule(r);
+    }
+    if let Some(a) = &args.algorithm {
+        b = b.algorithm(a);
     }
     if let Some(w) = &args.workload {
-        o.train.push(("workload".into(), format!("\"{w}\"")));
+        b = b.workload(w);
     }
     if let Some(e) = args.epochs {
-        o.train.push(("epochs".into(), e.to_string()));
+        b = b.epochs(e);
     }
     if let Some(s) = args.steps {
-        o.train.push(("steps".into(), s.to_string()));
+        b = b.steps(s);
     }
     if let Some(n) = args.trace_every {
-        o.train.push(("trace_every".into(), n.to_string()));
+        b = b.trace_every(n);
     }
-    Ok(o)
+    b.build().map_err(run_error)
 }
 
-/// Loads a chip from a file path or a built-in name.
-fn load_chip(spec: &str, over: &[(String, String)]) -> anyhow::Result<Chip> {
-    let path = Path::new(spec);
-    let chip = if path.exists() {
-        let text = config::read_text(path).map_err(bad)?;
-        Chip::from_json(spec, &text, over)
+/// Bad input of a run exits 2; anything else 1.
+fn run_error(e: AimsimError) -> anyhow::Error {
+    if e.is_bad_input() {
+        bad(e)
     } else {
-        Chip::builtin(spec, over)
-    };
-    chip.map_err(bad)
-}
-
-fn load_device(spec: &str, over: &[(String, String)]) -> anyhow::Result<DeviceModel> {
-    let path = Path::new(spec);
-    let dev = if path.exists() {
-        let text = config::read_text(path).map_err(bad)?;
-        DeviceModel::from_json(spec, &text, over)
-    } else {
-        builtin_device(spec, over)
-    };
-    dev.map_err(bad)
+        e.into()
+    }
 }
 
 fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
-    let over = split_overrides(&args)?;
-    let chip = load_chip(&args.chip, &over.chip)?;
-    let device_spec = args.device.clone().unwrap_or_else(|| chip.device.clone());
-    let device = load_device(&device_spec, &over.device)?;
-    let train = Train::from_overrides(&over.train).map_err(bad)?;
-    // Rule parameters whose defaults come from the device are checked
-    // against it here, before anything is written.
-    chip.build_rule(&device).map_err(bad)?;
+    let spec = run_spec(&args)?;
     check_output_paths(&args)?;
-    let comment = serde_json::json!({
-        "aimsim": env!("CARGO_PKG_VERSION"),
-        "seed": args.seed,
-        "chip": args.chip,
-        "device": device_spec,
-        "set": args.set,
-        "rule": chip.rule.name,
-        "train": train.raw,
-    })
-    .to_string();
-
+    let mut sim = Simulation::new(&spec).map_err(run_error)?;
+    let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
+    if let Some(p) = &vcd_tmp {
+        let f = std::fs::File::create(p)
+            .with_context(|| format!("cannot create VCD file {}", p.display()))?;
+        let opts = VcdOptions {
+            from_step: args.vcd_from,
+            to_step: args.vcd_to,
+            select: args.vcd_signals.clone(),
+        };
+        if let Err(e) = sim.attach_vcd(Box::new(std::io::BufWriter::new(f)), &opts) {
+            let _ = std::fs::remove_file(p);
+            return Err(run_error(e));
+        }
+    }
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
-        let b = indicatif::ProgressBar::new(0);
+        let b = indicatif::ProgressBar::new(sim.total_steps());
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} training [{bar:40}] {pos}/{len} steps ({per_sec}, eta {eta})",
@@ -283,62 +252,26 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
         b
     };
     let mut progress = |step: u64, total: u64| {
-        if step == 1 {
-            bar.set_length(total);
-        }
         if step.is_multiple_of(64) || step == total {
             bar.set_position(step);
         }
     };
-    let vcd_opts = VcdOptions {
-        from_step: args.vcd_from,
-        to_step: args.vcd_to,
-        select: args.vcd_signals.clone(),
-    };
-    let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
-    let vcd_out = match &vcd_tmp {
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .with_context(|| format!("cannot create VCD file {}", p.display()))?;
-            Some((
-                Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>,
-                &vcd_opts,
-            ))
-        }
-        None => None,
-    };
     let started = std::time::Instant::now();
-    let result = aimsim_engine::run(
-        RunOptions {
-            chip: &chip,
-            device: &device,
-            train: &train,
-            seed: args.seed,
-            config_comment: comment,
-            progress: &mut progress,
-        },
-        vcd_out,
-    );
+    let result = sim.run(&mut progress).and_then(|()| sim.report().map(|_| ()));
     bar.finish_and_clear();
-    let out = match result {
-        Ok(o) => o,
-        Err(e) => {
-            if let Some(p) = &vcd_tmp {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(match e {
-                EngineError::VcdSelection(_) | EngineError::Config(_) => bad(e),
-                _ => e.into(),
-            });
+    if let Err(e) = result {
+        if let Some(p) = &vcd_tmp {
+            let _ = std::fs::remove_file(p);
         }
-    };
+        return Err(run_error(e));
+    }
     let wall = started.elapsed().as_secs_f64();
-    write_outputs(&args.out, &out)?;
+    sim.write_outputs(&args.out)?;
     if let (Some(tmp), Some(dst)) = (&vcd_tmp, &args.vcd) {
         std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?;
     }
     if !args.quiet {
-        print_summary(&out, &args, wall);
+        print_summary(sim.report()?, &args, wall);
     }
     Ok(())
 }
@@ -385,30 +318,7 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_outputs(dir: &Path, out: &RunOutput) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let mut report = serde_json::to_string_pretty(&out.report)?;
-    report.push('\n');
-    let mut energy = EnergyRow::header();
-    energy.push('\n');
-    for r in &out.energy_rows {
-        energy.push_str(&r.line());
-        energy.push('\n');
-    }
-    let mut life = LifetimeRow::header().to_string();
-    life.push('\n');
-    for r in &out.lifetime_rows {
-        life.push_str(&r.line());
-        life.push('\n');
-    }
-    write_atomic(&dir.join("report.json"), &report)?;
-    write_atomic(&dir.join("energy.csv"), &energy)?;
-    write_atomic(&dir.join("lifetime.csv"), &life)
-}
-
-fn print_summary(out: &RunOutput, args: &RunArgs, wall_s: f64) {
-    let r = &out.report;
+fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) {
     let e = &r.energy_pj;
     println!(
         "aimsim run: {} on chip {} (device {}), rule {}, seed {}",
@@ -527,7 +437,7 @@ fn cmd_synth(args: SynthArgs) -> anyhow::Result<()> {
         })?;
         over.push((rest.to_string(), value.to_string()));
     }
-    let device = load_device(&args.device, &over)?;
+    let device = aimsim::load_device(&args.device, &over).map_err(run_error)?;
     if args.devices == 0 || args.cycles == 0 || args.pulses == Some(0) {
         return Err(bad(anyhow::anyhow!(
             "--devices, --cycles and --pulses must be at least 1"

@@ -65,29 +65,72 @@ impl Component {
     }
 }
 
-/// The phase of a training step an energy belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Forward pass.
-    Forward,
-    /// Backward pass (transposed reads, error arithmetic).
-    Backward,
-    /// Gradient, write decisions and write pulses.
-    Update,
-}
+/// The phase an energy belongs to: open, not a closed list. The phases of
+/// backprop training ([`Phase::FORWARD`], [`Phase::BACKWARD`],
+/// [`Phase::UPDATE`]) and of test-set inference ([`Phase::INFERENCE`]) are
+/// built in; a training algorithm names its own with [`Phase::named`]
+/// (`Phase::named("perturb")`).
+///
+/// Phases order the built-ins first (forward, backward, update, inference),
+/// then the others by name, so ledger sums run in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Phase(&'static str);
 
 impl Phase {
-    /// Every phase, in report order.
-    pub const ALL: [Phase; 3] = [Phase::Forward, Phase::Backward, Phase::Update];
+    /// Forward pass.
+    pub const FORWARD: Phase = Phase("forward");
+    /// Backward pass (transposed reads, error arithmetic).
+    pub const BACKWARD: Phase = Phase("backward");
+    /// Gradient, write decisions and write pulses.
+    pub const UPDATE: Phase = Phase("update");
+    /// Inference on the test set after training (its own ledger).
+    pub const INFERENCE: Phase = Phase("inference");
+    /// The phases of one backprop training step, in report order.
+    pub const TRAINING: [Phase; 3] = [Phase::FORWARD, Phase::BACKWARD, Phase::UPDATE];
+
+    /// A phase named by an algorithm. Names are report keys: lower-case
+    /// `snake_case` by convention.
+    pub const fn named(name: &'static str) -> Phase {
+        Phase(name)
+    }
 
     /// The report key (`"forward"`).
     pub fn key(self) -> &'static str {
-        match self {
-            Phase::Forward => "forward",
-            Phase::Backward => "backward",
-            Phase::Update => "update",
+        self.0
+    }
+
+    fn rank(self) -> u8 {
+        match self.0 {
+            "forward" => 0,
+            "backward" => 1,
+            "update" => 2,
+            "inference" => 3,
+            _ => 4,
         }
+    }
+}
+
+impl Ord for Phase {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.rank(), self.0).cmp(&(o.rank(), o.0))
+    }
+}
+
+impl PartialOrd for Phase {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Serialize for Phase {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }
 
@@ -174,8 +217,7 @@ impl EnergyLedger {
         self.entries
             .iter()
             .filter(|(k, _)| k.component == c)
-            .map(|(_, t)| t.pj)
-            .sum()
+            .fold(0.0, |a, (_, t)| a + t.pj)
     }
 
     /// Operations counted for one component.
@@ -192,8 +234,7 @@ impl EnergyLedger {
         self.entries
             .iter()
             .filter(|(k, _)| k.phase == p)
-            .map(|(_, t)| t.pj)
-            .sum()
+            .fold(0.0, |a, (_, t)| a + t.pj)
     }
 
     /// Energy by component, in [`Component::ALL`] order.
@@ -204,9 +245,20 @@ impl EnergyLedger {
             .collect()
     }
 
-    /// Energy by phase, in [`Phase::ALL`] order.
+    /// The phases charged so far, in [`Phase`] order.
+    pub fn phases(&self) -> Vec<Phase> {
+        let mut v: Vec<Phase> = self.entries.keys().map(|k| k.phase).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Energy by phase, in [`Phase`] order, of every phase charged so far.
     pub fn by_phase(&self) -> Vec<(Phase, f64)> {
-        Phase::ALL.iter().map(|&p| (p, self.phase_pj(p))).collect()
+        self.phases()
+            .into_iter()
+            .map(|p| (p, self.phase_pj(p)))
+            .collect()
     }
 
     /// Energy by tile (chip-wide entries under `None`), in tile order.
@@ -235,7 +287,7 @@ mod tests {
         l.add(
             Component::Adc,
             "conversion",
-            Phase::Forward,
+            Phase::FORWARD,
             Some(0),
             16,
             409.6,
@@ -243,22 +295,45 @@ mod tests {
         l.add(
             Component::Adc,
             "conversion",
-            Phase::Forward,
+            Phase::FORWARD,
             Some(0),
             16,
             409.6,
         );
-        l.add(Component::Static, "leakage", Phase::Update, None, 1, 3.0);
+        l.add(Component::Static, "leakage", Phase::UPDATE, None, 1, 3.0);
         assert_eq!(l.component_count(Component::Adc), 32);
         assert!((l.component_pj(Component::Adc) - 819.2).abs() < 1e-9);
-        assert!((l.phase_pj(Phase::Update) - 3.0).abs() < 1e-12);
+        assert!((l.phase_pj(Phase::UPDATE) - 3.0).abs() < 1e-12);
         assert_eq!(l.by_tile().len(), 2);
+    }
+
+    #[test]
+    fn open_phases_order_after_the_built_ins_and_sum_from_plus_zero() {
+        let mut l = EnergyLedger::new();
+        for p in ["zeta", "inference", "alpha", "update", "forward", "backward"] {
+            let phase = match p {
+                "forward" => Phase::FORWARD,
+                "backward" => Phase::BACKWARD,
+                "update" => Phase::UPDATE,
+                "inference" => Phase::INFERENCE,
+                other => Phase::named(other),
+            };
+            l.add(Component::Dac, "x", phase, None, 1, 1.0);
+        }
+        let keys: Vec<&str> = l.phases().iter().map(|p| p.key()).collect();
+        assert_eq!(
+            keys,
+            ["forward", "backward", "update", "inference", "alpha", "zeta"]
+        );
+        // An empty component sums to +0 (never -0 in a report).
+        assert!(l.component_pj(Component::Adc).is_sign_positive());
+        assert!(l.phase_pj(Phase::named("none")).is_sign_positive());
     }
 
     #[test]
     #[should_panic]
     fn negative_energy_is_an_invariant_violation() {
-        EnergyLedger::new().add(Component::Dac, "x", Phase::Forward, None, 1, -1.0);
+        EnergyLedger::new().add(Component::Dac, "x", Phase::FORWARD, None, 1, -1.0);
     }
 
     proptest! {
@@ -267,7 +342,7 @@ mod tests {
             let mut l = EnergyLedger::new();
             let mut sum = 0.0;
             for (c, p, t, e) in charges {
-                l.add(Component::ALL[c], "op", Phase::ALL[p], Some(t), 1, e);
+                l.add(Component::ALL[c], "op", Phase::TRAINING[p], Some(t), 1, e);
                 sum += e;
             }
             let total = l.total_pj();

@@ -1,6 +1,6 @@
 //! Chip files (`aimsim.chip/1`): the raw serde form and the validated chip.
 
-use crate::engine::Schedule;
+use crate::sim::Schedule;
 use aimsim_controller::{build_rule, check_rule, RawRule, UpdateRule};
 use aimsim_core::config::{self, Check};
 use aimsim_core::{Clock, Result};
@@ -100,6 +100,7 @@ pub struct RawChip {
 }
 
 /// A validated chip.
+#[derive(Clone, Debug)]
 pub struct Chip {
     /// Short name.
     pub name: String,

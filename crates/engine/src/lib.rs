@@ -1,46 +1,57 @@
-//! The event-driven engine: it wires tiles (crossbar array + periphery), the
-//! controller's write scheduler, the energy ledger and the trace sinks, and
-//! trains a workload on the chip.
+//! The chip, and nothing about neural networks: [`ChipSim`] places weight
+//! matrices on crossbar tiles and offers hardware primitives — forward,
+//! transposed and batched MVMs, updates through the on-chip write rule,
+//! phase switches and time advance — with cycle-level timing, resource
+//! contention and an energy ledger. Training algorithms (crate
+//! `aimsim-train`) drive it.
 //!
 //! Time is integer picoseconds ([`aimsim_core::SimTime`]). Events are per
 //! operation, never per cell: a tile's MVM start, each of its ADC batches,
 //! each pulse phase of a row write. The cell arithmetic inside an event is a
 //! vectorised loop over contiguous slices.
 //!
-//! One training step (sequential schedule, `docs/ARCHITECTURE.md`):
-//! 1. forward, layer by layer: the tiles of a layer run their MVMs
-//!    concurrently (DAC settle, integrate, ADC batches over the ADCs each
-//!    tile has); partial sums and activations are digital;
-//! 2. backward: transposed MVMs from the last layer down to the first hidden
-//!    layer;
-//! 3. update: each tile computes `ΔG = −η δ ⊗ x / R_wg` digitally, the rule
-//!    decides what to write, the write plan is packed into pulse phases
-//!    that the tile's driver executes one after another.
-//!
-//! Events at equal times are ordered by insertion sequence (a FIFO
-//! tie-break), so a run is a pure function of its inputs and seed.
+//! Modules, one job each:
+//! * `sim` — [`ChipSim`]: placement, primitives, event handling, the
+//!   controller's phase clock;
+//! * `queue` — the event queue and its tie-break: at equal times,
+//!   completions and releases, then starts and requests, then write-budget
+//!   grants; within a class lower tiles first, then insertion order — so a
+//!   run is a pure function of its inputs and seed;
+//! * `budget` — the chip-wide write-current budget
+//!   (`engine.write_budget_cells`: first come, first served);
+//! * `tile`, `read`, `write` — a tile's state, its read model (DAC, array,
+//!   sense, ADC with energies) and its write model (pulse phases through
+//!   the controller's write modes);
+//! * `reference` — the fixed-step reference ([`TimeMode::FixedStep`]),
+//!   independent of the event queue, that the engine is tested against;
+//! * `probe`, `vcd` — observers ([`Probe`], [`VcdProbe`]);
+//! * `stats` — timing report, write counters, wear;
+//! * `chip` — chip files (`aimsim.chip/1`).
 //!
 //! Resources: each tile executes its operations one at a time in issue
 //! order; its ADCs convert `adcs_per_tile` lines per batch; each tile's
-//! driver pulses at most `max_parallel` cells per phase, and an optional
-//! chip-wide write-current budget (`engine.write_budget_cells`) makes pulse
-//! phases of different tiles wait for each other (first come, first served).
-//! Two schedules ([`Schedule`]): `sequential` (stage barriers) and
-//! `pipelined` (the next sample's reads overlap this sample's writes).
+//! driver pulses at most `max_parallel` cells per phase, and the optional
+//! write budget makes pulse phases of different tiles wait for each other.
+//! Two schedules ([`Schedule`]): `sequential` (an update returns when its
+//! writes are done) and `pipelined` (the next reads overlap the writes).
 
+mod budget;
 mod chip;
-mod engine;
-mod report;
-mod run;
+mod probe;
+mod queue;
+mod read;
+mod reference;
+mod sim;
+mod stats;
+mod tile;
 mod vcd;
+mod write;
 
 pub use chip::{Chip, RawArray, RawChip, RawEngine, BUILTIN_CHIPS, CHIP_SCHEMA};
-pub use engine::Schedule;
-pub use report::{
-    CriticalPath, EnergyReport, EnergyRow, GpuReport, LifetimeReport, LifetimeRow, MetricReport,
-    Report, TileTiming, TimeReport, TimingReport, WorkloadReport, WritesReport, REPORT_SCHEMA,
-};
-pub use run::{run, RawTrain, RunOptions, RunOutput, Train, VcdOptions};
+pub use probe::Probe;
+pub use sim::{ChipSim, MatrixId, MatrixUpdate, Schedule, TimeMode};
+pub use stats::{CriticalPath, LifetimeRow, TileTiming, TimingReport, WriteStats};
+pub use vcd::VcdProbe;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +66,16 @@ pub enum EngineError {
     /// Writing the VCD failed.
     #[error(transparent)]
     Trace(#[from] aimsim_trace::TraceError),
+    /// The chip waits for operations that can never finish.
+    #[error("deadlock at {at_ps} ps: {reads_pending} reads and {writes_pending} writes pending with no event scheduled")]
+    Deadlock {
+        /// Simulated time, ps.
+        at_ps: u64,
+        /// Reads still pending.
+        reads_pending: usize,
+        /// Writes still pending.
+        writes_pending: usize,
+    },
 }
 
 /// Result alias of this crate.

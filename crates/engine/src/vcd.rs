@@ -1,6 +1,11 @@
-//! The engine's waveform probe: declares the chip's signals and writes
-//! their changes to a VCD as events happen.
+//! The waveform probe: declares the chip's signals and writes their
+//! changes to a VCD as events happen.
+//!
+//! `controller.phase` codes the algorithm's phases 1, 2, … in the order the
+//! probe was given them (backprop: forward 1, backward 2, update 3), 0
+//! between steps; the codes are listed in the VCD's `$comment`.
 
+use crate::probe::Probe;
 use crate::{EngineError, Result};
 use aimsim_core::SimTime;
 use aimsim_device::Polarity;
@@ -18,9 +23,9 @@ struct TileSignals {
     step_writes: SignalId,
 }
 
-/// Signals of one run's VCD.
-pub(crate) struct VcdProbe {
-    w: VcdWriter<Box<dyn Write>>,
+/// A [`Probe`] writing one run's VCD.
+pub struct VcdProbe {
+    w: VcdWriter<Box<dyn Write + Send>>,
     phase: SignalId,
     step: SignalId,
     energy: SignalId,
@@ -28,29 +33,27 @@ pub(crate) struct VcdProbe {
     tiles: Vec<TileSignals>,
     /// Cells each tile has written in the current step.
     step_writes: Vec<u64>,
-}
-
-/// Phase codes of `controller.phase`.
-fn phase_code(p: Option<Phase>) -> u64 {
-    match p {
-        None => 0,
-        Some(Phase::Forward) => 1,
-        Some(Phase::Backward) => 2,
-        Some(Phase::Update) => 3,
-    }
+    /// The phases coded 1, 2, … on `controller.phase`.
+    phases: Vec<Phase>,
+    /// A step began and its first phase has not been entered yet.
+    step_fresh: bool,
 }
 
 impl VcdProbe {
-    /// Declares the signals and writes the header.
-    pub(crate) fn start(
-        out: Box<dyn Write>,
+    /// Declares the signals of `tiles` tiles and the controller, with
+    /// `phases` coded on `controller.phase`, keeps those matching `select`
+    /// (all if empty) and writes the header with `comment`.
+    pub fn start(
+        out: Box<dyn Write + Send>,
         tiles: usize,
+        phases: &[Phase],
         comment: &str,
         select: &[String],
     ) -> Result<VcdProbe> {
         let mut b = VcdBuilder::new(comment);
         b.select(select);
-        let phase = b.wire("controller", "phase", 2);
+        let width = (u64::BITS - (phases.len() as u64).leading_zeros()).max(1);
+        let phase = b.wire("controller", "phase", width);
         let step = b.wire("controller", "step", 32);
         let energy = b.real("controller", "energy_pj");
         let writes = b.real("controller", "cell_writes");
@@ -84,14 +87,29 @@ impl VcdProbe {
             energy,
             writes,
             tiles,
+            phases: phases.to_vec(),
+            step_fresh: false,
         })
     }
+}
 
-    /// The controller enters `phase` of `step`.
-    pub(crate) fn step(&mut self, t: SimTime, step: u64, phase: Option<Phase>) -> Result<()> {
+impl Probe for VcdProbe {
+    fn step_begin(&mut self, t: SimTime, step: u64) -> Result<()> {
         self.w.set_bits(t.ps(), self.step, step)?;
-        self.w.set_bits(t.ps(), self.phase, phase_code(phase))?;
-        if phase == Some(Phase::Forward) {
+        self.step_fresh = true;
+        Ok(())
+    }
+
+    /// The per-step write counters restart when the step's first phase
+    /// begins.
+    fn phase(&mut self, t: SimTime, phase: Phase) -> Result<()> {
+        let code = self
+            .phases
+            .iter()
+            .position(|&p| p == phase)
+            .map_or(0, |i| i as u64 + 1);
+        self.w.set_bits(t.ps(), self.phase, code)?;
+        if std::mem::take(&mut self.step_fresh) {
             for (n, s) in self.step_writes.iter_mut().zip(&self.tiles) {
                 *n = 0;
                 self.w.set_bits(t.ps(), s.step_writes, 0)?;
@@ -100,27 +118,24 @@ impl VcdProbe {
         Ok(())
     }
 
-    /// A step ended: cumulative energy and writes.
-    pub(crate) fn step_end(&mut self, t: SimTime, energy_pj: f64, writes: u64) -> Result<()> {
+    fn step_end(&mut self, t: SimTime, energy_pj: f64, writes: u64) -> Result<()> {
         self.w.set_bits(t.ps(), self.phase, 0)?;
         self.w.set_real(t.ps(), self.energy, energy_pj)?;
         self.w.set_real(t.ps(), self.writes, writes as f64)?;
         Ok(())
     }
 
-    pub(crate) fn tile_busy(&mut self, t: SimTime, tile: u32, on: bool) -> Result<()> {
+    fn tile_busy(&mut self, t: SimTime, tile: u32, on: bool) -> Result<()> {
         let s = &self.tiles[tile as usize];
         Ok(self.w.set_bits(t.ps(), s.busy, u64::from(on))?)
     }
 
-    pub(crate) fn adc_busy(&mut self, t: SimTime, tile: u32, on: bool) -> Result<()> {
+    fn adc_busy(&mut self, t: SimTime, tile: u32, on: bool) -> Result<()> {
         let s = &self.tiles[tile as usize];
         Ok(self.w.set_bits(t.ps(), s.adc_busy, u64::from(on))?)
     }
 
-    /// A pulse phase starts (`Some((polarity, row))` with `cells` cells) or
-    /// the tile's writes end (`None`).
-    pub(crate) fn pulse(
+    fn pulse(
         &mut self,
         t: SimTime,
         tile: u32,
@@ -144,8 +159,7 @@ impl VcdProbe {
         Ok(())
     }
 
-    /// Ends the dump at `end`.
-    pub(crate) fn finish(self, end: SimTime) -> Result<()> {
+    fn finish(self: Box<Self>, end: SimTime) -> Result<()> {
         self.w.finish(end.ps())?;
         Ok(())
     }

@@ -1,0 +1,95 @@
+//! aimsim as a library: the entry point for library users, sweeps and
+//! bindings.
+//!
+//! * [`RunSpec`] — what to simulate: chip, device, workload, write rule,
+//!   training algorithm and options, seed and `--set`-style overrides. Built
+//!   with [`RunSpec::builder`] (validated on `build`), it has a canonical
+//!   JSON form ([`RunSpec::canonical_json`]) and a stable hash
+//!   ([`RunSpec::hash`]).
+//! * [`Simulation`] — an owned run: assembled from a spec, stepped
+//!   ([`Simulation::step`]), observed ([`Simulation::chip`] gives the chip,
+//!   its ledger and counters), and finished into a [`Report`]
+//!   ([`Simulation::report`]) with inference measured on its own ledger.
+//! * Outputs — [`Simulation::write_outputs`] writes `report.json`,
+//!   `energy.csv` and `lifetime.csv` as a set; [`Report::from_json`] reads a
+//!   report back.
+//!
+//! ```no_run
+//! use aimsim::{RunSpec, Simulation};
+//! let spec = RunSpec::builder().rule("bp").steps(200).seed(7).set("chip.adc.bits", "6").build()?;
+//! let mut sim = Simulation::new(&spec)?;
+//! sim.step(100)?;
+//! println!("{} pJ after 100 steps", sim.chip().ledger().total_pj());
+//! let report = sim.report()?;
+//! println!("accuracy {}", report.workload.metric.value);
+//! # Ok::<(), aimsim::AimsimError>(())
+//! ```
+
+mod output;
+mod report;
+mod simulation;
+mod spec;
+
+pub use output::{write_outputs, OUTPUT_FILES};
+pub use report::{
+    EnergyReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport, WritesReport,
+    REPORT_SCHEMA,
+};
+pub use simulation::{Simulation, VcdOptions};
+pub use spec::{load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES};
+
+pub use aimsim_controller as controller;
+pub use aimsim_energy as energy;
+pub use aimsim_engine as engine;
+pub use aimsim_train as train;
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AimsimError {
+    /// Bad input: a file, field or value that cannot be used (exit status 2).
+    #[error(transparent)]
+    Config(#[from] aimsim_core::CoreError),
+    /// A device that cannot be used (exit status 2).
+    #[error(transparent)]
+    Device(#[from] aimsim_device::DeviceError),
+    /// The chip failed.
+    #[error(transparent)]
+    Engine(#[from] aimsim_engine::EngineError),
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] aimsim_train::TrainError),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A simulation was used out of order (e.g. stepped after its report).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl AimsimError {
+    /// Whether the error is the user's input (exit status 2) rather than a
+    /// failure of the run.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            AimsimError::Config(_) | AimsimError::Device(_) => true,
+            AimsimError::Engine(e) => matches!(
+                e,
+                aimsim_engine::EngineError::Config(_) | aimsim_engine::EngineError::VcdSelection(_)
+            ),
+            AimsimError::Train(e) => matches!(
+                e,
+                aimsim_train::TrainError::Config(_) | aimsim_train::TrainError::Network(_)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, AimsimError>;

@@ -1,0 +1,321 @@
+//! [`Simulation`]: a run assembled from a [`RunSpec`], then stepped.
+
+use crate::report::*;
+use crate::spec::{Resolved, RunSpec};
+use crate::{AimsimError, Result};
+use aimsim_controller::UpdateRule;
+use aimsim_energy::{Component, EnergyLedger};
+use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
+use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
+use aimsim_workload::{builtin_workload, Workload};
+use std::io::Write;
+
+/// Waveform options.
+#[derive(Clone, Debug, Default)]
+pub struct VcdOptions {
+    /// First step dumped (inclusive).
+    pub from_step: u64,
+    /// Last step dumped (exclusive); `None` for all.
+    pub to_step: Option<u64>,
+    /// Signal selection patterns (empty: all).
+    pub select: Vec<String>,
+}
+
+/// One run: a chip, a training algorithm with its network placed on the
+/// chip, the workload's data and the trainer's progress.
+///
+/// Assembly is apart from execution: [`Simulation::new`] builds everything
+/// (and [`Simulation::attach_vcd`] adds a waveform probe) before the first
+/// [`Simulation::step`]. [`Simulation::report`] ends training — it runs
+/// outstanding writes to completion and evaluates the test set on its own
+/// ledger — and returns the report; the simulation cannot be stepped after.
+pub struct Simulation {
+    spec: RunSpec,
+    resolved: Resolved,
+    chip: ChipSim,
+    algo: Box<dyn TrainingAlgorithm>,
+    workload: Workload,
+    trainer: Trainer,
+    vcd: Option<VcdOptions>,
+    report: Option<Report>,
+    inference_ledger: Option<EnergyLedger>,
+}
+
+impl Simulation {
+    /// Assembles the run `spec` describes, with the chip's own write rule.
+    pub fn new(spec: &RunSpec) -> Result<Simulation> {
+        let resolved = spec.resolve()?;
+        let rule = resolved.chip.build_rule(&resolved.device)?;
+        Simulation::assemble(spec, resolved, rule)
+    }
+
+    /// Assembles the run with `rule` as the chip's write scheduler instead
+    /// of the chip's own (a rule defined outside aimsim). The report names
+    /// the rule by [`UpdateRule::name`].
+    pub fn with_rule(spec: &RunSpec, rule: Box<dyn UpdateRule>) -> Result<Simulation> {
+        let resolved = spec.resolve()?;
+        Simulation::assemble(spec, resolved, rule)
+    }
+
+    fn assemble(spec: &RunSpec, resolved: Resolved, rule: Box<dyn UpdateRule>) -> Result<Simulation> {
+        let t = &resolved.train.raw;
+        let workload = builtin_workload(&t.workload).expect("validated workload name");
+        let mut chip = ChipSim::with_rule(
+            resolved.chip.clone(),
+            resolved.device.clone(),
+            rule,
+            spec.seed,
+        );
+        let algo: Box<dyn TrainingAlgorithm> = match spec.algorithm.as_str() {
+            "backprop" => Box::new(Backprop::new(
+                &mut chip,
+                &workload.layers,
+                t.lr as f32,
+                t.init_scale as f32,
+                spec.seed,
+            )?),
+            other => unreachable!("validated algorithm name {other}"),
+        };
+        let trainer = Trainer::new(&resolved.train, workload.train.len(), spec.seed, None);
+        Ok(Simulation {
+            spec: spec.clone(),
+            resolved,
+            chip,
+            algo,
+            workload,
+            trainer,
+            vcd: None,
+            report: None,
+            inference_ledger: None,
+        })
+    }
+
+    /// Switches the chip to the naive fixed-step reference (for testing the
+    /// event engine; before the first step).
+    pub fn use_fixed_step_reference(&mut self) {
+        self.chip.set_time_mode(TimeMode::FixedStep);
+    }
+
+    /// Writes a VCD of the chip's signals to `out` (before the first step).
+    /// Its `$comment` holds the run's configuration.
+    pub fn attach_vcd(&mut self, out: Box<dyn Write + Send>, opts: &VcdOptions) -> Result<()> {
+        let probe = VcdProbe::start(
+            out,
+            self.chip.tile_count(),
+            self.algo.phases(),
+            &self.config_comment(),
+            &opts.select,
+        )?;
+        self.chip.set_probe(Some(Box::new(probe)));
+        self.trainer = Trainer::new(
+            &self.resolved.train,
+            self.workload.train.len(),
+            self.spec.seed,
+            Some(VcdWindow {
+                from: opts.from_step,
+                to: opts.to_step.unwrap_or(u64::MAX),
+            }),
+        );
+        self.vcd = Some(opts.clone());
+        Ok(())
+    }
+
+    /// The configuration as one JSON line (the VCD's `$comment`).
+    fn config_comment(&self) -> String {
+        serde_json::json!({
+            "aimsim": env!("CARGO_PKG_VERSION"),
+            "seed": self.spec.seed,
+            "chip": self.spec.chip,
+            "device": self.resolved.device_spec,
+            "set": self.spec.override_strings(),
+            "rule": self.chip.rule_name(),
+            "train": self.resolved.train.raw,
+        })
+        .to_string()
+    }
+
+    /// Runs up to `n` more training steps; returns the steps run (fewer at
+    /// the end of training).
+    pub fn step(&mut self, n: u64) -> Result<u64> {
+        self.step_with_progress(n, &mut |_, _| {})
+    }
+
+    /// [`Simulation::step`], calling `progress(step, total)` after each step.
+    pub fn step_with_progress(
+        &mut self,
+        n: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        if self.report.is_some() {
+            return Err(AimsimError::Usage(
+                "the simulation has finished (its report was taken); build a new one".into(),
+            ));
+        }
+        Ok(self.trainer.step(
+            &mut self.chip,
+            self.algo.as_mut(),
+            &self.workload.train,
+            n,
+            progress,
+        )?)
+    }
+
+    /// Runs every remaining training step.
+    pub fn run(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        self.step_with_progress(u64::MAX, progress).map(|_| ())
+    }
+
+    /// The chip: its ledger, counters, clock and timing so far.
+    pub fn chip(&self) -> &ChipSim {
+        &self.chip
+    }
+
+    /// The spec this simulation runs.
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// Steps run so far.
+    pub fn steps_done(&self) -> u64 {
+        self.trainer.steps_done()
+    }
+
+    /// Steps the run takes in all.
+    pub fn total_steps(&self) -> u64 {
+        self.trainer.total_steps()
+    }
+
+    /// The phases the algorithm charges energy to, in report order.
+    pub fn phases(&self) -> Vec<aimsim_energy::Phase> {
+        self.algo.phases().to_vec()
+    }
+
+    /// Rows of `energy.csv` so far.
+    pub fn energy_rows(&self) -> &[EnergyRow] {
+        self.trainer.energy_rows()
+    }
+
+    /// Rows of `lifetime.csv` so far.
+    pub fn lifetime_rows(&self) -> &[LifetimeRow] {
+        self.trainer.lifetime_rows()
+    }
+
+    /// The inference ledger, once the report was taken.
+    pub fn inference_ledger(&self) -> Option<&EnergyLedger> {
+        self.inference_ledger.as_ref()
+    }
+
+    /// Ends training (outstanding writes run to completion, the VCD is
+    /// closed), evaluates the test set on the chip with its own ledger, and
+    /// returns the report. Later calls return the same report.
+    pub fn report(&mut self) -> Result<&Report> {
+        if self.report.is_none() {
+            self.trainer.finish(&mut self.chip)?;
+            // Training's time and timing are taken before inference runs.
+            let timing = self.chip.timing_report();
+            let train_end = self.chip.now();
+            let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
+            let report = self.build_report(timing, train_end, &eval);
+            self.inference_ledger = Some(eval.ledger);
+            self.report = Some(report);
+        }
+        Ok(self.report.as_ref().expect("just built"))
+    }
+
+    fn build_report(
+        &self,
+        timing: aimsim_engine::TimingReport,
+        train_end: aimsim_core::SimTime,
+        eval: &aimsim_train::Evaluation,
+    ) -> Report {
+        let chip = &self.chip;
+        let cfg = chip.chip();
+        let ledger = chip.ledger();
+        let steps = self.trainer.steps_done();
+        let cells = chip.cells() as u64;
+        let weights = chip.weights() as u64;
+        let writes = chip.writes();
+        let life = chip.lifetime(steps.max(1));
+        let mut phases = self.algo.phases().to_vec();
+        phases.extend(ledger.phases());
+        phases.sort();
+        phases.dedup();
+        let per_update = |n: u64| {
+            if cells == 0 {
+                0.0
+            } else {
+                writes.cell_writes as f64 / (n as f64 * steps.max(1) as f64)
+            }
+        };
+        Report {
+            schema: REPORT_SCHEMA.into(),
+            seed: self.spec.seed,
+            chip: cfg.name.clone(),
+            device: chip.device().name.clone(),
+            rule: chip.rule_name().into(),
+            algorithm: self.algo.name().into(),
+            workload: WorkloadReport {
+                name: self.workload.name.into(),
+                steps,
+                metric: MetricReport {
+                    name: "accuracy".into(),
+                    value: eval.accuracy,
+                },
+            },
+            time: TimeReport {
+                cycles: cfg.clock.cycles_at(train_end),
+                clock_hz: cfg.clock_hz,
+                seconds: train_end.seconds(),
+                update_cycles: writes.update_cycles,
+            },
+            energy_pj: EnergyReport {
+                total: ledger.total_pj(),
+                by_component: Component::ALL
+                    .iter()
+                    .map(|&c| (c.key().to_string(), ledger.component_pj(c)))
+                    .collect(),
+                by_phase: phases
+                    .iter()
+                    .map(|&p| (p.key().to_string(), ledger.phase_pj(p)))
+                    .collect(),
+                by_tile: ledger
+                    .by_tile()
+                    .into_iter()
+                    .map(|(t, e)| (t.map_or("chip".to_string(), |t| format!("tile{t}")), e))
+                    .collect(),
+                ops_by_component: Component::ALL
+                    .iter()
+                    .map(|&c| (c.key().to_string(), ledger.component_count(c)))
+                    .collect(),
+            },
+            inference: eval.inference.clone(),
+            writes: WritesReport {
+                pulses: writes.pulses,
+                cell_writes: writes.cell_writes,
+                update_fraction: per_update(cells),
+                parameter_update_fraction: per_update(weights),
+                max_per_cell: life.pulses_max,
+                pulse_phases: writes.phases,
+            },
+            lifetime: LifetimeReport {
+                endurance_pulses_median: chip.endurance_median(),
+                failed_cells: life.failed_cells,
+                projected_steps_to_first_failure: life.projected_steps_to_first_failure,
+            },
+            timing,
+        }
+    }
+
+    /// Finishes the run if needed and writes `report.json`, `energy.csv`
+    /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
+    pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
+        self.report()?;
+        crate::output::write_outputs(
+            dir,
+            self.report.as_ref().expect("built"),
+            &self.algo.phases().to_vec(),
+            self.trainer.energy_rows(),
+            self.trainer.lifetime_rows(),
+        )
+    }
+}

@@ -1,0 +1,202 @@
+//! The tile read model: one MVM through DAC, array, sense and ADC, with its
+//! energy charged to the ledger.
+//!
+//! Energies (docs/energy-model.md): one DAC conversion per line drive
+//! (bit-serial: per set bit); ohmic array energy `Σ V² G t_int`; one
+//! integration per output line per read cycle; one ADC conversion per
+//! output line. Without a device (`ideal`) the MVM is digital: one MAC per
+//! weight.
+
+use crate::chip::Chip;
+use crate::tile::Tile;
+use aimsim_controller::VerifyRead;
+use aimsim_core::SimTime;
+use aimsim_device::{CellArray, DeviceModel};
+use aimsim_energy::{Component, EnergyLedger, Phase};
+use aimsim_periphery::DacEncoding;
+
+/// The arithmetic of one tile read, inputs in `tile.x`, outputs left in
+/// `tile.out`: forward (inputs on rows) or transposed (inputs on weight
+/// columns). Returns the number of output lines converted.
+pub(crate) fn read(
+    chip: &Chip,
+    model: &DeviceModel,
+    tile: &mut Tile,
+    transposed: bool,
+    phase: Phase,
+    now: SimTime,
+    ledger: &mut EnergyLedger,
+) -> usize {
+    // The clock feeds relaxation: cells drift from their written values
+    // by the simulated time since each was written.
+    if let Some(c) = tile.cells.as_mut() {
+        c.advance_to(model, now.seconds());
+    }
+    let (n_in, n_out) = if transposed {
+        (tile.cols, tile.rows)
+    } else {
+        (tile.rows, tile.cols)
+    };
+    let id = Some(tile.id);
+    let Some(cells) = tile.cells.as_ref() else {
+        // Digital MVM on floating-point weights.
+        let out = &mut tile.out[..n_out];
+        out.fill(0.0);
+        for (r, wrow) in tile.weights.chunks_exact(tile.cols).enumerate() {
+            if transposed {
+                out[r] = wrow
+                    .iter()
+                    .zip(&tile.x[..tile.cols])
+                    .map(|(w, x)| w * x)
+                    .sum()
+            } else {
+                let xr = tile.x[r];
+                out.iter_mut().zip(wrow).for_each(|(o, w)| *o += xr * w);
+            }
+        }
+        let macs = (tile.rows * tile.cols) as u64;
+        ledger.add(
+            Component::Digital,
+            "mac",
+            phase,
+            id,
+            macs,
+            macs as f64 * chip.digital.cfg.mac_pj,
+        );
+        return n_out;
+    };
+    chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
+    let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+    let forward = !transposed;
+    let out = &mut tile.out[..n_out];
+    let power_uw = if forward {
+        cells.mvm_forward(model, &tile.v[..n_in], out, &mut tile.rng_read)
+    } else {
+        cells.mvm_backward(model, &tile.v[..n_in], out, &mut tile.rng_read)
+    };
+    chip.sense.add_noise(out, &mut tile.rng_read);
+    let configured = if forward {
+        chip.adc.lsb_ua()
+    } else {
+        chip.adc.backward_lsb_ua()
+    };
+    let lsb = tile.adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
+    chip.adc.convert_with_lsb(lsb, out, &mut tile.rng_read);
+    let x = &tile.x[..n_in];
+    // Each line drive: one DAC conversion (differential transposed drive
+    // counts as one conversion per weight column); bit-serial encoding
+    // drives a line once per set bit of its code.
+    let drives: u64 = x.iter().map(|&xi| u64::from(chip.dac.drives(xi))).sum();
+    ledger.add(
+        Component::Dac,
+        "conversion",
+        phase,
+        id,
+        drives,
+        drives as f64 * chip.dac.cfg.energy_pj,
+    );
+    // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
+    // or, bit-serial, of `V_read` on each line in each cycle it is driven.
+    let read_uw = match chip.dac.cfg.encoding {
+        DacEncoding::Amplitude => power_uw,
+        DacEncoding::BitSerial => {
+            let v = chip.dac.cfg.read_voltage_v;
+            let g_us = driven_conductance_us(cells, forward, |k| chip.dac.drives(x[k]));
+            v * v * g_us
+        }
+    };
+    ledger.add(
+        Component::ArrayRead,
+        "ohmic",
+        phase,
+        id,
+        1,
+        read_uw * 1e-6 * t_read_s * 1e12,
+    );
+    // Every output line integrates in every read cycle.
+    let integrations = n_out as u64 * chip.dac.read_cycles();
+    ledger.add(
+        Component::Sense,
+        "integrate",
+        phase,
+        id,
+        integrations,
+        integrations as f64 * chip.sense.energy_pj(t_read_s),
+    );
+    let lines = n_out as u64;
+    ledger.add(
+        Component::Adc,
+        "conversion",
+        phase,
+        id,
+        lines,
+        lines as f64 * chip.adc.energy_pj(),
+    );
+    n_out
+}
+
+/// Charges the verify reads of a write-verify phase: `reads` row drives
+/// (one DAC conversion each) and `r.cells` cell reads at the read voltage
+/// for one integration (array, sense and ADC energy).
+pub(crate) fn charge_verify_reads(
+    chip: &Chip,
+    tile: u32,
+    phase: Phase,
+    reads: u64,
+    r: VerifyRead,
+    ledger: &mut EnergyLedger,
+) {
+    let id = Some(tile);
+    let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+    let v = chip.dac.cfg.read_voltage_v;
+    let cells = u64::from(r.cells);
+    ledger.add(
+        Component::Dac,
+        "verify_drive",
+        phase,
+        id,
+        reads,
+        reads as f64 * chip.dac.cfg.energy_pj,
+    );
+    ledger.add(
+        Component::ArrayRead,
+        "verify_read",
+        phase,
+        id,
+        cells,
+        v * v * r.g_sum_us * 1e-6 * t_read_s * 1e12,
+    );
+    ledger.add(
+        Component::Sense,
+        "verify_integrate",
+        phase,
+        id,
+        cells,
+        cells as f64 * chip.sense.energy_pj(t_read_s),
+    );
+    ledger.add(
+        Component::Adc,
+        "verify_conversion",
+        phase,
+        id,
+        cells,
+        cells as f64 * chip.adc.energy_pj(),
+    );
+}
+
+/// `Σ_lines drives(line) · G_line` in µS, `G_line` the total conductance of
+/// the cells an input line drives: a row's cells for forward reads, a weight
+/// column's `G⁺` and `G⁻` cells for transposed reads.
+fn driven_conductance_us(cells: &CellArray, forward: bool, drives: impl Fn(usize) -> u32) -> f64 {
+    let cols = cells.cols();
+    let mut sum = 0.0f64;
+    for (r, row) in cells.conductances_us().chunks_exact(2 * cols).enumerate() {
+        for (c, pair) in row.chunks_exact(2).enumerate() {
+            let d = drives(if forward { r } else { c });
+            if d > 0 {
+                sum += f64::from(d) * f64::from(pair[0] + pair[1]);
+            }
+        }
+    }
+    sum
+}

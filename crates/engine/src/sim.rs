@@ -1,0 +1,1073 @@
+//! `ChipSim`: the chip as an owned simulation object with hardware
+//! primitives on weight matrices.
+
+use crate::budget::WriteBudget;
+use crate::chip::Chip;
+use crate::probe::Probe;
+use crate::queue::{Event, EventKind, EventQueue, TileOp};
+use crate::reference::Fsm;
+use crate::stats::{Breakdown, TimingStats, WriteStats};
+use crate::tile::{OwnedPhase, Placement, Tile};
+use crate::{EngineError, Result};
+use aimsim_controller::{DecisionStats, OuterUpdate, UpdateRule, WritePlan};
+use aimsim_core::{SimTime};
+use aimsim_device::{CellArray, DeviceModel};
+use aimsim_energy::{Component, EnergyLedger, Phase};
+
+/// How stages are sequenced (`chip.engine.schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Each stage starts when the previous one has finished on every tile;
+    /// an update returns when its writes are done.
+    Sequential,
+    /// An update returns with its writes in flight, so the next reads are
+    /// issued while they run; each tile still executes its operations in
+    /// program order, so a read waits for its own tile's writes and the
+    /// arithmetic is identical to the sequential schedule — only time
+    /// differs.
+    Pipelined,
+}
+
+/// How simulated time advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Jump from event to event (the engine).
+    Event,
+    /// Advance one clock cycle at a time, stepping each tile's state
+    /// machine: the naive reference the event engine is tested against.
+    FixedStep,
+}
+
+/// A weight matrix placed on the chip ([`ChipSim::place`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MatrixId(usize);
+
+impl MatrixId {
+    /// Its index in placement order.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+struct Matrix {
+    rows: usize,
+    cols: usize,
+    tiles: Vec<usize>,
+}
+
+/// The update asked of one placed matrix, in weight units.
+#[derive(Clone, Copy, Debug)]
+pub struct MatrixUpdate<'a> {
+    /// The matrix.
+    pub matrix: MatrixId,
+    /// Row (input) factors `x`, one per matrix row.
+    pub x: &'a [f32],
+    /// Column (output) factors `δ`, one per matrix column.
+    pub delta: &'a [f32],
+    /// `ΔW_ij = scale · x_i · δ_j` (for SGD, `−η`).
+    pub scale: f32,
+}
+
+/// The chip: tiles (crossbar arrays with their periphery), the on-chip
+/// write scheduler (the update rule), the event queue, the chip-wide
+/// write-current budget, the controller's phase clock, the energy ledger
+/// and an optional probe. It knows nothing of neural networks: a training
+/// algorithm places weight matrices and drives the primitives
+/// ([`ChipSim::forward`], [`ChipSim::transposed`],
+/// [`ChipSim::forward_batch`], [`ChipSim::update`], [`ChipSim::run_until`]).
+///
+/// Every primitive charges its energy to the ledger under the controller's
+/// current phase ([`ChipSim::enter_phase`]); time advances by events (or
+/// cycle by cycle in [`TimeMode::FixedStep`]).
+pub struct ChipSim {
+    chip: Chip,
+    model: DeviceModel,
+    rule: Box<dyn UpdateRule>,
+    seed: u64,
+    pub(crate) tiles: Vec<Tile>,
+    matrices: Vec<Matrix>,
+    queue: EventQueue,
+    pub(crate) budget: WriteBudget,
+    now: SimTime,
+    mode: TimeMode,
+    reads_pending: usize,
+    writes_pending: usize,
+    /// Breakdown of the operation that finished last.
+    last_done: Breakdown,
+    update_issued: SimTime,
+    ctrl_phase: Phase,
+    ctrl_since: SimTime,
+    pub(crate) timing: TimingStats,
+    /// Events processed (event mode).
+    events: u64,
+    ledger: EnergyLedger,
+    writes: WriteStats,
+    probe: Option<Box<dyn Probe>>,
+}
+
+impl ChipSim {
+    /// A chip with nothing placed on it, running the chip's own write rule
+    /// (`chip.rule`) built for `device`. Random streams derive from `seed`.
+    pub fn new(chip: Chip, device: DeviceModel, seed: u64) -> Result<ChipSim> {
+        let rule = chip.build_rule(&device)?;
+        Ok(ChipSim::with_rule(chip, device, rule, seed))
+    }
+
+    /// A chip running `rule` as its write scheduler (a rule defined outside
+    /// aimsim, or one built with other parameters).
+    pub fn with_rule(
+        chip: Chip,
+        device: DeviceModel,
+        rule: Box<dyn UpdateRule>,
+        seed: u64,
+    ) -> ChipSim {
+        let budget = WriteBudget::new(chip.write_budget_cells);
+        ChipSim {
+            chip,
+            model: device,
+            rule,
+            seed,
+            tiles: Vec::new(),
+            matrices: Vec::new(),
+            queue: EventQueue::default(),
+            budget,
+            now: SimTime::ZERO,
+            mode: TimeMode::Event,
+            reads_pending: 0,
+            writes_pending: 0,
+            last_done: Breakdown::default(),
+            update_issued: SimTime::ZERO,
+            ctrl_phase: Phase::FORWARD,
+            ctrl_since: SimTime::ZERO,
+            timing: TimingStats::default(),
+            events: 0,
+            ledger: EnergyLedger::new(),
+            writes: WriteStats::default(),
+            probe: None,
+        }
+    }
+
+    /// Switches to the fixed-step reference (before anything runs).
+    pub fn set_time_mode(&mut self, mode: TimeMode) {
+        self.mode = mode;
+    }
+
+    /// Places a `rows × cols` weight matrix (row-major: row = input line,
+    /// column = output) on new tiles of at most the chip's array size, in
+    /// row-major tile order, and programs the weights (on the cells, or as
+    /// digital weights when the rule uses no device).
+    pub fn place(&mut self, rows: usize, cols: usize, weights: &[f32]) -> MatrixId {
+        assert_eq!(weights.len(), rows * cols, "weights must be rows × cols");
+        let m = self.matrices.len();
+        let device = self.rule.uses_device().then_some(&self.model);
+        let mut ids = Vec::new();
+        for row0 in (0..rows).step_by(self.chip.tile_rows) {
+            for col0 in (0..cols).step_by(self.chip.tile_cols) {
+                let id = self.tiles.len() as u32;
+                let tr = self.chip.tile_rows.min(rows - row0);
+                let tc = self.chip.tile_cols.min(cols - col0);
+                let tw: Vec<f32> = (0..tr)
+                    .flat_map(|r| {
+                        let base = (row0 + r) * cols + col0;
+                        weights[base..base + tc].iter().copied()
+                    })
+                    .collect();
+                let p = Placement {
+                    id,
+                    matrix: m,
+                    row0,
+                    col0,
+                    rows: tr,
+                    cols: tc,
+                };
+                self.tiles.push(Tile::new(p, tw, device, self.seed));
+                ids.push(id as usize);
+            }
+        }
+        tracing::debug!(matrix = m, tiles = ids.len(), "matrix placed");
+        self.matrices.push(Matrix {
+            rows,
+            cols,
+            tiles: ids,
+        });
+        MatrixId(m)
+    }
+
+    /// The chip.
+    pub fn chip(&self) -> &Chip {
+        &self.chip
+    }
+
+    /// The device model.
+    pub fn device(&self) -> &DeviceModel {
+        &self.model
+    }
+
+    /// The write rule's name.
+    pub fn rule_name(&self) -> &str {
+        self.rule.name()
+    }
+
+    /// Whether weights live on device cells (false for a digital rule).
+    pub fn uses_device(&self) -> bool {
+        self.rule.uses_device()
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The energy ledger.
+    pub fn ledger(&self) -> &EnergyLedger {
+        &self.ledger
+    }
+
+    /// Replaces the ledger with `ledger` and returns the old one: charges
+    /// from now on go to the new ledger (e.g. inference after training).
+    pub fn swap_ledger(&mut self, ledger: EnergyLedger) -> EnergyLedger {
+        std::mem::replace(&mut self.ledger, ledger)
+    }
+
+    /// Write counters.
+    pub fn writes(&self) -> WriteStats {
+        self.writes
+    }
+
+    /// Cells of the chip (two per mapped weight), 0 without a device.
+    pub fn cells(&self) -> usize {
+        self.tiles
+            .iter()
+            .filter_map(|t| t.cells.as_ref())
+            .map(CellArray::cells)
+            .sum()
+    }
+
+    /// Weights mapped onto tiles.
+    pub fn weights(&self) -> usize {
+        self.tiles.iter().map(|t| t.rows * t.cols).sum()
+    }
+
+    /// Tiles in use.
+    pub fn tile_count(&self) -> usize {
+        self.tiles.len()
+    }
+
+    /// `(rows, cols)` of a placed matrix.
+    pub fn matrix_shape(&self, m: MatrixId) -> (usize, usize) {
+        let mx = &self.matrices[m.0];
+        (mx.rows, mx.cols)
+    }
+
+    /// The controller's current phase.
+    pub fn phase(&self) -> Phase {
+        self.ctrl_phase
+    }
+
+    /// Attaches an observer of the chip's signals (VCD, counters).
+    pub fn set_probe(&mut self, probe: Option<Box<dyn Probe>>) -> Option<Box<dyn Probe>> {
+        std::mem::replace(&mut self.probe, probe)
+    }
+
+    /// The attached probe, if any.
+    pub fn probe_mut(&mut self) -> Option<&mut (dyn Probe + 'static)> {
+        self.probe.as_deref_mut()
+    }
+
+    /// The controller enters `phase`: the time since the last switch is
+    /// attributed to the phase being left, and so is its static energy.
+    /// Energies of operations issued from now on are charged to `phase`.
+    pub fn enter_phase(&mut self, phase: Phase) -> Result<()> {
+        let dt_ps = self.now.ps() - self.ctrl_since.ps();
+        let old = self.ctrl_phase;
+        *self.timing.phase_ps.entry(old).or_insert(0) += dt_ps;
+        if dt_ps > 0 {
+            self.ledger.add(
+                Component::Static,
+                "leakage",
+                old,
+                None,
+                1,
+                self.chip.static_power_w * dt_ps as f64,
+            );
+        }
+        self.ctrl_phase = phase;
+        self.ctrl_since = self.now;
+        if let Some(p) = self.probe.as_mut() {
+            p.phase(self.now, phase)?;
+        }
+        Ok(())
+    }
+
+    /// Charges the static energy and phase time elapsed up to now, so that
+    /// the ledger is complete at this instant.
+    pub fn sync_time(&mut self) {
+        let dt_ps = self.now.ps() - self.ctrl_since.ps();
+        let old = self.ctrl_phase;
+        *self.timing.phase_ps.entry(old).or_insert(0) += dt_ps;
+        if dt_ps > 0 {
+            self.ledger.add(
+                Component::Static,
+                "leakage",
+                old,
+                None,
+                1,
+                self.chip.static_power_w * dt_ps as f64,
+            );
+        }
+        self.ctrl_since = self.now;
+    }
+
+    /// Charges `count` operations of the digital periphery at `pj_each` to
+    /// the current phase (an algorithm's own digital work: activations,
+    /// losses, optimiser arithmetic).
+    pub fn charge_digital(&mut self, operation: &'static str, count: u64, pj_each: f64) {
+        self.ledger.add(
+            Component::Digital,
+            operation,
+            self.ctrl_phase,
+            None,
+            count,
+            count as f64 * pj_each,
+        );
+    }
+
+    /// Forward MVM: adds `Σ_i x_i W_ij` to `y[j]` (`x`: one value per
+    /// matrix row, `y`: one per column), so a caller can start `y` from a
+    /// bias. The digital periphery scales `x` into the DAC range by its
+    /// largest magnitude and the outputs back, and accumulates the tiles'
+    /// partial sums; each tile of the matrix reads concurrently.
+    pub fn forward(&mut self, m: MatrixId, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.mvm(m, false, x, y)
+    }
+
+    /// Transposed MVM: adds `Σ_j W_ij d_j` to `out[i]` (`d`: one value per
+    /// matrix column, `out`: one per row).
+    pub fn transposed(&mut self, m: MatrixId, d: &[f32], out: &mut [f32]) -> Result<()> {
+        self.mvm(m, true, d, out)
+    }
+
+    /// Forward MVMs of `n = xs.len() / rows` input vectors against one
+    /// matrix (convolutions, mini-batches), each adding into its slice of
+    /// `ys` (`n × cols`). The reads run one vector after another on every
+    /// tile of the matrix, events per MVM.
+    pub fn forward_batch(&mut self, m: MatrixId, xs: &[f32], ys: &mut [f32]) -> Result<()> {
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(xs.len() % rows, 0, "inputs must be n × rows");
+        assert_eq!(ys.len(), xs.len() / rows * cols, "outputs must be n × cols");
+        for (x, y) in xs.chunks_exact(rows).zip(ys.chunks_exact_mut(cols)) {
+            self.mvm(m, false, x, y)?;
+        }
+        Ok(())
+    }
+
+    fn mvm(&mut self, m: MatrixId, transposed: bool, input: &[f32], output: &mut [f32]) -> Result<()> {
+        let (rows, cols) = self.matrix_shape(m);
+        let (n_in, n_out) = if transposed { (cols, rows) } else { (rows, cols) };
+        assert_eq!(input.len(), n_in, "MVM input length");
+        assert_eq!(output.len(), n_out, "MVM output length");
+        let phase = self.ctrl_phase;
+        let add_pj = self.chip.digital.cfg.add_pj;
+        let scale = max_abs(input);
+        self.charge_digital("normalise", n_in as u64, add_pj);
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        let device = self.rule.uses_device();
+        for &ti in &self.matrices[m.0].tiles {
+            let tile = &mut self.tiles[ti];
+            let src = if transposed {
+                &input[tile.col0..tile.col0 + tile.cols]
+            } else {
+                &input[tile.row0..tile.row0 + tile.rows]
+            };
+            for (d, &s) in tile.x.iter_mut().zip(src) {
+                *d = if device { s * inv } else { s };
+            }
+        }
+        let op = TileOp::Read { transposed, phase };
+        for i in 0..self.matrices[m.0].tiles.len() {
+            let ti = self.matrices[m.0].tiles[i];
+            self.issue_op(ti, op, self.now);
+        }
+        self.run_while(|e| e.reads_pending > 0)?;
+        // Digital partial-sum accumulation.
+        let unit = if device {
+            scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+        } else {
+            1.0
+        };
+        let mx = &self.matrices[m.0];
+        for &ti in &mx.tiles {
+            let tile = &self.tiles[ti];
+            let dst = if transposed {
+                &mut output[tile.row0..tile.row0 + tile.rows]
+            } else {
+                &mut output[tile.col0..tile.col0 + tile.cols]
+            };
+            for (o, &y) in dst.iter_mut().zip(&tile.out) {
+                *o += y * unit;
+            }
+        }
+        let adds = n_out as u64 * mx.tiles.len() as u64;
+        self.charge_digital("accumulate", adds, add_pj);
+        Ok(())
+    }
+
+    /// One update of the chip's weights: for every tile of every listed
+    /// matrix the gradient unit forms the requested `ΔG = ΔW · r_wg`, the
+    /// write rule decides what to write, and the write plan is packed into
+    /// pulse phases that the tile's driver executes. `digital_macs` are
+    /// multiply-accumulates the algorithm's own digital update performs in
+    /// the same phase (e.g. bias updates), charged with the gradient unit's.
+    /// In the sequential schedule the call returns when every write is
+    /// done; pipelined, with the writes in flight.
+    pub fn update(&mut self, updates: &[MatrixUpdate<'_>], digital_macs: u64) -> Result<()> {
+        let phase = self.ctrl_phase;
+        let model = &self.model;
+        let r_wg = model.r_wg_us;
+        let mode = self.rule.write_mode();
+        let gradient = self.rule.needs_gradient();
+        let max_parallel = self.chip.driver.cfg.max_parallel as usize;
+        let mut stats = DecisionStats::default();
+        let mut macs = digital_macs;
+        for u in updates {
+            let mx = &self.matrices[u.matrix.0];
+            assert_eq!(u.x.len(), mx.rows, "update x length");
+            assert_eq!(u.delta.len(), mx.cols, "update δ length");
+            for &ti in &mx.tiles {
+                let tile = &mut self.tiles[ti];
+                let x = &u.x[tile.row0..tile.row0 + tile.rows];
+                let d = &u.delta[tile.col0..tile.col0 + tile.cols];
+                for (req_row, &xr) in tile.req.chunks_exact_mut(tile.cols).zip(x) {
+                    let k = u.scale * xr * r_wg;
+                    req_row.iter_mut().zip(d).for_each(|(q, &dc)| *q = k * dc);
+                }
+                let ou = OuterUpdate {
+                    tile: ti,
+                    x,
+                    delta: d,
+                    scale_us: u.scale * r_wg,
+                    requested_us: &tile.req,
+                };
+                let s = self
+                    .rule
+                    .decide_outer(&ou, &mut tile.dec, &mut tile.rng_decide);
+                let grad = if gradient { tile.req.len() as u64 } else { 0 };
+                macs += grad + s.macs;
+                // Compares and counts run in the same pipeline as the MACs.
+                tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
+                stats.compares += s.compares;
+                stats.coincidence_counts += s.coincidence_counts;
+                stats.random_decisions += s.random_decisions;
+                stats.sram_reads += s.sram_reads;
+                stats.sram_writes += s.sram_writes;
+                match tile.cells.as_ref() {
+                    None => {
+                        let inv = 1.0 / r_wg;
+                        tile.weights
+                            .iter_mut()
+                            .zip(&tile.dec)
+                            .for_each(|(w, &g)| *w += g * inv);
+                    }
+                    Some(cells) => {
+                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
+                        tile.write_phase_tag = phase;
+                        tile.phases
+                            .extend(plan.phases(max_parallel).map(|p| OwnedPhase {
+                                row: p.row,
+                                polarity: p.polarity,
+                                writes: p.writes.to_vec(),
+                            }));
+                    }
+                }
+            }
+        }
+        let dig = &self.chip.digital.cfg;
+        let (mac_pj, add_pj, bit_pj, bits) = (
+            dig.mac_pj,
+            dig.add_pj,
+            dig.random_bit_pj,
+            u64::from(dig.random_bits_per_decision),
+        );
+        let (sram_r, sram_w, per_cycle) = (dig.sram_read_pj, dig.sram_write_pj, dig.macs_per_cycle);
+        self.charge_digital("gradient_mac", macs, mac_pj);
+        self.charge_digital("threshold_compare", stats.compares, add_pj);
+        self.charge_digital("random_bits", stats.random_decisions * bits, bit_pj);
+        if stats.coincidence_counts > 0 {
+            self.charge_digital("coincidence_count", stats.coincidence_counts, add_pj);
+        }
+        if stats.sram_reads + stats.sram_writes > 0 {
+            self.charge_digital("sram_read", stats.sram_reads, sram_r);
+            self.charge_digital("sram_write", stats.sram_writes, sram_w);
+        }
+        // Each tile's gradient unit runs in parallel before its writes.
+        self.update_issued = self.now;
+        for ti in 0..self.tiles.len() {
+            let tile = &self.tiles[ti];
+            if tile.phases.is_empty() {
+                continue;
+            }
+            let grad_cycles = tile.update_ops.div_ceil(u64::from(per_cycle));
+            let ready = self.now + self.chip.clock.cycles(grad_cycles);
+            self.issue_op(ti, TileOp::Write { phase }, ready);
+        }
+        if self.chip.schedule == Schedule::Sequential {
+            self.run_while(|e| e.writes_pending > 0)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every outstanding operation to completion and charges the time
+    /// up to then (call at the end of training).
+    pub fn finish_pending(&mut self) -> Result<()> {
+        self.run_while(|e| e.reads_pending > 0 || e.writes_pending > 0)?;
+        debug_assert!(self.queue.is_empty());
+        self.sync_time();
+        Ok(())
+    }
+
+    /// Runs every event up to and including time `t`, then idles until `t`
+    /// (idle time is charged to the current phase at the next switch).
+    pub fn run_until(&mut self, t: SimTime) -> Result<()> {
+        if t < self.now {
+            return Ok(());
+        }
+        match self.mode {
+            TimeMode::Event => {
+                while self.queue.next_time().is_some_and(|n| n <= t) {
+                    self.process_next()?;
+                }
+                self.now = t;
+                Ok(())
+            }
+            TimeMode::FixedStep => {
+                let period = self.chip.clock.period_ps();
+                self.step_until(|e| e.now.ps() + period > t.ps())?;
+                self.now = t;
+                Ok(())
+            }
+        }
+    }
+
+    /// Advances simulated time by `ps` picoseconds ([`ChipSim::run_until`]).
+    pub fn advance(&mut self, ps: u64) -> Result<()> {
+        self.run_until(self.now + ps)
+    }
+
+    /// Processes events in order while `busy` holds.
+    fn run_while(&mut self, busy: impl Fn(&Self) -> bool) -> Result<()> {
+        if self.mode == TimeMode::FixedStep {
+            return self.step_until(|e| !busy(e));
+        }
+        while busy(self) {
+            if self.queue.is_empty() {
+                return Err(EngineError::Deadlock {
+                    at_ps: self.now.ps(),
+                    reads_pending: self.reads_pending,
+                    writes_pending: self.writes_pending,
+                });
+            }
+            self.process_next()?;
+        }
+        Ok(())
+    }
+
+    fn process_next(&mut self) -> Result<()> {
+        let ev = self.queue.pop().expect("checked non-empty");
+        debug_assert!(ev.time >= self.now, "time went backwards");
+        self.now = ev.time;
+        self.events += 1;
+        self.handle(ev)
+    }
+
+    /// Issues operation `op` on tile `ti`, ready to start at `ready`. A tile
+    /// executes its operations one at a time in issue order.
+    fn issue_op(&mut self, ti: usize, op: TileOp, ready: SimTime) {
+        if op.is_write() {
+            self.writes_pending += 1;
+        } else {
+            self.reads_pending += 1;
+        }
+        let now = self.now;
+        let tile = &mut self.tiles[ti];
+        if tile.reserved {
+            tile.pending.push_back((now, ready, op));
+        } else {
+            tile.reserved = true;
+            self.start_op(ti, now, ready, op);
+        }
+    }
+
+    fn start_op(&mut self, ti: usize, issued: SimTime, ready: SimTime, op: TileOp) {
+        let at = ready.max(self.now);
+        if self.mode == TimeMode::FixedStep {
+            self.tiles[ti].fsm = Fsm::Starting { at, op };
+        }
+        let tile = &mut self.tiles[ti];
+        tile.current = Breakdown {
+            gradient: ready.ps().saturating_sub(issued.ps()),
+            tile_wait: at.ps() - ready.max(issued).ps(),
+            ..Breakdown::default()
+        };
+        let id = tile.id;
+        if self.mode == TimeMode::Event {
+            self.queue.push(at, EventKind::Start { tile: id, op });
+        }
+    }
+
+    fn handle(&mut self, ev: Event) -> Result<()> {
+        let t = ev.time;
+        match ev.kind {
+            EventKind::Start { tile, op } => {
+                let ti = tile as usize;
+                self.tiles[ti].op_start = t;
+                if let Some(p) = self.probe.as_mut() {
+                    p.tile_busy(t, tile, true)?;
+                }
+                match op {
+                    TileOp::Read { transposed, phase } => {
+                        let (settle, convert) = self.start_read(ti, transposed, phase);
+                        let chip = &self.chip;
+                        let mut at = t + chip.clock.cycles(settle);
+                        self.queue.push(at, EventKind::AdcStart { tile });
+                        let batches = convert.0;
+                        for b in 0..batches {
+                            at = at + chip.clock.cycles(convert.1);
+                            self.queue.push(
+                                at,
+                                EventKind::AdcBatch {
+                                    tile,
+                                    last: b + 1 == batches,
+                                },
+                            );
+                        }
+                    }
+                    TileOp::Write { .. } => self.try_write_phase(ti, t)?,
+                }
+            }
+            EventKind::AdcStart { tile } => {
+                if let Some(p) = self.probe.as_mut() {
+                    p.adc_busy(t, tile, true)?;
+                }
+            }
+            EventKind::AdcBatch { tile, last } => {
+                if last {
+                    if let Some(p) = self.probe.as_mut() {
+                        p.adc_busy(t, tile, false)?;
+                        p.tile_busy(t, tile, false)?;
+                    }
+                    let tr = &mut self.tiles[tile as usize];
+                    tr.adc_busy_ps += tr.current.convert;
+                    self.finish_op(tile as usize, t, false);
+                }
+            }
+            EventKind::WritePhase { tile } => self.try_write_phase(tile as usize, t)?,
+            EventKind::PhaseEnd { tile, cells } => {
+                self.budget.release(cells);
+                if self.budget.has_waiters() && !self.budget.grant_scheduled {
+                    self.budget.grant_scheduled = true;
+                    self.queue.push(t, EventKind::Grant);
+                }
+                let next = if self.tiles[tile as usize].phases.is_empty() {
+                    EventKind::WriteDone { tile }
+                } else {
+                    EventKind::WritePhase { tile }
+                };
+                self.queue.push(t, next);
+            }
+            EventKind::Grant => {
+                self.budget.grant_scheduled = false;
+                self.grant(t)?;
+            }
+            EventKind::WriteDone { tile } => {
+                if let Some(p) = self.probe.as_mut() {
+                    p.pulse(t, tile, None, 0)?;
+                    p.tile_busy(t, tile, false)?;
+                }
+                self.finish_op(tile as usize, t, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Performs a tile read's arithmetic and returns its cycles: settle +
+    /// integrate, and (ADC batches, cycles per batch).
+    pub(crate) fn start_read(&mut self, ti: usize, transposed: bool, phase: Phase) -> (u64, (u64, u64)) {
+        let lines = crate::read::read(
+            &self.chip,
+            &self.model,
+            &mut self.tiles[ti],
+            transposed,
+            phase,
+            self.now,
+            &mut self.ledger,
+        );
+        let chip = &self.chip;
+        let settle = chip.read_cycles();
+        let (batches, conv) = if self.tiles[ti].cells.is_some() {
+            (chip.adc.batches(lines), chip.adc.conversion_cycles())
+        } else {
+            // Digital MVM: one input row per cycle.
+            (1, self.tiles[ti].rows as u64)
+        };
+        let tr = &mut self.tiles[ti];
+        tr.reads += 1;
+        tr.current.settle_integrate = chip.clock.cycles(settle);
+        tr.current.convert = chip.clock.cycles(batches * conv);
+        (settle, (batches, conv))
+    }
+
+    /// Starts the tile's next pulse phase now if the chip-wide write-current
+    /// budget allows, else queues it behind earlier waiters (no overtaking).
+    pub(crate) fn try_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
+        let need = self.tiles[ti].next_phase_cells();
+        if self.budget.may_start(need) {
+            self.start_write_phase(ti, t)
+        } else {
+            self.tiles[ti].budget_wait_since = Some(t);
+            self.budget.wait(t, ti as u32);
+            Ok(())
+        }
+    }
+
+    /// Grants write current to waiting phases in (arrival, tile) order
+    /// while the budget allows.
+    pub(crate) fn grant(&mut self, t: SimTime) -> Result<()> {
+        while let Some(w) = self.budget.first_waiter() {
+            let need = self.tiles[w as usize].next_phase_cells();
+            if !self.budget.allows(need) {
+                break;
+            }
+            self.budget.pop_waiter();
+            self.start_write_phase(w as usize, t)?;
+        }
+        Ok(())
+    }
+
+    fn start_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
+        if let Some(since) = self.tiles[ti].budget_wait_since.take() {
+            let w = t.ps() - since.ps();
+            self.tiles[ti].current.budget_wait += w;
+            self.timing.budget_wait_ps += w;
+        }
+        let cells = self.tiles[ti].next_phase_cells();
+        self.budget.acquire(cells);
+        let mode = self.rule.write_mode();
+        let (cycles, (polarity, row), n) = crate::write::write_phase(
+            &self.chip,
+            &self.model,
+            mode,
+            &mut self.tiles[ti],
+            t,
+            &mut self.ledger,
+            &mut self.writes,
+        );
+        let tid = self.tiles[ti].id;
+        if let Some(p) = self.probe.as_mut() {
+            p.pulse(t, tid, Some((polarity, row)), n)?;
+        }
+        let end = t + self.chip.clock.cycles(cycles);
+        let dur = end.ps() - t.ps();
+        let tile = &mut self.tiles[ti];
+        tile.current.pulses += dur;
+        tile.write_phases += 1;
+        self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
+        match self.mode {
+            TimeMode::Event => self.queue.push(end, EventKind::PhaseEnd { tile: tid, cells }),
+            TimeMode::FixedStep => {
+                let left = dur / self.chip.clock.period_ps();
+                self.tiles[ti].fsm = Fsm::Phase { left, cells };
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish_op(&mut self, ti: usize, t: SimTime, write: bool) {
+        let tile = &mut self.tiles[ti];
+        tile.busy_ps += t.ps() - tile.op_start.ps();
+        self.last_done = tile.current;
+        if write {
+            self.writes_pending -= 1;
+            if self.writes_pending == 0 {
+                self.writes.update_cycles += self
+                    .chip
+                    .clock
+                    .cycles_at(SimTime(t.ps() - self.update_issued.ps()));
+                if self.chip.schedule == Schedule::Sequential {
+                    self.timing.critical.add(&self.last_done);
+                }
+            }
+        } else {
+            self.reads_pending -= 1;
+            if self.reads_pending == 0 {
+                self.timing.critical.add(&self.last_done);
+            }
+        }
+        let tile = &mut self.tiles[ti];
+        match tile.pending.pop_front() {
+            Some((issued, ready, op)) => self.start_op(ti, issued, ready, op),
+            None => tile.reserved = false,
+        }
+    }
+
+    pub(crate) fn now_mut(&mut self) -> &mut SimTime {
+        &mut self.now
+    }
+}
+
+fn max_abs(x: &[f32]) -> f32 {
+    x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::config::overrides as over;
+    use aimsim_device::builtin_device;
+
+    fn tiny_chip(chip_over: &[(&str, &str)]) -> (Chip, DeviceModel) {
+        let mut o = over(&[("array.rows", "2"), ("array.cols", "4")]);
+        o.extend(over(chip_over));
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[("read_noise_us", "0")])).unwrap();
+        (chip, model)
+    }
+
+    /// A 2 × 2 matrix on one 2 × 4-cell tile of the default chip (with
+    /// `chip_over`), a noiseless-read device, and the weights
+    /// W = [[0.5, −0.25], [0.25, 0]] (G± = 55 µS ± 40 µS · W).
+    fn tiny(chip_over: &[(&str, &str)]) -> (ChipSim, MatrixId) {
+        let (chip, model) = tiny_chip(chip_over);
+        let mut sim = ChipSim::new(chip, model, 1).unwrap();
+        let m = sim.place(2, 2, &[0.5, -0.25, 0.25, 0.0]);
+        (sim, m)
+    }
+
+    /// One forward MVM of the tiny matrix through the event loop, plus the
+    /// two identity activations a layer charges (as the worked example of
+    /// docs/energy-model.md counts them); returns the ledger's energy by
+    /// component (in [`Component::ALL`] order), the ops counts, the
+    /// simulated time in ps and the output.
+    fn worked_example(chip_over: &[(&str, &str)]) -> (Vec<f64>, Vec<u64>, u64, Vec<f32>) {
+        let (mut sim, m) = tiny(chip_over);
+        let mut out = vec![0.0; 2];
+        sim.enter_phase(Phase::FORWARD).unwrap();
+        sim.forward(m, &[1.0, -1.0], &mut out).unwrap();
+        let act = sim.chip().digital.cfg.activation_pj;
+        sim.charge_digital("activation", 2, act);
+        sim.sync_time();
+        let pj = Component::ALL
+            .iter()
+            .map(|&c| sim.ledger().component_pj(c))
+            .collect();
+        let n = Component::ALL
+            .iter()
+            .map(|&c| sim.ledger().component_count(c))
+            .collect();
+        (pj, n, sim.now().ps(), out)
+    }
+
+    /// One forward LSB (3.90625 µA) × 1/(0.2 V · 80 µS) = 0.244140625.
+    const ONE_LSB: f32 = 3.906_25 / 16.0;
+
+    fn assert_close(got: &[f64], want: &[f64]) {
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{}: {g} pJ, by hand {w} pJ",
+                Component::ALL[k].key()
+            );
+        }
+    }
+
+    /// The worked example of docs/energy-model.md, number for number.
+    #[test]
+    fn worked_example_matches_the_hand_computation() {
+        let (pj, n, t_ps, out) = worked_example(&[]);
+        // dac, adc, array_read, array_write, driver, sense, digital, static.
+        let want = [1.30, 51.2, 0.176, 0.0, 0.0, 0.72, 5.12, 11.0];
+        assert_close(&pj, &want);
+        assert!((pj.iter().sum::<f64>() - 69.516).abs() < 1e-5);
+        assert_eq!(n, [2, 2, 1, 0, 0, 2, 6, 1]);
+        // settle 1 + integrate 1 + ⌈2 / 8⌉ · (8 + 1) = 11 cycles of 10 ns.
+        assert_eq!(t_ps, 110_000);
+        // Columns carry +4 µA and −4 µA, one LSB (3.90625 µA) each;
+        // × 1/(0.2 V · 80 µS) → ±0.244140625 (exact: ±0.25).
+        assert_eq!(out, [ONE_LSB, -ONE_LSB]);
+    }
+
+    /// The same MVM with bit-serial inputs: codes ±127 drive each row in all
+    /// 7 bit cycles.
+    #[test]
+    fn worked_example_bit_serial() {
+        let (pj, n, t_ps, out) = worked_example(&[("dac.encoding", "bit-serial")]);
+        let want = [9.1, 51.2, 1.232, 0.0, 0.0, 5.04, 5.12, 23.0];
+        assert_close(&pj, &want);
+        assert_eq!(n, [14, 2, 1, 0, 0, 14, 6, 1]);
+        // 7 · (1 + 1) + 9 = 23 cycles.
+        assert_eq!(t_ps, 230_000);
+        assert_eq!(out, [ONE_LSB, -ONE_LSB]);
+    }
+
+    /// The MVMs add into their output (a caller starts from a bias) and the
+    /// transposed read of the tiny matrix gives `W d`.
+    #[test]
+    fn mvms_add_into_their_output_and_transpose() {
+        let (mut sim, m) = tiny(&[]);
+        let mut y = vec![10.0, 20.0];
+        sim.forward(m, &[1.0, -1.0], &mut y).unwrap();
+        assert_eq!(y, [10.0 + ONE_LSB, 20.0 - ONE_LSB]);
+        // W d for d = (1, 0): column 0 of W = (0.5, 0.25); the transposed
+        // ADC range resolves it to within a few percent.
+        let mut out = vec![0.0; 2];
+        sim.transposed(m, &[1.0, 0.0], &mut out).unwrap();
+        assert!((out[0] - 0.5).abs() < 0.05 && (out[1] - 0.25).abs() < 0.05, "{out:?}");
+        let mut ys = vec![0.0; 4];
+        sim.forward_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys).unwrap();
+        assert_eq!(ys[..2], ys[2..], "same input, same output (no read noise)");
+    }
+
+    /// The update's per-op charges by hand: gradient MACs, EaPU compares
+    /// and random bits from their counts; cell pulses from the cells' actual
+    /// conductance before and after; drivers from bit lines, word line and
+    /// overhead per phase.
+    #[test]
+    fn update_energy_by_hand() {
+        // Equal gate voltages make the driver formula polarity-free.
+        let (mut sim, m) = tiny(&[("driver.reset_gate_v", "1.2")]);
+        let before = sim.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
+        let pj0 = sim.ledger().clone();
+        sim.enter_phase(Phase::UPDATE).unwrap();
+        let u = MatrixUpdate {
+            matrix: m,
+            x: &[1.0, -1.0],
+            delta: &[1.0, 0.25],
+            scale: -0.025,
+        };
+        // Two bias MACs of the algorithm's own.
+        sim.update(&[u], 2).unwrap();
+        let charged = |c: Component, op: &str| -> (u64, f64) {
+            let (mut n, mut e) = (0, 0.0);
+            for (k, t) in sim.ledger().entries() {
+                if k.component == c && k.operation == op {
+                    n += t.count;
+                    e += t.pj;
+                }
+            }
+            for (k, t) in pj0.entries() {
+                if k.component == c && k.operation == op {
+                    n -= t.count;
+                    e -= t.pj;
+                }
+            }
+            (n, e)
+        };
+        // ΔG = −η x δ R_wg = −2 µS · x_r δ_c = [−2, −0.5, 2, 0.5] µS: two at
+        // the 2 µS threshold (written as asked, one nominal 2 µS pulse
+        // each), two random decisions of 16 bits (one pulse if written).
+        let (n, e) = charged(Component::Digital, "gradient_mac");
+        assert_eq!(n, 6); // 4 weights + 2 biases
+        assert!((e - 6.0 * 3.2).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "threshold_compare");
+        assert_eq!(n, 4);
+        assert!((e - 4.0 * 0.48).abs() < 1e-9);
+        let (n, e) = charged(Component::Digital, "random_bits");
+        assert_eq!(n, 32);
+        assert!((e - 32.0 * 0.06).abs() < 1e-9);
+        // Every written cell took one pulse: 1.6² V² · (G_b + G_a)/2 · 50 ns
+        // = 0.064 pJ/µS · (G_b + G_a).
+        let after = sim.tiles[0].cells.as_ref().unwrap().conductances_us();
+        let written: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
+        assert!(written.len() >= 2, "{written:?}");
+        let cells = sim.writes().cell_writes;
+        assert_eq!(cells, written.len() as u64);
+        let mut pulses = 0;
+        let mut cell_pj = 0.0;
+        for op in ["set_pulse", "reset_pulse"] {
+            let (n, e) = charged(Component::ArrayWrite, op);
+            pulses += n;
+            cell_pj += e;
+        }
+        assert_eq!(pulses, cells);
+        let hand: f64 = written
+            .iter()
+            .map(|&i| 0.064 * f64::from(before[i] + after[i]))
+            .sum();
+        assert!((cell_pj - hand).abs() < 1e-6, "{cell_pj} vs {hand}");
+        // Driver: per phase 200 fF · (n · 1.6² + 1.2²) + 1 pJ, one pulse each:
+        // 0.512 pJ per written cell + 1.288 pJ per phase.
+        let (mut phases, mut drv_pj) = (0, 0.0);
+        for op in ["set_phase", "reset_phase"] {
+            let (n, e) = charged(Component::Driver, op);
+            phases += n;
+            drv_pj += e;
+        }
+        let hand = 0.512 * cells as f64 + 1.288 * phases as f64;
+        assert!((drv_pj - hand).abs() < 1e-9, "{drv_pj} vs {hand}");
+        // Everything the update charged went to the update phase.
+        assert!(sim.ledger().phase_pj(Phase::UPDATE) > 0.0);
+        assert_eq!(sim.ledger().phase_pj(Phase::FORWARD), 0.0);
+    }
+
+    #[test]
+    fn adc_full_scale_calibrates_from_the_first_reads() {
+        // After 1 calibration read whose largest |I| is 4 µA, a margin of 2
+        // gives ±8 µA over 256 codes: LSB = 0.0625 µA, so ±4 µA converts
+        // exactly (before: one 3.90625 µA LSB).
+        let c = [
+            ("adc.calibration_reads", "1"),
+            ("adc.calibration_margin", "2"),
+        ];
+        let (mut sim, m) = tiny(&c);
+        let mut first = vec![0.0; 2];
+        sim.forward(m, &[1.0, -1.0], &mut first).unwrap();
+        assert_eq!(first, [ONE_LSB, -ONE_LSB]);
+        let mut second = vec![0.0; 2];
+        sim.forward(m, &[1.0, -1.0], &mut second).unwrap();
+        assert!((second[0] - 0.25).abs() < 1e-6 && (second[1] + 0.25).abs() < 1e-6);
+    }
+
+    /// Time advances to the asked instant, in both time modes, and the idle
+    /// time's static energy is charged to the phase at the next switch.
+    #[test]
+    fn run_until_idles_to_the_time_and_charges_static_power() {
+        for mode in [TimeMode::Event, TimeMode::FixedStep] {
+            let (mut sim, _) = tiny(&[]);
+            sim.set_time_mode(mode);
+            sim.enter_phase(Phase::named("idle")).unwrap();
+            sim.run_until(SimTime(1_000_000)).unwrap();
+            assert_eq!(sim.now(), SimTime(1_000_000));
+            sim.sync_time();
+            // 0.1 mW × 1 µs = 100 pJ.
+            let e = sim.ledger().phase_pj(Phase::named("idle"));
+            assert!((e - 100.0).abs() < 1e-9, "{mode:?}: {e}");
+        }
+    }
+
+    /// A read while no operation can finish is a deadlock: an error value.
+    #[test]
+    fn a_deadlock_is_an_error_not_a_panic() {
+        let (mut sim, _) = tiny(&[]);
+        sim.reads_pending = 1;
+        let e = sim.finish_pending().unwrap_err();
+        assert!(matches!(e, EngineError::Deadlock { reads_pending: 1, .. }), "{e}");
+    }
+
+    #[test]
+    fn chip_sim_is_send() {
+        fn send<T: Send>() {}
+        send::<ChipSim>();
+    }
+}

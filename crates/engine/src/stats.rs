@@ -1,0 +1,265 @@
+//! What the chip measured about itself: time breakdowns, write counters,
+//! the timing report and device wear.
+
+use crate::sim::ChipSim;
+use aimsim_core::SimTime;
+use aimsim_energy::Phase;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the time of one tile operation went, in ps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Breakdown {
+    /// Waiting for the tile to finish earlier operations.
+    pub(crate) tile_wait: u64,
+    /// DAC settling and integration.
+    pub(crate) settle_integrate: u64,
+    /// ADC conversion batches (or the digital MVM without a device).
+    pub(crate) convert: u64,
+    /// Digital gradient computation before a write.
+    pub(crate) gradient: u64,
+    /// Pulse phases.
+    pub(crate) pulses: u64,
+    /// Waiting for the chip-wide write-current budget.
+    pub(crate) budget_wait: u64,
+}
+
+impl Breakdown {
+    pub(crate) fn add(&mut self, o: &Breakdown) {
+        self.tile_wait += o.tile_wait;
+        self.settle_integrate += o.settle_integrate;
+        self.convert += o.convert;
+        self.gradient += o.gradient;
+        self.pulses += o.pulses;
+        self.budget_wait += o.budget_wait;
+    }
+}
+
+/// Timing statistics of a run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimingStats {
+    /// ps the controller spent in each phase.
+    pub(crate) phase_ps: BTreeMap<Phase, u64>,
+    /// The critical path's breakdown.
+    pub(crate) critical: Breakdown,
+    /// Σ cells × duration of pulse phases (cell·ps), for budget utilisation.
+    pub(crate) budget_cell_ps: u128,
+    /// ps phases waited for the write-current budget.
+    pub(crate) budget_wait_ps: u64,
+}
+
+/// Counters of cell writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteStats {
+    /// Write pulses applied.
+    pub pulses: u64,
+    /// Cell write operations (a cell written in one update counts once).
+    pub cell_writes: u64,
+    /// Pulse phases executed (verify rounds count separately).
+    pub phases: u64,
+    /// Cycles from issuing an update until its last write finished, summed.
+    pub update_cycles: u64,
+}
+
+/// `report.json`'s `timing` section: how simulated time was spent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimingReport {
+    /// `sequential` or `pipelined`.
+    pub schedule: String,
+    /// Controller cycles in each phase (they add up to the run's cycles).
+    pub cycles_by_phase: BTreeMap<String, u64>,
+    /// The critical path's cycles by cause.
+    pub critical_path: CriticalPath,
+    /// Per-tile utilisation.
+    pub tiles: Vec<TileTiming>,
+    /// Mean ADC utilisation over tiles.
+    pub adc_utilisation: f64,
+    /// Σ cells × pulse time / (budget × run time), with a budget.
+    pub write_budget_utilisation: Option<f64>,
+    /// Cycles pulse phases waited for write current.
+    pub write_budget_wait_cycles: u64,
+}
+
+/// The critical path's cycles by cause.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticalPath {
+    /// Waiting for the tile's earlier operations.
+    pub tile_wait: u64,
+    /// DAC settle and integration.
+    pub settle_integrate: u64,
+    /// ADC conversions (or digital MVMs).
+    pub convert: u64,
+    /// Digital gradient before writes.
+    pub gradient: u64,
+    /// Pulse phases.
+    pub pulses: u64,
+    /// Waiting for the write-current budget.
+    pub budget_wait: u64,
+}
+
+/// One tile's utilisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TileTiming {
+    /// Tile id.
+    pub tile: u32,
+    /// The matrix (network layer) placed on the tile.
+    pub layer: usize,
+    /// Fraction of the run the tile was busy.
+    pub utilisation: f64,
+    /// Fraction of the run its ADCs converted.
+    pub adc_utilisation: f64,
+    /// Reads executed.
+    pub reads: u64,
+    /// Pulse phases executed.
+    pub write_phases: u64,
+}
+
+/// One row of `lifetime.csv`: wear of the cells after `step` steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LifetimeRow {
+    /// Training steps so far.
+    pub step: u64,
+    /// Mean pulses per cell.
+    pub pulses_mean: f64,
+    /// 99th percentile of pulses per cell.
+    pub pulses_p99: u32,
+    /// Most pulses on one cell.
+    pub pulses_max: u32,
+    /// Cells past their endurance.
+    pub failed_cells: u64,
+    /// Steps until the first cell wears out at the rate so far, if any wears.
+    pub projected_steps_to_first_failure: Option<u64>,
+}
+
+impl LifetimeRow {
+    /// The CSV header of `lifetime.csv`.
+    pub fn header() -> &'static str {
+        "step,pulses_mean,pulses_p99,pulses_max,failed_cells,projected_steps_to_first_failure"
+    }
+
+    /// The CSV fields of this row.
+    pub fn fields(&self) -> Vec<String> {
+        vec![
+            self.step.to_string(),
+            format!("{:.6}", self.pulses_mean),
+            self.pulses_p99.to_string(),
+            self.pulses_max.to_string(),
+            self.failed_cells.to_string(),
+            self.projected_steps_to_first_failure
+                .map_or(String::new(), |s| s.to_string()),
+        ]
+    }
+}
+
+impl ChipSim {
+    /// The timing report of everything simulated so far.
+    pub fn timing_report(&self) -> TimingReport {
+        let chip = self.chip();
+        let cycles = chip.clock.cycles_at(self.now());
+        let c = |ps: u64| chip.clock.cycles_at(SimTime(ps));
+        let total_ps = self.now().ps().max(1) as f64;
+        let t = &self.timing;
+        let tiles: Vec<TileTiming> = self
+            .tiles
+            .iter()
+            .map(|tile| TileTiming {
+                tile: tile.id,
+                layer: tile.matrix,
+                utilisation: tile.busy_ps as f64 / total_ps,
+                adc_utilisation: tile.adc_busy_ps as f64 / total_ps,
+                reads: tile.reads,
+                write_phases: tile.write_phases,
+            })
+            .collect();
+        let adc = tiles.iter().map(|t| t.adc_utilisation).sum::<f64>() / tiles.len().max(1) as f64;
+        let mut cycles_by_phase: BTreeMap<String, u64> = Phase::TRAINING
+            .iter()
+            .map(|p| (p.key().to_string(), 0))
+            .collect();
+        for (p, ps) in &t.phase_ps {
+            cycles_by_phase.insert(p.key().to_string(), c(*ps));
+        }
+        // Rounding leftovers of the per-phase counts go to `update`, so the
+        // phases add up to the run's cycles exactly.
+        let sum: u64 = cycles_by_phase.values().sum();
+        if let Some(u) = cycles_by_phase.get_mut("update") {
+            *u += cycles.saturating_sub(sum);
+        }
+        TimingReport {
+            schedule: match chip.schedule {
+                crate::Schedule::Sequential => "sequential".into(),
+                crate::Schedule::Pipelined => "pipelined".into(),
+            },
+            cycles_by_phase,
+            critical_path: CriticalPath {
+                tile_wait: c(t.critical.tile_wait),
+                settle_integrate: c(t.critical.settle_integrate),
+                convert: c(t.critical.convert),
+                gradient: c(t.critical.gradient),
+                pulses: c(t.critical.pulses),
+                budget_wait: c(t.critical.budget_wait),
+            },
+            tiles,
+            adc_utilisation: adc,
+            write_budget_utilisation: chip
+                .write_budget_cells
+                .map(|b| t.budget_cell_ps as f64 / (f64::from(b) * total_ps)),
+            write_budget_wait_cycles: c(t.budget_wait_ps),
+        }
+    }
+
+    /// Wear of the cells after `step` updates: pulses per cell, failed
+    /// cells, and the steps left until the first cell reaches its endurance
+    /// at each cell's rate so far.
+    pub fn lifetime(&self, step: u64) -> LifetimeRow {
+        let mut pulses: Vec<u32> = Vec::with_capacity(self.cells());
+        let mut failed = 0u64;
+        let mut steps_left = f64::INFINITY;
+        for c in self.tiles.iter().filter_map(|t| t.cells.as_ref()) {
+            pulses.extend_from_slice(c.pulses());
+            failed += c.failed_cells() as u64;
+            for (&p, &e) in c.pulses().iter().zip(c.endurance()) {
+                if p > 0 && p < e {
+                    let rate = f64::from(p) / step as f64;
+                    steps_left = steps_left.min(f64::from(e - p) / rate);
+                }
+            }
+        }
+        let (mean, p99, max) = if pulses.is_empty() {
+            (0.0, 0, 0)
+        } else {
+            let mean = pulses.iter().map(|&p| f64::from(p)).sum::<f64>() / pulses.len() as f64;
+            let n = pulses.len();
+            let k = (((n as f64) * 0.99).ceil() as usize).clamp(1, n) - 1;
+            let (_, p99, _) = pulses.select_nth_unstable(k);
+            let p99 = *p99;
+            (mean, p99, pulses.iter().copied().max().unwrap_or(0))
+        };
+        LifetimeRow {
+            step,
+            pulses_mean: mean,
+            pulses_p99: p99,
+            pulses_max: max,
+            failed_cells: failed,
+            projected_steps_to_first_failure: steps_left
+                .is_finite()
+                .then(|| steps_left.floor() as u64),
+        }
+    }
+
+    /// The median endurance of the chip's cells, in pulses (0 without cells).
+    pub fn endurance_median(&self) -> u32 {
+        let mut endurance: Vec<u32> = self
+            .tiles
+            .iter()
+            .filter_map(|t| t.cells.as_ref())
+            .flat_map(|c| c.endurance().iter().copied())
+            .collect();
+        if endurance.is_empty() {
+            0
+        } else {
+            let k = endurance.len() / 2;
+            *endurance.select_nth_unstable(k).1
+        }
+    }
+}

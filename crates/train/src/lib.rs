@@ -1,0 +1,95 @@
+//! Ways to train a network on an aimsim chip.
+//!
+//! The chip ([`aimsim_engine::ChipSim`]) offers hardware primitives; a
+//! [`TrainingAlgorithm`] turns them into learning: it places the network's
+//! weight matrices, and for each batch drives the phases it uses (for
+//! [`Backprop`]: forward MVMs, transposed MVMs, one update through the
+//! chip's write rule), naming each phase so the ledger charges its energy
+//! there. The [`Trainer`] runs the loop — epochs, shuffling, trace rows,
+//! the VCD window — and [`evaluate`] measures the trained network on the
+//! test set with its own ledger, so inference is reported beside training
+//! rather than rewinding the clock.
+//!
+//! Data flow of one backprop step: input → `enter_phase(forward)` →
+//! per layer `ChipSim::forward` (+ bias, activation, charged digitally) →
+//! loss gradient → `enter_phase(backward)` → per layer
+//! `ChipSim::transposed` (+ activation derivative) → `enter_phase(update)`
+//! → bias SGD in the digital periphery and `ChipSim::update` with the
+//! `(x, δ)` factors of every layer and scale `−η`.
+
+mod backprop;
+mod evaluate;
+mod options;
+mod rows;
+mod trainer;
+
+pub use backprop::Backprop;
+pub use evaluate::{evaluate, Evaluation, InferenceReport};
+pub use options::{RawTrain, Train};
+pub use rows::EnergyRow;
+pub use trainer::{Trainer, VcdWindow};
+
+use aimsim_energy::Phase;
+use aimsim_engine::ChipSim;
+
+/// Errors of training.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] aimsim_core::CoreError),
+    /// The chip failed (a deadlock, a probe's output).
+    #[error(transparent)]
+    Engine(#[from] aimsim_engine::EngineError),
+    /// A network that does not fit the data or the algorithm.
+    #[error("{0}")]
+    Network(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// Samples of one training step: `inputs` holds `labels.len()` vectors of
+/// equal length, one after another.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// Input vectors, row-major.
+    pub inputs: &'a [f32],
+    /// Class labels, one per input.
+    pub labels: &'a [u8],
+}
+
+impl Batch<'_> {
+    /// Samples in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// A way of training a network on a chip.
+///
+/// An algorithm owns the network's digital state (biases, activations,
+/// optimiser state) and the ids of the matrices it placed on the chip; the
+/// chip owns the weights. It names the phases it charges energy to
+/// ([`TrainingAlgorithm::phases`]): the trace's per-phase columns and the
+/// VCD's `controller.phase` codes follow that list.
+pub trait TrainingAlgorithm: Send {
+    /// The algorithm's name (`"backprop"`).
+    fn name(&self) -> &str;
+
+    /// The phases one step enters, in report order.
+    fn phases(&self) -> &[Phase];
+
+    /// One training step on `batch`.
+    fn step(&mut self, chip: &mut ChipSim, batch: Batch<'_>) -> Result<()>;
+
+    /// The network's output for one input, in the chip's current phase,
+    /// without learning (evaluation).
+    fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]>;
+}

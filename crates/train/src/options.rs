@@ -1,0 +1,131 @@
+//! Training options (`train.*` of `--set`): the raw serde form with its
+//! documented defaults, and the validated form.
+
+use aimsim_core::config::{self, Check};
+use aimsim_core::CoreError;
+use aimsim_workload::WORKLOAD_NAMES;
+use serde::{Deserialize, Serialize};
+
+/// Training parameters (`train.*` of `--set`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrain {
+    /// Built-in workload (default: `digits-mlp`).
+    #[serde(default = "d_workload")]
+    pub workload: String,
+    /// Passes over the training set (default: 8).
+    #[serde(default = "d_epochs")]
+    pub epochs: u32,
+    /// Stop after this many steps, if set (default: none: all epochs).
+    #[serde(default)]
+    pub steps: Option<u64>,
+    /// SGD learning rate η (default: 0.02).
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    /// Initial weights uniform in ±init_scale/sqrt(fan_in) (default: 1).
+    #[serde(default = "d_init")]
+    pub init_scale: f64,
+    /// Rows of `energy.csv` / `lifetime.csv` every this many steps (default: 100).
+    #[serde(default = "d_every")]
+    pub trace_every: u64,
+}
+
+fn d_workload() -> String {
+    "digits-mlp".into()
+}
+fn d_epochs() -> u32 {
+    8
+}
+fn d_lr() -> f64 {
+    0.02
+}
+fn d_init() -> f64 {
+    1.0
+}
+fn d_every() -> u64 {
+    100
+}
+
+impl Default for RawTrain {
+    fn default() -> Self {
+        RawTrain {
+            workload: d_workload(),
+            epochs: d_epochs(),
+            steps: None,
+            lr: d_lr(),
+            init_scale: d_init(),
+            trace_every: d_every(),
+        }
+    }
+}
+
+/// Validated training parameters.
+#[derive(Clone, Debug)]
+pub struct Train {
+    /// The raw values.
+    pub raw: RawTrain,
+}
+
+impl Train {
+    /// Builds training parameters from defaults and `train.*` overrides.
+    pub fn from_overrides(overrides: &[(String, String)]) -> std::result::Result<Train, CoreError> {
+        Train::from_raw_with(RawTrain::default(), overrides)
+    }
+
+    /// Validates `raw` after applying `train.*` overrides to it.
+    pub fn from_raw_with(
+        raw: RawTrain,
+        overrides: &[(String, String)],
+    ) -> std::result::Result<Train, CoreError> {
+        let file = "--set train";
+        let mut tree = serde_json::to_value(raw).expect("serialisable");
+        for (p, v) in overrides {
+            config::apply_override(&mut tree, p, v)?;
+        }
+        let raw: RawTrain = config::from_tree(file, tree)?;
+        let c = Check::new(file);
+        if !WORKLOAD_NAMES.contains(&raw.workload.as_str()) {
+            return Err(c.err(
+                "workload",
+                format!(
+                    "unknown workload `{}`; expected one of {}",
+                    raw.workload,
+                    WORKLOAD_NAMES.join(", ")
+                ),
+            ));
+        }
+        c.int_range("epochs", raw.epochs.into(), 1, 1_000_000)?;
+        if let Some(s) = raw.steps {
+            c.int_range("steps", s, 1, u64::MAX)?;
+        }
+        c.range("lr", raw.lr, 1e-12, 100.0)?;
+        c.range("init_scale", raw.init_scale, 0.0, 100.0)?;
+        c.int_range("trace_every", raw.trace_every, 1, u64::MAX)?;
+        Ok(Train { raw })
+    }
+
+    /// Training steps the options ask for on a training set of `n` samples:
+    /// `epochs × n`, or `steps` if fewer.
+    pub fn total_steps(&self, n: usize) -> u64 {
+        let all = u64::from(self.raw.epochs) * n as u64;
+        self.raw.steps.unwrap_or(all).min(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_validated_naming_the_field() {
+        let t = Train::from_overrides(&[("steps".into(), "50".into())]).unwrap();
+        assert_eq!(t.total_steps(1000), 50);
+        assert_eq!(t.total_steps(3), 24, "8 epochs of 3 samples");
+        let e = Train::from_overrides(&[("lr".into(), "-1".into())]).unwrap_err();
+        assert!(e.to_string().contains("lr"), "{e}");
+        let e = Train::from_overrides(&[("workload".into(), "\"nope\"".into())]).unwrap_err();
+        assert!(e.to_string().contains("digits-mlp"), "{e}");
+        let e = Train::from_overrides(&[("bogus".into(), "1".into())]).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+}
