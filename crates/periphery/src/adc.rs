@@ -1,0 +1,313 @@
+//! The ADC: column currents to codes (mid-tread quantiser with offset,
+//! thermal noise and clipping), its conversion timing and energy.
+
+use aimsim_core::config::Check;
+use aimsim_core::{Result, Rng};
+use rand::Rng as _;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// ADC architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdcKind {
+    /// Successive approximation: one bit per cycle plus one sample cycle.
+    Sar,
+    /// Flash: one conversion per cycle.
+    Flash,
+}
+
+/// ADC configuration (`chip.adc`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdc {
+    /// Architecture: `sar` or `flash`.
+    pub kind: AdcKind,
+    /// Resolution in bits (1..=16).
+    pub bits: u32,
+    /// Full-scale input current (symmetric, ±) of forward reads, µA.
+    pub full_scale_ua: f64,
+    /// Full-scale current of transposed (backward) reads, µA; the integrator
+    /// gain is programmable because errors are smaller than activations
+    /// (default: `full_scale_ua`).
+    #[serde(default)]
+    pub backward_full_scale_ua: Option<f64>,
+    /// ADCs per tile; columns are multiplexed over them.
+    pub adcs_per_tile: u32,
+    /// Energy per conversion, pJ; if absent, Walden `walden_fom_fj · 2^bits`.
+    #[serde(default)]
+    pub energy_pj: Option<f64>,
+    /// Walden figure of merit, fJ per conversion step (used when `energy_pj` is absent).
+    #[serde(default)]
+    pub walden_fom_fj: Option<f64>,
+    /// Input-referred thermal noise σ, in LSB (default: 0).
+    #[serde(default)]
+    pub noise_lsb: f64,
+    /// Static input-referred offset, in LSB, added before rounding (default: 0).
+    #[serde(default)]
+    pub offset_lsb: f64,
+    /// Cycles of one conversion (default: `bits + 1` for SAR — one sample
+    /// cycle and one per bit — and 1 for flash).
+    #[serde(default)]
+    pub conversion_cycles: Option<u64>,
+    /// Full scale set from calibration statistics: if > 0, each tile's ADCs
+    /// convert its first `calibration_reads` forward (and, separately,
+    /// backward) reads with the configured full scale while recording the
+    /// largest `|I|` seen, then use `calibration_margin × max |I|` as full
+    /// scale from then on. Deterministic: it depends only on the reads'
+    /// values. 0 keeps the configured full scale (default: 0).
+    #[serde(default)]
+    pub calibration_reads: u64,
+    /// Head-room factor on the calibrated full scale, 1..=16 (default: 1.25).
+    #[serde(default = "default_margin")]
+    pub calibration_margin: f64,
+    /// No quantisation, clipping or noise (energy and timing still charged) (default: false).
+    #[serde(default)]
+    pub ideal: bool,
+}
+
+fn default_margin() -> f64 {
+    1.25
+}
+
+/// A validated ADC.
+#[derive(Clone, Debug)]
+pub struct Adc {
+    /// The configuration.
+    pub cfg: RawAdc,
+    lsb_ua: f32,
+    backward_lsb_ua: f32,
+    energy_pj: f64,
+}
+
+impl Adc {
+    /// Validates `raw`; `c` names the section.
+    pub fn validate(c: &Check, raw: RawAdc) -> Result<Adc> {
+        c.int_range("bits", raw.bits.into(), 1, 16)?;
+        c.positive("full_scale_ua", raw.full_scale_ua)?;
+        c.int_range("adcs_per_tile", raw.adcs_per_tile.into(), 1, 65_536)?;
+        c.non_negative("noise_lsb", raw.noise_lsb)?;
+        let codes = 2f64.powi(raw.bits as i32);
+        c.range("offset_lsb", raw.offset_lsb, -codes, codes)?;
+        if let Some(n) = raw.conversion_cycles {
+            c.int_range("conversion_cycles", n, 1, 1_000_000)?;
+        }
+        c.range("calibration_margin", raw.calibration_margin, 1.0, 16.0)?;
+        let energy_pj = match (raw.energy_pj, raw.walden_fom_fj) {
+            (Some(e), _) => c.non_negative("energy_pj", e)?,
+            (None, Some(fom)) => {
+                c.non_negative("walden_fom_fj", fom)? * 1e-3 * 2f64.powi(raw.bits as i32)
+            }
+            (None, None) => {
+                return Err(c.err("energy_pj", "give energy_pj or walden_fom_fj"));
+            }
+        };
+        let lsb_ua = (2.0 * raw.full_scale_ua / codes) as f32;
+        let back_fs = match raw.backward_full_scale_ua {
+            Some(fs) => c.positive("backward_full_scale_ua", fs)?,
+            None => raw.full_scale_ua,
+        };
+        let backward_lsb_ua = (2.0 * back_fs / codes) as f32;
+        Ok(Adc {
+            cfg: raw,
+            lsb_ua,
+            backward_lsb_ua,
+            energy_pj,
+        })
+    }
+
+    /// Energy of one conversion, pJ.
+    pub fn energy_pj(&self) -> f64 {
+        self.energy_pj
+    }
+
+    /// The quantisation step of forward reads, µA.
+    pub fn lsb_ua(&self) -> f32 {
+        self.lsb_ua
+    }
+
+    /// The quantisation step of transposed (backward) reads, µA.
+    pub fn backward_lsb_ua(&self) -> f32 {
+        self.backward_lsb_ua
+    }
+
+    /// The quantisation step for a full scale of `±full_scale_ua`, µA.
+    pub fn lsb_for_full_scale(&self, full_scale_ua: f32) -> f32 {
+        2.0 * full_scale_ua / 2f32.powi(self.cfg.bits as i32)
+    }
+
+    /// Cycles of one conversion.
+    pub fn conversion_cycles(&self) -> u64 {
+        self.cfg.conversion_cycles.unwrap_or(match self.cfg.kind {
+            AdcKind::Sar => u64::from(self.cfg.bits) + 1,
+            AdcKind::Flash => 1,
+        })
+    }
+
+    /// Sequential conversion batches for `lines` output lines.
+    pub fn batches(&self, lines: usize) -> u64 {
+        (lines as u64).div_ceil(u64::from(self.cfg.adcs_per_tile))
+    }
+
+    /// Quantises forward-read currents in place: mid-tread, codes
+    /// `−2^(b−1) ..= 2^(b−1)−1`.
+    pub fn convert(&self, currents_ua: &mut [f32], rng: &mut Rng) {
+        self.convert_with_lsb(self.lsb_ua, currents_ua, rng);
+    }
+
+    /// Quantises transposed-read currents in place (the backward full scale).
+    pub fn convert_backward(&self, currents_ua: &mut [f32], rng: &mut Rng) {
+        self.convert_with_lsb(self.backward_lsb_ua, currents_ua, rng);
+    }
+
+    /// Quantises currents in place with step `lsb_ua` (a calibrated full
+    /// scale): offset and thermal noise in LSB, rounding, clipping.
+    pub fn convert_with_lsb(&self, lsb_ua: f32, currents_ua: &mut [f32], rng: &mut Rng) {
+        if self.cfg.ideal {
+            return;
+        }
+        let half = (1i64 << (self.cfg.bits - 1)) as f32;
+        let noise = self.cfg.noise_lsb as f32;
+        let offset = self.cfg.offset_lsb as f32;
+        for i in currents_ua.iter_mut() {
+            let mut code = *i / lsb_ua + offset;
+            if noise > 0.0 {
+                let z: f32 = rng.sample(StandardNormal);
+                code += noise * z;
+            }
+            *i = code.round().clamp(-half, half - 1.0) * lsb_ua;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::stream;
+    use proptest::prelude::*;
+
+    fn adc(bits: u32) -> Adc {
+        Adc::validate(
+            &Check::new("t"),
+            RawAdc {
+                kind: AdcKind::Sar,
+                bits,
+                full_scale_ua: 100.0,
+                backward_full_scale_ua: None,
+                adcs_per_tile: 8,
+                energy_pj: None,
+                walden_fom_fj: Some(100.0),
+                noise_lsb: 0.0,
+                offset_lsb: 0.0,
+                conversion_cycles: None,
+                calibration_reads: 0,
+                calibration_margin: 1.25,
+                ideal: false,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn walden_energy_and_sar_timing() {
+        let a = adc(8);
+        assert!((a.energy_pj() - 25.6).abs() < 1e-12);
+        assert_eq!(a.conversion_cycles(), 9);
+        assert_eq!(a.batches(128), 16);
+        assert_eq!(a.batches(129), 17);
+    }
+
+    #[test]
+    fn adc_clips_outside_range() {
+        let a = adc(8);
+        let mut x = [1e4, -1e4];
+        a.convert(&mut x, &mut stream(1, "t"));
+        assert_eq!(x[0], 127.0 * a.lsb_ua());
+        assert_eq!(x[1], -128.0 * a.lsb_ua());
+    }
+
+    #[test]
+    fn flash_and_explicit_energy_and_cycles() {
+        let raw = RawAdc {
+            kind: AdcKind::Flash,
+            bits: 4,
+            full_scale_ua: 100.0,
+            backward_full_scale_ua: None,
+            adcs_per_tile: 8,
+            energy_pj: Some(2.5),
+            walden_fom_fj: Some(100.0),
+            noise_lsb: 0.0,
+            offset_lsb: 0.0,
+            conversion_cycles: None,
+            calibration_reads: 0,
+            calibration_margin: 1.25,
+            ideal: false,
+        };
+        let a = Adc::validate(&Check::new("t"), raw.clone()).unwrap();
+        // Explicit energy wins over Walden; flash converts in one cycle.
+        assert_eq!(a.energy_pj(), 2.5);
+        assert_eq!(a.conversion_cycles(), 1);
+        let b = Adc::validate(
+            &Check::new("t"),
+            RawAdc {
+                conversion_cycles: Some(3),
+                ..raw
+            },
+        )
+        .unwrap();
+        assert_eq!(b.conversion_cycles(), 3);
+        // Walden at 4 bits: 100 fJ · 16 = 1.6 pJ.
+        assert!((adc(4).energy_pj() - 1.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adc_offset_shifts_codes() {
+        let mut raw = adc(8).cfg;
+        raw.offset_lsb = 2.0;
+        let a = Adc::validate(&Check::new("t"), raw).unwrap();
+        let mut x = [0.0f32, 10.0 * a.lsb_ua()];
+        a.convert(&mut x, &mut stream(1, "t"));
+        assert_eq!(x, [2.0 * a.lsb_ua(), 12.0 * a.lsb_ua()]);
+        // A calibrated full scale of 50 µA halves the LSB of ±100 µA.
+        assert!((a.lsb_for_full_scale(50.0) - 0.5 * a.lsb_ua()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn impossible_values_name_the_field() {
+        let c = Check::new("f.json").section("adc");
+        let mut raw = adc(8).cfg;
+        raw.calibration_margin = 0.5;
+        let e = Adc::validate(&c, raw).unwrap_err().to_string();
+        assert!(e.contains("adc.calibration_margin"), "{e}");
+        let mut raw = adc(8).cfg;
+        raw.conversion_cycles = Some(0);
+        let e = Adc::validate(&c, raw).unwrap_err().to_string();
+        assert!(e.contains("adc.conversion_cycles"), "{e}");
+        let mut raw = adc(8).cfg;
+        raw.offset_lsb = f64::NAN;
+        let e = Adc::validate(&c, raw).unwrap_err().to_string();
+        assert!(e.contains("adc.offset_lsb"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn adc_error_within_half_lsb(u in 0.0f32..1.0, bits in 2u32..14) {
+            // The codes span [−fs, fs − LSB]; inside that range the error is ≤ LSB/2.
+            let a = adc(bits);
+            let x = -100.0 + u * (200.0 - a.lsb_ua());
+            let mut y = [x];
+            a.convert(&mut y, &mut stream(1, "t"));
+            // Half an LSB, plus f32 rounding of values up to 100 µA (ulp 7.6e-6).
+            prop_assert!((y[0] - x).abs() <= 0.5 * a.lsb_ua() + 3e-5);
+        }
+
+        #[test]
+        fn adc_clips_outside_range_any_bits(u in 1.0f32..100.0, bits in 1u32..14) {
+            let a = adc(bits);
+            let half = (1i64 << (bits - 1)) as f32;
+            let mut y = [100.0 * u + a.lsb_ua(), -100.0 * u - a.lsb_ua()];
+            a.convert(&mut y, &mut stream(1, "t"));
+            prop_assert_eq!(y, [(half - 1.0) * a.lsb_ua(), -half * a.lsb_ua()]);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The digital periphery: energy per operation and gradient-unit
+//! throughput.
+
+use aimsim_core::config::Check;
+use aimsim_core::Result;
+use serde::{Deserialize, Serialize};
+
+/// Digital periphery configuration (`chip.digital`): energy per operation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDigital {
+    /// One multiply-accumulate of the gradient / weight arithmetic, pJ.
+    pub mac_pj: f64,
+    /// One add or compare, pJ.
+    pub add_pj: f64,
+    /// One activation (and its derivative) by look-up, pJ.
+    pub activation_pj: f64,
+    /// One random bit (LFSR), pJ.
+    pub random_bit_pj: f64,
+    /// Random bits one stochastic decision consumes.
+    pub random_bits_per_decision: u32,
+    /// Multiply-accumulates the digital gradient unit of one tile does per cycle.
+    pub macs_per_cycle: u32,
+    /// One 32-bit word read from periphery SRAM (e.g. a mixed-precision
+    /// accumulator), pJ (default: 160: Horowitz ISSCC 2014, 10 pJ for a
+    /// 32-bit read of an 8 KB SRAM at 45 nm / 0.9 V, scaled ×16 by C·V² to
+    /// 180 nm / 1.8 V).
+    #[serde(default = "default_sram_pj")]
+    pub sram_read_pj: f64,
+    /// One 32-bit word written to periphery SRAM, pJ (default: 160, taken
+    /// equal to a read; Horowitz gives reads only).
+    #[serde(default = "default_sram_pj")]
+    pub sram_write_pj: f64,
+}
+
+fn default_sram_pj() -> f64 {
+    160.0
+}
+
+/// Validated digital periphery costs.
+#[derive(Clone, Debug)]
+pub struct Digital {
+    /// The configuration.
+    pub cfg: RawDigital,
+}
+
+impl Digital {
+    /// Validates `raw`; `c` names the section.
+    pub fn validate(c: &Check, raw: RawDigital) -> Result<Digital> {
+        c.non_negative("mac_pj", raw.mac_pj)?;
+        c.non_negative("add_pj", raw.add_pj)?;
+        c.non_negative("activation_pj", raw.activation_pj)?;
+        c.non_negative("random_bit_pj", raw.random_bit_pj)?;
+        c.int_range(
+            "random_bits_per_decision",
+            raw.random_bits_per_decision.into(),
+            1,
+            64,
+        )?;
+        c.int_range("macs_per_cycle", raw.macs_per_cycle.into(), 1, 1 << 20)?;
+        c.non_negative("sram_read_pj", raw.sram_read_pj)?;
+        c.non_negative("sram_write_pj", raw.sram_write_pj)?;
+        Ok(Digital { cfg: raw })
+    }
+}
