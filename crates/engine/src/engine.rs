@@ -236,12 +236,12 @@ impl AdcRange {
     /// The step to convert `currents_ua` with (`configured_ua` until
     /// calibrated); records their largest magnitude while calibrating.
     fn step(&mut self, adc: &Adc, configured_ua: f32, currents_ua: &[f32]) -> f32 {
-        let n = adc.cfg.calibration_reads;
+        let n = adc.calibration_reads();
         if self.reads < n {
             self.max_ua = currents_ua.iter().fold(self.max_ua, |m, i| m.max(i.abs()));
             self.reads += 1;
             if self.reads == n && self.max_ua > 0.0 {
-                let fs = self.max_ua * adc.cfg.calibration_margin as f32;
+                let fs = self.max_ua * adc.calibration_margin() as f32;
                 self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
             }
             return configured_ua;
@@ -835,12 +835,12 @@ impl<'a> Engine<'a> {
                 phase,
                 id,
                 macs,
-                macs as f64 * chip.digital.cfg.mac_pj,
+                macs as f64 * chip.digital.mac_pj(),
             );
             return n_out;
         };
         chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
-        let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+        let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
         let forward = op == TileOp::Forward;
         let out = &mut tile.out[..n_out];
         let power_uw = if forward {
@@ -867,14 +867,14 @@ impl<'a> Engine<'a> {
             phase,
             id,
             drives,
-            drives as f64 * chip.dac.cfg.energy_pj,
+            drives as f64 * chip.dac.energy_pj(),
         );
         // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
         // or, bit-serial, of `V_read` on each line in each cycle it is driven.
-        let read_uw = match chip.dac.cfg.encoding {
+        let read_uw = match chip.dac.encoding() {
             DacEncoding::Amplitude => power_uw,
             DacEncoding::BitSerial => {
-                let v = chip.dac.cfg.read_voltage_v;
+                let v = chip.dac.read_voltage_v();
                 let g_us = driven_conductance_us(cells, forward, |k| chip.dac.drives(x[k]));
                 v * v * g_us
             }
@@ -947,7 +947,7 @@ impl<'a> Engine<'a> {
                 }
                 drv_pj = chip.driver.phase_energy_pj(set, n, max_pulses);
                 rounds = 1;
-                cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
+                cycles = chip.driver.setup_cycles() + u64::from(max_pulses) * chip.pulse_cycles();
             }
             WriteMode::Verify {
                 tolerance_us,
@@ -985,8 +985,8 @@ impl<'a> Engine<'a> {
                                 chip.driver
                                     .phase_energy_pj(set, outcomes.len() as u32, max_p);
                             rounds += 1;
-                            cycles += chip.driver.cfg.setup_cycles
-                                + u64::from(max_p) * chip.pulse_cycles();
+                            cycles +=
+                                chip.driver.setup_cycles() + u64::from(max_p) * chip.pulse_cycles();
                         }
                         reads.cells += vr.cells;
                         reads.g_sum_us += vr.g_sum_us;
@@ -1024,8 +1024,8 @@ impl<'a> Engine<'a> {
     fn verify_reads(&mut self, tile: u32, reads: u64, r: VerifyRead) {
         let chip = self.chip;
         let id = Some(tile);
-        let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
-        let v = chip.dac.cfg.read_voltage_v;
+        let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
+        let v = chip.dac.read_voltage_v();
         let cells = u64::from(r.cells);
         self.ledger.add(
             Component::Dac,
@@ -1033,7 +1033,7 @@ impl<'a> Engine<'a> {
             Phase::Update,
             id,
             reads,
-            reads as f64 * chip.dac.cfg.energy_pj,
+            reads as f64 * chip.dac.energy_pj(),
         );
         self.ledger.add(
             Component::ArrayRead,
@@ -1117,7 +1117,7 @@ impl<'a> Engine<'a> {
                 "normalise",
                 Phase::Forward,
                 self.acts[l].len() as u64,
-                self.chip.digital.cfg.add_pj,
+                self.chip.digital.add_pj(),
             );
             let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
             let device = self.rule.uses_device();
@@ -1132,7 +1132,7 @@ impl<'a> Engine<'a> {
             self.run_until(|e| e.reads_pending == 0)?;
             // Digital partial-sum accumulation, bias and activation.
             let unit = if self.rule.uses_device() {
-                scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+                scale / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
             } else {
                 1.0
             };
@@ -1155,13 +1155,13 @@ impl<'a> Engine<'a> {
                 "accumulate",
                 Phase::Forward,
                 adds,
-                self.chip.digital.cfg.add_pj,
+                self.chip.digital.add_pj(),
             );
             self.digital(
                 "activation",
                 Phase::Forward,
                 n,
-                self.chip.digital.cfg.activation_pj,
+                self.chip.digital.activation_pj(),
             );
         }
         Ok(&self.acts[self.layers.len()])
@@ -1179,7 +1179,7 @@ impl<'a> Engine<'a> {
                 "normalise",
                 Phase::Backward,
                 self.deltas[l].len() as u64,
-                self.chip.digital.cfg.add_pj,
+                self.chip.digital.add_pj(),
             );
             let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
             let device = self.rule.uses_device();
@@ -1193,7 +1193,7 @@ impl<'a> Engine<'a> {
             self.issue(l, TileOp::Backward);
             self.run_until(|e| e.reads_pending == 0)?;
             let unit = if device {
-                scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+                scale / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
             } else {
                 1.0
             };
@@ -1217,13 +1217,13 @@ impl<'a> Engine<'a> {
                 "accumulate",
                 Phase::Backward,
                 n * self.layers[l].tiles.len() as u64,
-                self.chip.digital.cfg.add_pj,
+                self.chip.digital.add_pj(),
             );
             self.digital(
                 "activation_derivative",
                 Phase::Backward,
                 n,
-                self.chip.digital.cfg.mac_pj,
+                self.chip.digital.mac_pj(),
             );
         }
         Ok(())
@@ -1236,7 +1236,7 @@ impl<'a> Engine<'a> {
         let model = self.model;
         let lr = self.lr;
         let r_wg = model.r_wg_us;
-        let dig = &chip.digital.cfg;
+        let dig = &chip.digital;
         let mode = self.rule.write_mode();
         let gradient = self.rule.needs_gradient();
         let mut stats = aimsim_controller::DecisionStats::default();
@@ -1286,7 +1286,7 @@ impl<'a> Engine<'a> {
                     Some(cells) => {
                         let plan = WritePlan::build(cells, model, &tile.dec, mode);
                         tile.phases
-                            .extend(plan.phases(chip.driver.cfg.max_parallel as usize).map(|p| {
+                            .extend(plan.phases(chip.driver.max_parallel() as usize).map(|p| {
                                 OwnedPhase {
                                     row: p.row,
                                     polarity: p.polarity,
@@ -1297,25 +1297,25 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        self.digital("gradient_mac", Phase::Update, macs, dig.mac_pj);
+        self.digital("gradient_mac", Phase::Update, macs, dig.mac_pj());
         self.digital(
             "threshold_compare",
             Phase::Update,
             stats.compares,
-            dig.add_pj,
+            dig.add_pj(),
         );
         self.digital(
             "random_bits",
             Phase::Update,
-            stats.random_decisions * u64::from(dig.random_bits_per_decision),
-            dig.random_bit_pj,
+            stats.random_decisions * u64::from(dig.random_bits_per_decision()),
+            dig.random_bit_pj(),
         );
         if stats.coincidence_counts > 0 {
             self.digital(
                 "coincidence_count",
                 Phase::Update,
                 stats.coincidence_counts,
-                dig.add_pj,
+                dig.add_pj(),
             );
         }
         if stats.sram_reads + stats.sram_writes > 0 {
@@ -1323,13 +1323,13 @@ impl<'a> Engine<'a> {
                 "sram_read",
                 Phase::Update,
                 stats.sram_reads,
-                dig.sram_read_pj,
+                dig.sram_read_pj(),
             );
             self.digital(
                 "sram_write",
                 Phase::Update,
                 stats.sram_writes,
-                dig.sram_write_pj,
+                dig.sram_write_pj(),
             );
         }
         // Each tile's gradient unit runs in parallel before its writes.
@@ -1339,7 +1339,7 @@ impl<'a> Engine<'a> {
             if tile.phases.is_empty() {
                 continue;
             }
-            let grad_cycles = tile.update_ops.div_ceil(u64::from(dig.macs_per_cycle));
+            let grad_cycles = tile.update_ops.div_ceil(u64::from(dig.macs_per_cycle()));
             let ready = self.now + chip.clock.cycles(grad_cycles);
             self.issue_op(ti, TileOp::Write, ready);
         }

@@ -73,8 +73,7 @@ fn default_margin() -> f64 {
 /// A validated ADC.
 #[derive(Clone, Debug)]
 pub struct Adc {
-    /// The configuration.
-    pub cfg: RawAdc,
+    cfg: RawAdc,
     lsb_ua: f32,
     backward_lsb_ua: f32,
     energy_pj: f64,
@@ -177,6 +176,82 @@ impl Adc {
             }
             *i = code.round().clamp(-half, half - 1.0) * lsb_ua;
         }
+    }
+}
+
+/// The configuration, read-only: each accessor returns the [`RawAdc`] field
+/// of its name, by value, except where a resolved value already has the
+/// name: [`RawAdc::energy_pj`] is [`Adc::configured_energy_pj`] and
+/// [`RawAdc::conversion_cycles`] is [`Adc::configured_conversion_cycles`].
+impl Adc {
+    /// Architecture.
+    pub fn kind(&self) -> AdcKind {
+        self.cfg.kind
+    }
+
+    /// Resolution in bits.
+    pub fn bits(&self) -> u32 {
+        self.cfg.bits
+    }
+
+    /// Configured full-scale current of forward reads (±), µA.
+    pub fn full_scale_ua(&self) -> f64 {
+        self.cfg.full_scale_ua
+    }
+
+    /// Configured full-scale current of transposed reads, µA
+    /// (`None`: `full_scale_ua`; the resolved step is [`Adc::backward_lsb_ua`]).
+    pub fn backward_full_scale_ua(&self) -> Option<f64> {
+        self.cfg.backward_full_scale_ua
+    }
+
+    /// ADCs per tile.
+    pub fn adcs_per_tile(&self) -> u32 {
+        self.cfg.adcs_per_tile
+    }
+
+    /// The configured energy per conversion, pJ (`None`: Walden from
+    /// `walden_fom_fj`). Named apart from the raw field `energy_pj` because
+    /// [`Adc::energy_pj`] is the resolved per-conversion energy.
+    pub fn configured_energy_pj(&self) -> Option<f64> {
+        self.cfg.energy_pj
+    }
+
+    /// Walden figure of merit, fJ per conversion step, if configured.
+    pub fn walden_fom_fj(&self) -> Option<f64> {
+        self.cfg.walden_fom_fj
+    }
+
+    /// Input-referred thermal noise σ, LSB.
+    pub fn noise_lsb(&self) -> f64 {
+        self.cfg.noise_lsb
+    }
+
+    /// Static input-referred offset, LSB.
+    pub fn offset_lsb(&self) -> f64 {
+        self.cfg.offset_lsb
+    }
+
+    /// The configured cycles of one conversion (`None`: the architecture
+    /// default). Named apart from the raw field `conversion_cycles` because
+    /// [`Adc::conversion_cycles`] is the resolved count.
+    pub fn configured_conversion_cycles(&self) -> Option<u64> {
+        self.cfg.conversion_cycles
+    }
+
+    /// Reads converted at the configured full scale before calibration (0: none).
+    pub fn calibration_reads(&self) -> u64 {
+        self.cfg.calibration_reads
+    }
+
+    /// Head-room factor on the calibrated full scale.
+    pub fn calibration_margin(&self) -> f64 {
+        self.cfg.calibration_margin
+    }
+
+    /// Whether quantisation, clipping and noise are off.
+    pub fn ideal(&self) -> bool {
+        self.cfg.ideal
     }
 }
 

@@ -44,8 +44,7 @@ pub struct RawDac {
 /// A validated DAC.
 #[derive(Clone, Debug)]
 pub struct Dac {
-    /// The configuration.
-    pub cfg: RawDac,
+    cfg: RawDac,
     levels: f32,
 }
 
@@ -101,6 +100,40 @@ impl Dac {
             DacEncoding::Amplitude => u32::from(x != 0.0),
             DacEncoding::BitSerial => self.code(x).unsigned_abs().count_ones(),
         }
+    }
+}
+
+/// The configuration, read-only: each accessor returns the [`RawDac`] field
+/// of its name, by value.
+impl Dac {
+    /// Resolution in bits, including sign.
+    pub fn bits(&self) -> u32 {
+        self.cfg.bits
+    }
+
+    /// Read voltage at full-scale input, V.
+    pub fn read_voltage_v(&self) -> f64 {
+        self.cfg.read_voltage_v
+    }
+
+    /// Cycles for the row lines to settle before integration (per read cycle).
+    pub fn settle_cycles(&self) -> u64 {
+        self.cfg.settle_cycles
+    }
+
+    /// Energy per conversion (one line drive), pJ.
+    pub fn energy_pj(&self) -> f64 {
+        self.cfg.energy_pj
+    }
+
+    /// Input encoding.
+    pub fn encoding(&self) -> DacEncoding {
+        self.cfg.encoding
+    }
+
+    /// Whether quantisation is off.
+    pub fn ideal(&self) -> bool {
+        self.cfg.ideal
     }
 }
 

@@ -40,8 +40,7 @@ fn default_sram_pj() -> f64 {
 /// Validated digital periphery costs.
 #[derive(Clone, Debug)]
 pub struct Digital {
-    /// The configuration.
-    pub cfg: RawDigital,
+    cfg: RawDigital,
 }
 
 impl Digital {
@@ -61,5 +60,49 @@ impl Digital {
         c.non_negative("sram_read_pj", raw.sram_read_pj)?;
         c.non_negative("sram_write_pj", raw.sram_write_pj)?;
         Ok(Digital { cfg: raw })
+    }
+}
+
+/// The configuration, read-only: each accessor returns the [`RawDigital`] field
+/// of its name, by value.
+impl Digital {
+    /// One multiply-accumulate, pJ.
+    pub fn mac_pj(&self) -> f64 {
+        self.cfg.mac_pj
+    }
+
+    /// One add or compare, pJ.
+    pub fn add_pj(&self) -> f64 {
+        self.cfg.add_pj
+    }
+
+    /// One activation (and its derivative) by look-up, pJ.
+    pub fn activation_pj(&self) -> f64 {
+        self.cfg.activation_pj
+    }
+
+    /// One random bit, pJ.
+    pub fn random_bit_pj(&self) -> f64 {
+        self.cfg.random_bit_pj
+    }
+
+    /// Random bits one stochastic decision consumes.
+    pub fn random_bits_per_decision(&self) -> u32 {
+        self.cfg.random_bits_per_decision
+    }
+
+    /// Multiply-accumulates the gradient unit of one tile does per cycle.
+    pub fn macs_per_cycle(&self) -> u32 {
+        self.cfg.macs_per_cycle
+    }
+
+    /// One 32-bit word read from periphery SRAM, pJ.
+    pub fn sram_read_pj(&self) -> f64 {
+        self.cfg.sram_read_pj
+    }
+
+    /// One 32-bit word written to periphery SRAM, pJ.
+    pub fn sram_write_pj(&self) -> f64 {
+        self.cfg.sram_write_pj
     }
 }

@@ -35,8 +35,7 @@ pub struct RawDriver {
 /// A validated pulse driver.
 #[derive(Clone, Debug)]
 pub struct Driver {
-    /// The configuration.
-    pub cfg: RawDriver,
+    cfg: RawDriver,
 }
 
 impl Driver {
@@ -94,6 +93,56 @@ impl Driver {
         let vg = self.gate_v(set);
         let c_pf = self.cfg.line_capacitance_ff * 1e-3;
         c_pf * (f64::from(cells) * v * v + vg * vg) * f64::from(pulses) + self.cfg.overhead_pj
+    }
+}
+
+/// The configuration, read-only: each accessor returns the [`RawDriver`] field
+/// of its name, by value.
+impl Driver {
+    /// SET pulse amplitude, V.
+    pub fn set_voltage_v(&self) -> f64 {
+        self.cfg.set_voltage_v
+    }
+
+    /// RESET pulse amplitude (magnitude), V.
+    pub fn reset_voltage_v(&self) -> f64 {
+        self.cfg.reset_voltage_v
+    }
+
+    /// Configured gate voltage of a SET pulse, V (`None`: `set_voltage_v`;
+    /// the resolved value is [`Driver::gate_v`]).
+    pub fn set_gate_v(&self) -> Option<f64> {
+        self.cfg.set_gate_v
+    }
+
+    /// Configured gate voltage of a RESET pulse, V (`None`: `reset_voltage_v`).
+    pub fn reset_gate_v(&self) -> Option<f64> {
+        self.cfg.reset_gate_v
+    }
+
+    /// Width of one nominal pulse, ns.
+    pub fn pulse_width_ns(&self) -> f64 {
+        self.cfg.pulse_width_ns
+    }
+
+    /// Capacitance of one word/bit line, fF.
+    pub fn line_capacitance_ff(&self) -> f64 {
+        self.cfg.line_capacitance_ff
+    }
+
+    /// Fixed energy of one pulse phase, pJ.
+    pub fn overhead_pj(&self) -> f64 {
+        self.cfg.overhead_pj
+    }
+
+    /// Cycles to set up a phase.
+    pub fn setup_cycles(&self) -> u64 {
+        self.cfg.setup_cycles
+    }
+
+    /// Most cells one phase may pulse at once.
+    pub fn max_parallel(&self) -> u32 {
+        self.cfg.max_parallel
     }
 }
 

@@ -5,7 +5,11 @@
 //!
 //! Each block has a raw configuration (serde, `deny_unknown_fields`, the
 //! defaults documented on each field) and a validated form built by
-//! `validate`, which names the field of any impossible value. Each block
+//! `validate`, which names the field of any impossible value. The validated
+//! form keeps its configuration private and answers read-only accessors
+//! named after the raw fields (`adc.calibration_reads()`), so a block cannot
+//! be changed past its validation; the ADC's two exceptions, where the name
+//! is taken by a resolved value, are listed on its accessors. Each block
 //! knows its own timing in cycles of the chip clock and its energy per
 //! operation in pJ; the engine turns these into events and ledger entries.
 //!

@@ -26,8 +26,7 @@ pub struct RawSense {
 /// A validated sense integrator.
 #[derive(Clone, Debug)]
 pub struct Sense {
-    /// The configuration.
-    pub cfg: RawSense,
+    cfg: RawSense,
 }
 
 impl Sense {
@@ -56,6 +55,30 @@ impl Sense {
     /// Energy of one line integrated for `t_s` seconds: `I_bias · V_dd · t`, pJ.
     pub fn energy_pj(&self, t_s: f64) -> f64 {
         self.cfg.bias_ua * 1e-6 * self.cfg.vdd_v * t_s * 1e12
+    }
+}
+
+/// The configuration, read-only: each accessor returns the [`RawSense`] field
+/// of its name, by value.
+impl Sense {
+    /// Integration cycles of one read.
+    pub fn integrate_cycles(&self) -> u64 {
+        self.cfg.integrate_cycles
+    }
+
+    /// Bias current of one integrator, µA.
+    pub fn bias_ua(&self) -> f64 {
+        self.cfg.bias_ua
+    }
+
+    /// Supply voltage of the analog blocks, V.
+    pub fn vdd_v(&self) -> f64 {
+        self.cfg.vdd_v
+    }
+
+    /// Input-referred integrator noise σ per read, µA.
+    pub fn noise_ua(&self) -> f64 {
+        self.cfg.noise_ua
     }
 }
 
