@@ -364,6 +364,59 @@ mod tests {
         assert!(e.contains("adc.offset_lsb"), "{e}");
     }
 
+    #[test]
+    fn accessors_return_the_configuration() {
+        // Distinct values per field, so a swapped accessor fails.
+        let raw = RawAdc {
+            kind: AdcKind::Flash,
+            bits: 6,
+            full_scale_ua: 80.0,
+            backward_full_scale_ua: Some(20.0),
+            adcs_per_tile: 4,
+            energy_pj: Some(2.5),
+            walden_fom_fj: Some(100.0),
+            noise_lsb: 0.25,
+            offset_lsb: -0.5,
+            conversion_cycles: Some(3),
+            calibration_reads: 16,
+            calibration_margin: 2.0,
+            ideal: true,
+        };
+        let a = Adc::validate(&Check::new("t"), raw).unwrap();
+        assert_eq!(
+            (a.kind(), a.bits(), a.adcs_per_tile()),
+            (AdcKind::Flash, 6, 4)
+        );
+        assert_eq!(
+            (a.full_scale_ua(), a.backward_full_scale_ua()),
+            (80.0, Some(20.0))
+        );
+        assert_eq!(
+            (a.configured_energy_pj(), a.walden_fom_fj()),
+            (Some(2.5), Some(100.0))
+        );
+        assert_eq!((a.noise_lsb(), a.offset_lsb()), (0.25, -0.5));
+        assert_eq!(a.configured_conversion_cycles(), Some(3));
+        assert_eq!((a.calibration_reads(), a.calibration_margin()), (16, 2.0));
+        assert!(a.ideal());
+    }
+
+    #[test]
+    fn configured_and_resolved_values_differ_when_defaulted() {
+        // The two renamed accessors give the raw `None`; the methods that
+        // own the field names give the resolved values (Walden 25.6 pJ,
+        // SAR 8 + 1 cycles).
+        let a = adc(8);
+        assert_eq!(
+            (a.configured_energy_pj(), a.configured_conversion_cycles()),
+            (None, None)
+        );
+        assert!((a.energy_pj() - 25.6).abs() < 1e-12);
+        assert_eq!(a.conversion_cycles(), 9);
+        assert_eq!(a.backward_full_scale_ua(), None);
+        assert_eq!(a.backward_lsb_ua(), a.lsb_ua());
+    }
+
     proptest! {
         #[test]
         fn adc_error_within_half_lsb(u in 0.0f32..1.0, bits in 2u32..14) {

@@ -166,6 +166,23 @@ mod tests {
         assert_eq!((a.drives(0.5), a.drives(-1.0), a.drives(0.0)), (1, 1, 0));
     }
 
+    #[test]
+    fn accessors_return_the_configuration() {
+        // Distinct values per field, so a swapped accessor fails.
+        let raw = RawDac {
+            bits: 6,
+            read_voltage_v: 0.3,
+            settle_cycles: 4,
+            energy_pj: 0.65,
+            encoding: DacEncoding::BitSerial,
+            ideal: true,
+        };
+        let d = Dac::validate(&Check::new("t"), raw).unwrap();
+        assert_eq!((d.bits(), d.settle_cycles()), (6, 4));
+        assert_eq!((d.read_voltage_v(), d.energy_pj()), (0.3, 0.65));
+        assert_eq!((d.encoding(), d.ideal()), (DacEncoding::BitSerial, true));
+    }
+
     proptest! {
         #[test]
         fn dac_error_within_half_step(x in -1.0f32..1.0, bits in 2u32..14, serial in any::<bool>()) {

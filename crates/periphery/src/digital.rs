@@ -106,3 +106,95 @@ impl Digital {
         self.cfg.sram_write_pj
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::config::{from_tree, parse_tree};
+    use proptest::prelude::*;
+
+    fn raw() -> RawDigital {
+        RawDigital {
+            mac_pj: 3.2,
+            add_pj: 0.48,
+            activation_pj: 1.6,
+            random_bit_pj: 0.06,
+            random_bits_per_decision: 16,
+            macs_per_cycle: 128,
+            sram_read_pj: 10.0,
+            sram_write_pj: 12.0,
+        }
+    }
+
+    #[test]
+    fn accessors_return_the_configuration() {
+        let d = Digital::validate(&Check::new("t"), raw()).unwrap();
+        assert_eq!((d.mac_pj(), d.add_pj()), (3.2, 0.48));
+        assert_eq!((d.activation_pj(), d.random_bit_pj()), (1.6, 0.06));
+        assert_eq!(
+            (d.random_bits_per_decision(), d.macs_per_cycle()),
+            (16, 128)
+        );
+        assert_eq!((d.sram_read_pj(), d.sram_write_pj()), (10.0, 12.0));
+    }
+
+    #[test]
+    fn sram_energies_default_to_160_pj() {
+        let text = r#"{"mac_pj": 3.2, "add_pj": 0.48, "activation_pj": 1.6,
+            "random_bit_pj": 0.06, "random_bits_per_decision": 16, "macs_per_cycle": 128}"#;
+        let raw: RawDigital = from_tree("t", parse_tree("t", text).unwrap()).unwrap();
+        let d = Digital::validate(&Check::new("t"), raw).unwrap();
+        assert_eq!((d.sram_read_pj(), d.sram_write_pj()), (160.0, 160.0));
+    }
+
+    #[test]
+    fn impossible_values_name_the_field() {
+        let c = Check::new("f.json").section("digital");
+        for (field, bad) in [
+            (
+                "digital.random_bits_per_decision",
+                RawDigital {
+                    random_bits_per_decision: 0,
+                    ..raw()
+                },
+            ),
+            (
+                "digital.random_bits_per_decision",
+                RawDigital {
+                    random_bits_per_decision: 65,
+                    ..raw()
+                },
+            ),
+            (
+                "digital.macs_per_cycle",
+                RawDigital {
+                    macs_per_cycle: 0,
+                    ..raw()
+                },
+            ),
+        ] {
+            let e = Digital::validate(&c, bad).unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn negative_energies_are_rejected_by_name(which in 0usize..6, e in -1e6f64..-1e-9) {
+            let mut r = raw();
+            let (field, slot) = match which {
+                0 => ("mac_pj", &mut r.mac_pj),
+                1 => ("add_pj", &mut r.add_pj),
+                2 => ("activation_pj", &mut r.activation_pj),
+                3 => ("random_bit_pj", &mut r.random_bit_pj),
+                4 => ("sram_read_pj", &mut r.sram_read_pj),
+                _ => ("sram_write_pj", &mut r.sram_write_pj),
+            };
+            *slot = e;
+            let err = Digital::validate(&Check::new("f.json").section("digital"), r)
+                .unwrap_err()
+                .to_string();
+            prop_assert!(err.contains(&format!("digital.{field}")), "{err}");
+        }
+    }
+}

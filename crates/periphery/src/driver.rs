@@ -191,4 +191,28 @@ mod tests {
             .to_string();
         assert!(e.contains("driver.reset_gate_v"), "{e}");
     }
+
+    #[test]
+    fn accessors_return_the_configuration() {
+        // Distinct values per field, so a swapped accessor fails.
+        let raw = RawDriver {
+            set_voltage_v: 1.6,
+            reset_voltage_v: 1.4,
+            set_gate_v: Some(1.2),
+            reset_gate_v: None,
+            pulse_width_ns: 50.0,
+            line_capacitance_ff: 200.0,
+            overhead_pj: 1.5,
+            setup_cycles: 2,
+            max_parallel: 32,
+        };
+        let d = Driver::validate(&Check::new("t"), raw).unwrap();
+        assert_eq!((d.set_voltage_v(), d.reset_voltage_v()), (1.6, 1.4));
+        assert_eq!((d.set_gate_v(), d.reset_gate_v()), (Some(1.2), None));
+        // The raw `None` resolves to the pulse amplitude in `gate_v`.
+        assert_eq!((d.gate_v(true), d.gate_v(false)), (1.2, 1.4));
+        assert_eq!((d.pulse_width_ns(), d.line_capacitance_ff()), (50.0, 200.0));
+        assert_eq!(d.overhead_pj(), 1.5);
+        assert_eq!((d.setup_cycles(), d.max_parallel()), (2, 32));
+    }
 }

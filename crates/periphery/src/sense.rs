@@ -123,4 +123,17 @@ mod tests {
         let var = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64;
         assert!((var.sqrt() - 2.0).abs() < 0.06, "σ = {}", var.sqrt());
     }
+
+    #[test]
+    fn accessors_return_the_configuration() {
+        let raw = RawSense {
+            integrate_cycles: 3,
+            bias_ua: 20.0,
+            vdd_v: 1.8,
+            noise_ua: 0.3,
+        };
+        let s = Sense::validate(&Check::new("t"), raw).unwrap();
+        assert_eq!(s.integrate_cycles(), 3);
+        assert_eq!((s.bias_ua(), s.vdd_v(), s.noise_ua()), (20.0, 1.8, 0.3));
+    }
 }
