@@ -57,7 +57,11 @@ impl Simulation {
         Simulation::assemble(spec, resolved, rule)
     }
 
-    fn assemble(spec: &RunSpec, resolved: Resolved, rule: Box<dyn UpdateRule>) -> Result<Simulation> {
+    fn assemble(
+        spec: &RunSpec,
+        resolved: Resolved,
+        rule: Box<dyn UpdateRule>,
+    ) -> Result<Simulation> {
         let t = &resolved.train.raw;
         let workload = builtin_workload(&t.workload).expect("validated workload name");
         let mut chip = ChipSim::with_rule(

@@ -304,7 +304,10 @@ mod tests {
         assert_eq!(r.train.raw.steps, Some(10));
         let e = RunSpec::builder().rule("nope").build().unwrap_err();
         assert!(e.is_bad_input() && e.to_string().contains("nope"), "{e}");
-        let e = RunSpec::builder().set("chip.adc.bits", "99").build().unwrap_err();
+        let e = RunSpec::builder()
+            .set("chip.adc.bits", "99")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("adc.bits"), "{e}");
         let e = RunSpec::builder().set("gpu.x", "1").build().unwrap_err();
         assert!(e.to_string().contains("chip., device. or train."), "{e}");
@@ -340,8 +343,14 @@ mod tests {
             RunSpec::default().canonical_json(),
             r#"{"chip":"eapu-180nm","device":null,"workload":null,"rule":null,"algorithm":"backprop","epochs":null,"steps":null,"trace_every":null,"seed":1,"overrides":[]}"#
         );
-        assert_ne!(RunSpec::builder().seed(2).build().unwrap().hash(), RunSpec::default().hash());
+        assert_ne!(
+            RunSpec::builder().seed(2).build().unwrap().hash(),
+            RunSpec::default().hash()
+        );
         let e = RunSpec::from_json("spec.json", r#"{"chip": 1}"#).unwrap_err();
-        assert!(e.to_string().contains("spec.json") && e.to_string().contains("chip"), "{e}");
+        assert!(
+            e.to_string().contains("spec.json") && e.to_string().contains("chip"),
+            "{e}"
+        );
     }
 }

@@ -5,11 +5,11 @@
 //! are written only after a run succeeds (each file through a temporary
 //! name and a rename), so bad input never leaves a partial file.
 
-use aimsim_device::{
-    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions,
-    Measured, SynthOptions,
-};
 use aimsim::{AimsimError, Report, RunSpec, Simulation, VcdOptions};
+use aimsim_device::{
+    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions, Measured,
+    SynthOptions,
+};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -257,7 +257,9 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let started = std::time::Instant::now();
-    let result = sim.run(&mut progress).and_then(|()| sim.report().map(|_| ()));
+    let result = sim
+        .run(&mut progress)
+        .and_then(|()| sim.report().map(|_| ()));
     bar.finish_and_clear();
     if let Err(e) = result {
         if let Some(p) = &vcd_tmp {

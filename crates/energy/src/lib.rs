@@ -310,7 +310,14 @@ mod tests {
     #[test]
     fn open_phases_order_after_the_built_ins_and_sum_from_plus_zero() {
         let mut l = EnergyLedger::new();
-        for p in ["zeta", "inference", "alpha", "update", "forward", "backward"] {
+        for p in [
+            "zeta",
+            "inference",
+            "alpha",
+            "update",
+            "forward",
+            "backward",
+        ] {
             let phase = match p {
                 "forward" => Phase::FORWARD,
                 "backward" => Phase::BACKWARD,
@@ -323,7 +330,14 @@ mod tests {
         let keys: Vec<&str> = l.phases().iter().map(|p| p.key()).collect();
         assert_eq!(
             keys,
-            ["forward", "backward", "update", "inference", "alpha", "zeta"]
+            [
+                "forward",
+                "backward",
+                "update",
+                "inference",
+                "alpha",
+                "zeta"
+            ]
         );
         // An empty component sums to +0 (never -0 in a report).
         assert!(l.component_pj(Component::Adc).is_sign_positive());

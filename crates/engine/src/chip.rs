@@ -224,12 +224,12 @@ impl Chip {
     /// Cycles from a tile read's start until its ADCs may convert: the DAC's
     /// read cycles (1, or `bits − 1` bit-serial) × (settle + integrate).
     pub fn read_cycles(&self) -> u64 {
-        self.dac.read_cycles() * (self.dac.cfg.settle_cycles + self.sense.cfg.integrate_cycles)
+        self.dac.read_cycles() * (self.dac.settle_cycles() + self.sense.integrate_cycles())
     }
 
     /// Cycles of one nominal write pulse.
     pub fn pulse_cycles(&self) -> u64 {
-        self.clock.cycles_for(self.driver.cfg.pulse_width_ns * 1e-9)
+        self.clock.cycles_for(self.driver.pulse_width_ns() * 1e-9)
     }
 }
 
@@ -312,7 +312,7 @@ mod tests {
             let got = match p {
                 "adc.energy_pj" => c.adc.energy_pj(),
                 "adc.conversion_cycles" => c.adc.conversion_cycles() as f64,
-                "digital.sram_read_pj" => c.digital.cfg.sram_read_pj,
+                "digital.sram_read_pj" => c.digital.sram_read_pj(),
                 _ => continue,
             };
             assert_eq!(got, v.parse::<f64>().unwrap(), "{p}");

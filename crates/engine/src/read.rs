@@ -61,12 +61,12 @@ pub(crate) fn read(
             phase,
             id,
             macs,
-            macs as f64 * chip.digital.cfg.mac_pj,
+            macs as f64 * chip.digital.mac_pj(),
         );
         return n_out;
     };
     chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
-    let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
+    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
     let forward = !transposed;
     let out = &mut tile.out[..n_out];
     let power_uw = if forward {
@@ -93,14 +93,14 @@ pub(crate) fn read(
         phase,
         id,
         drives,
-        drives as f64 * chip.dac.cfg.energy_pj,
+        drives as f64 * chip.dac.energy_pj(),
     );
     // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
     // or, bit-serial, of `V_read` on each line in each cycle it is driven.
-    let read_uw = match chip.dac.cfg.encoding {
+    let read_uw = match chip.dac.encoding() {
         DacEncoding::Amplitude => power_uw,
         DacEncoding::BitSerial => {
-            let v = chip.dac.cfg.read_voltage_v;
+            let v = chip.dac.read_voltage_v();
             let g_us = driven_conductance_us(cells, forward, |k| chip.dac.drives(x[k]));
             v * v * g_us
         }
@@ -147,8 +147,8 @@ pub(crate) fn charge_verify_reads(
     ledger: &mut EnergyLedger,
 ) {
     let id = Some(tile);
-    let t_read_s = chip.clock.cycles(chip.sense.cfg.integrate_cycles) as f64 * 1e-12;
-    let v = chip.dac.cfg.read_voltage_v;
+    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
+    let v = chip.dac.read_voltage_v();
     let cells = u64::from(r.cells);
     ledger.add(
         Component::Dac,
@@ -156,7 +156,7 @@ pub(crate) fn charge_verify_reads(
         phase,
         id,
         reads,
-        reads as f64 * chip.dac.cfg.energy_pj,
+        reads as f64 * chip.dac.energy_pj(),
     );
     ledger.add(
         Component::ArrayRead,

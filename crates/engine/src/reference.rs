@@ -19,11 +19,19 @@ use aimsim_core::SimTime;
 pub(crate) enum Fsm {
     Idle,
     /// An operation begins at `at` (the gradient of a write is computed until then).
-    Starting { at: SimTime, op: TileOp },
+    Starting {
+        at: SimTime,
+        op: TileOp,
+    },
     /// A read with `left` cycles to go.
-    Read { left: u64 },
+    Read {
+        left: u64,
+    },
     /// A pulse phase of `cells` cells with `left` cycles to go.
-    Phase { left: u64, cells: u32 },
+    Phase {
+        left: u64,
+        cells: u32,
+    },
     /// A pulse phase waits for write current.
     WaitBudget,
 }
@@ -90,8 +98,7 @@ impl ChipSim {
                     match op {
                         TileOp::Write { .. } => self.request_phase_stepped(ti, t)?,
                         TileOp::Read { transposed, phase } => {
-                            let (settle, (batches, conv)) =
-                                self.start_read(ti, transposed, phase);
+                            let (settle, (batches, conv)) = self.start_read(ti, transposed, phase);
                             self.tiles[ti].fsm = Fsm::Read {
                                 left: settle + batches * conv,
                             };

@@ -10,7 +10,7 @@ use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{OwnedPhase, Placement, Tile};
 use crate::{EngineError, Result};
 use aimsim_controller::{DecisionStats, OuterUpdate, UpdateRule, WritePlan};
-use aimsim_core::{SimTime};
+use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
 
@@ -367,13 +367,23 @@ impl ChipSim {
         Ok(())
     }
 
-    fn mvm(&mut self, m: MatrixId, transposed: bool, input: &[f32], output: &mut [f32]) -> Result<()> {
+    fn mvm(
+        &mut self,
+        m: MatrixId,
+        transposed: bool,
+        input: &[f32],
+        output: &mut [f32],
+    ) -> Result<()> {
         let (rows, cols) = self.matrix_shape(m);
-        let (n_in, n_out) = if transposed { (cols, rows) } else { (rows, cols) };
+        let (n_in, n_out) = if transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
         assert_eq!(input.len(), n_in, "MVM input length");
         assert_eq!(output.len(), n_out, "MVM output length");
         let phase = self.ctrl_phase;
-        let add_pj = self.chip.digital.cfg.add_pj;
+        let add_pj = self.chip.digital.add_pj();
         let scale = max_abs(input);
         self.charge_digital("normalise", n_in as u64, add_pj);
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
@@ -397,7 +407,7 @@ impl ChipSim {
         self.run_while(|e| e.reads_pending > 0)?;
         // Digital partial-sum accumulation.
         let unit = if device {
-            scale / (self.chip.dac.cfg.read_voltage_v as f32 * self.model.r_wg_us)
+            scale / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
         } else {
             1.0
         };
@@ -432,7 +442,7 @@ impl ChipSim {
         let r_wg = model.r_wg_us;
         let mode = self.rule.write_mode();
         let gradient = self.rule.needs_gradient();
-        let max_parallel = self.chip.driver.cfg.max_parallel as usize;
+        let max_parallel = self.chip.driver.max_parallel() as usize;
         let mut stats = DecisionStats::default();
         let mut macs = digital_macs;
         for u in updates {
@@ -487,14 +497,18 @@ impl ChipSim {
                 }
             }
         }
-        let dig = &self.chip.digital.cfg;
+        let dig = &self.chip.digital;
         let (mac_pj, add_pj, bit_pj, bits) = (
-            dig.mac_pj,
-            dig.add_pj,
-            dig.random_bit_pj,
-            u64::from(dig.random_bits_per_decision),
+            dig.mac_pj(),
+            dig.add_pj(),
+            dig.random_bit_pj(),
+            u64::from(dig.random_bits_per_decision()),
         );
-        let (sram_r, sram_w, per_cycle) = (dig.sram_read_pj, dig.sram_write_pj, dig.macs_per_cycle);
+        let (sram_r, sram_w, per_cycle) = (
+            dig.sram_read_pj(),
+            dig.sram_write_pj(),
+            dig.macs_per_cycle(),
+        );
         self.charge_digital("gradient_mac", macs, mac_pj);
         self.charge_digital("threshold_compare", stats.compares, add_pj);
         self.charge_digital("random_bits", stats.random_decisions * bits, bit_pj);
@@ -697,7 +711,12 @@ impl ChipSim {
 
     /// Performs a tile read's arithmetic and returns its cycles: settle +
     /// integrate, and (ADC batches, cycles per batch).
-    pub(crate) fn start_read(&mut self, ti: usize, transposed: bool, phase: Phase) -> (u64, (u64, u64)) {
+    pub(crate) fn start_read(
+        &mut self,
+        ti: usize,
+        transposed: bool,
+        phase: Phase,
+    ) -> (u64, (u64, u64)) {
         let lines = crate::read::read(
             &self.chip,
             &self.model,
@@ -778,7 +797,9 @@ impl ChipSim {
         tile.write_phases += 1;
         self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
         match self.mode {
-            TimeMode::Event => self.queue.push(end, EventKind::PhaseEnd { tile: tid, cells }),
+            TimeMode::Event => self
+                .queue
+                .push(end, EventKind::PhaseEnd { tile: tid, cells }),
             TimeMode::FixedStep => {
                 let left = dur / self.chip.clock.period_ps();
                 self.tiles[ti].fsm = Fsm::Phase { left, cells };
@@ -858,7 +879,7 @@ mod tests {
         let mut out = vec![0.0; 2];
         sim.enter_phase(Phase::FORWARD).unwrap();
         sim.forward(m, &[1.0, -1.0], &mut out).unwrap();
-        let act = sim.chip().digital.cfg.activation_pj;
+        let act = sim.chip().digital.activation_pj();
         sim.charge_digital("activation", 2, act);
         sim.sync_time();
         let pj = Component::ALL
@@ -926,9 +947,13 @@ mod tests {
         // ADC range resolves it to within a few percent.
         let mut out = vec![0.0; 2];
         sim.transposed(m, &[1.0, 0.0], &mut out).unwrap();
-        assert!((out[0] - 0.5).abs() < 0.05 && (out[1] - 0.25).abs() < 0.05, "{out:?}");
+        assert!(
+            (out[0] - 0.5).abs() < 0.05 && (out[1] - 0.25).abs() < 0.05,
+            "{out:?}"
+        );
         let mut ys = vec![0.0; 4];
-        sim.forward_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys).unwrap();
+        sim.forward_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys)
+            .unwrap();
         assert_eq!(ys[..2], ys[2..], "same input, same output (no read noise)");
     }
 
@@ -1062,7 +1087,16 @@ mod tests {
         let (mut sim, _) = tiny(&[]);
         sim.reads_pending = 1;
         let e = sim.finish_pending().unwrap_err();
-        assert!(matches!(e, EngineError::Deadlock { reads_pending: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                EngineError::Deadlock {
+                    reads_pending: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -161,12 +161,12 @@ impl AdcRange {
     /// The step to convert `currents_ua` with (`configured_ua` until
     /// calibrated); records their largest magnitude while calibrating.
     pub(crate) fn step(&mut self, adc: &Adc, configured_ua: f32, currents_ua: &[f32]) -> f32 {
-        let n = adc.cfg.calibration_reads;
+        let n = adc.calibration_reads();
         if self.reads < n {
             self.max_ua = currents_ua.iter().fold(self.max_ua, |m, i| m.max(i.abs()));
             self.reads += 1;
             if self.reads == n && self.max_ua > 0.0 {
-                let fs = self.max_ua * adc.cfg.calibration_margin as f32;
+                let fs = self.max_ua * adc.calibration_margin() as f32;
                 self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
             }
             return configured_ua;

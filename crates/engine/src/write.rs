@@ -54,7 +54,7 @@ pub(crate) fn write_phase(
             }
             drv_pj = chip.driver.phase_energy_pj(set, n, max_pulses);
             rounds = 1;
-            cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
+            cycles = chip.driver.setup_cycles() + u64::from(max_pulses) * chip.pulse_cycles();
         }
         WriteMode::Verify {
             tolerance_us,
@@ -93,7 +93,7 @@ pub(crate) fn write_phase(
                             .phase_energy_pj(set, outcomes.len() as u32, max_p);
                         rounds += 1;
                         cycles +=
-                            chip.driver.cfg.setup_cycles + u64::from(max_p) * chip.pulse_cycles();
+                            chip.driver.setup_cycles() + u64::from(max_p) * chip.pulse_cycles();
                     }
                     reads.cells += vr.cells;
                     reads.g_sum_us += vr.g_sum_us;

@@ -40,7 +40,9 @@ impl Backprop {
         seed: u64,
     ) -> Result<Backprop> {
         if layers.is_empty() {
-            return Err(TrainError::Network("a network needs at least one layer".into()));
+            return Err(TrainError::Network(
+                "a network needs at least one layer".into(),
+            ));
         }
         for (l, w) in layers.windows(2).enumerate() {
             if w[0].outputs != w[1].inputs {
@@ -84,7 +86,7 @@ impl Backprop {
     /// Forward pass of one input in the chip's current phase.
     fn forward(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<()> {
         self.acts[0].copy_from_slice(input);
-        let act_pj = chip.chip().digital.cfg.activation_pj;
+        let act_pj = chip.chip().digital.activation_pj();
         for (l, layer) in self.layers.iter().enumerate() {
             let (below, above) = self.acts.split_at_mut(l + 1);
             let out = &mut above[0];
@@ -99,7 +101,7 @@ impl Backprop {
     /// Backward pass from `deltas[L−1]` down to the first layer's
     /// pre-activation gradient.
     fn backward(&mut self, chip: &mut ChipSim) -> Result<()> {
-        let mac_pj = chip.chip().digital.cfg.mac_pj;
+        let mac_pj = chip.chip().digital.mac_pj();
         for l in (1..self.layers.len()).rev() {
             let (below, above) = self.deltas.split_at_mut(l);
             let d = &mut below[l - 1];

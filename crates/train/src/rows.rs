@@ -53,8 +53,22 @@ mod tests {
     #[test]
     fn row_columns_follow_the_phases() {
         let mut l = EnergyLedger::new();
-        l.add(Component::Adc, "conversion", Phase::FORWARD, Some(0), 2, 3.0);
-        l.add(Component::Digital, "x", Phase::named("perturb"), None, 1, 1.5);
+        l.add(
+            Component::Adc,
+            "conversion",
+            Phase::FORWARD,
+            Some(0),
+            2,
+            3.0,
+        );
+        l.add(
+            Component::Digital,
+            "x",
+            Phase::named("perturb"),
+            None,
+            1,
+            1.5,
+        );
         let phases = [Phase::FORWARD, Phase::named("perturb")];
         let r = EnergyRow::from_ledger(7, &l, &phases);
         assert_eq!(r.by_phase, [3.0, 1.5]);

@@ -117,8 +117,11 @@ impl Trainer {
             chip.sync_time();
             self.step += 1;
             ran += 1;
-            let (now, total_pj, writes) =
-                (chip.now(), chip.ledger().total_pj(), chip.writes().cell_writes);
+            let (now, total_pj, writes) = (
+                chip.now(),
+                chip.ledger().total_pj(),
+                chip.writes().cell_writes,
+            );
             if let Some(p) = chip.probe_mut() {
                 p.step_end(now, total_pj, writes)?;
             }
