@@ -317,7 +317,7 @@ impl Simulation {
         crate::output::write_outputs(
             dir,
             self.report.as_ref().expect("built"),
-            &self.algo.phases().to_vec(),
+            self.algo.phases(),
             self.trainer.energy_rows(),
             self.trainer.lifetime_rows(),
         )
