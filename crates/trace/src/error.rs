@@ -1,6 +1,6 @@
-//! The crate's errors.
+//! The crate's errors: of the VCD writer and of the CSV writer.
 
-/// Errors of the VCD writer.
+/// Errors of the VCD and CSV writers.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
@@ -33,6 +33,16 @@ pub enum TraceError {
         signal: String,
         /// What the call needed: `"wire or vector"` or `"real"`.
         expected: &'static str,
+    },
+    /// A CSV row had a different number of fields than the header.
+    #[error("CSV row {row}: {got} field(s), the header has {expected}")]
+    CsvFieldCount {
+        /// The row's number, 1 for the first after the header.
+        row: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in the row.
+        got: usize,
     },
 }
 

@@ -1,4 +1,5 @@
-//! IEEE 1364 value change dump (VCD) writer, readable by GTKWave and Surfer.
+//! IEEE 1364 value change dump (VCD) writer, readable by GTKWave and Surfer,
+//! and a small CSV writer for the tables the simulator writes beside it.
 //!
 //! The simulator declares its signals on a [`VcdBuilder`] — digital wires
 //! (width 1), vectors (width 2..=64) and `real` variables, each in a dotted
@@ -23,8 +24,8 @@
 //!
 //! Modules: `builder` declares signals and writes the header (`scope`
 //! builds its scope tree, `select` matches the selection globs, `code`
-//! numbers the signals); `writer` writes the value changes; `error` is
-//! [`TraceError`].
+//! numbers the signals); `writer` writes the value changes; `csv` is
+//! [`CsvWriter`]; `error` is [`TraceError`].
 //!
 //! ```
 //! use aimsim_trace::VcdBuilder;
@@ -47,6 +48,7 @@
 
 mod builder;
 mod code;
+mod csv;
 mod error;
 mod scope;
 mod select;
@@ -55,5 +57,6 @@ mod test_support;
 mod writer;
 
 pub use builder::{SignalId, VcdBuilder};
+pub use csv::CsvWriter;
 pub use error::{Result, TraceError};
 pub use writer::VcdWriter;
