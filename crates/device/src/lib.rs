@@ -34,7 +34,7 @@
 //!   fabrication stuck-at faults pin a fraction of cells at `G_min` / `G_max`.
 //!
 //! Measured data ([`Measured`], `aimsim.measured/1`) is fitted by
-//! [`calibrate`]; [`synthesize`] writes measured data from a device, the
+//! [`calibrate()`]; [`synthesize`] writes measured data from a device, the
 //! ground truth of the round-trip tests.
 
 mod array;
@@ -45,7 +45,7 @@ mod params;
 mod synth;
 
 pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, ProgramOutcome};
-pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport};
+pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport, FitStatus};
 pub use error::{DeviceError, Result};
 pub use measured::{
     Measured, MeasuredDevice, RawMeasured, RawMeasuredDevice, RawReads, RawRelaxation, RawTrain,
