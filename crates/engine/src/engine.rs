@@ -4,8 +4,8 @@ use crate::chip::Chip;
 use crate::vcd::VcdProbe;
 use crate::Result;
 use aimsim_controller::{
-    apply_write, verify_writes, OuterUpdate, PlannedWrite, UpdateRule, VerifyRead, WriteMode,
-    WritePlan,
+    execute_phase, FactorScratch, PlannedWrite, RuleContext, RuleInput, TileBlock, UpdateRequest,
+    UpdateRule, VerifyRead, WriteHardware, WritePlan,
 };
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
@@ -422,7 +422,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Name of the rule.
-    pub(crate) fn rule_name(&self) -> &'static str {
+    pub(crate) fn rule_name(&self) -> &str {
         self.rule.name()
     }
 
@@ -928,75 +928,25 @@ impl<'a> Engine<'a> {
         } else {
             ("reset_pulse", "reset_phase")
         };
-        let mut cell_pj = 0.0;
-        let mut drv_pj = 0.0;
-        let mut pulses = 0u64;
-        let mut rounds = 0u64;
-        let mut cycles = 0u64;
         let n = ph.writes.len() as u32;
-        match mode {
-            WriteMode::Program | WriteMode::Pulses { .. } => {
-                let mut max_pulses = 0;
-                for w in &ph.writes {
-                    let o = apply_write(cells, model, mode, w, &mut tile.rng_write);
-                    max_pulses = max_pulses.max(o.pulses);
-                    pulses += u64::from(o.pulses);
-                    cell_pj +=
-                        chip.driver
-                            .cell_energy_pj(set, o.pulses, o.g_before_us, o.g_after_us);
-                }
-                drv_pj = chip.driver.phase_energy_pj(set, n, max_pulses);
-                rounds = 1;
-                cycles = chip.driver.cfg.setup_cycles + u64::from(max_pulses) * chip.pulse_cycles();
-            }
-            WriteMode::Verify {
-                tolerance_us,
-                guard_us,
-                max_pulses,
-            } => {
-                // Each round: a pulse phase of the pending cells, then a
-                // verify read of the row (one DAC drive, one sense + ADC
-                // conversion per cell read).
-                let mut reads = VerifyRead::default();
-                let mut read_cycles = 0u64;
-                verify_writes(
-                    cells,
-                    model,
-                    &ph.writes,
-                    tolerance_us,
-                    guard_us,
-                    max_pulses,
-                    &mut tile.rng_write,
-                    &mut tile.rng_read,
-                    &mut |outcomes, vr| {
-                        if !outcomes.is_empty() {
-                            let mut max_p = 0;
-                            for o in outcomes {
-                                max_p = max_p.max(o.pulses);
-                                pulses += u64::from(o.pulses);
-                                cell_pj += chip.driver.cell_energy_pj(
-                                    set,
-                                    o.pulses,
-                                    o.g_before_us,
-                                    o.g_after_us,
-                                );
-                            }
-                            drv_pj +=
-                                chip.driver
-                                    .phase_energy_pj(set, outcomes.len() as u32, max_p);
-                            rounds += 1;
-                            cycles += chip.driver.cfg.setup_cycles
-                                + u64::from(max_p) * chip.pulse_cycles();
-                        }
-                        reads.cells += vr.cells;
-                        reads.g_sum_us += vr.g_sum_us;
-                        read_cycles += 1;
-                        cycles += chip.read_cycles()
-                            + chip.adc.batches(vr.cells as usize) * chip.adc.conversion_cycles();
-                    },
-                );
-                self.verify_reads(tid, read_cycles, reads);
-            }
+        let hw = WriteHardware {
+            driver: &chip.driver,
+            adc: &chip.adc,
+            pulse_cycles: chip.pulse_cycles(),
+            read_cycles: chip.read_cycles(),
+        };
+        let o = execute_phase(
+            mode,
+            cells,
+            model,
+            set,
+            &ph.writes,
+            &hw,
+            &mut tile.rng_write,
+            &mut tile.rng_read,
+        );
+        if let Some((read_cycles, reads)) = o.verify {
+            self.verify_reads(tid, read_cycles, reads);
         }
         let id = Some(tid);
         self.ledger.add(
@@ -1004,18 +954,24 @@ impl<'a> Engine<'a> {
             op_cell,
             Phase::Update,
             id,
-            pulses,
-            cell_pj,
+            o.pulses,
+            o.cell_pj,
         );
-        self.ledger
-            .add(Component::Driver, op_drv, Phase::Update, id, rounds, drv_pj);
-        self.writes.pulses += pulses;
+        self.ledger.add(
+            Component::Driver,
+            op_drv,
+            Phase::Update,
+            id,
+            o.rounds,
+            o.driver_pj,
+        );
+        self.writes.pulses += o.pulses;
         self.writes.cell_writes += u64::from(n);
-        self.writes.phases += rounds;
+        self.writes.phases += o.rounds;
         if let Some(p) = self.probe.as_mut() {
             p.pulse(t, tid, Some((ph.polarity, ph.row)), n)?;
         }
-        Ok(t + chip.clock.cycles(cycles))
+        Ok(t + chip.clock.cycles(o.cycles))
     }
 
     /// Charges the verify reads of a write-verify phase: `reads` row drives
@@ -1241,6 +1197,7 @@ impl<'a> Engine<'a> {
         let gradient = self.rule.needs_gradient();
         let mut stats = aimsim_controller::DecisionStats::default();
         let mut macs = 0u64;
+        let mut scratch = FactorScratch::default();
         for l in 0..self.layers.len() {
             let layer = &mut self.layers[l];
             // Biases are updated digitally (as in the EaPU paper).
@@ -1248,24 +1205,31 @@ impl<'a> Engine<'a> {
                 *b -= lr * d;
             }
             macs += layer.bias.len() as u64;
+            let (rows, cols) = (self.acts[l].len(), self.deltas[l].len());
+            let request = UpdateRequest::Factors {
+                x: &self.acts[l],
+                delta: &self.deltas[l],
+                scale: -lr,
+            };
             for &ti in &layer.tiles {
                 let tile = &mut self.tiles[ti];
-                let x = &self.acts[l][tile.row0..tile.row0 + tile.rows];
-                let d = &self.deltas[l][tile.col0..tile.col0 + tile.cols];
-                for (req_row, &xr) in tile.req.chunks_exact_mut(tile.cols).zip(x) {
-                    let k = -lr * xr * r_wg;
-                    req_row.iter_mut().zip(d).for_each(|(q, &dc)| *q = k * dc);
-                }
-                let u = OuterUpdate {
-                    tile: ti,
-                    x,
-                    delta: d,
-                    scale_us: -lr * r_wg,
-                    requested_us: &tile.req,
+                let block = TileBlock {
+                    row0: tile.row0,
+                    col0: tile.col0,
+                    rows: tile.rows,
+                    cols: tile.cols,
                 };
-                let s = self
-                    .rule
-                    .decide_outer(&u, &mut tile.dec, &mut tile.rng_decide);
+                request.requested_us(rows, cols, block, r_wg, &mut tile.req);
+                let input = RuleInput {
+                    tile: ti,
+                    rows: tile.rows,
+                    cols: tile.cols,
+                    requested_us: &tile.req,
+                    factors: request.tile_factors(rows, cols, block, r_wg, &mut scratch),
+                };
+                let mut ctx = RuleContext::new(&mut tile.rng_decide);
+                self.rule.decide(&input, &mut tile.dec, &mut ctx);
+                let s = ctx.costs();
                 let grad = if gradient { tile.req.len() as u64 } else { 0 };
                 macs += grad + s.macs;
                 // Compares and counts run in the same pipeline as the MACs.
