@@ -11,6 +11,22 @@ use crate::TileFactors;
 
 /// An update asked of one weight matrix (rows = inputs, cols = outputs,
 /// row-major), in weight units.
+///
+/// ```
+/// use aimsim_controller::{FactorScratch, TileBlock, UpdateRequest};
+///
+/// // SGD on a 3 × 2 matrix: ΔW = −η x ⊗ δ.
+/// let (x, delta, lr, r_wg_us) = ([1.0f32, 0.5, -2.0], [0.1f32, -0.2], 0.01f32, 80.0f32);
+/// let request = UpdateRequest::Factors { x: &x, delta: &delta, scale: -lr };
+/// // The tile holding rows 1..3 and column 1.
+/// let block = TileBlock { row0: 1, col0: 1, rows: 2, cols: 1 };
+/// let mut requested_us = [0.0f32; 2];
+/// request.requested_us(3, 2, block, r_wg_us, &mut requested_us);
+/// assert_eq!(requested_us, [-lr * 0.5 * r_wg_us * -0.2, -lr * -2.0 * r_wg_us * -0.2]);
+/// let mut scratch = FactorScratch::default();
+/// let f = request.tile_factors(3, 2, block, r_wg_us, &mut scratch).unwrap();
+/// assert_eq!((f.x, f.delta, f.rank), (&x[1..3], &delta[1..2], 1));
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum UpdateRequest<'a> {
     /// ΔW per weight, row-major rows×cols.
