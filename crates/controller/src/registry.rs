@@ -20,7 +20,7 @@ use crate::UpdateRule;
 use aimsim_core::config::Check;
 use aimsim_core::Result;
 use aimsim_device::DeviceModel;
-use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -225,6 +225,44 @@ impl Serialize for RawRule {
     }
 }
 
+/// A field of `chip.rule`.
+enum Field {
+    Name,
+    /// The section of the rule with this name.
+    Section(&'static str),
+}
+
+/// Reads a key of `chip.rule` as an identifier, rejecting unknown ones
+/// while the key is read, as a derived `Deserialize` does (so the error
+/// names the field path `rule.<key>`).
+struct FieldSeed;
+
+impl<'de> de::DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Field, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<Field, E> {
+        if key == "name" {
+            return Ok(Field::Name);
+        }
+        match find_rule(key).filter(|e| e.has_section) {
+            Some(entry) => Ok(Field::Section(entry.name)),
+            None => Err(de::Error::unknown_field(key, &FIELDS)),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for RawRule {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct RawRuleVisitor;
@@ -242,21 +280,42 @@ impl<'de> Deserialize<'de> for RawRule {
             ) -> std::result::Result<RawRule, A::Error> {
                 let mut name = None;
                 let mut sections = BTreeMap::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "name" {
-                        if name.is_some() {
-                            return Err(de::Error::duplicate_field("name"));
+                while let Some(field) = map.next_key_seed(FieldSeed)? {
+                    match field {
+                        Field::Name => {
+                            if name.is_some() {
+                                return Err(de::Error::duplicate_field("name"));
+                            }
+                            name = Some(map.next_value::<String>()?);
                         }
-                        name = Some(map.next_value::<String>()?);
-                        continue;
+                        Field::Section(rule) => {
+                            if sections.contains_key(rule) {
+                                return Err(de::Error::duplicate_field(rule));
+                            }
+                            sections.insert(rule, map.next_value::<Value>()?);
+                        }
                     }
-                    let Some(entry) = find_rule(&key).filter(|e| e.has_section) else {
-                        return Err(de::Error::unknown_field(&key, &FIELDS));
+                }
+                Ok(RawRule {
+                    name: name.unwrap_or_else(|| "eapu".into()),
+                    sections,
+                })
+            }
+
+            /// The positional form a derived `Deserialize` accepts too:
+            /// `[name, section, ...]` in [`FIELDS`] order, trailing ones
+            /// left to their defaults.
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<RawRule, A::Error> {
+                let name = seq.next_element::<String>()?;
+                let mut sections = BTreeMap::new();
+                for &rule in &FIELDS[1..] {
+                    match seq.next_element::<Value>()? {
+                        Some(v) => sections.insert(rule, v),
+                        None => break,
                     };
-                    if sections.contains_key(entry.name) {
-                        return Err(de::Error::duplicate_field(entry.name));
-                    }
-                    sections.insert(entry.name, map.next_value::<Value>()?);
                 }
                 Ok(RawRule {
                     name: name.unwrap_or_else(|| "eapu".into()),
@@ -358,12 +417,12 @@ mod tests {
         for (json, want) in [
             (
                 r#"{"rule":{"colour":1}}"#,
-                "chip.json: field `rule`: unknown field `colour`, expected one of `name`, \
+                "chip.json: field `rule.colour`: unknown field `colour`, expected one of `name`, \
                  `eapu`, `bp`, `stochastic-pulse`, `mixed-precision`, `write-verify`",
             ),
             (
                 r#"{"rule":{"ideal":{}}}"#,
-                "chip.json: field `rule`: unknown field `ideal`, expected one of `name`, \
+                "chip.json: field `rule.ideal`: unknown field `ideal`, expected one of `name`, \
                  `eapu`, `bp`, `stochastic-pulse`, `mixed-precision`, `write-verify`",
             ),
             (
@@ -396,6 +455,18 @@ mod tests {
             let e = load(json).unwrap_err().to_string();
             assert_eq!(e, want, "{json}");
         }
+    }
+
+    #[test]
+    fn the_positional_form_is_read_too() {
+        let r = load(r#"{"rule":["bp", {}, {"round_to_pulses": true}]}"#).unwrap();
+        assert_eq!(r.name, "bp");
+        assert_eq!(r.section("eapu"), Some(&serde_json::json!({})));
+        assert_eq!(
+            r.section("bp"),
+            Some(&serde_json::json!({"round_to_pulses": true}))
+        );
+        assert_eq!(r.section("stochastic-pulse"), None);
     }
 
     #[test]
