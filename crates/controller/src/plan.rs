@@ -309,7 +309,7 @@ pub fn verify_writes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Eapu, UpdateRule};
+    use crate::{Eapu, RuleContext, RuleInput, UpdateRule};
     use aimsim_core::stream;
     use aimsim_device::builtin_device;
     use proptest::prelude::*;
@@ -397,7 +397,14 @@ mod tests {
             })
             .collect();
         let mut dec = vec![0.0; requested.len()];
-        Eapu { threshold_us: 2.0 }.decide(&requested, &mut dec, &mut rng);
+        let input = RuleInput {
+            tile: 0,
+            rows,
+            cols,
+            requested_us: &requested,
+            factors: None,
+        };
+        Eapu { threshold_us: 2.0 }.decide(&input, &mut dec, &mut RuleContext::new(&mut rng));
         let plan = WritePlan::build(&a, m, &dec, WriteMode::Program);
         let before = a.conductances_us().to_vec();
         let mut rng_w = stream(seed, "write");
@@ -567,7 +574,7 @@ mod tests {
         // pulses with write noise (σ_w = 2.4 µS per pulse) from the same
         // start. Per weight Var ≤ (Δg_min² + σ_w²)·E[n] ≤ 9.8·1 µS², so the
         // mean's SE ≤ 0.016 µS; allow 0.1 µS (6 SE).
-        use crate::{OuterUpdate, StochasticPulse};
+        use crate::{StochasticPulse, TileFactors};
         let m = model(&[
             ("endurance_median_pulses", "4e9"),
             ("endurance_sigma_log", "0"),
@@ -593,14 +600,19 @@ mod tests {
         let n = 40_000;
         for _ in 0..n {
             a.set_weights(&m, &[0.0; 12]);
-            let u = OuterUpdate {
+            let input = RuleInput {
                 tile: 0,
-                x: &x,
-                delta: &d,
-                scale_us: s_us,
+                rows: 3,
+                cols: 4,
                 requested_us: &req,
+                factors: Some(TileFactors {
+                    x: &x,
+                    delta: &d,
+                    rank: 1,
+                    scale_us: s_us,
+                }),
             };
-            rule.decide_outer(&u, &mut dec, &mut rng);
+            rule.decide(&input, &mut dec, &mut RuleContext::new(&mut rng));
             let plan = WritePlan::build(&a, &m, &dec, mode);
             for ph in plan.phases(32) {
                 for w in ph.writes {

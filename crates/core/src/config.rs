@@ -127,6 +127,28 @@ impl<'a> Check<'a> {
         }
     }
 
+    /// Deserialises the value of `field` (a subtree of the file) into `T`,
+    /// naming the full field path of the first mismatch exactly as
+    /// [`from_tree`] would had `T` been parsed with the whole file. Lets a
+    /// section whose type is chosen at run time (a rule's parameters) be
+    /// parsed after the file.
+    pub fn parse<T: DeserializeOwned>(&self, field: &str, tree: Value) -> Result<T> {
+        serde_path_to_error::deserialize(tree).map_err(|e| {
+            let mut path = format!("{}{field}", self.prefix);
+            for segment in e.path().iter() {
+                if !matches!(segment, serde_path_to_error::Segment::Seq { .. }) {
+                    path.push('.');
+                }
+                path.push_str(&segment.to_string());
+            }
+            CoreError::Parse {
+                file: self.file.to_string(),
+                field: path,
+                message: e.into_inner().to_string(),
+            }
+        })
+    }
+
     /// `value` must be finite and > 0.
     pub fn positive(&self, field: &str, value: f64) -> Result<f64> {
         if value.is_finite() && value > 0.0 {
@@ -221,6 +243,20 @@ mod tests {
         assert!(apply_override(&mut t, "", "1").is_err());
         assert!(apply_override(&mut t, "a..b", "1").is_err());
         assert!(apply_override(&mut t, "a.b", "1").is_err());
+    }
+
+    #[test]
+    fn a_section_parsed_later_names_the_same_path() {
+        let t = parse_tree("c.json", r#"{"adc":{"bits":"many"}}"#).unwrap();
+        let whole = from_tree::<Outer>("c.json", t.clone()).unwrap_err();
+        let c = Check::new("c.json");
+        let late = c.parse::<Inner>("adc", t["adc"].clone()).unwrap_err();
+        assert_eq!(late.to_string(), whole.to_string());
+        let t = parse_tree("c.json", r#"{"adc":{"bitz":1}}"#).unwrap();
+        let whole = from_tree::<Outer>("c.json", t.clone()).unwrap_err();
+        let late = c.parse::<Inner>("adc", t["adc"].clone()).unwrap_err();
+        assert_eq!(late.to_string(), whole.to_string());
+        assert!(late.to_string().contains("field `adc.bitz`"), "{late}");
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{OwnedPhase, Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{DecisionStats, OuterUpdate, UpdateRule, WritePlan};
+use aimsim_controller::{
+    DecisionStats, FactorScratch, RuleContext, RuleInput, TileBlock, UpdateRequest, UpdateRule,
+    WritePlan,
+};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -56,17 +59,15 @@ struct Matrix {
     tiles: Vec<usize>,
 }
 
-/// The update asked of one placed matrix, in weight units.
+/// The update asked of one placed matrix: a dense `ΔW` or rank-P factor
+/// pairs `(x, δ)` with a scale, in weight units (the chip converts to
+/// conductance with its device's `r_wg`).
 #[derive(Clone, Copy, Debug)]
 pub struct MatrixUpdate<'a> {
     /// The matrix.
     pub matrix: MatrixId,
-    /// Row (input) factors `x`, one per matrix row.
-    pub x: &'a [f32],
-    /// Column (output) factors `δ`, one per matrix column.
-    pub delta: &'a [f32],
-    /// `ΔW_ij = scale · x_i · δ_j` (for SGD, `−η`).
-    pub scale: f32,
+    /// What to change.
+    pub request: UpdateRequest<'a>,
 }
 
 /// The chip: tiles (crossbar arrays with their periphery), the on-chip
@@ -445,28 +446,33 @@ impl ChipSim {
         let max_parallel = self.chip.driver.max_parallel() as usize;
         let mut stats = DecisionStats::default();
         let mut macs = digital_macs;
+        let mut scratch = FactorScratch::default();
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
-            assert_eq!(u.x.len(), mx.rows, "update x length");
-            assert_eq!(u.delta.len(), mx.cols, "update δ length");
+            let (rows, cols) = (mx.rows, mx.cols);
+            check_request(&u.request, rows, cols);
             for &ti in &mx.tiles {
                 let tile = &mut self.tiles[ti];
-                let x = &u.x[tile.row0..tile.row0 + tile.rows];
-                let d = &u.delta[tile.col0..tile.col0 + tile.cols];
-                for (req_row, &xr) in tile.req.chunks_exact_mut(tile.cols).zip(x) {
-                    let k = u.scale * xr * r_wg;
-                    req_row.iter_mut().zip(d).for_each(|(q, &dc)| *q = k * dc);
-                }
-                let ou = OuterUpdate {
-                    tile: ti,
-                    x,
-                    delta: d,
-                    scale_us: u.scale * r_wg,
-                    requested_us: &tile.req,
+                let block = TileBlock {
+                    row0: tile.row0,
+                    col0: tile.col0,
+                    rows: tile.rows,
+                    cols: tile.cols,
                 };
-                let s = self
-                    .rule
-                    .decide_outer(&ou, &mut tile.dec, &mut tile.rng_decide);
+                u.request
+                    .requested_us(rows, cols, block, r_wg, &mut tile.req);
+                let input = RuleInput {
+                    tile: ti,
+                    rows: tile.rows,
+                    cols: tile.cols,
+                    requested_us: &tile.req,
+                    factors: u
+                        .request
+                        .tile_factors(rows, cols, block, r_wg, &mut scratch),
+                };
+                let mut ctx = RuleContext::new(&mut tile.rng_decide);
+                self.rule.decide(&input, &mut tile.dec, &mut ctx);
+                let s = ctx.costs();
                 let grad = if gradient { tile.req.len() as u64 } else { 0 };
                 macs += grad + s.macs;
                 // Compares and counts run in the same pipeline as the MACs.
@@ -841,6 +847,23 @@ impl ChipSim {
     }
 }
 
+/// Panics unless `request` fits a `rows × cols` matrix (a caller's bug,
+/// like a slice index out of range).
+fn check_request(request: &UpdateRequest<'_>, rows: usize, cols: usize) {
+    match *request {
+        UpdateRequest::Dense { delta_w } => {
+            assert_eq!(delta_w.len(), rows * cols, "dense ΔW must be rows × cols")
+        }
+        UpdateRequest::Factors { x, delta, .. } => {
+            let rank = x.len() / rows;
+            assert!(
+                x.len() == rank * rows && delta.len() == rank * cols && rank > 0,
+                "factors must be rank × rows and rank × cols"
+            );
+        }
+    }
+}
+
 fn max_abs(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
@@ -975,9 +998,11 @@ mod tests {
         sim.enter_phase(Phase::UPDATE).unwrap();
         let u = MatrixUpdate {
             matrix: m,
-            x: &[1.0, -1.0],
-            delta: &[1.0, 0.25],
-            scale: -0.025,
+            request: UpdateRequest::Factors {
+                x: &[1.0, -1.0],
+                delta: &[1.0, 0.25],
+                scale: -0.025,
+            },
         };
         // Two bias MACs of the algorithm's own.
         sim.update(&[u], 2).unwrap();

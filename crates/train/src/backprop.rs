@@ -4,6 +4,7 @@
 //! periphery (biases are updated digitally, as in the EaPU paper).
 
 use crate::{Batch, Result, TrainError, TrainingAlgorithm};
+use aimsim_controller::UpdateRequest;
 use aimsim_core::stream;
 use aimsim_energy::Phase;
 use aimsim_engine::{ChipSim, MatrixId, MatrixUpdate};
@@ -130,9 +131,11 @@ impl Backprop {
             .enumerate()
             .map(|(l, layer)| MatrixUpdate {
                 matrix: layer.matrix,
-                x: &self.acts[l],
-                delta: &self.deltas[l],
-                scale: -lr,
+                request: UpdateRequest::Factors {
+                    x: &self.acts[l],
+                    delta: &self.deltas[l],
+                    scale: -lr,
+                },
             })
             .collect();
         chip.update(&updates, bias_macs)?;
