@@ -10,6 +10,8 @@
 //!   ([`Simulation::step`]), observed ([`Simulation::chip`] gives the chip,
 //!   its ledger and counters), and finished into a [`Report`]
 //!   ([`Simulation::report`]) with inference measured on its own ledger.
+//! * Calibration — [`calibrate_file`] fits a device to a measured-data file
+//!   and records its provenance.
 //! * Outputs — [`Simulation::write_outputs`] writes `report.json`,
 //!   `energy.csv` and `lifetime.csv` as a set; [`Report::from_json`] reads a
 //!   report back.
@@ -25,11 +27,13 @@
 //! # Ok::<(), aimsim::AimsimError>(())
 //! ```
 
+mod calibrate;
 mod output;
 mod report;
 mod simulation;
 mod spec;
 
+pub use calibrate::{calibrate_file, FileCalibration};
 pub use output::{write_outputs, OUTPUT_FILES};
 pub use report::{
     EnergyReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport, WritesReport,

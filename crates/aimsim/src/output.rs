@@ -6,6 +6,7 @@ use crate::report::Report;
 use crate::{AimsimError, Result};
 use aimsim_energy::Phase;
 use aimsim_engine::LifetimeRow;
+use aimsim_trace::CsvWriter;
 use aimsim_train::EnergyRow;
 use std::path::{Path, PathBuf};
 
@@ -25,14 +26,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AimsimError + '_ {
     }
 }
 
-fn csv(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let mut s = header.join(",");
-    s.push('\n');
+/// A CSV file's bytes (the trace crate's writer into memory).
+fn csv(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut w = CsvWriter::new(Vec::new(), header).expect("writing to memory");
     for r in rows {
-        s.push_str(&r.join(","));
-        s.push('\n');
+        w.row(&r).expect("rows have the header's field count");
     }
-    s
+    w.finish().expect("writing to memory")
 }
 
 /// Writes the three files of a run into `dir` (created if needed).
@@ -50,9 +50,9 @@ pub fn write_outputs(
         &EnergyRow::header(phases),
         energy_rows.iter().map(EnergyRow::fields),
     );
-    let life_header: Vec<String> = LifetimeRow::header().split(',').map(String::from).collect();
+    let life_header = LifetimeRow::HEADER.map(String::from);
     let life = csv(&life_header, lifetime_rows.iter().map(LifetimeRow::fields));
-    let contents = [json, energy, life];
+    let contents = [json.into_bytes(), energy, life];
     let mut written = Vec::new();
     for (name, text) in OUTPUT_FILES.iter().zip(&contents) {
         let tmp = tmp_name(&dir.join(name));

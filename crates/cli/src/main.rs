@@ -6,10 +6,7 @@
 //! name and a rename), so bad input never leaves a partial file.
 
 use aimsim::{AimsimError, Report, RunSpec, Simulation, VcdOptions};
-use aimsim_device::{
-    builtin_device, builtin_devices, calibrate, synthesize, CalibrateOptions, Measured,
-    SynthOptions,
-};
+use aimsim_device::{builtin_device, builtin_devices, synthesize, SynthOptions};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -371,38 +368,10 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) {
 }
 
 fn cmd_calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
-    use sha2::Digest;
     let file = args.measured.display().to_string();
-    let bytes = std::fs::read(&args.measured)
-        .map_err(|e| bad(anyhow::anyhow!("{file}: cannot read: {e}")))?;
-    let text = String::from_utf8(bytes.clone())
-        .map_err(|_| bad(anyhow::anyhow!("{file}: field `.`: not UTF-8 text")))?;
-    let measured = Measured::from_json(&file, &text).map_err(bad)?;
-    let sha: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = args.name.clone().unwrap_or_else(|| {
-        let stem = args
-            .measured
-            .file_stem()
-            .map_or("calibrated".into(), |s| s.to_string_lossy().into_owned());
-        stem.trim_end_matches(".measured").to_string()
-    });
-    let source = args
-        .measured
-        .file_name()
-        .map_or(file.clone(), |s| s.to_string_lossy().into_owned());
-    let cal = calibrate(
-        &measured,
-        &CalibrateOptions {
-            name,
-            source_file: source,
-            source_sha256: sha.clone(),
-            r_wg_us: args.r_wg_us,
-        },
-    )
-    .map_err(bad)?;
+    let fit = aimsim::calibrate_file(&args.measured, args.name.clone(), args.r_wg_us)
+        .map_err(run_error)?;
+    let (cal, sha) = (fit.calibration, fit.sha256);
     let mut json = serde_json::to_string_pretty(&cal.device)?;
     json.push('\n');
     if !args.quiet {

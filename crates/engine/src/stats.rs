@@ -133,9 +133,14 @@ pub struct LifetimeRow {
 
 impl LifetimeRow {
     /// The CSV header of `lifetime.csv`.
-    pub fn header() -> &'static str {
-        "step,pulses_mean,pulses_p99,pulses_max,failed_cells,projected_steps_to_first_failure"
-    }
+    pub const HEADER: [&'static str; 6] = [
+        "step",
+        "pulses_mean",
+        "pulses_p99",
+        "pulses_max",
+        "failed_cells",
+        "projected_steps_to_first_failure",
+    ];
 
     /// The CSV fields of this row.
     pub fn fields(&self) -> Vec<String> {

@@ -1,0 +1,63 @@
+//! Calibration from a measured-data file, with its provenance: the fitted
+//! device names the file it came from and that file's SHA-256.
+
+use crate::Result;
+use aimsim_core::CoreError;
+use aimsim_device::{calibrate, CalibrateOptions, Calibration, Measured};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// A calibration and the SHA-256 (hex) of the measured file it read.
+pub struct FileCalibration {
+    /// The fitted device and the fit report.
+    pub calibration: Calibration,
+    /// SHA-256 of the measured file's bytes, hex.
+    pub sha256: String,
+}
+
+/// Fits a device to the measured data in `path` (`aimsim.measured/1`).
+/// `name` defaults to the file's stem without `.measured`; `r_wg_us`
+/// defaults to 0.8 × the fitted window.
+pub fn calibrate_file(
+    path: &Path,
+    name: Option<String>,
+    r_wg_us: Option<f64>,
+) -> Result<FileCalibration> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| CoreError::Parse {
+        file: file.clone(),
+        field: ".".into(),
+        message: "not UTF-8 text".into(),
+    })?;
+    let measured = Measured::from_json(&file, &text)?;
+    let sha256: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = name.unwrap_or_else(|| {
+        let stem = path
+            .file_stem()
+            .map_or("calibrated".into(), |s| s.to_string_lossy().into_owned());
+        stem.trim_end_matches(".measured").to_string()
+    });
+    let source = path
+        .file_name()
+        .map_or(file.clone(), |s| s.to_string_lossy().into_owned());
+    let calibration = calibrate(
+        &measured,
+        &CalibrateOptions {
+            name,
+            source_file: source,
+            source_sha256: sha256.clone(),
+            r_wg_us,
+        },
+    )?;
+    Ok(FileCalibration {
+        calibration,
+        sha256,
+    })
+}
