@@ -347,6 +347,12 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) {
         e.by_phase.get("update").copied().unwrap_or(0.0) * 1e-6
     );
     println!(
+        "  inference       {:.3} nJ and {:.3} µs per test sample ({} samples, own ledger)",
+        r.inference.energy_pj_per_sample * 1e-3,
+        r.inference.seconds_per_sample * 1e6,
+        r.inference.samples
+    );
+    println!(
         "  writes          {} cells, {} pulses; update fraction {:.3e} of cells per step, max {} pulses on one cell",
         r.writes.cell_writes, r.writes.pulses, r.writes.update_fraction, r.writes.max_per_cell
     );

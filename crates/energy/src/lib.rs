@@ -73,46 +73,67 @@ impl Component {
 ///
 /// Phases order the built-ins first (forward, backward, update, inference),
 /// then the others by name, so ledger sums run in a fixed order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Phase(&'static str);
+/// `Phase::named("forward") == Phase::FORWARD`.
+#[derive(Clone, Copy, Debug, Eq, Hash)]
+pub struct Phase {
+    /// Built-ins 0–3 in report order, then 4 for every named phase; kept
+    /// beside the name so that ledger lookups compare a byte first.
+    rank: u8,
+    name: &'static str,
+}
 
 impl Phase {
     /// Forward pass.
-    pub const FORWARD: Phase = Phase("forward");
+    pub const FORWARD: Phase = Phase::named("forward");
     /// Backward pass (transposed reads, error arithmetic).
-    pub const BACKWARD: Phase = Phase("backward");
+    pub const BACKWARD: Phase = Phase::named("backward");
     /// Gradient, write decisions and write pulses.
-    pub const UPDATE: Phase = Phase("update");
+    pub const UPDATE: Phase = Phase::named("update");
     /// Inference on the test set after training (its own ledger).
-    pub const INFERENCE: Phase = Phase("inference");
+    pub const INFERENCE: Phase = Phase::named("inference");
     /// The phases of one backprop training step, in report order.
     pub const TRAINING: [Phase; 3] = [Phase::FORWARD, Phase::BACKWARD, Phase::UPDATE];
 
-    /// A phase named by an algorithm. Names are report keys: lower-case
-    /// `snake_case` by convention.
+    /// A phase named by an algorithm (a built-in name gives the built-in
+    /// phase). Names are report keys: lower-case `snake_case` by convention.
     pub const fn named(name: &'static str) -> Phase {
-        Phase(name)
+        const BUILT_IN: [&str; 4] = ["forward", "backward", "update", "inference"];
+        let mut rank = 0;
+        while rank < BUILT_IN.len() {
+            if const_str_eq(BUILT_IN[rank], name) {
+                return Phase {
+                    rank: rank as u8,
+                    name,
+                };
+            }
+            rank += 1;
+        }
+        Phase { rank: 4, name }
     }
 
     /// The report key (`"forward"`).
     pub fn key(self) -> &'static str {
-        self.0
+        self.name
     }
+}
 
-    fn rank(self) -> u8 {
-        match self.0 {
-            "forward" => 0,
-            "backward" => 1,
-            "update" => 2,
-            "inference" => 3,
-            _ => 4,
-        }
+// A built-in's rank determines its name, so two built-ins compare by rank
+// alone (no string comparison in ledger lookups).
+impl PartialEq for Phase {
+    fn eq(&self, o: &Self) -> bool {
+        self.rank == o.rank && (self.rank < 4 || self.name == o.name)
     }
 }
 
 impl Ord for Phase {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.rank(), self.0).cmp(&(o.rank(), o.0))
+        self.rank.cmp(&o.rank).then_with(|| {
+            if self.rank < 4 {
+                std::cmp::Ordering::Equal
+            } else {
+                self.name.cmp(o.name)
+            }
+        })
     }
 }
 
@@ -122,15 +143,30 @@ impl PartialOrd for Phase {
     }
 }
 
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 impl Serialize for Phase {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0)
+        s.serialize_str(self.name)
     }
 }
 
 impl std::fmt::Display for Phase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.name)
     }
 }
 
@@ -342,6 +378,7 @@ mod tests {
         // An empty component sums to +0 (never -0 in a report).
         assert!(l.component_pj(Component::Adc).is_sign_positive());
         assert!(l.phase_pj(Phase::named("none")).is_sign_positive());
+        assert_eq!(Phase::named("update"), Phase::UPDATE);
     }
 
     #[test]

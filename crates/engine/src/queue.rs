@@ -8,23 +8,25 @@
 //! (`reference.rs`) implements the same order independently.
 
 use aimsim_core::SimTime;
-use aimsim_energy::Phase;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// What a tile is asked to do. Reads and writes carry the controller phase
-/// their energy is charged to (the phase in which they were issued).
+/// What a tile is asked to do. Reads are charged to the controller's phase
+/// when they start (always the phase they were issued in: a primitive runs
+/// its reads to completion before it returns); writes to the phase their
+/// update was issued in (`Tile::write_phase_tag`), since in the pipelined
+/// schedule they run on into later phases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum TileOp {
     /// An MVM: forward (inputs on rows) or transposed (inputs on columns).
-    Read { transposed: bool, phase: Phase },
+    Read { transposed: bool },
     /// The tile's write plan.
-    Write { phase: Phase },
+    Write,
 }
 
 impl TileOp {
     pub(crate) fn is_write(self) -> bool {
-        matches!(self, TileOp::Write { .. })
+        matches!(self, TileOp::Write)
     }
 }
 

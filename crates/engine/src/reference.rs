@@ -96,9 +96,9 @@ impl ChipSim {
                     self.tiles[ti].op_start = t;
                     self.tiles[ti].fsm = Fsm::Idle;
                     match op {
-                        TileOp::Write { .. } => self.request_phase_stepped(ti, t)?,
-                        TileOp::Read { transposed, phase } => {
-                            let (settle, (batches, conv)) = self.start_read(ti, transposed, phase);
+                        TileOp::Write => self.request_phase_stepped(ti, t)?,
+                        TileOp::Read { transposed } => {
+                            let (settle, (batches, conv)) = self.start_read(ti, transposed);
                             self.tiles[ti].fsm = Fsm::Read {
                                 left: settle + batches * conv,
                             };

@@ -383,7 +383,6 @@ impl ChipSim {
         };
         assert_eq!(input.len(), n_in, "MVM input length");
         assert_eq!(output.len(), n_out, "MVM output length");
-        let phase = self.ctrl_phase;
         let add_pj = self.chip.digital.add_pj();
         let scale = max_abs(input);
         self.charge_digital("normalise", n_in as u64, add_pj);
@@ -400,7 +399,7 @@ impl ChipSim {
                 *d = if device { s * inv } else { s };
             }
         }
-        let op = TileOp::Read { transposed, phase };
+        let op = TileOp::Read { transposed };
         for i in 0..self.matrices[m.0].tiles.len() {
             let ti = self.matrices[m.0].tiles[i];
             self.issue_op(ti, op, self.now);
@@ -534,7 +533,7 @@ impl ChipSim {
             }
             let grad_cycles = tile.update_ops.div_ceil(u64::from(per_cycle));
             let ready = self.now + self.chip.clock.cycles(grad_cycles);
-            self.issue_op(ti, TileOp::Write { phase }, ready);
+            self.issue_op(ti, TileOp::Write, ready);
         }
         if self.chip.schedule == Schedule::Sequential {
             self.run_while(|e| e.writes_pending > 0)?;
@@ -650,8 +649,8 @@ impl ChipSim {
                     p.tile_busy(t, tile, true)?;
                 }
                 match op {
-                    TileOp::Read { transposed, phase } => {
-                        let (settle, convert) = self.start_read(ti, transposed, phase);
+                    TileOp::Read { transposed } => {
+                        let (settle, convert) = self.start_read(ti, transposed);
                         let chip = &self.chip;
                         let mut at = t + chip.clock.cycles(settle);
                         self.queue.push(at, EventKind::AdcStart { tile });
@@ -667,7 +666,7 @@ impl ChipSim {
                             );
                         }
                     }
-                    TileOp::Write { .. } => self.try_write_phase(ti, t)?,
+                    TileOp::Write => self.try_write_phase(ti, t)?,
                 }
             }
             EventKind::AdcStart { tile } => {
@@ -717,12 +716,8 @@ impl ChipSim {
 
     /// Performs a tile read's arithmetic and returns its cycles: settle +
     /// integrate, and (ADC batches, cycles per batch).
-    pub(crate) fn start_read(
-        &mut self,
-        ti: usize,
-        transposed: bool,
-        phase: Phase,
-    ) -> (u64, (u64, u64)) {
+    pub(crate) fn start_read(&mut self, ti: usize, transposed: bool) -> (u64, (u64, u64)) {
+        let phase = self.ctrl_phase;
         let lines = crate::read::read(
             &self.chip,
             &self.model,

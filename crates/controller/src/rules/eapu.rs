@@ -55,6 +55,8 @@ impl UpdateRule for Eapu {
         let req = input.requested_us;
         ctx.compares(req.len() as u64);
         let mut random = 0;
+        // One borrow for the loop keeps the stream's state in registers.
+        let rng = ctx.rng();
         for (o, &r) in out.iter_mut().zip(req) {
             let a = r.abs();
             *o = if a >= th {
@@ -64,7 +66,7 @@ impl UpdateRule for Eapu {
             } else {
                 random += 1;
                 // u ∈ [0, 1): write with probability a/th.
-                let u: f32 = ctx.rng().random();
+                let u: f32 = rng.random();
                 if u * th < a {
                     th.copysign(r)
                 } else {
