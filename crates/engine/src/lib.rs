@@ -1,7 +1,7 @@
 //! The chip, and nothing about neural networks: [`ChipSim`] places weight
-//! matrices on crossbar tiles and offers hardware primitives — forward,
-//! transposed and batched MVMs, updates through the on-chip write rule,
-//! phase switches and time advance — with cycle-level timing, resource
+//! matrices on crossbar tiles and offers hardware primitives — MVMs
+//! (inputs on rows, transposed, batched), updates through the on-chip write
+//! rule, phase switches and time advance — with cycle-level timing, resource
 //! contention and an energy ledger. Training algorithms (crate
 //! `aimsim-train`) drive it.
 //!

@@ -75,8 +75,8 @@ pub struct MatrixUpdate<'a> {
 /// write-current budget, the controller's phase clock, the energy ledger
 /// and an optional probe. It knows nothing of neural networks: a training
 /// algorithm places weight matrices and drives the primitives
-/// ([`ChipSim::forward`], [`ChipSim::transposed`],
-/// [`ChipSim::forward_batch`], [`ChipSim::update`], [`ChipSim::run_until`]).
+/// ([`ChipSim::mvm`], [`ChipSim::mvm_transposed`],
+/// [`ChipSim::mvm_batch`], [`ChipSim::update`], [`ChipSim::run_until`]).
 ///
 /// Every primitive charges its energy to the ledger under the controller's
 /// current phase ([`ChipSim::enter_phase`]); time advances by events (or
@@ -344,31 +344,31 @@ impl ChipSim {
     /// bias. The digital periphery scales `x` into the DAC range by its
     /// largest magnitude and the outputs back, and accumulates the tiles'
     /// partial sums; each tile of the matrix reads concurrently.
-    pub fn forward(&mut self, m: MatrixId, x: &[f32], y: &mut [f32]) -> Result<()> {
-        self.mvm(m, false, x, y)
+    pub fn mvm(&mut self, m: MatrixId, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.mvm_directed(m, false, x, y)
     }
 
     /// Transposed MVM: adds `Σ_j W_ij d_j` to `out[i]` (`d`: one value per
     /// matrix column, `out`: one per row).
-    pub fn transposed(&mut self, m: MatrixId, d: &[f32], out: &mut [f32]) -> Result<()> {
-        self.mvm(m, true, d, out)
+    pub fn mvm_transposed(&mut self, m: MatrixId, d: &[f32], out: &mut [f32]) -> Result<()> {
+        self.mvm_directed(m, true, d, out)
     }
 
     /// Forward MVMs of `n = xs.len() / rows` input vectors against one
     /// matrix (convolutions, mini-batches), each adding into its slice of
     /// `ys` (`n × cols`). The reads run one vector after another on every
     /// tile of the matrix, events per MVM.
-    pub fn forward_batch(&mut self, m: MatrixId, xs: &[f32], ys: &mut [f32]) -> Result<()> {
+    pub fn mvm_batch(&mut self, m: MatrixId, xs: &[f32], ys: &mut [f32]) -> Result<()> {
         let (rows, cols) = self.matrix_shape(m);
         assert_eq!(xs.len() % rows, 0, "inputs must be n × rows");
         assert_eq!(ys.len(), xs.len() / rows * cols, "outputs must be n × cols");
         for (x, y) in xs.chunks_exact(rows).zip(ys.chunks_exact_mut(cols)) {
-            self.mvm(m, false, x, y)?;
+            self.mvm_directed(m, false, x, y)?;
         }
         Ok(())
     }
 
-    fn mvm(
+    fn mvm_directed(
         &mut self,
         m: MatrixId,
         transposed: bool,
@@ -896,7 +896,7 @@ mod tests {
         let (mut sim, m) = tiny(chip_over);
         let mut out = vec![0.0; 2];
         sim.enter_phase(Phase::FORWARD).unwrap();
-        sim.forward(m, &[1.0, -1.0], &mut out).unwrap();
+        sim.mvm(m, &[1.0, -1.0], &mut out).unwrap();
         let act = sim.chip().digital.activation_pj();
         sim.charge_digital("activation", 2, act);
         sim.sync_time();
@@ -959,19 +959,18 @@ mod tests {
     fn mvms_add_into_their_output_and_transpose() {
         let (mut sim, m) = tiny(&[]);
         let mut y = vec![10.0, 20.0];
-        sim.forward(m, &[1.0, -1.0], &mut y).unwrap();
+        sim.mvm(m, &[1.0, -1.0], &mut y).unwrap();
         assert_eq!(y, [10.0 + ONE_LSB, 20.0 - ONE_LSB]);
         // W d for d = (1, 0): column 0 of W = (0.5, 0.25); the transposed
         // ADC range resolves it to within a few percent.
         let mut out = vec![0.0; 2];
-        sim.transposed(m, &[1.0, 0.0], &mut out).unwrap();
+        sim.mvm_transposed(m, &[1.0, 0.0], &mut out).unwrap();
         assert!(
             (out[0] - 0.5).abs() < 0.05 && (out[1] - 0.25).abs() < 0.05,
             "{out:?}"
         );
         let mut ys = vec![0.0; 4];
-        sim.forward_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys)
-            .unwrap();
+        sim.mvm_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys).unwrap();
         assert_eq!(ys[..2], ys[2..], "same input, same output (no read noise)");
     }
 
@@ -1077,10 +1076,10 @@ mod tests {
         ];
         let (mut sim, m) = tiny(&c);
         let mut first = vec![0.0; 2];
-        sim.forward(m, &[1.0, -1.0], &mut first).unwrap();
+        sim.mvm(m, &[1.0, -1.0], &mut first).unwrap();
         assert_eq!(first, [ONE_LSB, -ONE_LSB]);
         let mut second = vec![0.0; 2];
-        sim.forward(m, &[1.0, -1.0], &mut second).unwrap();
+        sim.mvm(m, &[1.0, -1.0], &mut second).unwrap();
         assert!((second[0] - 0.25).abs() < 1e-6 && (second[1] + 0.25).abs() < 1e-6);
     }
 

@@ -92,7 +92,7 @@ impl Backprop {
             let (below, above) = self.acts.split_at_mut(l + 1);
             let out = &mut above[0];
             out.copy_from_slice(&layer.bias);
-            chip.forward(layer.matrix, &below[l], out)?;
+            chip.mvm(layer.matrix, &below[l], out)?;
             layer.spec.activation.apply(out);
             chip.charge_digital("activation", out.len() as u64, act_pj);
         }
@@ -107,7 +107,7 @@ impl Backprop {
             let (below, above) = self.deltas.split_at_mut(l);
             let d = &mut below[l - 1];
             d.fill(0.0);
-            chip.transposed(self.layers[l].matrix, &above[0], d)?;
+            chip.mvm_transposed(self.layers[l].matrix, &above[0], d)?;
             let act: Activation = self.layers[l - 1].spec.activation;
             act.backprop(&self.acts[l], d);
             chip.charge_digital("activation_derivative", d.len() as u64, mac_pj);

@@ -11,9 +11,9 @@
 //! rather than rewinding the clock.
 //!
 //! Data flow of one backprop step: input → `enter_phase(forward)` →
-//! per layer `ChipSim::forward` (+ bias, activation, charged digitally) →
+//! per layer `ChipSim::mvm` (+ bias, activation, charged digitally) →
 //! loss gradient → `enter_phase(backward)` → per layer
-//! `ChipSim::transposed` (+ activation derivative) → `enter_phase(update)`
+//! `ChipSim::mvm_transposed` (+ activation derivative) → `enter_phase(update)`
 //! → bias SGD in the digital periphery and `ChipSim::update` with the
 //! `(x, δ)` factors of every layer and scale `−η`.
 
