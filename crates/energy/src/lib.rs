@@ -74,7 +74,7 @@ impl Component {
 /// Phases order the built-ins first (forward, backward, update, inference),
 /// then the others by name, so ledger sums run in a fixed order.
 /// `Phase::named("forward") == Phase::FORWARD`.
-#[derive(Clone, Copy, Debug, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Eq)]
 pub struct Phase {
     /// Built-ins 0–3 in report order, then 4 for every named phase; kept
     /// beside the name so that ledger lookups compare a byte first.
@@ -122,6 +122,15 @@ impl Phase {
 impl PartialEq for Phase {
     fn eq(&self, o: &Self) -> bool {
         self.rank == o.rank && (self.rank < 4 || self.name == o.name)
+    }
+}
+
+impl std::hash::Hash for Phase {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.rank.hash(h);
+        if self.rank == 4 {
+            self.name.hash(h);
+        }
     }
 }
 
