@@ -285,21 +285,8 @@ impl ChipSim {
     /// attributed to the phase being left, and so is its static energy.
     /// Energies of operations issued from now on are charged to `phase`.
     pub fn enter_phase(&mut self, phase: Phase) -> Result<()> {
-        let dt_ps = self.now.ps() - self.ctrl_since.ps();
-        let old = self.ctrl_phase;
-        *self.timing.phase_ps.entry(old).or_insert(0) += dt_ps;
-        if dt_ps > 0 {
-            self.ledger.add(
-                Component::Static,
-                "leakage",
-                old,
-                None,
-                1,
-                self.chip.static_power_w * dt_ps as f64,
-            );
-        }
+        self.sync_time();
         self.ctrl_phase = phase;
-        self.ctrl_since = self.now;
         if let Some(p) = self.probe.as_mut() {
             p.phase(self.now, phase)?;
         }
