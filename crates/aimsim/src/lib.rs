@@ -46,6 +46,7 @@ pub use aimsim_controller as controller;
 pub use aimsim_energy as energy;
 pub use aimsim_engine as engine;
 pub use aimsim_train as train;
+pub use aimsim_workload as workload;
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use aimsim_controller::UpdateRule;
 use aimsim_energy::{Component, EnergyLedger};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
-use aimsim_workload::{builtin_workload, Workload};
+use aimsim_workload::Workload;
 use std::io::Write;
 
 /// Waveform options.
@@ -63,7 +63,7 @@ impl Simulation {
         rule: Box<dyn UpdateRule>,
     ) -> Result<Simulation> {
         let t = &resolved.train.raw;
-        let workload = builtin_workload(&t.workload).expect("validated workload name");
+        let workload = resolved.workload.clone();
         let mut chip = ChipSim::with_rule(
             resolved.chip.clone(),
             resolved.device.clone(),
@@ -71,9 +71,9 @@ impl Simulation {
             spec.seed,
         );
         let algo: Box<dyn TrainingAlgorithm> = match spec.algorithm.as_str() {
-            "backprop" => Box::new(Backprop::new(
+            "backprop" => Box::new(Backprop::for_network(
                 &mut chip,
-                &workload.layers,
+                &workload.network,
                 t.lr as f32,
                 t.init_scale as f32,
                 spec.seed,
@@ -259,7 +259,7 @@ impl Simulation {
             rule: chip.rule_name().into(),
             algorithm: self.algo.name().into(),
             workload: WorkloadReport {
-                name: self.workload.name.into(),
+                name: self.workload.name.clone(),
                 steps,
                 metric: MetricReport {
                     name: "accuracy".into(),

@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod workloads;
+
 #[derive(Parser)]
 #[command(
     name = "aimsim",
@@ -29,6 +31,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the built-in devices with their key figures.
     Devices,
+    /// List the built-in workloads with their layers, parameters and MACs per sample.
+    Workloads,
     /// Fit a device file to measured conductance data (aimsim.measured/1) and print the fit report.
     Calibrate(CalibrateArgs),
     /// Synthesise measured conductance data (aimsim.measured/1) from a device file.
@@ -91,6 +95,9 @@ struct RunArgs {
     /// Workload (same as --set train.workload=NAME).
     #[arg(long)]
     workload: Option<String>,
+    /// Network file (JSON, schema aimsim.network/1) to train instead of a built-in workload.
+    #[arg(long, value_name = "FILE")]
+    network: Option<String>,
     /// Write scheduler: eapu, bp, stochastic-pulse, mixed-precision, write-verify or ideal
     /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
@@ -157,6 +164,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
+        Command::Workloads => workloads::cmd_workloads(),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
     };
@@ -195,6 +203,9 @@ fn run_spec(args: &RunArgs) -> anyhow::Result<RunSpec> {
     }
     if let Some(w) = &args.workload {
         b = b.workload(w);
+    }
+    if let Some(n) = &args.network {
+        b = b.network(n);
     }
     if let Some(e) = args.epochs {
         b = b.epochs(e);

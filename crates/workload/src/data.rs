@@ -1,0 +1,171 @@
+//! The data of a network: the built-in digits, a user's `.npz` file, or
+//! synthetic random data of the input shape.
+
+use crate::digits::load_digits;
+use crate::netfile::{DataSource, Loss, Network};
+use crate::network::Dataset;
+use crate::npz::{read_npz, NpyArray};
+use aimsim_core::{stream, CoreError};
+use rand::Rng;
+
+/// Loads `(train, test)` for `net`; errors name the network file and the
+/// `data` field.
+pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> {
+    let dim = net.input.len();
+    let classify = net.loss == Loss::CrossEntropy;
+    let outputs = net.output().len();
+    let err = |field: &str, message: String| CoreError::Invalid {
+        file: net.file.clone(),
+        field: field.to_string(),
+        message,
+    };
+    match &net.data {
+        DataSource::Builtin(name) => match name.as_str() {
+            "digits" => {
+                if dim != 64 || !classify || outputs != 10 {
+                    return Err(err(
+                        "data.builtin",
+                        format!("`digits` has 64 inputs and 10 classes; the network has input {} and output {}", net.input, net.output()),
+                    ));
+                }
+                let d = load_digits();
+                let (train, test) = d.split();
+                let pick = |idx: &[usize]| Dataset {
+                    dim: 64,
+                    x: idx
+                        .iter()
+                        .flat_map(|&i| d.images[i].iter().map(|&p| f32::from(p) / 16.0))
+                        .collect(),
+                    labels: idx.iter().map(|&i| d.labels[i]).collect(),
+                    target_dim: 0,
+                    targets: Vec::new(),
+                };
+                Ok((pick(&train), pick(&test)))
+            }
+            other => Err(err("data.builtin", format!("unknown data set `{other}`"))),
+        },
+        DataSource::Synthetic {
+            train,
+            test,
+            classes,
+            seed,
+        } => {
+            let mut rng = stream(*seed, "data/synthetic");
+            let mut make = |n: usize| {
+                let x = (0..n * dim).map(|_| rng.random::<f32>()).collect();
+                if classify {
+                    Dataset {
+                        dim,
+                        x,
+                        labels: (0..n)
+                            .map(|_| rng.random_range(0..*classes) as u8)
+                            .collect(),
+                        target_dim: 0,
+                        targets: Vec::new(),
+                    }
+                } else {
+                    Dataset {
+                        dim,
+                        x,
+                        labels: Vec::new(),
+                        target_dim: outputs,
+                        targets: (0..n * outputs).map(|_| rng.random::<f32>()).collect(),
+                    }
+                }
+            };
+            if classify && *classes > 256 {
+                return Err(err(
+                    "data.synthetic.classes",
+                    format!("{classes}; expected at most 256"),
+                ));
+            }
+            let tr = make(*train);
+            let te = make(*test);
+            Ok((tr, te))
+        }
+        DataSource::Npz(path) => {
+            let file = path.display().to_string();
+            let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
+                file: path.clone(),
+                source,
+            })?;
+            let arrays = read_npz(&bytes).map_err(|m| CoreError::Invalid {
+                file: file.clone(),
+                field: ".".into(),
+                message: m,
+            })?;
+            let get = |key: &str| -> Result<&NpyArray, CoreError> {
+                arrays.get(key).ok_or_else(|| CoreError::Invalid {
+                    file: file.clone(),
+                    field: key.into(),
+                    message: format!(
+                        "missing; expected arrays x_train, y_train, x_test, y_test (found: {})",
+                        arrays.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                })
+            };
+            let part = |xk: &str, yk: &str| -> Result<Dataset, CoreError> {
+                let (x, y) = (get(xk)?, get(yk)?);
+                let bad = |k: &str, m: String| CoreError::Invalid {
+                    file: file.clone(),
+                    field: k.into(),
+                    message: m,
+                };
+                let n = *x.shape.first().unwrap_or(&0);
+                if n == 0 || x.data.len() != n * dim {
+                    return Err(bad(
+                        xk,
+                        format!("shape {:?}; expected [samples, …] with {} values per sample (input {})", x.shape, dim, net.input),
+                    ));
+                }
+                if y.shape.first() != Some(&n) {
+                    return Err(bad(
+                        yk,
+                        format!("shape {:?}; expected {n} samples as in {xk}", y.shape),
+                    ));
+                }
+                if classify {
+                    if y.data.len() != n || !y.integer {
+                        return Err(bad(
+                            yk,
+                            format!("shape {:?}; expected {n} integer class labels", y.shape),
+                        ));
+                    }
+                    let labels = y
+                        .data
+                        .iter()
+                        .map(|&v| {
+                            if v >= 0.0 && (v as usize) < outputs && v < 256.0 {
+                                Ok(v as u8)
+                            } else {
+                                Err(bad(
+                                    yk,
+                                    format!("label {v}; expected 0..{}", outputs.min(256)),
+                                ))
+                            }
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(Dataset {
+                        dim,
+                        x: x.data.clone(),
+                        labels,
+                        target_dim: 0,
+                        targets: Vec::new(),
+                    })
+                } else {
+                    if y.data.len() != n * outputs {
+                        return Err(bad(yk, format!("shape {:?}; expected [samples, …] with {outputs} values per sample (output {})", y.shape, net.output())));
+                    }
+                    Ok(Dataset {
+                        dim,
+                        x: x.data.clone(),
+                        labels: Vec::new(),
+                        target_dim: outputs,
+                        targets: y.data.clone(),
+                    })
+                }
+            };
+            Ok((part("x_train", "y_train")?, part("x_test", "y_test")?))
+        }
+    }
+}
