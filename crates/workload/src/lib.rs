@@ -15,6 +15,7 @@
 
 mod data;
 mod digits;
+mod image_metrics;
 mod metrics;
 mod netfile;
 mod network;
@@ -22,6 +23,7 @@ mod npz;
 pub mod shape;
 
 pub use digits::{load_digits, Digits, DIGITS_TEST_EVERY};
+pub use image_metrics::{psnr, ssim, ssim_fits};
 pub use metrics::{argmax, softmax_cross_entropy};
 pub use netfile::{DataSource, Layer, LayerKind, Loss, Metric, Network, NETWORK_SCHEMA};
 pub use network::{
