@@ -39,6 +39,7 @@ pub struct Simulation {
     vcd: Option<VcdOptions>,
     report: Option<Report>,
     inference_ledger: Option<EnergyLedger>,
+    restored: Option<Vec<aimsim_train::RestoredImage>>,
 }
 
 impl Simulation {
@@ -91,6 +92,7 @@ impl Simulation {
             vcd: None,
             report: None,
             inference_ledger: None,
+            restored: None,
         })
     }
 
@@ -221,6 +223,7 @@ impl Simulation {
             let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
             let report = self.build_report(timing, train_end, &eval);
             self.inference_ledger = Some(eval.ledger);
+            self.restored = Some(eval.images);
             self.report = Some(report);
         }
         Ok(self.report.as_ref().expect("just built"))
@@ -261,10 +264,13 @@ impl Simulation {
             workload: WorkloadReport {
                 name: self.workload.name.clone(),
                 steps,
-                metric: MetricReport {
-                    name: "accuracy".into(),
-                    value: eval.accuracy,
+                metric: headline_metric(self.workload.network.metric, eval),
+                metrics: if self.workload.classes == 0 {
+                    eval.metrics.clone()
+                } else {
+                    Default::default()
                 },
+                baseline: eval.baseline.clone(),
             },
             time: TimeReport {
                 cycles: cfg.clock.cycles_at(train_end),
@@ -310,6 +316,12 @@ impl Simulation {
         }
     }
 
+    /// The restored test images of an image-restoration workload (after
+    /// [`Simulation::report`]; empty otherwise).
+    pub fn restored_images(&self) -> &[aimsim_train::RestoredImage] {
+        self.restored.as_deref().unwrap_or(&[])
+    }
+
     /// Finishes the run if needed and writes `report.json`, `energy.csv`
     /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
     pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
@@ -321,5 +333,22 @@ impl Simulation {
             self.trainer.energy_rows(),
             self.trainer.lifetime_rows(),
         )
+    }
+}
+
+/// `workload.metric`: the network file's metric (`accuracy`, or PSNR in dB
+/// named `psnr_db`, or `ssim`).
+fn headline_metric(
+    metric: aimsim_workload::Metric,
+    eval: &aimsim_train::Evaluation,
+) -> MetricReport {
+    let key = match metric {
+        aimsim_workload::Metric::Accuracy => "accuracy",
+        aimsim_workload::Metric::Psnr => "psnr_db",
+        aimsim_workload::Metric::Ssim => "ssim",
+    };
+    MetricReport {
+        name: key.into(),
+        value: eval.metrics.get(key).copied().unwrap_or(f64::NAN),
     }
 }

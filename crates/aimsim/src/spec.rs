@@ -8,7 +8,7 @@ use aimsim_core::CoreError;
 use aimsim_device::{builtin_device, DeviceModel};
 use aimsim_engine::Chip;
 use aimsim_train::{RawTrain, Train};
-use aimsim_workload::{builtin_workload, Workload};
+use aimsim_workload::{builtin_network, Network, Workload};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -263,7 +263,7 @@ impl RunSpec {
         // Rule parameters whose defaults come from the device are checked
         // against it here, before anything runs.
         chip.build_rule(&device)?;
-        let workload = match &self.network {
+        let network = match &self.network {
             Some(path) => {
                 if self.workload.is_some() {
                     return Err(Check::new("run spec")
@@ -273,10 +273,19 @@ impl RunSpec {
                         )
                         .into());
                 }
-                Workload::from_file(Path::new(path))?
+                Network::from_file(Path::new(path))?
             }
-            None => builtin_workload(&train.raw.workload).expect("validated workload name"),
+            None => builtin_network(&train.raw.workload).expect("validated workload name"),
         };
+        // The network file's `train` defaults, then the run's overrides.
+        let train = if network.train_defaults.is_empty() {
+            train
+        } else {
+            let mut over = network.train_defaults.clone();
+            over.extend(train_over.iter().cloned());
+            Train::from_raw_with(RawTrain::default(), &over)?
+        };
+        let workload = Workload::from_network(network, self.seed)?;
         Ok(Resolved {
             chip,
             device_spec,

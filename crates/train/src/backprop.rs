@@ -207,6 +207,7 @@ impl Backprop {
             let (n_in, n_out) = (layer.input.len(), layer.output.len());
             match layer.kind {
                 LayerKind::Dense { activation, .. } => {
+                    diverged(x)?;
                     let w = self.weights[l].as_ref().expect("dense has weights");
                     for o in out.chunks_exact_mut(n_out) {
                         o.copy_from_slice(&w.bias);
@@ -220,6 +221,7 @@ impl Backprop {
                     activation,
                     ..
                 } => {
+                    diverged(x)?;
                     let w = self.weights[l].as_mut().expect("conv has weights");
                     let p = geometry.positions();
                     w.xs.resize(b * p * w.rows, 0.0);
@@ -489,6 +491,18 @@ impl Backprop {
     }
 }
 
+/// An error if a layer's input holds a non-finite value (training has
+/// diverged; the chip's energy model needs finite inputs).
+fn diverged(x: &[f32]) -> Result<()> {
+    if x.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(TrainError::Network(
+            "training diverged (non-finite activations); expected finite values: try a smaller train.lr".into(),
+        ))
+    }
+}
+
 fn add_into(dst: &mut [f32], src: &[f32]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s;
@@ -523,7 +537,12 @@ impl TrainingAlgorithm for Backprop {
         self.acts[0].copy_from_slice(batch.inputs);
         chip.enter_phase(Phase::FORWARD)?;
         self.forward(chip)?;
-        self.loss_gradient(chip, &batch)?;
+        let loss = self.loss_gradient(chip, &batch)?;
+        if !loss.is_finite() {
+            return Err(TrainError::Network(format!(
+                "training diverged (loss {loss}); expected a finite loss: try a smaller train.lr"
+            )));
+        }
         chip.enter_phase(Phase::BACKWARD)?;
         self.backward(chip)?;
         chip.enter_phase(Phase::UPDATE)?;

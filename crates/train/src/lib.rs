@@ -27,7 +27,7 @@ mod rows;
 mod trainer;
 
 pub use backprop::Backprop;
-pub use evaluate::{evaluate, Evaluation, InferenceReport};
+pub use evaluate::{evaluate, Evaluation, InferenceReport, RestoredImage};
 pub use options::{RawTrain, Train};
 pub use rows::EnergyRow;
 pub use trainer::{Trainer, VcdWindow};

@@ -2,6 +2,7 @@
 //! synthetic random data of the input shape.
 
 use crate::digits::load_digits;
+use crate::images::{restoration_data, Restoration, IMAGE_SIDE};
 use crate::netfile::{DataSource, Loss, Network};
 use crate::network::Dataset;
 use crate::npz::{read_npz, NpyArray};
@@ -10,7 +11,7 @@ use rand::Rng;
 
 /// Loads `(train, test)` for `net`; errors name the network file and the
 /// `data` field.
-pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> {
+pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Dataset), CoreError> {
     let dim = net.input.len();
     let classify = net.loss == Loss::CrossEntropy;
     let outputs = net.output().len();
@@ -37,10 +38,34 @@ pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> 
                         .flat_map(|&i| d.images[i].iter().map(|&p| f32::from(p) / 16.0))
                         .collect(),
                     labels: idx.iter().map(|&i| d.labels[i]).collect(),
-                    target_dim: 0,
-                    targets: Vec::new(),
+                    ..Dataset::default()
                 };
                 Ok((pick(&train), pick(&test)))
+            }
+            "denoise" | "sr2" => {
+                let kind = if name == "sr2" {
+                    Restoration::Sr2
+                } else {
+                    Restoration::Denoise
+                };
+                let s = if kind == Restoration::Sr2 { 2 } else { 1 };
+                let (i, o) = (net.input, net.output());
+                let fits = i.c == 1
+                    && o.c == 1
+                    && o.h == i.h * s
+                    && o.w == i.w * s
+                    && IMAGE_SIDE.is_multiple_of(o.h)
+                    && IMAGE_SIDE.is_multiple_of(o.w);
+                if !fits || classify {
+                    return Err(err(
+                        "data.builtin",
+                        format!(
+                            "`{name}` maps a [1, h, w] tile to a [1, {s}h, {s}w] tile ({s}h and {s}w dividing {IMAGE_SIDE}) with loss mse or l1; the network maps {i} to {o} with loss {}",
+                            net.loss.name()
+                        ),
+                    ));
+                }
+                Ok(restoration_data(kind, i.h, i.w, run_seed))
             }
             other => Err(err("data.builtin", format!("unknown data set `{other}`"))),
         },
@@ -60,16 +85,15 @@ pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> 
                         labels: (0..n)
                             .map(|_| rng.random_range(0..*classes) as u8)
                             .collect(),
-                        target_dim: 0,
-                        targets: Vec::new(),
+                        ..Dataset::default()
                     }
                 } else {
                     Dataset {
                         dim,
                         x,
-                        labels: Vec::new(),
                         target_dim: outputs,
                         targets: (0..n * outputs).map(|_| rng.random::<f32>()).collect(),
+                        ..Dataset::default()
                     }
                 }
             };
@@ -149,8 +173,7 @@ pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> 
                         dim,
                         x: x.data.clone(),
                         labels,
-                        target_dim: 0,
-                        targets: Vec::new(),
+                        ..Dataset::default()
                     })
                 } else {
                     if y.data.len() != n * outputs {
@@ -159,9 +182,9 @@ pub(crate) fn load_data(net: &Network) -> Result<(Dataset, Dataset), CoreError> 
                     Ok(Dataset {
                         dim,
                         x: x.data.clone(),
-                        labels: Vec::new(),
                         target_dim: outputs,
                         targets: y.data.clone(),
+                        ..Dataset::default()
                     })
                 }
             };

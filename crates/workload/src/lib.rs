@@ -16,6 +16,7 @@
 mod data;
 mod digits;
 mod image_metrics;
+mod images;
 mod metrics;
 mod netfile;
 mod network;
@@ -24,6 +25,7 @@ pub mod shape;
 
 pub use digits::{load_digits, Digits, DIGITS_TEST_EVERY};
 pub use image_metrics::{psnr, ssim, ssim_fits};
+pub use images::{bicubic, TestImage, DENOISE_SIGMA};
 pub use metrics::{argmax, softmax_cross_entropy};
 pub use netfile::{DataSource, Layer, LayerKind, Loss, Metric, Network, NETWORK_SCHEMA};
 pub use network::{

@@ -27,6 +27,21 @@ struct RawNetwork {
     layers: Vec<RawLayer>,
     loss: String,
     metric: String,
+    /// Defaults of `train.*` for this network (`lr`, `epochs`, `batch`);
+    /// `--set train.…` still wins.
+    #[serde(default)]
+    train: Option<RawNetTrain>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetTrain {
+    #[serde(default)]
+    lr: Option<f64>,
+    #[serde(default)]
+    epochs: Option<u32>,
+    #[serde(default)]
+    batch: Option<u32>,
 }
 
 /// Where the data comes from: exactly one of the three keys.
@@ -242,7 +257,8 @@ impl Metric {
 /// Where a network's data comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {
-    /// A built-in set by name (`digits`, `denoise`, `sr2`).
+    /// A built-in set by name (`digits`; `denoise` and `sr2`, image
+    /// restoration on the built-in images).
     Builtin(String),
     /// A NumPy `.npz` file (`x_train`, `y_train`, `x_test`, `y_test`).
     Npz(PathBuf),
@@ -276,10 +292,13 @@ pub struct Network {
     pub metric: Metric,
     /// The data.
     pub data: DataSource,
+    /// The file's `train` defaults as `(field, JSON value)` pairs, applied
+    /// before the run's own `train.*` overrides.
+    pub train_defaults: Vec<(String, String)>,
 }
 
 /// The built-in data set names.
-pub const BUILTIN_DATA: &[&str] = &["digits"];
+pub const BUILTIN_DATA: &[&str] = &["digits", "denoise", "sr2"];
 
 impl Network {
     /// Reads and validates a network file; an `npz` path is relative to it.
@@ -438,7 +457,20 @@ fn validate(file: &str, raw: RawNetwork, dir: &Path) -> Result<Network, CoreErro
         ));
     }
     let data = validate_data(&c, raw.data, dir, out.len())?;
+    let mut train_defaults = Vec::new();
+    if let Some(t) = raw.train {
+        if let Some(v) = t.lr {
+            train_defaults.push(("lr".to_string(), v.to_string()));
+        }
+        if let Some(v) = t.epochs {
+            train_defaults.push(("epochs".to_string(), v.to_string()));
+        }
+        if let Some(v) = t.batch {
+            train_defaults.push(("batch".to_string(), v.to_string()));
+        }
+    }
     Ok(Network {
+        train_defaults,
         file: file.to_string(),
         name: raw.name,
         input,

@@ -2,6 +2,7 @@
 //! network files of the repository's `networks/` folder, embedded.
 
 use crate::data::load_data;
+use crate::images::TestImage;
 use crate::netfile::Network;
 use aimsim_core::CoreError;
 use std::path::Path;
@@ -75,6 +76,8 @@ pub struct Dataset {
     pub target_dim: usize,
     /// Targets, row-major (empty for classification).
     pub targets: Vec<f32>,
+    /// Whole images the samples are tiles of (image-restoration test sets).
+    pub images: Vec<TestImage>,
 }
 
 impl Dataset {
@@ -119,9 +122,10 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Loads the data of `network`.
-    pub fn from_network(network: Network) -> Result<Workload, CoreError> {
-        let (train, test) = load_data(&network)?;
+    /// Loads the data of `network` (random data such as noise drawn from
+    /// the streams of run `seed`).
+    pub fn from_network(network: Network, seed: u64) -> Result<Workload, CoreError> {
+        let (train, test) = load_data(&network, seed)?;
         let classes = if train.labels.is_empty() {
             0
         } else {
@@ -137,8 +141,8 @@ impl Workload {
     }
 
     /// Reads a network file and loads its data.
-    pub fn from_file(path: &Path) -> Result<Workload, CoreError> {
-        Workload::from_network(Network::from_file(path)?)
+    pub fn from_file(path: &Path, seed: u64) -> Result<Workload, CoreError> {
+        Workload::from_network(Network::from_file(path)?, seed)
     }
 }
 
@@ -152,10 +156,15 @@ const BUILTINS: &[(&str, &str)] = &[
         "digits-cnn",
         include_str!("../../../networks/digits-cnn.network.json"),
     ),
+    (
+        "denoise",
+        include_str!("../../../networks/denoise.network.json"),
+    ),
+    ("sr2", include_str!("../../../networks/sr2.network.json")),
 ];
 
 /// The names of the built-in workloads.
-pub const WORKLOAD_NAMES: &[&str] = &["digits-mlp", "digits-cnn"];
+pub const WORKLOAD_NAMES: &[&str] = &["digits-mlp", "digits-cnn", "denoise", "sr2"];
 
 /// A built-in network by name, or `None`.
 pub fn builtin_network(name: &str) -> Option<Network> {
@@ -167,10 +176,10 @@ pub fn builtin_network(name: &str) -> Option<Network> {
     )
 }
 
-/// A built-in workload by name, or `None`.
-pub fn builtin_workload(name: &str) -> Option<Workload> {
+/// A built-in workload by name, or `None`, with the data of run `seed`.
+pub fn builtin_workload(name: &str, seed: u64) -> Option<Workload> {
     let net = builtin_network(name)?;
-    Some(Workload::from_network(net).expect("built-in data loads (tested)"))
+    Some(Workload::from_network(net, seed).expect("built-in data loads (tested)"))
 }
 
 #[cfg(test)]
@@ -182,16 +191,16 @@ mod tests {
         assert_eq!(WORKLOAD_NAMES.len(), BUILTINS.len());
         for (&n, (m, _)) in WORKLOAD_NAMES.iter().zip(BUILTINS) {
             assert_eq!(n, *m);
-            let w = builtin_workload(n).unwrap();
+            let w = builtin_workload(n, 1).unwrap();
             assert_eq!(w.name, n);
             assert!(!w.train.is_empty() && !w.test.is_empty());
         }
-        assert!(builtin_workload("nope").is_none());
+        assert!(builtin_workload("nope", 1).is_none());
     }
 
     #[test]
     fn digits_mlp_is_the_64_128_10_tanh_mlp() {
-        let w = builtin_workload("digits-mlp").unwrap();
+        let w = builtin_workload("digits-mlp", 1).unwrap();
         let chain = w.network.dense_chain().unwrap();
         assert_eq!(
             chain,
