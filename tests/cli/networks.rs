@@ -141,3 +141,37 @@ fn bad_network_files_exit_2_naming_file_layer_and_field() {
         bad_input(&["--network", &p], &[&p, field, what]);
     }
 }
+
+#[test]
+fn save_images_writes_pngs_of_the_restored_test_image() {
+    let d = tmp();
+    let img = d.path().join("img");
+    let r = run_ok(
+        d.path(),
+        &[
+            "--workload",
+            "sr2",
+            "--steps",
+            "20",
+            "--save-images",
+            img.to_str().unwrap(),
+        ],
+    );
+    assert!(f(&r, "workload.baseline.psnr_db") > 10.0);
+    assert!(f(&r, "workload.metrics.ssim").is_finite());
+    for (kind, side) in [("input", 32u32), ("output", 64), ("target", 64)] {
+        let png = std::fs::read(img.join(format!("gravel.{kind}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{kind}");
+        assert_eq!(png[16..20], side.to_be_bytes(), "{kind} width");
+    }
+    // A workload without images is bad input, and nothing is written.
+    bad_input(
+        &[
+            "--steps",
+            "2",
+            "--save-images",
+            img.join("x").to_str().unwrap(),
+        ],
+        &["--save-images", "digits-mlp"],
+    );
+}

@@ -28,12 +28,14 @@
 //! ```
 
 mod calibrate;
+mod images;
 mod output;
 mod report;
 mod simulation;
 mod spec;
 
 pub use calibrate::{calibrate_file, FileCalibration};
+pub use images::{encode_png, write_images};
 pub use output::{write_outputs, OUTPUT_FILES};
 pub use report::{
     EnergyReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport, WritesReport,

@@ -316,6 +316,17 @@ impl Simulation {
         }
     }
 
+    /// The workload's name.
+    pub fn workload_name(&self) -> &str {
+        &self.workload.name
+    }
+
+    /// Whether the workload's test set is made of whole images that the
+    /// report restores ([`Simulation::restored_images`]).
+    pub fn has_test_images(&self) -> bool {
+        !self.workload.test.images.is_empty()
+    }
+
     /// The restored test images of an image-restoration workload (after
     /// [`Simulation::report`]; empty otherwise).
     pub fn restored_images(&self) -> &[aimsim_train::RestoredImage] {

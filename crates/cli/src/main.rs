@@ -135,6 +135,10 @@ struct RunArgs {
     /// Override a configuration field: chip.PATH, device.PATH or train.PATH (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
+    /// Write each restored test image of an image workload (denoise, sr2) to DIR as
+    /// NAME.input.png, NAME.output.png and NAME.target.png.
+    #[arg(long, value_name = "DIR")]
+    save_images: Option<PathBuf>,
     /// No progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
@@ -232,6 +236,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     let spec = run_spec(&args)?;
     check_output_paths(&args)?;
     let mut sim = Simulation::new(&spec).map_err(run_error)?;
+    workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
     let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
     if let Some(p) = &vcd_tmp {
         let f = std::fs::File::create(p)
@@ -277,6 +282,9 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     }
     let wall = started.elapsed().as_secs_f64();
     sim.write_outputs(&args.out)?;
+    if let Some(dir) = &args.save_images {
+        workloads::save_images(&sim, dir)?;
+    }
     if let (Some(tmp), Some(dst)) = (&vcd_tmp, &args.vcd) {
         std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?;
     }
