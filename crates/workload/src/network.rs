@@ -83,11 +83,7 @@ pub struct Dataset {
 impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
-        if self.dim == 0 {
-            0
-        } else {
-            self.x.len() / self.dim
-        }
+        self.x.len().checked_div(self.dim).unwrap_or(0)
     }
 
     /// Whether the set is empty.

@@ -149,7 +149,7 @@ pub fn read_npy(b: &[u8]) -> Result<NpyArray, String> {
         ));
     }
     let chunks = body[..n * width].chunks_exact(width);
-    let (data, integer): (Vec<f32>, bool) = match &ty[..] {
+    let (data, integer): (Vec<f32>, bool) = match ty {
         "f4" => (
             chunks
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
