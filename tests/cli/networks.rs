@@ -175,3 +175,21 @@ fn save_images_writes_pngs_of_the_restored_test_image() {
         &["--save-images", "digits-mlp"],
     );
 }
+
+#[test]
+fn mini_batches_count_updates_and_charge_accumulation() {
+    let (a, b) = (tmp(), tmp());
+    let one = run_ok(a.path(), &["--epochs", "1"]);
+    let r = run_ok(b.path(), &["--epochs", "1", "--set", "train.batch=8"]);
+    // One update per batch: ⌈1438 / 8⌉ in one epoch.
+    assert_eq!(one["workload"]["steps"], 1438);
+    assert_eq!(r["workload"]["steps"], 180);
+    assert!(f(&r, "workload.metric.value") > 0.5, "{}", r["workload"]);
+    // The same samples go forward (1440 vs 1438)…
+    let fwd = f(&r, "energy_pj.by_phase.forward") / f(&one, "energy_pj.by_phase.forward");
+    assert!((fwd - 1440.0 / 1438.0).abs() < 0.01, "forward ratio {fwd}");
+    // …but a batch holds its factors in SRAM (written and read once each),
+    // which batch 1 never does, so the update phase costs more.
+    let upd = f(&r, "energy_pj.by_phase.update") / f(&one, "energy_pj.by_phase.update");
+    assert!(upd > 1.5, "update ratio {upd}");
+}

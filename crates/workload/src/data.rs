@@ -192,3 +192,49 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{DataSource, Network, Workload};
+    use std::path::Path;
+
+    /// `tests/data/xor.npz`, written by
+    /// `python3 -c "import numpy as np; x=np.array([[0,0],[0,1],[1,0],[1,1]]*4,dtype=np.float32); y=np.array([0,1,1,0]*4,dtype=np.int64); np.savez('xor.npz', x_train=x, y_train=y, x_test=x[:4], y_test=y[:4])"`.
+    #[test]
+    fn npz_data_loads_relative_to_the_network_file() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let net = Network::from_file(&dir.join("xor.network.json")).unwrap();
+        assert!(matches!(net.data, DataSource::Npz(_)));
+        let w = Workload::from_network(net, 1).unwrap();
+        assert_eq!((w.train.len(), w.test.len(), w.classes), (16, 4, 2));
+        assert_eq!(w.train.input(3), [1.0, 1.0]);
+        assert_eq!(w.train.labels[..4], [0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn npz_arrays_that_do_not_fit_are_named() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let text = std::fs::read_to_string(dir.join("xor.network.json"))
+            .unwrap()
+            .replace("\"input\": [2]", "\"input\": [3]");
+        let net = Network::from_json("xor3.network.json", &text, &dir).unwrap();
+        let e = Workload::from_network(net, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("x_train") && e.contains("3 values per sample"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn synthetic_data_follows_its_own_seed() {
+        let text = r#"{"schema": "aimsim.network/1", "name": "s", "input": [4],
+            "data": {"synthetic": {"train": 10, "test": 3, "classes": 3, "seed": 5}},
+            "layers": [{"kind": "dense", "outputs": 3}], "loss": "cross_entropy", "metric": "accuracy"}"#;
+        let net = Network::from_json("s", text, Path::new(".")).unwrap();
+        let a = Workload::from_network(net.clone(), 1).unwrap();
+        let b = Workload::from_network(net, 2).unwrap();
+        assert_eq!(a.train.x, b.train.x, "the file's seed, not the run's");
+        assert_eq!((a.train.len(), a.test.len()), (10, 3));
+        assert!(a.train.labels.iter().all(|&l| l < 3));
+    }
+}
