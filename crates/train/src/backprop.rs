@@ -485,6 +485,11 @@ impl Backprop {
         Ok(())
     }
 
+    /// The crossbar matrices of the network's weight layers, in layer order.
+    pub fn matrices(&self) -> Vec<MatrixId> {
+        self.weights.iter().flatten().map(|w| w.matrix).collect()
+    }
+
     /// The network's output for the current batch (`B × outputs`).
     fn output(&self) -> &[f32] {
         &self.acts[self.layers.len()]
