@@ -4,6 +4,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod networks;
+
 fn aimsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aimsim"))
         .args(args)

@@ -28,12 +28,14 @@
 //! ```
 
 mod calibrate;
+mod images;
 mod output;
 mod report;
 mod simulation;
 mod spec;
 
 pub use calibrate::{calibrate_file, FileCalibration};
+pub use images::{encode_png, write_images};
 pub use output::{write_outputs, OUTPUT_FILES};
 pub use report::{
     EnergyReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport, WritesReport,
@@ -46,6 +48,7 @@ pub use aimsim_controller as controller;
 pub use aimsim_energy as energy;
 pub use aimsim_engine as engine;
 pub use aimsim_train as train;
+pub use aimsim_workload as workload;
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]

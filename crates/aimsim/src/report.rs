@@ -55,10 +55,19 @@ impl Report {
 pub struct WorkloadReport {
     /// Workload name.
     pub name: String,
-    /// Training steps run (one sample each).
+    /// Training steps run (updates: one mini-batch each).
     pub steps: u64,
     /// The test metric.
     pub metric: MetricReport,
+    /// Every metric measured (image restoration: `psnr_db`, `ssim`).
+    /// Left out when empty: classification reports keep the bytes the
+    /// golden traces fix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+    /// The same metrics of the baseline (the noisy input for `denoise`,
+    /// bicubic up-sampling for `sr2`); left out when there is none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub baseline: BTreeMap<String, f64>,
 }
 
 /// A named metric value.

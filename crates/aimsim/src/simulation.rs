@@ -7,7 +7,7 @@ use aimsim_controller::UpdateRule;
 use aimsim_energy::{Component, EnergyLedger};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
-use aimsim_workload::{builtin_workload, Workload};
+use aimsim_workload::Workload;
 use std::io::Write;
 
 /// Waveform options.
@@ -39,6 +39,7 @@ pub struct Simulation {
     vcd: Option<VcdOptions>,
     report: Option<Report>,
     inference_ledger: Option<EnergyLedger>,
+    restored: Option<Vec<aimsim_train::RestoredImage>>,
 }
 
 impl Simulation {
@@ -63,7 +64,7 @@ impl Simulation {
         rule: Box<dyn UpdateRule>,
     ) -> Result<Simulation> {
         let t = &resolved.train.raw;
-        let workload = builtin_workload(&t.workload).expect("validated workload name");
+        let workload = resolved.workload.clone();
         let mut chip = ChipSim::with_rule(
             resolved.chip.clone(),
             resolved.device.clone(),
@@ -71,9 +72,9 @@ impl Simulation {
             spec.seed,
         );
         let algo: Box<dyn TrainingAlgorithm> = match spec.algorithm.as_str() {
-            "backprop" => Box::new(Backprop::new(
+            "backprop" => Box::new(Backprop::for_network(
                 &mut chip,
-                &workload.layers,
+                &workload.network,
                 t.lr as f32,
                 t.init_scale as f32,
                 spec.seed,
@@ -91,6 +92,7 @@ impl Simulation {
             vcd: None,
             report: None,
             inference_ledger: None,
+            restored: None,
         })
     }
 
@@ -221,6 +223,7 @@ impl Simulation {
             let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
             let report = self.build_report(timing, train_end, &eval);
             self.inference_ledger = Some(eval.ledger);
+            self.restored = Some(eval.images);
             self.report = Some(report);
         }
         Ok(self.report.as_ref().expect("just built"))
@@ -259,12 +262,15 @@ impl Simulation {
             rule: chip.rule_name().into(),
             algorithm: self.algo.name().into(),
             workload: WorkloadReport {
-                name: self.workload.name.into(),
+                name: self.workload.name.clone(),
                 steps,
-                metric: MetricReport {
-                    name: "accuracy".into(),
-                    value: eval.accuracy,
+                metric: headline_metric(self.workload.network.metric, eval),
+                metrics: if self.workload.classes == 0 {
+                    eval.metrics.clone()
+                } else {
+                    Default::default()
                 },
+                baseline: eval.baseline.clone(),
             },
             time: TimeReport {
                 cycles: cfg.clock.cycles_at(train_end),
@@ -310,6 +316,23 @@ impl Simulation {
         }
     }
 
+    /// The workload's name.
+    pub fn workload_name(&self) -> &str {
+        &self.workload.name
+    }
+
+    /// Whether the workload's test set is made of whole images that the
+    /// report restores ([`Simulation::restored_images`]).
+    pub fn has_test_images(&self) -> bool {
+        !self.workload.test.images.is_empty()
+    }
+
+    /// The restored test images of an image-restoration workload (after
+    /// [`Simulation::report`]; empty otherwise).
+    pub fn restored_images(&self) -> &[aimsim_train::RestoredImage] {
+        self.restored.as_deref().unwrap_or(&[])
+    }
+
     /// Finishes the run if needed and writes `report.json`, `energy.csv`
     /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
     pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
@@ -321,5 +344,22 @@ impl Simulation {
             self.trainer.energy_rows(),
             self.trainer.lifetime_rows(),
         )
+    }
+}
+
+/// `workload.metric`: the network file's metric (`accuracy`, or PSNR in dB
+/// named `psnr_db`, or `ssim`).
+fn headline_metric(
+    metric: aimsim_workload::Metric,
+    eval: &aimsim_train::Evaluation,
+) -> MetricReport {
+    let key = match metric {
+        aimsim_workload::Metric::Accuracy => "accuracy",
+        aimsim_workload::Metric::Psnr => "psnr_db",
+        aimsim_workload::Metric::Ssim => "ssim",
+    };
+    MetricReport {
+        name: key.into(),
+        value: eval.metrics.get(key).copied().unwrap_or(f64::NAN),
     }
 }

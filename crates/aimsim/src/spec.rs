@@ -8,6 +8,7 @@ use aimsim_core::CoreError;
 use aimsim_device::{builtin_device, DeviceModel};
 use aimsim_engine::Chip;
 use aimsim_train::{RawTrain, Train};
+use aimsim_workload::{builtin_network, Network, Workload};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -29,6 +30,10 @@ pub struct RunSpec {
     pub device: Option<String>,
     /// Built-in workload (default: `train.workload`, itself `digits-mlp`).
     pub workload: Option<String>,
+    /// A network file (`aimsim.network/1`) to train instead of a built-in
+    /// workload. Left out of the canonical form when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// Write rule (default: the chip file's `rule.name`).
     pub rule: Option<String>,
     /// Training algorithm (default: `backprop`).
@@ -53,6 +58,7 @@ impl Default for RunSpec {
             chip: "eapu-180nm".into(),
             device: None,
             workload: None,
+            network: None,
             rule: None,
             algorithm: "backprop".into(),
             epochs: None,
@@ -75,6 +81,8 @@ pub struct Resolved {
     pub device: DeviceModel,
     /// Training options (with `train.*` overrides and named options).
     pub train: Train,
+    /// The workload: the network file's, or the built-in `train.workload`.
+    pub workload: Workload,
 }
 
 /// Builds a [`RunSpec`] without strings of `--set` pairs.
@@ -99,6 +107,12 @@ impl RunSpecBuilder {
     /// The built-in workload.
     pub fn workload(mut self, workload: impl Into<String>) -> Self {
         self.spec.workload = Some(workload.into());
+        self
+    }
+
+    /// A network file to train (`aimsim.network/1`).
+    pub fn network(mut self, path: impl Into<String>) -> Self {
+        self.spec.network = Some(path.into());
         self
     }
 
@@ -249,11 +263,35 @@ impl RunSpec {
         // Rule parameters whose defaults come from the device are checked
         // against it here, before anything runs.
         chip.build_rule(&device)?;
+        let network = match &self.network {
+            Some(path) => {
+                if self.workload.is_some() {
+                    return Err(Check::new("run spec")
+                        .err(
+                            "network",
+                            "given with a workload; expected one or the other",
+                        )
+                        .into());
+                }
+                Network::from_file(Path::new(path))?
+            }
+            None => builtin_network(&train.raw.workload).expect("validated workload name"),
+        };
+        // The network file's `train` defaults, then the run's overrides.
+        let train = if network.train_defaults.is_empty() {
+            train
+        } else {
+            let mut over = network.train_defaults.clone();
+            over.extend(train_over.iter().cloned());
+            Train::from_raw_with(RawTrain::default(), &over)?
+        };
+        let workload = Workload::from_network(network, self.seed)?;
         Ok(Resolved {
             chip,
             device_spec,
             device,
             train,
+            workload,
         })
     }
 }

@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod workloads;
+
 #[derive(Parser)]
 #[command(
     name = "aimsim",
@@ -29,6 +31,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the built-in devices with their key figures.
     Devices,
+    /// List the built-in workloads with their layers, parameters and MACs per sample.
+    Workloads,
     /// Fit a device file to measured conductance data (aimsim.measured/1) and print the fit report.
     Calibrate(CalibrateArgs),
     /// Synthesise measured conductance data (aimsim.measured/1) from a device file.
@@ -91,6 +95,9 @@ struct RunArgs {
     /// Workload (same as --set train.workload=NAME).
     #[arg(long)]
     workload: Option<String>,
+    /// Network file (JSON, schema aimsim.network/1) to train instead of a built-in workload.
+    #[arg(long, value_name = "FILE")]
+    network: Option<String>,
     /// Write scheduler: eapu, bp, stochastic-pulse, mixed-precision, write-verify or ideal
     /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
@@ -128,6 +135,10 @@ struct RunArgs {
     /// Override a configuration field: chip.PATH, device.PATH or train.PATH (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
+    /// Write each restored test image of an image workload (denoise, sr2) to DIR as
+    /// NAME.input.png, NAME.output.png and NAME.target.png.
+    #[arg(long, value_name = "DIR")]
+    save_images: Option<PathBuf>,
     /// No progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
@@ -157,6 +168,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
+        Command::Workloads => workloads::cmd_workloads(),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
     };
@@ -196,6 +208,9 @@ fn run_spec(args: &RunArgs) -> anyhow::Result<RunSpec> {
     if let Some(w) = &args.workload {
         b = b.workload(w);
     }
+    if let Some(n) = &args.network {
+        b = b.network(n);
+    }
     if let Some(e) = args.epochs {
         b = b.epochs(e);
     }
@@ -221,6 +236,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     let spec = run_spec(&args)?;
     check_output_paths(&args)?;
     let mut sim = Simulation::new(&spec).map_err(run_error)?;
+    workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
     let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
     if let Some(p) = &vcd_tmp {
         let f = std::fs::File::create(p)
@@ -266,6 +282,9 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     }
     let wall = started.elapsed().as_secs_f64();
     sim.write_outputs(&args.out)?;
+    if let Some(dir) = &args.save_images {
+        workloads::save_images(&sim, dir)?;
+    }
     if let (Some(tmp), Some(dst)) = (&vcd_tmp, &args.vcd) {
         std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?;
     }

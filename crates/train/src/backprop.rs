@@ -1,38 +1,73 @@
-//! Backpropagation with SGD on the chip: forward MVMs, transposed MVMs of
-//! the error, and one rank-1 update `ΔW = −η x δᵀ` per layer through the
-//! chip's write rule. Biases, activations and the loss live in the digital
-//! periphery (biases are updated digitally, as in the EaPU paper).
+//! Backpropagation with (mini-batch) SGD on the chip over a network's layer
+//! graph.
+//!
+//! * Dense layers: forward MVMs, transposed MVMs of the error, and a
+//!   rank-B update `ΔW = −(η/B) Σ_b x_b δ_bᵀ` through the chip's write rule.
+//! * Conv layers via im2col: the `(k²·C_in) × C_out` matrix on tiles; the
+//!   forward pass is one MVM per output position through
+//!   [`ChipSim::mvm_batch`]; the backward pass is one transposed MVM per
+//!   position, scattered back by col2im; the update is the rank-`P·B` sum
+//!   of `(patch, δ)` factor pairs over positions and samples, one write
+//!   plan per update.
+//! * Pooling, residual adds, pixel shuffle, the loss, biases and
+//!   activations live in the digital periphery and are charged there with
+//!   the chip's per-operation energies ([`ChipSim::charge_digital`]).
+//!   Factors that must be held beyond the current vector (conv positions,
+//!   the samples of a mini-batch) are buffered in SRAM and charged a write
+//!   and a read each; bias gradients summed over positions or samples are
+//!   charged an add each. (The softmax cross-entropy has never been
+//!   charged; the golden digest of the default run fixes that.)
+//!
+//! The arithmetic and the ledger order of a dense chain with batch 1 are
+//! those of the original multi-layer-perceptron trainer, so the default
+//! run's golden digest and traces are unchanged.
 
 use crate::{Batch, Result, TrainError, TrainingAlgorithm};
 use aimsim_controller::UpdateRequest;
 use aimsim_core::stream;
 use aimsim_energy::Phase;
 use aimsim_engine::{ChipSim, MatrixId, MatrixUpdate};
-use aimsim_workload::{softmax_cross_entropy, Activation, LayerSpec};
+use aimsim_workload::shape::{chw_to_pc, pc_to_chw, pixel_shuffle, pool_backward, pool_forward};
+use aimsim_workload::{
+    softmax_cross_entropy, Activation, Layer, LayerKind, LayerSpec, Loss, Network, Shape,
+};
 
-struct Layer {
-    spec: LayerSpec,
+/// The crossbar state of a layer with weights.
+struct Weights {
     matrix: MatrixId,
+    rows: usize,
+    cols: usize,
     bias: Vec<f32>,
+    /// Factors `x` of the update (`B·P × rows`).
+    xs: Vec<f32>,
+    /// Factors `δ` of the update (`B·P × cols`).
+    ds: Vec<f32>,
 }
 
-/// Backprop training of a multi-layer perceptron.
+/// Backprop training of a network described by its layers.
 pub struct Backprop {
     layers: Vec<Layer>,
+    input: Shape,
+    loss: Loss,
+    weights: Vec<Option<Weights>>,
     lr: f32,
-    /// `acts[l]` is the input of layer `l`; `acts[L]` the network output.
+    /// Samples in the current batch.
+    batch: usize,
+    /// `acts[0]`: the inputs; `acts[l + 1]`: layer `l`'s outputs (`B × len`).
     acts: Vec<Vec<f32>>,
-    /// `deltas[l]`: loss gradient w.r.t. layer `l`'s pre-activation.
-    deltas: Vec<Vec<f32>>,
-    grad: Vec<f32>,
+    /// `grads[l]`: loss gradient w.r.t. layer `l`'s output (`B × len`).
+    grads: Vec<Vec<f32>>,
+    /// Max-pooling choices per layer (`B × output len`).
+    argmax: Vec<Vec<usize>>,
+    scratch: Vec<f32>,
+    scratch2: Vec<f32>,
 }
 
 const PHASES: [Phase; 3] = Phase::TRAINING;
 
 impl Backprop {
-    /// Places `layers` on `chip` with initial weights uniform in
-    /// `±init_scale/√fan_in`, drawn layer by layer from the stream
-    /// `init/weights` of `seed`; biases start at 0.
+    /// A dense chain (`layers`, trained with softmax cross-entropy) placed
+    /// on `chip` as [`Backprop::for_network`] would.
     pub fn new(
         chip: &mut ChipSim,
         layers: &[LayerSpec],
@@ -40,106 +75,442 @@ impl Backprop {
         init_scale: f32,
         seed: u64,
     ) -> Result<Backprop> {
-        if layers.is_empty() {
-            return Err(TrainError::Network(
-                "a network needs at least one layer".into(),
-            ));
-        }
-        for (l, w) in layers.windows(2).enumerate() {
-            if w[0].outputs != w[1].inputs {
+        let first = layers
+            .first()
+            .ok_or_else(|| TrainError::Network("a network needs at least one layer".into()))?;
+        let mut chain = Vec::with_capacity(layers.len());
+        let mut inputs = first.inputs;
+        for (l, s) in layers.iter().enumerate() {
+            if s.inputs != inputs {
                 return Err(TrainError::Network(format!(
                     "layer {} has {} outputs but layer {} has {} inputs",
+                    l - 1,
+                    inputs,
                     l,
-                    w[0].outputs,
-                    l + 1,
-                    w[1].inputs
+                    s.inputs
                 )));
             }
-        }
-        let mut init = stream(seed, "init/weights");
-        let mut mapped = Vec::new();
-        for spec in layers {
-            // W stored as inputs × outputs (row = input line, column = output).
-            let bound = init_scale / (spec.inputs as f32).sqrt();
-            let w: Vec<f32> = (0..spec.inputs * spec.outputs)
-                .map(|_| bound * (2.0 * rand::Rng::random::<f32>(&mut init) - 1.0))
-                .collect();
-            let matrix = chip.place(spec.inputs, spec.outputs, &w);
-            mapped.push(Layer {
-                spec: *spec,
-                matrix,
-                bias: vec![0.0; spec.outputs],
+            chain.push(Layer {
+                kind: LayerKind::Dense {
+                    outputs: s.outputs,
+                    activation: s.activation,
+                },
+                input: Shape::flat(s.inputs),
+                output: Shape::flat(s.outputs),
             });
+            inputs = s.outputs;
         }
-        let mut acts = vec![vec![0.0; layers[0].inputs]];
-        acts.extend(layers.iter().map(|s| vec![0.0; s.outputs]));
-        let deltas = layers.iter().map(|s| vec![0.0; s.outputs]).collect();
-        let outputs = layers[layers.len() - 1].outputs;
-        Ok(Backprop {
-            layers: mapped,
+        Backprop::place(
+            chip,
+            chain,
+            Shape::flat(first.inputs),
+            Loss::CrossEntropy,
             lr,
-            acts,
-            deltas,
-            grad: vec![0.0; outputs],
-        })
+            init_scale,
+            seed,
+        )
     }
 
-    /// Forward pass of one input in the chip's current phase.
-    fn forward(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<()> {
-        self.acts[0].copy_from_slice(input);
-        let act_pj = chip.chip().digital.activation_pj();
+    /// Places `net`'s weight layers on `chip` with initial weights uniform
+    /// in `±init_scale/√fan_in`, drawn layer by layer from the stream
+    /// `init/weights` of `seed`; biases start at 0.
+    pub fn for_network(
+        chip: &mut ChipSim,
+        net: &Network,
+        lr: f32,
+        init_scale: f32,
+        seed: u64,
+    ) -> Result<Backprop> {
+        Backprop::place(
+            chip,
+            net.layers.clone(),
+            net.input,
+            net.loss,
+            lr,
+            init_scale,
+            seed,
+        )
+    }
+
+    fn place(
+        chip: &mut ChipSim,
+        layers: Vec<Layer>,
+        input: Shape,
+        loss: Loss,
+        lr: f32,
+        init_scale: f32,
+        seed: u64,
+    ) -> Result<Backprop> {
+        let mut init = stream(seed, "init/weights");
+        let mut weights = Vec::with_capacity(layers.len());
+        for layer in &layers {
+            weights.push(layer.matrix().map(|(rows, cols)| {
+                // W stored as inputs × outputs (row = input line, column = output).
+                let bound = init_scale / (rows as f32).sqrt();
+                let w: Vec<f32> = (0..rows * cols)
+                    .map(|_| bound * (2.0 * rand::Rng::random::<f32>(&mut init) - 1.0))
+                    .collect();
+                Weights {
+                    matrix: chip.place(rows, cols, &w),
+                    rows,
+                    cols,
+                    bias: vec![0.0; cols],
+                    xs: Vec::new(),
+                    ds: Vec::new(),
+                }
+            }));
+        }
+        let n = layers.len();
+        let mut bp = Backprop {
+            layers,
+            input,
+            loss,
+            weights,
+            lr,
+            batch: 0,
+            acts: vec![Vec::new(); n + 1],
+            grads: vec![Vec::new(); n],
+            argmax: vec![Vec::new(); n],
+            scratch: Vec::new(),
+            scratch2: Vec::new(),
+        };
+        bp.resize(1);
+        Ok(bp)
+    }
+
+    /// Sizes the buffers for `b` samples.
+    fn resize(&mut self, b: usize) {
+        if self.batch == b {
+            return;
+        }
+        self.batch = b;
+        self.acts[0].resize(b * self.input.len(), 0.0);
         for (l, layer) in self.layers.iter().enumerate() {
-            let (below, above) = self.acts.split_at_mut(l + 1);
-            let out = &mut above[0];
-            out.copy_from_slice(&layer.bias);
-            chip.mvm(layer.matrix, &below[l], out)?;
-            layer.spec.activation.apply(out);
-            chip.charge_digital("activation", out.len() as u64, act_pj);
-        }
-        Ok(())
-    }
-
-    /// Backward pass from `deltas[L−1]` down to the first layer's
-    /// pre-activation gradient.
-    fn backward(&mut self, chip: &mut ChipSim) -> Result<()> {
-        let mac_pj = chip.chip().digital.mac_pj();
-        for l in (1..self.layers.len()).rev() {
-            let (below, above) = self.deltas.split_at_mut(l);
-            let d = &mut below[l - 1];
-            d.fill(0.0);
-            chip.mvm_transposed(self.layers[l].matrix, &above[0], d)?;
-            let act: Activation = self.layers[l - 1].spec.activation;
-            act.backprop(&self.acts[l], d);
-            chip.charge_digital("activation_derivative", d.len() as u64, mac_pj);
-        }
-        Ok(())
-    }
-
-    /// The SGD update: biases digitally, weights through the chip's rule.
-    fn update(&mut self, chip: &mut ChipSim) -> Result<()> {
-        let lr = self.lr;
-        let mut bias_macs = 0u64;
-        for (layer, d) in self.layers.iter_mut().zip(&self.deltas) {
-            for (b, &dj) in layer.bias.iter_mut().zip(d) {
-                *b -= lr * dj;
+            self.acts[l + 1].resize(b * layer.output.len(), 0.0);
+            self.grads[l].resize(b * layer.output.len(), 0.0);
+            if matches!(layer.kind, LayerKind::Pool { .. }) {
+                self.argmax[l].resize(b * layer.output.len(), 0);
             }
-            bias_macs += layer.bias.len() as u64;
+        }
+    }
+
+    /// Forward pass of the `self.batch` inputs in `acts[0]`, layer by
+    /// layer, in the chip's current phase.
+    fn forward(&mut self, chip: &mut ChipSim) -> Result<()> {
+        let d = &chip.chip().digital;
+        let (act_pj, add_pj, sram_w_pj) = (d.activation_pj(), d.add_pj(), d.sram_write_pj());
+        let b = self.batch;
+        for l in 0..self.layers.len() {
+            let layer = self.layers[l];
+            let (below, above) = self.acts.split_at_mut(l + 1);
+            let (x, out) = (&below[l], &mut above[0]);
+            let (n_in, n_out) = (layer.input.len(), layer.output.len());
+            match layer.kind {
+                LayerKind::Dense { activation, .. } => {
+                    diverged(x)?;
+                    let w = self.weights[l].as_ref().expect("dense has weights");
+                    for o in out.chunks_exact_mut(n_out) {
+                        o.copy_from_slice(&w.bias);
+                    }
+                    chip.mvm_batch(w.matrix, x, out)?;
+                    activation.apply(out);
+                    chip.charge_digital("activation", out.len() as u64, act_pj);
+                }
+                LayerKind::Conv2d {
+                    geometry,
+                    activation,
+                    ..
+                } => {
+                    diverged(x)?;
+                    let w = self.weights[l].as_mut().expect("conv has weights");
+                    let p = geometry.positions();
+                    w.xs.resize(b * p * w.rows, 0.0);
+                    for (xb, cb) in x.chunks_exact(n_in).zip(w.xs.chunks_exact_mut(p * w.rows)) {
+                        geometry.im2col(xb, cb);
+                    }
+                    chip.charge_digital("im2col", w.xs.len() as u64, sram_w_pj);
+                    let ys = &mut self.scratch;
+                    ys.resize(b * p * w.cols, 0.0);
+                    for y in ys.chunks_exact_mut(w.cols) {
+                        y.copy_from_slice(&w.bias);
+                    }
+                    chip.mvm_batch(w.matrix, &w.xs, ys)?;
+                    for (yb, ob) in ys.chunks_exact(p * w.cols).zip(out.chunks_exact_mut(n_out)) {
+                        pc_to_chw(yb, w.cols, p, ob);
+                    }
+                    activation.apply(out);
+                    chip.charge_digital("activation", out.len() as u64, act_pj);
+                }
+                LayerKind::Pool { kind, size } => {
+                    let am = &mut self.argmax[l];
+                    for ((xb, ob), ab) in x
+                        .chunks_exact(n_in)
+                        .zip(out.chunks_exact_mut(n_out))
+                        .zip(am.chunks_exact_mut(n_out))
+                    {
+                        pool_forward(kind, layer.input, size, xb, ob, ab);
+                    }
+                    chip.charge_digital("pool", (b * n_in) as u64, add_pj);
+                }
+                LayerKind::Flatten => out.copy_from_slice(x),
+                LayerKind::Add { from } => {
+                    let other = match from {
+                        None => &below[0],
+                        Some(f) => &below[f + 1],
+                    };
+                    for ((o, &a), &c) in out.iter_mut().zip(x.iter()).zip(other.iter()) {
+                        *o = a + c;
+                    }
+                    chip.charge_digital("residual_add", out.len() as u64, add_pj);
+                }
+                LayerKind::PixelShuffle { factor } => {
+                    for (xb, ob) in x.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
+                        pixel_shuffle(layer.input, factor, xb, ob, false);
+                    }
+                    chip.charge_digital("pixel_shuffle", out.len() as u64, sram_w_pj);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loss gradient w.r.t. the network output for every sample of `batch`;
+    /// returns the summed loss.
+    fn loss_gradient(&mut self, chip: &mut ChipSim, batch: &Batch<'_>) -> Result<f32> {
+        let last = self.layers.len() - 1;
+        let n_out = self.layers[last].output.len();
+        let (out, grad) = (&self.acts[last + 1], &mut self.grads[last]);
+        let mut total = 0.0;
+        match self.loss {
+            Loss::CrossEntropy => {
+                for ((o, g), &label) in out
+                    .chunks_exact(n_out)
+                    .zip(grad.chunks_exact_mut(n_out))
+                    .zip(batch.labels)
+                {
+                    let label = usize::from(label);
+                    if label >= n_out {
+                        return Err(TrainError::Network(format!(
+                            "label {label} is not below the network's {n_out} outputs"
+                        )));
+                    }
+                    total += softmax_cross_entropy(o, label, g);
+                }
+            }
+            Loss::Mse | Loss::L1 => {
+                if batch.targets.len() != out.len() {
+                    return Err(TrainError::Network(format!(
+                        "the network has {n_out} outputs per sample; the batch has {} target values for {} samples",
+                        batch.targets.len(),
+                        self.batch
+                    )));
+                }
+                for ((g, &y), &t) in grad.iter_mut().zip(out.iter()).zip(batch.targets) {
+                    let e = y - t;
+                    if self.loss == Loss::Mse {
+                        *g = e;
+                        total += 0.5 * e * e;
+                    } else {
+                        *g = e.signum() * f32::from(e != 0.0);
+                        total += e.abs();
+                    }
+                }
+                let mac_pj = chip.chip().digital.mac_pj();
+                chip.charge_digital("loss", out.len() as u64, mac_pj);
+            }
+        }
+        Ok(total)
+    }
+
+    /// Backward pass from the loss gradient `grads[L−1]` down to the first
+    /// layer, leaving each weight layer's update factors in place.
+    fn backward(&mut self, chip: &mut ChipSim) -> Result<()> {
+        let d = &chip.chip().digital;
+        let (mac_pj, add_pj) = (d.mac_pj(), d.add_pj());
+        let b = self.batch;
+        let last = self.layers.len() - 1;
+        for g in &mut self.grads[..last] {
+            g.fill(0.0);
+        }
+        for l in (0..self.layers.len()).rev() {
+            let layer = self.layers[l];
+            let (n_in, n_out) = (layer.input.len(), layer.output.len());
+            let (below, above) = self.grads.split_at_mut(l);
+            let g = &mut above[0];
+            // The output layer's identity needs no derivative (the MLP
+            // trainer never charged one); every other weight layer's does.
+            let activation = layer.activation();
+            let derivative = l != last || activation != Activation::Identity;
+            if layer.matrix().is_some() && derivative {
+                activation.backprop(&self.acts[l + 1], g);
+                chip.charge_digital("activation_derivative", g.len() as u64, mac_pj);
+            }
+            match layer.kind {
+                LayerKind::Dense { .. } => {
+                    let w = self.weights[l].as_mut().expect("dense has weights");
+                    if l > 0 {
+                        let gin = &mut below[l - 1];
+                        for (gb, ib) in g.chunks_exact(n_out).zip(gin.chunks_exact_mut(n_in)) {
+                            chip.mvm_transposed(w.matrix, gb, ib)?;
+                        }
+                    }
+                    w.ds.clear();
+                    w.ds.extend_from_slice(g);
+                }
+                LayerKind::Conv2d { geometry, .. } => {
+                    let w = self.weights[l].as_mut().expect("conv has weights");
+                    let p = geometry.positions();
+                    w.ds.resize(b * p * w.cols, 0.0);
+                    for (gb, db) in g.chunks_exact(n_out).zip(w.ds.chunks_exact_mut(p * w.cols)) {
+                        chw_to_pc(gb, w.cols, p, db);
+                    }
+                    if l > 0 {
+                        let gin = &mut below[l - 1];
+                        let cols = &mut self.scratch;
+                        cols.resize(p * w.rows, 0.0);
+                        for (db, ib) in
+                            w.ds.chunks_exact(p * w.cols)
+                                .zip(gin.chunks_exact_mut(n_in))
+                        {
+                            cols.fill(0.0);
+                            for (dq, cq) in
+                                db.chunks_exact(w.cols).zip(cols.chunks_exact_mut(w.rows))
+                            {
+                                chip.mvm_transposed(w.matrix, dq, cq)?;
+                            }
+                            geometry.col2im_add(cols, ib);
+                        }
+                        chip.charge_digital("col2im", (b * p * w.rows) as u64, add_pj);
+                    }
+                }
+                LayerKind::Pool { kind, size } => {
+                    if l > 0 {
+                        let gin = &mut below[l - 1];
+                        for ((gb, ab), ib) in g
+                            .chunks_exact(n_out)
+                            .zip(self.argmax[l].chunks_exact(n_out))
+                            .zip(gin.chunks_exact_mut(n_in))
+                        {
+                            pool_backward(kind, layer.input, size, gb, ab, ib);
+                        }
+                        chip.charge_digital("pool_backward", (b * n_in) as u64, add_pj);
+                    }
+                }
+                LayerKind::Flatten => {
+                    if l > 0 {
+                        add_into(&mut below[l - 1], g);
+                    }
+                }
+                LayerKind::Add { from } => {
+                    let mut adds = 0;
+                    if l > 0 {
+                        add_into(&mut below[l - 1], g);
+                        adds += g.len();
+                    }
+                    if let Some(f) = from {
+                        add_into(&mut below[f], g);
+                        adds += g.len();
+                    }
+                    chip.charge_digital("residual_add_backward", adds as u64, add_pj);
+                }
+                LayerKind::PixelShuffle { factor } => {
+                    if l > 0 {
+                        let gin = &mut below[l - 1];
+                        let s = &mut self.scratch2;
+                        s.resize(n_in, 0.0);
+                        for (gb, ib) in g.chunks_exact(n_out).zip(gin.chunks_exact_mut(n_in)) {
+                            pixel_shuffle(layer.input, factor, gb, s, true);
+                            add_into(ib, s);
+                        }
+                        let sram_w_pj = chip.chip().digital.sram_write_pj();
+                        chip.charge_digital("pixel_shuffle", g.len() as u64, sram_w_pj);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The SGD update: biases digitally, weights through the chip's rule
+    /// with the factors of every weight layer and scale `−η/B`.
+    fn update(&mut self, chip: &mut ChipSim) -> Result<()> {
+        let b = self.batch;
+        let lr = self.lr / b as f32;
+        let d = &chip.chip().digital;
+        let (add_pj, sram_r_pj, sram_w_pj) = (d.add_pj(), d.sram_read_pj(), d.sram_write_pj());
+        let mut bias_macs = 0u64;
+        let (mut buffered, mut bias_adds) = (0u64, 0u64);
+        for (l, w) in self.weights.iter_mut().enumerate() {
+            let Some(w) = w else { continue };
+            if matches!(self.layers[l].kind, LayerKind::Dense { .. }) {
+                // The factor x of a dense layer is its input activation.
+                w.xs.clear();
+                w.xs.extend_from_slice(&self.acts[l]);
+            }
+            let rank = w.ds.len() / w.cols;
+            if rank > 1 {
+                buffered += (w.xs.len() + w.ds.len()) as u64;
+                bias_adds += ((rank - 1) * w.cols) as u64;
+            }
+            let mut ds = w.ds.chunks_exact(w.cols);
+            let first = ds.next().expect("at least one factor");
+            let mut grad_b = first.to_vec();
+            for dq in ds {
+                add_into(&mut grad_b, dq);
+            }
+            for (bias, &dj) in w.bias.iter_mut().zip(&grad_b) {
+                *bias -= lr * dj;
+            }
+            bias_macs += w.bias.len() as u64;
+        }
+        if buffered > 0 {
+            chip.charge_digital("factor_buffer_write", buffered, sram_w_pj);
+            chip.charge_digital("factor_buffer_read", buffered, sram_r_pj);
+            chip.charge_digital("bias_gradient", bias_adds, add_pj);
         }
         let updates: Vec<MatrixUpdate<'_>> = self
-            .layers
+            .weights
             .iter()
-            .enumerate()
-            .map(|(l, layer)| MatrixUpdate {
-                matrix: layer.matrix,
+            .flatten()
+            .map(|w| MatrixUpdate {
+                matrix: w.matrix,
                 request: UpdateRequest::Factors {
-                    x: &self.acts[l],
-                    delta: &self.deltas[l],
+                    x: &w.xs,
+                    delta: &w.ds,
                     scale: -lr,
                 },
             })
             .collect();
         chip.update(&updates, bias_macs)?;
         Ok(())
+    }
+
+    /// The crossbar matrices of the network's weight layers, in layer order.
+    pub fn matrices(&self) -> Vec<MatrixId> {
+        self.weights.iter().flatten().map(|w| w.matrix).collect()
+    }
+
+    /// The network's output for the current batch (`B × outputs`).
+    fn output(&self) -> &[f32] {
+        &self.acts[self.layers.len()]
+    }
+}
+
+/// An error if a layer's input holds a non-finite value (training has
+/// diverged; the chip's energy model needs finite inputs).
+fn diverged(x: &[f32]) -> Result<()> {
+    if x.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(TrainError::Network(
+            "training diverged (non-finite activations); expected finite values: try a smaller train.lr".into(),
+        ))
+    }
+}
+
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
     }
 }
 
@@ -153,31 +524,30 @@ impl TrainingAlgorithm for Backprop {
     }
 
     fn step(&mut self, chip: &mut ChipSim, batch: Batch<'_>) -> Result<()> {
-        if batch.len() != 1 {
+        let n = batch.len();
+        let dim = self.input.len();
+        if n == 0 || batch.inputs.len() != n * dim {
             return Err(TrainError::Network(format!(
-                "backprop trains one sample per step; got a batch of {}",
-                batch.len()
-            )));
-        }
-        let dim = self.acts[0].len();
-        if batch.inputs.len() != dim {
-            return Err(TrainError::Network(format!(
-                "the network takes {dim} inputs; the sample has {}",
+                "the network takes {dim} inputs per sample; the batch has {} values for {n} samples",
                 batch.inputs.len()
             )));
         }
-        let classes = self.grad.len();
-        let label = usize::from(batch.labels[0]);
-        if label >= classes {
+        if self.loss == Loss::CrossEntropy && batch.labels.len() != n {
             return Err(TrainError::Network(format!(
-                "label {label} is not below the network's {classes} outputs"
+                "cross_entropy needs one label per sample; the batch has {} for {n} samples",
+                batch.labels.len()
             )));
         }
+        self.resize(n);
+        self.acts[0].copy_from_slice(batch.inputs);
         chip.enter_phase(Phase::FORWARD)?;
-        self.forward(chip, batch.inputs)?;
-        let last = self.layers.len() - 1;
-        softmax_cross_entropy(&self.acts[last + 1], label, &mut self.grad);
-        self.deltas[last].copy_from_slice(&self.grad);
+        self.forward(chip)?;
+        let loss = self.loss_gradient(chip, &batch)?;
+        if !loss.is_finite() {
+            return Err(TrainError::Network(format!(
+                "training diverged (loss {loss}); expected a finite loss: try a smaller train.lr"
+            )));
+        }
         chip.enter_phase(Phase::BACKWARD)?;
         self.backward(chip)?;
         chip.enter_phase(Phase::UPDATE)?;
@@ -185,7 +555,9 @@ impl TrainingAlgorithm for Backprop {
     }
 
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]> {
-        self.forward(chip, input)?;
-        Ok(&self.acts[self.layers.len()])
+        self.resize(1);
+        self.acts[0].copy_from_slice(input);
+        self.forward(chip)?;
+        Ok(self.output())
     }
 }

@@ -10,12 +10,15 @@
 //! test set with its own ledger, so inference is reported beside training
 //! rather than rewinding the clock.
 //!
-//! Data flow of one backprop step: input → `enter_phase(forward)` →
-//! per layer `ChipSim::mvm` (+ bias, activation, charged digitally) →
-//! loss gradient → `enter_phase(backward)` → per layer
-//! `ChipSim::mvm_transposed` (+ activation derivative) → `enter_phase(update)`
-//! → bias SGD in the digital periphery and `ChipSim::update` with the
-//! `(x, δ)` factors of every layer and scale `−η`.
+//! Data flow of one backprop step on a mini-batch of B samples: inputs →
+//! `enter_phase(forward)` → per layer `ChipSim::mvm_batch` (dense: one MVM
+//! per sample; conv: one per output position and sample, on im2col
+//! patches; + bias, activation, and pooling / residual adds / pixel
+//! shuffle, charged digitally) → loss gradient → `enter_phase(backward)` →
+//! per layer `ChipSim::mvm_transposed` (+ activation derivative, col2im) →
+//! `enter_phase(update)` → bias SGD in the digital periphery and one
+//! `ChipSim::update` with the rank-`P·B` `(x, δ)` factors of every weight
+//! layer and scale `−η/B`.
 
 mod backprop;
 mod evaluate;
@@ -24,7 +27,7 @@ mod rows;
 mod trainer;
 
 pub use backprop::Backprop;
-pub use evaluate::{evaluate, Evaluation, InferenceReport};
+pub use evaluate::{evaluate, Evaluation, InferenceReport, RestoredImage};
 pub use options::{RawTrain, Train};
 pub use rows::EnergyRow;
 pub use trainer::{Trainer, VcdWindow};
@@ -50,25 +53,31 @@ pub enum TrainError {
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, TrainError>;
 
-/// Samples of one training step: `inputs` holds `labels.len()` vectors of
-/// equal length, one after another.
+/// Samples of one training step (a mini-batch): `inputs` holds `samples`
+/// vectors of equal length, one after another; `labels` one class per
+/// sample (classification) and `targets` one target vector per sample
+/// (regression), the other empty.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
+    /// Samples in the batch.
+    pub samples: usize,
     /// Input vectors, row-major.
     pub inputs: &'a [f32],
-    /// Class labels, one per input.
+    /// Class labels, one per input (empty for regression).
     pub labels: &'a [u8],
+    /// Target vectors, row-major (empty for classification).
+    pub targets: &'a [f32],
 }
 
 impl Batch<'_> {
     /// Samples in the batch.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.samples
     }
 
     /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.samples == 0
     }
 }
 

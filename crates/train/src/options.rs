@@ -28,6 +28,12 @@ pub struct RawTrain {
     /// Rows of `energy.csv` / `lifetime.csv` every this many steps (default: 100).
     #[serde(default = "d_every")]
     pub trace_every: u64,
+    /// Samples per mini-batch: one update per batch, gradients accumulated
+    /// digitally (default: 1). Left out of the serialised form when 1, so
+    /// the configuration a batch-1 run records (the VCD's `$comment`) is
+    /// what it was before mini-batches existed.
+    #[serde(default = "d_batch", skip_serializing_if = "is_one")]
+    pub batch: u32,
 }
 
 fn d_workload() -> String {
@@ -45,6 +51,12 @@ fn d_init() -> f64 {
 fn d_every() -> u64 {
     100
 }
+fn d_batch() -> u32 {
+    1
+}
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
 
 impl Default for RawTrain {
     fn default() -> Self {
@@ -55,6 +67,7 @@ impl Default for RawTrain {
             lr: d_lr(),
             init_scale: d_init(),
             trace_every: d_every(),
+            batch: d_batch(),
         }
     }
 }
@@ -101,13 +114,14 @@ impl Train {
         c.range("lr", raw.lr, 1e-12, 100.0)?;
         c.range("init_scale", raw.init_scale, 0.0, 100.0)?;
         c.int_range("trace_every", raw.trace_every, 1, u64::MAX)?;
+        c.int_range("batch", raw.batch.into(), 1, 65_536)?;
         Ok(Train { raw })
     }
 
-    /// Training steps the options ask for on a training set of `n` samples:
-    /// `epochs × n`, or `steps` if fewer.
+    /// Training steps (updates) the options ask for on a training set of
+    /// `n` samples: `epochs × ⌈n / batch⌉`, or `steps` if fewer.
     pub fn total_steps(&self, n: usize) -> u64 {
-        let all = u64::from(self.raw.epochs) * n as u64;
+        let all = u64::from(self.raw.epochs) * (n as u64).div_ceil(u64::from(self.raw.batch));
         self.raw.steps.unwrap_or(all).min(all)
     }
 }

@@ -1,5 +1,7 @@
 //! The trainer loop: epochs over the training set in a shuffled order
-//! (stream `train/shuffle` of the seed), one algorithm step per sample,
+//! (stream `train/shuffle` of the seed), one algorithm step (one update)
+//! per mini-batch of `train.batch` consecutive samples of that order (a
+//! batch may run across an epoch's end; the order is reshuffled there),
 //! trace rows every `trace_every` steps, and the VCD window. The trainer
 //! is resumable: [`Trainer::step`] runs `n` more steps.
 
@@ -31,6 +33,10 @@ pub struct Trainer {
     parked: Option<Box<dyn Probe>>,
     energy_rows: Vec<EnergyRow>,
     lifetime_rows: Vec<LifetimeRow>,
+    batch: usize,
+    inputs: Vec<f32>,
+    labels: Vec<u8>,
+    targets: Vec<f32>,
 }
 
 impl Trainer {
@@ -44,11 +50,16 @@ impl Trainer {
             pos: 0,
             step: 0,
             total: train.total_steps(n_train),
+
             trace_every: train.raw.trace_every,
             window,
             parked: None,
             energy_rows: Vec::new(),
             lifetime_rows: Vec::new(),
+            batch: train.raw.batch as usize,
+            inputs: Vec::new(),
+            labels: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
@@ -90,11 +101,23 @@ impl Trainer {
         let phases = algo.phases().to_vec();
         let mut ran = 0;
         while ran < n && self.step < self.total {
-            if self.pos == 0 {
-                self.order.shuffle(&mut self.shuffle);
+            self.inputs.clear();
+            self.labels.clear();
+            self.targets.clear();
+            for _ in 0..self.batch {
+                if self.pos == 0 {
+                    self.order.shuffle(&mut self.shuffle);
+                }
+                let i = self.order[self.pos];
+                self.pos = (self.pos + 1) % self.order.len();
+                self.inputs.extend_from_slice(data.input(i));
+                if !data.labels.is_empty() {
+                    self.labels.push(data.labels[i]);
+                }
+                if data.target_dim > 0 {
+                    self.targets.extend_from_slice(data.target(i));
+                }
             }
-            let i = self.order[self.pos];
-            self.pos = (self.pos + 1) % self.order.len();
             if let Some(w) = self.window {
                 // Outside the window the probe is parked, so nothing is dumped.
                 let inside = (w.from..w.to).contains(&self.step);
@@ -110,8 +133,10 @@ impl Trainer {
                 p.step_begin(now, self.step)?;
             }
             let batch = Batch {
-                inputs: data.input(i),
-                labels: &data.labels[i..i + 1],
+                samples: self.batch,
+                inputs: &self.inputs,
+                labels: &self.labels,
+                targets: &self.targets,
             };
             algo.step(chip, batch)?;
             chip.sync_time();

@@ -1,14 +1,21 @@
-//! Dense networks and the built-in workloads.
+//! Activations, data sets and workloads; the built-in workloads are the
+//! network files of the repository's `networks/` folder, embedded.
 
-use crate::digits::load_digits;
+use crate::data::load_data;
+use crate::images::TestImage;
+use crate::netfile::Network;
+use aimsim_core::CoreError;
+use std::path::Path;
 
-/// Activation function of a dense layer.
+/// Activation function of a dense or conv layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
     /// `tanh(x)`.
     Tanh,
     /// `max(0, x)`.
     Relu,
+    /// `1 / (1 + e^−x)`.
+    Sigmoid,
     /// No activation (the output layer, before softmax).
     Identity,
 }
@@ -19,6 +26,7 @@ impl Activation {
         match self {
             Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
             Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Sigmoid => x.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
             Activation::Identity => {}
         }
     }
@@ -34,6 +42,10 @@ impl Activation {
                 .iter_mut()
                 .zip(y)
                 .for_each(|(d, &y)| *d *= if y > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Sigmoid => delta
+                .iter_mut()
+                .zip(y)
+                .for_each(|(d, &y)| *d *= y * (1.0 - y)),
             Activation::Identity => {}
         }
     }
@@ -50,42 +62,54 @@ pub struct LayerSpec {
     pub activation: Activation,
 }
 
-/// A labelled data set, inputs stored row-major (`len × dim`).
-#[derive(Clone, Debug)]
+/// A data set, inputs stored row-major (`len × dim`), with class labels
+/// (classification) or target vectors (regression: `len × target_dim`).
+#[derive(Clone, Debug, Default)]
 pub struct Dataset {
     /// Input width.
     pub dim: usize,
-    /// Inputs, normalised to `[0, 1]`.
+    /// Inputs.
     pub x: Vec<f32>,
-    /// Class labels.
+    /// Class labels (empty for regression).
     pub labels: Vec<u8>,
+    /// Target width (0 for classification).
+    pub target_dim: usize,
+    /// Targets, row-major (empty for classification).
+    pub targets: Vec<f32>,
+    /// Whole images the samples are tiles of (image-restoration test sets).
+    pub images: Vec<TestImage>,
 }
 
 impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.x.len().checked_div(self.dim).unwrap_or(0)
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// Input of sample `i`.
     pub fn input(&self, i: usize) -> &[f32] {
         &self.x[i * self.dim..(i + 1) * self.dim]
     }
+
+    /// Target of sample `i` (regression; empty for classification).
+    pub fn target(&self, i: usize) -> &[f32] {
+        &self.targets[i * self.target_dim..(i + 1) * self.target_dim]
+    }
 }
 
-/// A classification workload: a network and its train / test data.
+/// A workload: a validated network and its train / test data.
 #[derive(Clone, Debug)]
 pub struct Workload {
     /// Name (`digits-mlp`).
-    pub name: &'static str,
-    /// Layers, input first.
-    pub layers: Vec<LayerSpec>,
-    /// Number of classes.
+    pub name: String,
+    /// The network.
+    pub network: Network,
+    /// Number of classes (0 for regression).
     pub classes: usize,
     /// Training set.
     pub train: Dataset,
@@ -93,45 +117,104 @@ pub struct Workload {
     pub test: Dataset,
 }
 
-/// The names of the built-in workloads.
-pub const WORKLOAD_NAMES: &[&str] = &["digits-mlp"];
+impl Workload {
+    /// Loads the data of `network` (random data such as noise drawn from
+    /// the streams of run `seed`).
+    pub fn from_network(network: Network, seed: u64) -> Result<Workload, CoreError> {
+        let (train, test) = load_data(&network, seed)?;
+        let classes = if train.labels.is_empty() {
+            0
+        } else {
+            network.output().len()
+        };
+        Ok(Workload {
+            name: network.name.clone(),
+            network,
+            classes,
+            train,
+            test,
+        })
+    }
 
-/// A built-in workload by name, or `None`.
-pub fn builtin_workload(name: &str) -> Option<Workload> {
-    match name {
-        "digits-mlp" => Some(digits_mlp()),
-        _ => None,
+    /// Reads a network file and loads its data.
+    pub fn from_file(path: &Path, seed: u64) -> Result<Workload, CoreError> {
+        Workload::from_network(Network::from_file(path)?, seed)
     }
 }
 
-/// 64-128-10 MLP (tanh hidden layer) on the 8×8 digits, pixels / 16.
-fn digits_mlp() -> Workload {
-    let d = load_digits();
-    let (train, test) = d.split();
-    let pick = |idx: &[usize]| Dataset {
-        dim: 64,
-        x: idx
-            .iter()
-            .flat_map(|&i| d.images[i].iter().map(|&p| f32::from(p) / 16.0))
-            .collect(),
-        labels: idx.iter().map(|&i| d.labels[i]).collect(),
-    };
-    Workload {
-        name: "digits-mlp",
-        layers: vec![
-            LayerSpec {
-                inputs: 64,
-                outputs: 128,
-                activation: Activation::Tanh,
-            },
-            LayerSpec {
-                inputs: 128,
-                outputs: 10,
-                activation: Activation::Identity,
-            },
-        ],
-        classes: 10,
-        train: pick(&train),
-        test: pick(&test),
+/// The built-in workloads: name and network file text (`networks/`).
+const BUILTINS: &[(&str, &str)] = &[
+    (
+        "digits-mlp",
+        include_str!("../../../networks/digits-mlp.network.json"),
+    ),
+    (
+        "digits-cnn",
+        include_str!("../../../networks/digits-cnn.network.json"),
+    ),
+    (
+        "denoise",
+        include_str!("../../../networks/denoise.network.json"),
+    ),
+    ("sr2", include_str!("../../../networks/sr2.network.json")),
+];
+
+/// The names of the built-in workloads.
+pub const WORKLOAD_NAMES: &[&str] = &["digits-mlp", "digits-cnn", "denoise", "sr2"];
+
+/// A built-in network by name, or `None`.
+pub fn builtin_network(name: &str) -> Option<Network> {
+    let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name)?;
+    let file = format!("<builtin network {name}>");
+    Some(
+        Network::from_json(&file, text, Path::new("."))
+            .expect("built-in network files are valid (tested)"),
+    )
+}
+
+/// A built-in workload by name, or `None`, with the data of run `seed`.
+pub fn builtin_workload(name: &str, seed: u64) -> Option<Workload> {
+    let net = builtin_network(name)?;
+    Some(Workload::from_network(net, seed).expect("built-in data loads (tested)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_loads_under_its_name() {
+        assert_eq!(WORKLOAD_NAMES.len(), BUILTINS.len());
+        for (&n, (m, _)) in WORKLOAD_NAMES.iter().zip(BUILTINS) {
+            assert_eq!(n, *m);
+            let w = builtin_workload(n, 1).unwrap();
+            assert_eq!(w.name, n);
+            assert!(!w.train.is_empty() && !w.test.is_empty());
+        }
+        assert!(builtin_workload("nope", 1).is_none());
+    }
+
+    #[test]
+    fn digits_mlp_is_the_64_128_10_tanh_mlp() {
+        let w = builtin_workload("digits-mlp", 1).unwrap();
+        let chain = w.network.dense_chain().unwrap();
+        assert_eq!(
+            chain,
+            [
+                LayerSpec {
+                    inputs: 64,
+                    outputs: 128,
+                    activation: Activation::Tanh
+                },
+                LayerSpec {
+                    inputs: 128,
+                    outputs: 10,
+                    activation: Activation::Identity
+                },
+            ]
+        );
+        assert_eq!((w.train.len(), w.test.len(), w.classes), (1438, 359, 10));
+        assert_eq!(w.network.parameters(), 64 * 128 + 128 + 128 * 10 + 10);
+        assert_eq!(w.train.input(0)[3], 13.0 / 16.0);
     }
 }
