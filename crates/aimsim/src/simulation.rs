@@ -6,7 +6,7 @@ use crate::{AimsimError, Result};
 use aimsim_controller::UpdateRule;
 use aimsim_energy::{Component, EnergyLedger};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
-use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
+use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
 use aimsim_workload::{builtin_workload, Workload};
 use std::io::Write;
 
@@ -70,16 +70,14 @@ impl Simulation {
             rule,
             spec.seed,
         );
-        let algo: Box<dyn TrainingAlgorithm> = match spec.algorithm.as_str() {
-            "backprop" => Box::new(Backprop::new(
-                &mut chip,
-                &workload.layers,
-                t.lr as f32,
-                t.init_scale as f32,
-                spec.seed,
-            )?),
-            other => unreachable!("validated algorithm name {other}"),
-        };
+        let algo: Box<dyn TrainingAlgorithm> = build_algorithm(
+            &spec.algorithm,
+            &mut chip,
+            &workload.layers,
+            &resolved.train,
+            spec.seed,
+        )
+        .expect("validated algorithm name")?;
         let trainer = Trainer::new(&resolved.train, workload.train.len(), spec.seed, None);
         Ok(Simulation {
             spec: spec.clone(),

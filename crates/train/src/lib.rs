@@ -17,16 +17,26 @@
 //! → bias SGD in the digital periphery and `ChipSim::update` with the
 //! `(x, δ)` factors of every layer and scale `−η`.
 
+mod algo_options;
 mod backprop;
 mod evaluate;
+mod hge;
+mod mlp;
 mod options;
+mod registry;
 mod rows;
+mod tones;
 mod trainer;
 
+pub use algo_options::{RawHge, RawMadem, RawTikiTaka};
 pub use backprop::Backprop;
 pub use evaluate::{evaluate, Evaluation, InferenceReport};
+pub use hge::{Hge, HgeGradient, DEMODULATE, PERTURB};
+pub use mlp::reference_gradient;
 pub use options::{RawTrain, Train};
+pub use registry::{build_algorithm, AlgorithmBuilder, ALGORITHMS, ALGORITHM_NAMES};
 pub use rows::EnergyRow;
+pub use tones::{Collision, TonePlan};
 pub use trainer::{Trainer, VcdWindow};
 
 use aimsim_energy::Phase;

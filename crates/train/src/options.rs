@@ -1,6 +1,7 @@
 //! Training options (`train.*` of `--set`): the raw serde form with its
 //! documented defaults, and the validated form.
 
+use crate::algo_options::{RawHge, RawMadem, RawTikiTaka};
 use aimsim_core::config::{self, Check};
 use aimsim_core::CoreError;
 use aimsim_workload::WORKLOAD_NAMES;
@@ -28,6 +29,16 @@ pub struct RawTrain {
     /// Rows of `energy.csv` / `lifetime.csv` every this many steps (default: 100).
     #[serde(default = "d_every")]
     pub trace_every: u64,
+    /// Homodyne gradient extraction (`hge`); left out of the serialised
+    /// form while at its defaults.
+    #[serde(default, skip_serializing_if = "RawHge::is_default")]
+    pub hge: RawHge,
+    /// MADEM-style activity-difference learning (`madem`); likewise.
+    #[serde(default, skip_serializing_if = "RawMadem::is_default")]
+    pub madem: RawMadem,
+    /// Tiki-Taka (`tiki-taka`); likewise.
+    #[serde(default, skip_serializing_if = "RawTikiTaka::is_default")]
+    pub tiki_taka: RawTikiTaka,
 }
 
 fn d_workload() -> String {
@@ -55,6 +66,9 @@ impl Default for RawTrain {
             lr: d_lr(),
             init_scale: d_init(),
             trace_every: d_every(),
+            hge: RawHge::default(),
+            madem: RawMadem::default(),
+            tiki_taka: RawTikiTaka::default(),
         }
     }
 }
@@ -101,6 +115,9 @@ impl Train {
         c.range("lr", raw.lr, 1e-12, 100.0)?;
         c.range("init_scale", raw.init_scale, 0.0, 100.0)?;
         c.int_range("trace_every", raw.trace_every, 1, u64::MAX)?;
+        raw.hge.validate(&c.section("hge"))?;
+        raw.madem.validate(&c.section("madem"))?;
+        raw.tiki_taka.validate(&c.section("tiki_taka"))?;
         Ok(Train { raw })
     }
 
