@@ -365,7 +365,7 @@ mod tests {
     /// the chip's weights, for digits-mlp's first training sample on the
     /// default chip and device (read noise, 8-bit converters), seed 1.
     pub(crate) fn cosine(opts: &RawHge, sample: usize) -> f64 {
-        cosine_on(opts, sample, &[], &[])
+        cosine_on(opts, sample, &[], &[]).0
     }
 
     pub(crate) fn cosine_on(
@@ -373,7 +373,7 @@ mod tests {
         sample: usize,
         chip_over: &[(&str, &str)],
         device_over: &[(&str, &str)],
-    ) -> f64 {
+    ) -> (f64, usize, bool, f64) {
         let w = builtin_workload("digits-mlp").unwrap();
         let chip = Chip::builtin("eapu-180nm", &over(chip_over)).unwrap();
         let device = builtin_device("eapu-180nm", &over(device_over)).unwrap();
@@ -396,7 +396,13 @@ mod tests {
                 }
             }
         }
-        dot / (a2.sqrt() * b2.sqrt())
+        let p = hge.plan();
+        (
+            dot / (a2.sqrt() * b2.sqrt()),
+            p.collisions.len(),
+            p.whole_periods,
+            p.leakage_max,
+        )
     }
 
     /// The long-window default plan extracts a gradient within cosine
@@ -429,30 +435,77 @@ mod tests {
     }
 }
 
+/// The table of docs/validation.md (`scripts/hge-validation.sh`):
+/// `cargo test --release -p aimsim-train --lib hge_cosine_table -- --ignored --nocapture`.
 #[cfg(test)]
-mod explore {
+mod table {
     use super::tests::cosine_on;
     use super::*;
 
     #[test]
     #[ignore]
-    fn explore() {
-        for (name, c, d) in [
-            ("default", vec![], vec![]),
-            ("no read noise", vec![], vec![("read_noise_us", "0")]),
-            (
-                "ideal conv",
-                vec![("adc.ideal", "true"), ("dac.ideal", "true")],
-                vec![("read_noise_us", "0")],
-            ),
-        ] {
-            for a in [0.02, 0.05, 0.1, 0.2, 0.5] {
-                let o = RawHge {
+    fn hge_cosine_table() {
+        let d = RawHge::default();
+        let noiseless: &[(&str, &str)] = &[("read_noise_us", "0")];
+        let ideal_conv: &[(&str, &str)] = &[("adc.ideal", "true"), ("dac.ideal", "true")];
+        let mut rows: Vec<(String, RawHge, &[(&str, &str)], &[(&str, &str)])> = Vec::new();
+        for w in [2500, 1250, 500, 250, 100] {
+            rows.push((
+                format!("window {w}"),
+                RawHge {
+                    window: w,
+                    ..d.clone()
+                },
+                &[],
+                &[],
+            ));
+        }
+        for s in [600.0, 400.0, 300.0, 200.0, 120.0, 60.0] {
+            rows.push((
+                format!("spacing {s} Hz"),
+                RawHge {
+                    spacing_hz: s,
+                    ..d.clone()
+                },
+                &[],
+                &[],
+            ));
+        }
+        for a in [0.02, 0.05, 0.1, 0.2, 0.5] {
+            rows.push((
+                format!("amplitude {a}"),
+                RawHge {
                     amplitude: a,
-                    ..RawHge::default()
-                };
-                eprintln!("{name} a={a}: {:.4}", cosine_on(&o, 0, &c, &d));
-            }
+                    ..d.clone()
+                },
+                &[],
+                &[],
+            ));
+        }
+        for a in [0.02, 0.2] {
+            rows.push((
+                format!("amplitude {a}, ideal converters, no read noise"),
+                RawHge {
+                    amplitude: a,
+                    ..d.clone()
+                },
+                ideal_conv,
+                noiseless,
+            ));
+        }
+        println!("| setting | collisions | whole periods | leakage max | cosine (mean of samples 0–4) | min | max |");
+        println!("|---|---|---|---|---|---|---|");
+        for (name, mut o, c, dv) in rows {
+            o.allow_collisions = true;
+            let r: Vec<(f64, usize, bool, f64)> = (0..5).map(|k| cosine_on(&o, k, c, dv)).collect();
+            let cs: Vec<f64> = r.iter().map(|x| x.0).collect();
+            let mean = cs.iter().sum::<f64>() / cs.len() as f64;
+            let min = cs.iter().copied().fold(1.0, f64::min);
+            let max = cs.iter().copied().fold(-1.0, f64::max);
+            println!(
+                "| {name} | {} | {} | {:.3} | {mean:.4} | {min:.4} | {max:.4} |",
+                r[0].1, r[0].2, r[0].3
+            );
         }
     }
 }

@@ -21,10 +21,12 @@ mod algo_options;
 mod backprop;
 mod evaluate;
 mod hge;
+mod madem;
 mod mlp;
 mod options;
 mod registry;
 mod rows;
+mod tiki_taka;
 mod tones;
 mod trainer;
 
@@ -32,10 +34,12 @@ pub use algo_options::{RawHge, RawMadem, RawTikiTaka};
 pub use backprop::Backprop;
 pub use evaluate::{evaluate, Evaluation, InferenceReport};
 pub use hge::{Hge, HgeGradient, DEMODULATE, PERTURB};
+pub use madem::{Madem, FREE, NUDGED};
 pub use mlp::reference_gradient;
 pub use options::{RawTrain, Train};
 pub use registry::{build_algorithm, AlgorithmBuilder, ALGORITHMS, ALGORITHM_NAMES};
 pub use rows::EnergyRow;
+pub use tiki_taka::{TikiTaka, TRANSFER};
 pub use tones::{Collision, TonePlan};
 pub use trainer::{Trainer, VcdWindow};
 

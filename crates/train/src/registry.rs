@@ -2,7 +2,7 @@
 //! network, the training options and the run seed. A new algorithm is one
 //! file plus one line here.
 
-use crate::{Backprop, Hge, Result, Train, TrainingAlgorithm};
+use crate::{Backprop, Hge, Madem, Result, TikiTaka, Train, TrainingAlgorithm};
 use aimsim_engine::ChipSim;
 use aimsim_workload::LayerSpec;
 
@@ -33,10 +33,32 @@ pub const ALGORITHMS: &[(&str, AlgorithmBuilder)] = &[
             seed,
         )?))
     }),
+    ("madem", |chip, layers, t, seed| {
+        let r = &t.raw;
+        Ok(Box::new(Madem::new(
+            chip,
+            layers,
+            &r.madem,
+            r.lr as f32,
+            r.init_scale as f32,
+            seed,
+        )?))
+    }),
+    ("tiki-taka", |chip, layers, t, seed| {
+        let r = &t.raw;
+        Ok(Box::new(TikiTaka::new(
+            chip,
+            layers,
+            &r.tiki_taka,
+            r.lr as f32,
+            r.init_scale as f32,
+            seed,
+        )?))
+    }),
 ];
 
 /// The names of [`ALGORITHMS`], in order.
-pub const ALGORITHM_NAMES: &[&str] = &["backprop", "hge"];
+pub const ALGORITHM_NAMES: &[&str] = &["backprop", "hge", "madem", "tiki-taka"];
 
 /// Builds the algorithm `name` (one of [`ALGORITHM_NAMES`]), or `None`.
 pub fn build_algorithm(
