@@ -841,3 +841,78 @@ fn unusable_output_paths_and_empty_signal_selections_exit_2() {
     );
     assert!(!vcd.exists() && !d.path().join("sel.vcd.partial").exists());
 }
+
+/// Bad parameters of the algorithms exit 2 naming the field, before any
+/// output is written.
+#[test]
+fn bad_algorithm_parameters_exit_2_naming_the_field() {
+    for (algorithm, set, field) in [
+        ("hge", "train.hge.window=0", "hge.window"),
+        ("hge", "train.hge.f_min_hz=300000", "hge.f_min_hz"),
+        ("hge", "train.hge.spacing_hz=5000", "hge.spacing_hz"),
+        ("hge", "train.hge.spacing_hz=400", "hge.spacing_hz"),
+        ("tiki-taka", "train.tiki_taka.gamma=0", "tiki_taka.gamma"),
+        ("tiki-taka", "train.tiki_taka.gamma=-1", "tiki_taka.gamma"),
+        (
+            "tiki-taka",
+            "train.tiki_taka.transfer_every=0",
+            "tiki_taka.transfer_every",
+        ),
+        ("madem", "train.madem.beta=0", "madem.beta"),
+    ] {
+        let d = tmp();
+        let o = aimsim(&[
+            "run",
+            "--algorithm",
+            algorithm,
+            "--steps",
+            "1",
+            "--set",
+            set,
+            "--out",
+            d.path().to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(field), "{set}: {err}");
+        assert!(!d.path().join("report.json").exists(), "{set}");
+    }
+}
+
+/// Each algorithm runs from the CLI; the report names it and its phases,
+/// and the VCD codes its phases.
+#[test]
+fn algorithms_run_and_are_named_in_report_and_vcd() {
+    for (algorithm, phases) in [
+        ("hge", &["forward", "perturb", "demodulate", "update"][..]),
+        ("madem", &["free", "nudged", "update"][..]),
+        (
+            "tiki-taka",
+            &["forward", "backward", "update", "transfer"][..],
+        ),
+    ] {
+        let d = tmp();
+        let vcd = d.path().join("run.vcd");
+        let r = run_ok(
+            d.path(),
+            &[
+                "--algorithm",
+                algorithm,
+                "--steps",
+                "2",
+                "--vcd",
+                vcd.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r["algorithm"], algorithm);
+        let by_phase = r["energy_pj"]["by_phase"].as_object().unwrap();
+        let text = std::fs::read_to_string(&vcd).unwrap();
+        for p in phases {
+            assert!(
+                f(&r, &format!("energy_pj.by_phase.{p}")) > 0.0,
+                "{algorithm} {p}: {by_phase:?}"
+            );
+            assert!(text.contains(p), "{algorithm}: the VCD does not name {p}");
+        }
+    }
+}

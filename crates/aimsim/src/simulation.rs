@@ -123,8 +123,11 @@ impl Simulation {
     }
 
     /// The configuration as one JSON line (the VCD's `$comment`).
+    /// Other algorithms than backprop add `algorithm` and the phase codes
+    /// of `controller.phase` (`phases`: code 1 first); a backprop run's
+    /// comment keeps its original keys (the golden traces pin it).
     fn config_comment(&self) -> String {
-        serde_json::json!({
+        let mut c = serde_json::json!({
             "aimsim": env!("CARGO_PKG_VERSION"),
             "seed": self.spec.seed,
             "chip": self.spec.chip,
@@ -132,8 +135,12 @@ impl Simulation {
             "set": self.spec.override_strings(),
             "rule": self.chip.rule_name(),
             "train": self.resolved.train.raw,
-        })
-        .to_string()
+        });
+        if self.spec.algorithm != "backprop" {
+            c["algorithm"] = self.algo.name().into();
+            c["phases"] = self.algo.phases().iter().map(|p| p.key()).collect();
+        }
+        c.to_string()
     }
 
     /// Runs up to `n` more training steps; returns the steps run (fewer at
