@@ -448,7 +448,8 @@ mod table {
         let d = RawHge::default();
         let noiseless: &[(&str, &str)] = &[("read_noise_us", "0")];
         let ideal_conv: &[(&str, &str)] = &[("adc.ideal", "true"), ("dac.ideal", "true")];
-        let mut rows: Vec<(String, RawHge, &[(&str, &str)], &[(&str, &str)])> = Vec::new();
+        type Overrides<'a> = &'a [(&'a str, &'a str)];
+        let mut rows: Vec<(String, RawHge, Overrides, Overrides)> = Vec::new();
         for w in [2500, 1250, 500, 250, 100] {
             rows.push((
                 format!("window {w}"),
