@@ -266,7 +266,7 @@ mod tests {
         let p = TonePlan::new(vec![1000.0, 1050.0], 100e3, 1000, 1);
         assert_eq!(p.collisions.len(), 1);
         // Off-bin tones leak linearly; whole-period tones do not.
-        let p = TonePlan::new(vec![1000.0, 1250.0], 100e3, 1000, 1);
+        let p = TonePlan::new(vec![1000.0, 1300.0], 100e3, 1000, 1);
         assert!(p.whole_periods && p.leakage_max < 1e-9);
         let p = TonePlan::new(vec![1030.0, 1270.0], 100e3, 1000, 1);
         assert!(
