@@ -905,6 +905,15 @@ fn algorithms_run_and_are_named_in_report_and_vcd() {
             ],
         );
         assert_eq!(r["algorithm"], algorithm);
+        if algorithm == "hge" {
+            let d = &r["algorithm_details"];
+            assert_eq!(d["gradient_estimates"], 2);
+            assert_eq!(d["collisions"], 0);
+            assert!(f(d, "energy_pj_per_estimate") > 0.0);
+            // 2500 samples at 500 kHz, plus the clean read and demodulation.
+            let s = f(d, "seconds_per_estimate");
+            assert!((5e-3..5.1e-3).contains(&s), "{s}");
+        }
         let by_phase = r["energy_pj"]["by_phase"].as_object().unwrap();
         let text = std::fs::read_to_string(&vcd).unwrap();
         for p in phases {

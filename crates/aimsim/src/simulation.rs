@@ -312,6 +312,7 @@ impl Simulation {
                 projected_steps_to_first_failure: life.projected_steps_to_first_failure,
             },
             timing,
+            algorithm_details: self.algo.details(chip),
         }
     }
 

@@ -84,6 +84,9 @@ pub struct Hge {
     y_acc: Vec<f64>,
     grad: Vec<f32>,
     last: HgeGradient,
+    /// Gradient estimates made and the chip time they took, ps.
+    estimates: u64,
+    estimate_ps: u64,
 }
 
 impl Hge {
@@ -180,6 +183,8 @@ impl Hge {
             y_acc: vec![0.0; n],
             grad: vec![0.0; outputs],
             last: HgeGradient::default(),
+            estimates: 0,
+            estimate_ps: 0,
         })
     }
 
@@ -209,6 +214,7 @@ impl Hge {
         let dig = chip.chip().digital.clone();
         let (add_pj, mac_pj, lut_pj) = (dig.add_pj(), dig.mac_pj(), dig.activation_pj());
         let n_tones = self.sin.len() as u64;
+        let t0 = chip.now();
         chip.enter_phase(Phase::FORWARD)?;
         self.net.forward(chip, input, &mut |_, _| {})?;
         let l_clean = f64::from(charged_loss(chip, self.net.output(), label, &mut self.grad));
@@ -297,6 +303,8 @@ impl Hge {
         chip.charge_digital("lockin_sqrt", n_tones, lut_pj);
         let cycles = (3 * n_tones).div_ceil(u64::from(dig.macs_per_cycle()));
         chip.advance(chip.chip().clock.cycles(cycles))?;
+        self.estimates += 1;
+        self.estimate_ps += chip.now().ps() - t0.ps();
         Ok(&self.last)
     }
 
@@ -349,6 +357,32 @@ impl TrainingAlgorithm for Hge {
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]> {
         self.net.forward(chip, input, &mut |_, _| {})?;
         Ok(self.net.output())
+    }
+
+    /// The tone plan and, per gradient estimate (the clean read, the
+    /// window and the demodulation; not the update), the energy of those
+    /// phases and the chip time.
+    fn details(&self, chip: &ChipSim) -> Option<serde_json::Value> {
+        let l = chip.ledger();
+        let n = self.estimates.max(1) as f64;
+        let pj = l.phase_pj(Phase::FORWARD) + l.phase_pj(PERTURB) + l.phase_pj(DEMODULATE);
+        let p = &self.plan;
+        Some(serde_json::json!({
+            "tones": p.freqs_hz.len(),
+            "sample_rate_hz": p.sample_rate_hz,
+            "window": p.window,
+            "f_min_hz": p.freqs_hz.first(),
+            "f_max_hz": p.highest_hz(),
+            "amplitude": self.amplitude,
+            "collisions": p.collisions.len(),
+            "third_order_on_tones": p.third_order_on_tones,
+            "leakage_max": p.leakage_max,
+            "leakage_rms": p.leakage_rms,
+            "whole_periods": p.whole_periods,
+            "gradient_estimates": self.estimates,
+            "energy_pj_per_estimate": pj / n,
+            "seconds_per_estimate": self.estimate_ps as f64 * 1e-12 / n,
+        }))
     }
 }
 

@@ -106,4 +106,13 @@ pub trait TrainingAlgorithm: Send {
     /// The network's output for one input, in the chip's current phase,
     /// without learning (evaluation).
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]>;
+
+    /// Figures of the algorithm's own for `report.json`'s
+    /// `algorithm_details` (e.g. HGE's tone plan and the cost of one
+    /// gradient estimate), from its state and the chip's training ledger;
+    /// `None` (the default) leaves the key out.
+    fn details(&self, chip: &ChipSim) -> Option<serde_json::Value> {
+        let _ = chip;
+        None
+    }
 }

@@ -229,4 +229,13 @@ impl TrainingAlgorithm for TikiTaka {
         self.forward(chip, input)?;
         Ok(&self.acts[self.layers.len()])
     }
+
+    /// γ, the transfers made (one column per layer each) and their energy.
+    fn details(&self, chip: &ChipSim) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "gamma": self.gamma,
+            "transfers": self.updates / self.transfer_every,
+            "transfer_energy_pj": chip.ledger().phase_pj(TRANSFER),
+        }))
+    }
 }
