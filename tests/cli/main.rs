@@ -923,5 +923,20 @@ fn algorithms_run_and_are_named_in_report_and_vcd() {
             );
             assert!(text.contains(p), "{algorithm}: the VCD does not name {p}");
         }
+        if algorithm == "hge" {
+            // The tone on neuron 0 and the loss samples, one per sample tick.
+            for var in ["tone0", "loss"] {
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("$var real 64 ") && l.contains(&format!(" {var} ")))
+                    .unwrap_or_else(|| panic!("no {var} in the VCD"));
+                let code = line.split_whitespace().nth(3).unwrap();
+                let changes = text
+                    .lines()
+                    .filter(|l| l.starts_with('r') && l.ends_with(&format!(" {code}")))
+                    .count();
+                assert!(changes >= 2500, "{var}: {changes} changes");
+            }
+        }
     }
 }

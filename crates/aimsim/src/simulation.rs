@@ -101,12 +101,13 @@ impl Simulation {
     /// Writes a VCD of the chip's signals to `out` (before the first step).
     /// Its `$comment` holds the run's configuration.
     pub fn attach_vcd(&mut self, out: Box<dyn Write + Send>, opts: &VcdOptions) -> Result<()> {
-        let probe = VcdProbe::start(
+        let probe = VcdProbe::start_with_analog(
             out,
             self.chip.tile_count(),
             self.algo.phases(),
             &self.config_comment(),
             &opts.select,
+            self.algo.analog_signals(),
         )?;
         self.chip.set_probe(Some(Box::new(probe)));
         self.trainer = Trainer::new(

@@ -307,6 +307,15 @@ impl ChipSim {
         self.probe.as_deref_mut()
     }
 
+    /// Shows `value` on the algorithm's analog signal `index` of the
+    /// attached probe, now (no energy, no time: an observation).
+    pub fn probe_analog(&mut self, index: usize, value: f64) -> Result<()> {
+        if let Some(p) = self.probe.as_mut() {
+            p.analog(self.now, index, value)?;
+        }
+        Ok(())
+    }
+
     /// The controller enters `phase`: the time since the last switch is
     /// attributed to the phase being left, and so is its static energy.
     /// Energies of operations issued from now on are charged to `phase`.

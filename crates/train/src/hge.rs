@@ -39,7 +39,8 @@
 //! (divide by `a`). The lock-in MACs run on the tile gradient units'
 //! pipeline (`macs_per_cycle` per tile), so no new block (no extra area).
 //! Phases: `forward` (the clean read), `perturb` (the window), `demodulate`,
-//! `update`.
+//! `update`. A VCD shows the tone on neuron 0 and every loss sample
+//! (`algorithm.tone0`, `algorithm.loss`).
 
 use crate::algo_options::RawHge;
 use crate::mlp::{charged_loss, check_layers, initial_weights, single_sample, Mlp};
@@ -240,6 +241,7 @@ impl Hge {
             {
                 (*s, *c) = (2.0 * PI * f * t_s).sin_cos();
             }
+            chip.probe_analog(0, a * self.sin[0])?;
             let (sin, offsets) = (&self.sin, &self.offsets);
             self.net.forward(chip, input, &mut |l, z| {
                 let o = offsets[l];
@@ -249,6 +251,7 @@ impl Hge {
                 }
             })?;
             let loss = f64::from(charged_loss(chip, self.net.output(), label, &mut self.grad));
+            chip.probe_analog(1, loss)?;
             let dl = loss - l_clean;
             for ((x, y), (&s, &c)) in self
                 .x_acc
@@ -357,6 +360,12 @@ impl TrainingAlgorithm for Hge {
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]> {
         self.net.forward(chip, input, &mut |_, _| {})?;
         Ok(self.net.output())
+    }
+
+    /// The perturbation of neuron 0 (`a·sin(2πf₀t)`, at each sample tick)
+    /// and each loss sample.
+    fn analog_signals(&self) -> &[&'static str] {
+        &["tone0", "loss"]
     }
 
     /// The tone plan and, per gradient estimate (the clean read, the

@@ -107,6 +107,12 @@ pub trait TrainingAlgorithm: Send {
     /// without learning (evaluation).
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]>;
 
+    /// Names of the analog signals the algorithm shows on the chip's probe
+    /// ([`ChipSim::probe_analog`], by index in this list); none by default.
+    fn analog_signals(&self) -> &[&'static str] {
+        &[]
+    }
+
     /// Figures of the algorithm's own for `report.json`'s
     /// `algorithm_details` (e.g. HGE's tone plan and the cost of one
     /// gradient estimate), from its state and the chip's training ledger;
