@@ -448,6 +448,36 @@ mod tests {
         )
     }
 
+    /// A sample period shorter than a perturbed read (5 MHz: 20 cycles
+    /// against ~100) stops the first step with an error naming the field;
+    /// a rate above the clock is rejected when the algorithm is built.
+    #[test]
+    fn a_sample_period_shorter_than_the_read_is_an_error() {
+        let w = builtin_workload("digits-mlp").unwrap();
+        let chip = Chip::builtin("eapu-180nm", &[]).unwrap();
+        let device = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let mut sim = ChipSim::new(chip, device, 1).unwrap();
+        let fast = RawHge {
+            sample_rate_hz: 5e6,
+            allow_collisions: true,
+            ..RawHge::default()
+        };
+        let mut hge = Hge::new(&mut sim, &w.layers, &fast, 0.02, 1.0, 1).unwrap();
+        let e = hge
+            .extract(&mut sim, w.train.input(0), 0)
+            .err()
+            .expect("overrun");
+        assert!(e.to_string().contains("hge.sample_rate_hz"), "{e}");
+        let too_fast = RawHge {
+            sample_rate_hz: 1e9,
+            ..RawHge::default()
+        };
+        let e = Hge::new(&mut sim, &w.layers, &too_fast, 0.02, 1.0, 1)
+            .err()
+            .expect("above the clock");
+        assert!(e.to_string().contains("hge.sample_rate_hz"), "{e}");
+    }
+
     /// The long-window default plan extracts a gradient within cosine
     /// 0.95 of the exact one; shortening the window (tones no longer on
     /// whole periods, less averaging of read noise) and shrinking the tone
