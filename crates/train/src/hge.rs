@@ -465,8 +465,7 @@ mod tests {
         let mut hge = Hge::new(&mut sim, &w.layers, &fast, 0.02, 1.0, 1).unwrap();
         let e = hge
             .extract(&mut sim, w.train.input(0), 0)
-            .err()
-            .expect("overrun");
+            .expect_err("overrun");
         assert!(e.to_string().contains("hge.sample_rate_hz"), "{e}");
         let too_fast = RawHge {
             sample_rate_hz: 1e9,
