@@ -843,3 +843,102 @@ fn unusable_output_paths_and_empty_signal_selections_exit_2() {
     );
     assert!(!vcd.exists() && !d.path().join("sel.vcd.partial").exists());
 }
+
+/// Bad parameters of the algorithms exit 2 naming the field, before any
+/// output is written.
+#[test]
+fn bad_algorithm_parameters_exit_2_naming_the_field() {
+    for (algorithm, set, field) in [
+        ("hge", "train.hge.window=0", "hge.window"),
+        ("hge", "train.hge.f_min_hz=300000", "hge.f_min_hz"),
+        ("hge", "train.hge.spacing_hz=5000", "hge.spacing_hz"),
+        ("hge", "train.hge.spacing_hz=400", "hge.spacing_hz"),
+        ("tiki-taka", "train.tiki_taka.gamma=0", "tiki_taka.gamma"),
+        ("tiki-taka", "train.tiki_taka.gamma=-1", "tiki_taka.gamma"),
+        (
+            "tiki-taka",
+            "train.tiki_taka.transfer_every=0",
+            "tiki_taka.transfer_every",
+        ),
+        ("madem", "train.madem.beta=0", "madem.beta"),
+    ] {
+        let d = tmp();
+        let o = aimsim(&[
+            "run",
+            "--algorithm",
+            algorithm,
+            "--steps",
+            "1",
+            "--set",
+            set,
+            "--out",
+            d.path().to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(field), "{set}: {err}");
+        assert!(!d.path().join("report.json").exists(), "{set}");
+    }
+}
+
+/// Each algorithm runs from the CLI; the report names it and its phases,
+/// and the VCD codes its phases.
+#[test]
+fn algorithms_run_and_are_named_in_report_and_vcd() {
+    for (algorithm, phases) in [
+        ("hge", &["forward", "perturb", "demodulate", "update"][..]),
+        ("madem", &["free", "nudged", "update"][..]),
+        (
+            "tiki-taka",
+            &["forward", "backward", "update", "transfer"][..],
+        ),
+    ] {
+        let d = tmp();
+        let vcd = d.path().join("run.vcd");
+        let r = run_ok(
+            d.path(),
+            &[
+                "--algorithm",
+                algorithm,
+                "--steps",
+                "2",
+                "--vcd",
+                vcd.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r["algorithm"], algorithm);
+        if algorithm == "hge" {
+            let d = &r["algorithm_details"];
+            assert_eq!(d["gradient_estimates"], 2);
+            assert_eq!(d["collisions"], 0);
+            assert!(f(d, "energy_pj_per_estimate") > 0.0);
+            // 2500 samples at 500 kHz, plus the clean read and demodulation.
+            let s = f(d, "seconds_per_estimate");
+            assert!((5e-3..5.1e-3).contains(&s), "{s}");
+        }
+        let by_phase = r["energy_pj"]["by_phase"].as_object().unwrap();
+        let text = std::fs::read_to_string(&vcd).unwrap();
+        for p in phases {
+            assert!(
+                f(&r, &format!("energy_pj.by_phase.{p}")) > 0.0,
+                "{algorithm} {p}: {by_phase:?}"
+            );
+            assert!(text.contains(p), "{algorithm}: the VCD does not name {p}");
+        }
+        if algorithm == "hge" {
+            // The tone on neuron 0 and the loss samples, one per sample tick.
+            for var in ["tone0", "loss"] {
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("$var real 64 ") && l.contains(&format!(" {var} ")))
+                    .unwrap_or_else(|| panic!("no {var} in the VCD"));
+                let code = line.split_whitespace().nth(3).unwrap();
+                let changes = text
+                    .lines()
+                    .filter(|l| l.starts_with('r') && l.ends_with(&format!(" {code}")))
+                    .count();
+                assert!(changes >= 2500, "{var}: {changes} changes");
+            }
+        }
+    }
+}

@@ -39,6 +39,11 @@ pub struct Report {
     pub lifetime: LifetimeReport,
     /// Where the cycles went.
     pub timing: TimingReport,
+    /// Figures of the training algorithm's own (`hge`: tone plan, energy
+    /// and chip time per gradient estimate; `tiki-taka`: transfers);
+    /// absent for `backprop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm_details: Option<serde_json::Value>,
 }
 
 impl Report {

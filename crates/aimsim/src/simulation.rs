@@ -6,7 +6,7 @@ use crate::{AimsimError, Result};
 use aimsim_controller::UpdateRule;
 use aimsim_energy::{Component, EnergyLedger};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
-use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
+use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
 use aimsim_workload::Workload;
 use std::io::Write;
 
@@ -63,7 +63,6 @@ impl Simulation {
         resolved: Resolved,
         rule: Box<dyn UpdateRule>,
     ) -> Result<Simulation> {
-        let t = &resolved.train.raw;
         let workload = resolved.workload.clone();
         let mut chip = ChipSim::with_rule(
             resolved.chip.clone(),
@@ -71,16 +70,14 @@ impl Simulation {
             rule,
             spec.seed,
         );
-        let algo: Box<dyn TrainingAlgorithm> = match spec.algorithm.as_str() {
-            "backprop" => Box::new(Backprop::for_network(
-                &mut chip,
-                &workload.network,
-                t.lr as f32,
-                t.init_scale as f32,
-                spec.seed,
-            )?),
-            other => unreachable!("validated algorithm name {other}"),
-        };
+        let algo: Box<dyn TrainingAlgorithm> = build_algorithm(
+            &spec.algorithm,
+            &mut chip,
+            &workload.network,
+            &resolved.train,
+            spec.seed,
+        )
+        .expect("validated algorithm name")?;
         let trainer = Trainer::new(&resolved.train, workload.train.len(), spec.seed, None);
         Ok(Simulation {
             spec: spec.clone(),
@@ -105,12 +102,13 @@ impl Simulation {
     /// Writes a VCD of the chip's signals to `out` (before the first step).
     /// Its `$comment` holds the run's configuration.
     pub fn attach_vcd(&mut self, out: Box<dyn Write + Send>, opts: &VcdOptions) -> Result<()> {
-        let probe = VcdProbe::start(
+        let probe = VcdProbe::start_with_analog(
             out,
             self.chip.tile_count(),
             self.algo.phases(),
             &self.config_comment(),
             &opts.select,
+            self.algo.analog_signals(),
         )?;
         self.chip.set_probe(Some(Box::new(probe)));
         self.trainer = Trainer::new(
@@ -127,8 +125,11 @@ impl Simulation {
     }
 
     /// The configuration as one JSON line (the VCD's `$comment`).
+    /// Other algorithms than backprop add `algorithm` and the phase codes
+    /// of `controller.phase` (`phases`: code 1 first); a backprop run's
+    /// comment keeps its original keys (the golden traces pin it).
     fn config_comment(&self) -> String {
-        serde_json::json!({
+        let mut c = serde_json::json!({
             "aimsim": env!("CARGO_PKG_VERSION"),
             "seed": self.spec.seed,
             "chip": self.spec.chip,
@@ -136,8 +137,12 @@ impl Simulation {
             "set": self.spec.override_strings(),
             "rule": self.chip.rule_name(),
             "train": self.resolved.train.raw,
-        })
-        .to_string()
+        });
+        if self.spec.algorithm != "backprop" {
+            c["algorithm"] = self.algo.name().into();
+            c["phases"] = self.algo.phases().iter().map(|p| p.key()).collect();
+        }
+        c.to_string()
     }
 
     /// Runs up to `n` more training steps; returns the steps run (fewer at
@@ -313,6 +318,7 @@ impl Simulation {
                 projected_steps_to_first_failure: life.projected_steps_to_first_failure,
             },
             timing,
+            algorithm_details: self.algo.details(chip),
         }
     }
 

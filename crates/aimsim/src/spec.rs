@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// The training algorithms a spec may name.
-pub const ALGORITHM_NAMES: &[&str] = &["backprop"];
+/// The training algorithms a spec may name (the registry of
+/// `aimsim_train`).
+pub const ALGORITHM_NAMES: &[&str] = aimsim_train::ALGORITHM_NAMES;
 
 /// What one run simulates. Named options win over `overrides` of the same
 /// field (as `--steps` wins over `--set train.steps=…`).
@@ -349,7 +350,7 @@ mod tests {
         assert!(e.to_string().contains("adc.bits"), "{e}");
         let e = RunSpec::builder().set("gpu.x", "1").build().unwrap_err();
         assert!(e.to_string().contains("chip., device. or train."), "{e}");
-        let e = RunSpec::builder().algorithm("hge").build().unwrap_err();
+        let e = RunSpec::builder().algorithm("nope").build().unwrap_err();
         assert!(e.to_string().contains("algorithm"), "{e}");
     }
 

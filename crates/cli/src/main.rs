@@ -102,7 +102,8 @@ struct RunArgs {
     /// (same as --set chip.rule.name=NAME).
     #[arg(long)]
     rule: Option<String>,
-    /// Training algorithm: backprop.
+    /// Training algorithm: backprop (default), hge, madem, tiki-taka
+    /// (parameters: --set train.hge.*, train.madem.*, train.tiki_taka.*).
     #[arg(long)]
     algorithm: Option<String>,
     /// Passes over the training set (same as --set train.epochs=N).

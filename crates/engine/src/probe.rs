@@ -47,6 +47,13 @@ pub trait Probe: Send {
         Ok(())
     }
 
+    /// A training algorithm's analog signal `index` (in the order the
+    /// algorithm lists them, e.g. HGE's tone and loss samples) takes
+    /// `value`.
+    fn analog(&mut self, _t: SimTime, _index: usize, _value: f64) -> Result<()> {
+        Ok(())
+    }
+
     /// Ends the observation at `end` (flushes files).
     fn finish(self: Box<Self>, _end: SimTime) -> Result<()> {
         Ok(())

@@ -266,6 +266,32 @@ impl ChipSim {
         (mx.rows, mx.cols)
     }
 
+    /// The weights a placed matrix holds now (`rows × cols`, row-major):
+    /// `(G⁺ − G⁻)/r_wg` of its cells (ignoring relaxation since the last
+    /// read), or the digital weights without a device. A simulator
+    /// inspection for validation (e.g. the exact gradient at the chip's
+    /// weights): no energy, no time, no random draw.
+    pub fn matrix_weights(&self, m: MatrixId) -> Vec<f32> {
+        let mx = &self.matrices[m.0];
+        let mut w = vec![0.0; mx.rows * mx.cols];
+        let mut block = Vec::new();
+        for &ti in &mx.tiles {
+            let t = &self.tiles[ti];
+            match t.cells.as_ref() {
+                Some(c) => {
+                    block.resize(t.rows * t.cols, 0.0);
+                    c.weights_into(&self.model, &mut block);
+                }
+                None => block.clone_from(&t.weights),
+            }
+            for r in 0..t.rows {
+                let dst = (t.row0 + r) * mx.cols + t.col0;
+                w[dst..dst + t.cols].copy_from_slice(&block[r * t.cols..(r + 1) * t.cols]);
+            }
+        }
+        w
+    }
+
     /// The controller's current phase.
     pub fn phase(&self) -> Phase {
         self.ctrl_phase
@@ -279,6 +305,15 @@ impl ChipSim {
     /// The attached probe, if any.
     pub fn probe_mut(&mut self) -> Option<&mut (dyn Probe + 'static)> {
         self.probe.as_deref_mut()
+    }
+
+    /// Shows `value` on the algorithm's analog signal `index` of the
+    /// attached probe, now (no energy, no time: an observation).
+    pub fn probe_analog(&mut self, index: usize, value: f64) -> Result<()> {
+        if let Some(p) = self.probe.as_mut() {
+            p.analog(self.now, index, value)?;
+        }
+        Ok(())
     }
 
     /// The controller enters `phase`: the time since the last switch is

@@ -37,6 +37,8 @@ pub struct VcdProbe {
     phases: Vec<Phase>,
     /// A step began and its first phase has not been entered yet.
     step_fresh: bool,
+    /// The algorithm's analog signals (scope `algorithm`).
+    analog: Vec<SignalId>,
 }
 
 impl VcdProbe {
@@ -49,6 +51,21 @@ impl VcdProbe {
         phases: &[Phase],
         comment: &str,
         select: &[String],
+    ) -> Result<VcdProbe> {
+        VcdProbe::start_with_analog(out, tiles, phases, comment, select, &[])
+    }
+
+    /// [`VcdProbe::start`] with a training algorithm's analog signals
+    /// (`real` variables in the scope `algorithm`, e.g. HGE's `tone0` and
+    /// `loss`), declared after the chip's so that the chip's signal codes
+    /// do not change; [`Probe::analog`] sets them by index.
+    pub fn start_with_analog(
+        out: Box<dyn Write + Send>,
+        tiles: usize,
+        phases: &[Phase],
+        comment: &str,
+        select: &[String],
+        analog: &[&str],
     ) -> Result<VcdProbe> {
         let mut b = VcdBuilder::new(comment);
         b.select(select);
@@ -71,6 +88,7 @@ impl VcdProbe {
                 }
             })
             .collect();
+        let analog: Vec<SignalId> = analog.iter().map(|n| b.real("algorithm", n)).collect();
         let unmatched = b.unmatched_patterns();
         if !unmatched.is_empty() {
             return Err(EngineError::VcdSelection(format!(
@@ -89,6 +107,7 @@ impl VcdProbe {
             tiles,
             phases: phases.to_vec(),
             step_fresh: false,
+            analog,
         })
     }
 }
@@ -156,6 +175,13 @@ impl Probe for VcdProbe {
         self.step_writes[tile as usize] += u64::from(cells);
         self.w
             .set_bits(ps, s.step_writes, self.step_writes[tile as usize])?;
+        Ok(())
+    }
+
+    fn analog(&mut self, t: SimTime, index: usize, value: f64) -> Result<()> {
+        if let Some(&id) = self.analog.get(index) {
+            self.w.set_real(t.ps(), id, value)?;
+        }
         Ok(())
     }
 

@@ -20,16 +20,30 @@
 //! `ChipSim::update` with the rank-`P·B` `(x, δ)` factors of every weight
 //! layer and scale `−η/B`.
 
+mod algo_options;
 mod backprop;
 mod evaluate;
+mod hge;
+mod madem;
+mod mlp;
 mod options;
+mod registry;
 mod rows;
+mod tiki_taka;
+mod tones;
 mod trainer;
 
+pub use algo_options::{RawHge, RawMadem, RawTikiTaka};
 pub use backprop::Backprop;
 pub use evaluate::{evaluate, Evaluation, InferenceReport, RestoredImage};
+pub use hge::{Hge, HgeGradient, DEMODULATE, PERTURB};
+pub use madem::{Madem, FREE, NUDGED};
+pub use mlp::reference_gradient;
 pub use options::{RawTrain, Train};
+pub use registry::{build_algorithm, AlgorithmBuilder, ALGORITHMS, ALGORITHM_NAMES};
 pub use rows::EnergyRow;
+pub use tiki_taka::{TikiTaka, TRANSFER};
+pub use tones::{Collision, TonePlan};
 pub use trainer::{Trainer, VcdWindow};
 
 use aimsim_energy::Phase;
@@ -101,4 +115,19 @@ pub trait TrainingAlgorithm: Send {
     /// The network's output for one input, in the chip's current phase,
     /// without learning (evaluation).
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]>;
+
+    /// Names of the analog signals the algorithm shows on the chip's probe
+    /// ([`ChipSim::probe_analog`], by index in this list); none by default.
+    fn analog_signals(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Figures of the algorithm's own for `report.json`'s
+    /// `algorithm_details` (e.g. HGE's tone plan and the cost of one
+    /// gradient estimate), from its state and the chip's training ledger;
+    /// `None` (the default) leaves the key out.
+    fn details(&self, chip: &ChipSim) -> Option<serde_json::Value> {
+        let _ = chip;
+        None
+    }
 }

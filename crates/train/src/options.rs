@@ -1,6 +1,7 @@
 //! Training options (`train.*` of `--set`): the raw serde form with its
 //! documented defaults, and the validated form.
 
+use crate::algo_options::{RawHge, RawMadem, RawTikiTaka};
 use aimsim_core::config::{self, Check};
 use aimsim_core::CoreError;
 use aimsim_workload::WORKLOAD_NAMES;
@@ -34,6 +35,16 @@ pub struct RawTrain {
     /// what it was before mini-batches existed.
     #[serde(default = "d_batch", skip_serializing_if = "is_one")]
     pub batch: u32,
+    /// Homodyne gradient extraction (`hge`); left out of the serialised
+    /// form while at its defaults.
+    #[serde(default, skip_serializing_if = "RawHge::is_default")]
+    pub hge: RawHge,
+    /// MADEM-style activity-difference learning (`madem`); likewise.
+    #[serde(default, skip_serializing_if = "RawMadem::is_default")]
+    pub madem: RawMadem,
+    /// Tiki-Taka (`tiki-taka`); likewise.
+    #[serde(default, skip_serializing_if = "RawTikiTaka::is_default")]
+    pub tiki_taka: RawTikiTaka,
 }
 
 fn d_workload() -> String {
@@ -68,6 +79,9 @@ impl Default for RawTrain {
             init_scale: d_init(),
             trace_every: d_every(),
             batch: d_batch(),
+            hge: RawHge::default(),
+            madem: RawMadem::default(),
+            tiki_taka: RawTikiTaka::default(),
         }
     }
 }
@@ -115,6 +129,9 @@ impl Train {
         c.range("init_scale", raw.init_scale, 0.0, 100.0)?;
         c.int_range("trace_every", raw.trace_every, 1, u64::MAX)?;
         c.int_range("batch", raw.batch.into(), 1, 65_536)?;
+        raw.hge.validate(&c.section("hge"))?;
+        raw.madem.validate(&c.section("madem"))?;
+        raw.tiki_taka.validate(&c.section("tiki_taka"))?;
         Ok(Train { raw })
     }
 

@@ -118,6 +118,17 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The network as a chain of dense layers.
+    ///
+    /// # Panics
+    /// If the network has other layers (for tests and callers that built
+    /// an MLP themselves; use [`Network::dense_chain`] otherwise).
+    pub fn dense_layers(&self) -> Vec<LayerSpec> {
+        self.network
+            .dense_chain()
+            .expect("a network of dense layers")
+    }
+
     /// Loads the data of `network` (random data such as noise drawn from
     /// the streams of run `seed`).
     pub fn from_network(network: Network, seed: u64) -> Result<Workload, CoreError> {
