@@ -28,6 +28,7 @@
 //! ```
 
 mod calibrate;
+pub mod fsout;
 mod output;
 mod report;
 mod simulation;
@@ -71,6 +72,10 @@ pub enum AimsimError {
         /// Why.
         source: std::io::Error,
     },
+    /// An output path that cannot be used: a link, a folder, a folder
+    /// that does not exist or cannot be written (exit status 2).
+    #[error("cannot write {0}")]
+    BadOutput(String),
     /// A simulation was used out of order (e.g. stepped after its report).
     #[error("{0}")]
     Usage(String),
@@ -81,7 +86,7 @@ impl AimsimError {
     /// failure of the run.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            AimsimError::Config(_) | AimsimError::Device(_) => true,
+            AimsimError::Config(_) | AimsimError::Device(_) | AimsimError::BadOutput(_) => true,
             AimsimError::Engine(e) => matches!(
                 e,
                 aimsim_engine::EngineError::Config(_) | aimsim_engine::EngineError::VcdSelection(_)

@@ -103,6 +103,17 @@ impl Simulation {
     /// Writes a VCD of the chip's signals to `out` (before the first step).
     /// Its `$comment` holds the run's configuration.
     pub fn attach_vcd(&mut self, out: Box<dyn Write + Send>, opts: &VcdOptions) -> Result<()> {
+        if let Some(to) = opts.to_step.filter(|&to| to <= opts.from_step) {
+            return Err(aimsim_core::CoreError::Invalid {
+                file: "--vcd-to".into(),
+                field: "vcd_to".into(),
+                message: format!(
+                    "the VCD window ends at step {to}, not after its start {}; expected vcd_to > vcd_from",
+                    opts.from_step
+                ),
+            }
+            .into());
+        }
         let probe = VcdProbe::start(
             out,
             self.chip.tile_count(),
@@ -220,6 +231,22 @@ impl Simulation {
             let train_end = self.chip.now();
             let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
             let report = self.build_report(timing, train_end, &eval);
+            // Bounded inputs keep every energy finite; this is the last
+            // guard that a non-finite total never reaches a file.
+            let totals = [
+                report.energy_pj.total,
+                report.inference.energy_pj_per_sample,
+            ];
+            if totals.iter().any(|t| !t.is_finite()) {
+                return Err(aimsim_core::CoreError::Invalid {
+                    file: "run".into(),
+                    field: "energy_pj.total".into(),
+                    message:
+                        "the energy total is not finite; the configured energies are too large"
+                            .into(),
+                }
+                .into());
+            }
             self.inference_ledger = Some(eval.ledger);
             self.report = Some(report);
         }

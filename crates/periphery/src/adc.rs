@@ -93,7 +93,10 @@ impl Adc {
         }
         c.range("calibration_margin", raw.calibration_margin, 1.0, 16.0)?;
         let energy_pj = match (raw.energy_pj, raw.walden_fom_fj) {
-            (Some(e), _) => c.non_negative("energy_pj", e)?,
+            (Some(_), Some(_)) => {
+                return Err(c.err("walden_fom_fj", "give energy_pj or walden_fom_fj, not both"));
+            }
+            (Some(e), None) => c.non_negative("energy_pj", e)?,
             (None, Some(fom)) => {
                 c.non_negative("walden_fom_fj", fom)? * 1e-3 * 2f64.powi(raw.bits as i32)
             }
