@@ -23,7 +23,6 @@
 //! [`targets`]: a name, its seed inputs and the function that loads one.
 
 use aimsim::{RunSpec, Simulation};
-use aimsim_core::config::MAX_MAGNITUDE;
 use rand::{Rng as _, RngCore};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -333,9 +332,12 @@ fn wild_value(rng: &mut aimsim_core::Rng) -> String {
     }
 }
 
+/// A byte range `[start, end)` of the text.
+type Span = (usize, usize);
+
 /// The byte spans of every scalar value and every key in `text` (found by
 /// a scan that tracks strings), for structural mutations in place.
-fn spans(text: &str) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+fn spans(text: &str) -> (Vec<Span>, Vec<Span>) {
     let b = text.as_bytes();
     let (mut values, mut keys) = (Vec::new(), Vec::new());
     let mut i = 0;
@@ -481,7 +483,7 @@ fn campaign(t: &Target, execs: u64, seed: u64, run_every: u64, limit: Duration) 
             let s = &t.seeds[rng.random_range(0..t.seeds.len())];
             mutate(s, &mut rng)
         };
-        ctx.run_accepted = run_every > 0 && rng.next_u64() % run_every == 0;
+        ctx.run_accepted = run_every > 0 && rng.next_u64().is_multiple_of(run_every);
         let start = Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.load)(&ctx, &input)));
         let took = start.elapsed();
@@ -600,5 +602,4 @@ fn corpus_never_panics() {
         }
     }
     assert!(seen >= 10, "corpus has {seen} inputs");
-    assert!(MAX_MAGNITUDE < 1e300);
 }
