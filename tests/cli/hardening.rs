@@ -503,3 +503,50 @@ fn killed_runs_never_leave_a_mixed_set() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(names(&out), ["energy.csv", "lifetime.csv", "report.json"]);
 }
+
+/// Every numeric field of the default chip and device, set to ±1e300:
+/// exit 2 (no panic, no run with infinite energy), and a message that
+/// prints the number compactly.
+#[test]
+fn every_numeric_field_refuses_1e300_compactly() {
+    fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| leaves(v, &format!("{prefix}.{k}"), out)),
+            Value::Number(_) => out.push(prefix.to_string()),
+            _ => {}
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../devices");
+    let mut fields = Vec::new();
+    for (file, prefix) in [
+        ("eapu-180nm.chip.json", "chip"),
+        ("eapu-180nm.device.json", "device"),
+    ] {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
+        leaves(&v, prefix, &mut fields);
+    }
+    fields.extend(["train.lr", "train.init_scale"].map(String::from));
+    assert!(fields.len() > 40, "{fields:?}");
+    let d = tmp();
+    let out = d.path().join("out");
+    for field in &fields {
+        for v in ["1e300", "-1e300"] {
+            let o = aimsim(&[
+                "run",
+                "-q",
+                "--steps",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                &format!("{field}={v}"),
+            ]);
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{field}={v}: {e}");
+            assert!(e.len() < 300 && !e.contains("panicked"), "{field}={v}: {e}");
+        }
+    }
+}

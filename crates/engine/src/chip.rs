@@ -179,7 +179,7 @@ impl Chip {
         let clock = Clock::from_hz(raw.clock_hz).ok_or_else(|| {
             c.err(
                 "clock_hz",
-                format!("expected 1 Hz ..= 1 THz, got {}", raw.clock_hz),
+                format!("expected 1 Hz ..= 1 THz, got {}", config::num(raw.clock_hz)),
             )
         })?;
         let a = c.section("array");
