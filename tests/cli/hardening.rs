@@ -236,7 +236,13 @@ fn stale_temp_files_are_removed_by_the_next_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         names(&out),
-        ["energy.csv", "lifetime.csv", "notes.txt", "report.json"]
+        [
+            ".aimsim.lock",
+            "energy.csv",
+            "lifetime.csv",
+            "notes.txt",
+            "report.json"
+        ]
     );
 }
 
@@ -501,7 +507,10 @@ fn killed_runs_never_leave_a_mixed_set() {
     // The next run removes whatever the killed ones left.
     let o = aimsim(&["run", "-q", "--steps", "3", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(names(&out), ["energy.csv", "lifetime.csv", "report.json"]);
+    assert_eq!(
+        names(&out),
+        [".aimsim.lock", "energy.csv", "lifetime.csv", "report.json"]
+    );
 }
 
 /// Every numeric field of the default chip and device, set to ±1e300:
@@ -549,4 +558,64 @@ fn every_numeric_field_refuses_1e300_compactly() {
             assert!(e.len() < 300 && !e.contains("panicked"), "{field}={v}: {e}");
         }
     }
+}
+
+/// Runs of different seeds into one `--out` at once: each commits its set
+/// under the folder's lock, so the folder ends with one run's three files.
+#[test]
+fn concurrent_runs_into_one_folder_leave_one_runs_set() {
+    let d = tmp();
+    let refs: Vec<PathBuf> = ["1", "2"]
+        .iter()
+        .map(|seed| {
+            let dir = d.path().join(format!("ref{seed}"));
+            let o = aimsim(&[
+                "run",
+                "-q",
+                "--steps",
+                "20",
+                "--seed",
+                seed,
+                "--out",
+                dir.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            dir
+        })
+        .collect();
+    let out = d.path().join("out");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            bin()
+                .args([
+                    "run",
+                    "-q",
+                    "--steps",
+                    "20",
+                    "--seed",
+                    if i % 2 == 0 { "1" } else { "2" },
+                    "--out",
+                ])
+                .arg(&out)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let r = &refs[if report["seed"] == 1 { 0 } else { 1 }];
+    for f in ["report.json", "energy.csv", "lifetime.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(r.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        names(&out),
+        [".aimsim.lock", "energy.csv", "lifetime.csv", "report.json"]
+    );
 }

@@ -22,7 +22,9 @@
 //! last. So whenever `report.json` exists, the CSVs beside it belong to the
 //! same run; a run killed between the renames leaves no `report.json` (no
 //! result) rather than a mixed set. Readers take a folder without
-//! `report.json` as holding no result.
+//! `report.json` as holding no result. Commits into one folder hold an
+//! exclusive lock on its hidden `.aimsim.lock`, so concurrent runs into the
+//! same folder replace the set one after the other, never interleaved.
 
 use crate::{AimsimError, Result};
 use std::fs::{File, OpenOptions};
@@ -304,6 +306,17 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
         f.flush().map_err(|e| io_err(&target, e))?;
         temps.push(f);
     }
+    // Concurrent runs into one folder commit one at a time (an exclusive
+    // lock on a hidden, empty, persistent lock file; the kernel releases it
+    // if the holder dies), so two commits never interleave their renames.
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| io_err(&lock_path, e))?;
+    lock.lock().map_err(|e| io_err(&lock_path, e))?;
     // From here to the end, a signal waits: the set moves in one piece as
     // far as this process is concerned (SIGKILL is covered by the marker).
     let mut l = live();
@@ -321,6 +334,10 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The lock file a result set's commit holds (hidden, empty, left in place:
+/// removing it would let two runs lock different files).
+pub const LOCK_FILE: &str = ".aimsim.lock";
 
 /// Whether `name` is one of aimsim's temporary names (`.NAME.PID.N.tmp`),
 /// and the process id that made it.
@@ -443,7 +460,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["a.csv", "r.json"]);
+        assert_eq!(names, [LOCK_FILE, "a.csv", "r.json"]);
         assert_eq!(std::fs::read(d.path().join("a.csv")).unwrap(), b"2");
         assert!(live().is_empty());
     }
