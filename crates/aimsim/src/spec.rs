@@ -276,8 +276,10 @@ pub(crate) fn is_explicit_path(spec: &str) -> bool {
     p.is_absolute() || p.components().count() > 1 || spec.contains(std::path::MAIN_SEPARATOR)
 }
 
-/// Loads a chip from a built-in name or a file path (see
-/// [`is_explicit_path`]), with `(path, value)` overrides.
+/// Loads a chip from a built-in name or a file path, with `(path, value)`
+/// overrides. A built-in name wins over a file or folder of that name in
+/// the working directory; `./name`, a path with a folder or an absolute
+/// path always names a file.
 pub fn load_chip(spec: &str, over: &[(String, String)]) -> aimsim_core::Result<Chip> {
     let builtin = aimsim_engine::BUILTIN_CHIPS.iter().any(|(n, _)| *n == spec);
     if !builtin && (is_explicit_path(spec) || Path::new(spec).exists()) {
@@ -288,8 +290,8 @@ pub fn load_chip(spec: &str, over: &[(String, String)]) -> aimsim_core::Result<C
     }
 }
 
-/// Loads a device from a built-in name or a file path (see
-/// [`is_explicit_path`]), with `(path, value)` overrides.
+/// Loads a device from a built-in name or a file path, with `(path, value)`
+/// overrides, chosen as [`load_chip`] chooses.
 pub fn load_device(spec: &str, over: &[(String, String)]) -> Result<DeviceModel> {
     let builtin = aimsim_device::BUILTIN_DEVICES
         .iter()
