@@ -619,3 +619,13 @@ fn concurrent_runs_into_one_folder_leave_one_runs_set() {
         [".aimsim.lock", "energy.csv", "lifetime.csv", "report.json"]
     );
 }
+
+/// Trace rows stay in memory until the run's end: a run whose rows would
+/// exceed the bound is refused before it starts.
+#[test]
+fn trace_rows_are_bounded() {
+    bad_input(
+        &["--epochs", "1000000", "--trace-every", "1"],
+        &["trace_every", "at most"],
+    );
+}

@@ -10,6 +10,11 @@ use aimsim_train::{evaluate, Backprop, EnergyRow, Trainer, TrainingAlgorithm, Vc
 use aimsim_workload::{builtin_workload, Workload};
 use std::io::Write;
 
+/// The most trace rows (energy.csv and lifetime.csv) a run keeps: they
+/// stay in memory until the run's end, ≈ 220 B each, so 2·10⁶ rows is
+/// ≈ 440 MB (docs/reliability.md).
+pub const MAX_TRACE_ROWS: u64 = 2_000_000;
+
 /// Waveform options.
 #[derive(Clone, Debug, Default)]
 pub struct VcdOptions {
@@ -81,6 +86,19 @@ impl Simulation {
             other => unreachable!("validated algorithm name {other}"),
         };
         let trainer = Trainer::new(&resolved.train, workload.train.len(), spec.seed, None);
+        let rows = trainer.total_steps() / t.trace_every.max(1);
+        if rows > MAX_TRACE_ROWS {
+            return Err(aimsim_core::CoreError::Invalid {
+                file: "run spec".into(),
+                field: "train.trace_every".into(),
+                message: format!(
+                    "{} steps with a trace row every {} steps keep {rows:e} rows in memory; expected at most {MAX_TRACE_ROWS:e}: raise trace_every",
+                    trainer.total_steps(),
+                    t.trace_every
+                ),
+            }
+            .into());
+        }
         Ok(Simulation {
             spec: spec.clone(),
             resolved,
