@@ -247,35 +247,37 @@ fn stale_temp_files_are_removed_by_the_next_run() {
 }
 
 #[test]
-fn sigterm_removes_temp_files() {
-    let d = tmp();
-    let out = d.path().join("out");
-    let vcd = d.path().join("w.vcd");
-    let mut child = bin()
-        .args(["run", "-q", "--steps", "1000000", "--out"])
-        .arg(&out)
-        .arg("--vcd")
-        .arg(&vcd)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while names(d.path()).is_empty() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(10));
+fn sigterm_and_sigint_remove_temp_files() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let d = tmp();
+        let out = d.path().join("out");
+        let vcd = d.path().join("w.vcd");
+        let mut child = bin()
+            .args(["run", "-q", "--steps", "1000000", "--out"])
+            .arg(&out)
+            .arg("--vcd")
+            .arg(&vcd)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while names(d.path()).is_empty() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let during = names(d.path());
+        assert!(
+            during.len() == 1 && during[0].starts_with(".w.vcd.") && during[0].ends_with(".tmp"),
+            "{during:?}"
+        );
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {status:?}");
+        assert_eq!(names(d.path()), Vec::<String>::new(), "SIG{signal}");
     }
-    let during = names(d.path());
-    assert!(
-        during.len() == 1 && during[0].starts_with(".w.vcd.") && during[0].ends_with(".tmp"),
-        "{during:?}"
-    );
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "{status:?}");
-    assert_eq!(names(d.path()), Vec::<String>::new());
 }
 
 #[test]

@@ -14,7 +14,8 @@
 //!   and records its provenance.
 //! * Outputs — [`Simulation::write_outputs`] writes `report.json`,
 //!   `energy.csv` and `lifetime.csv` as a set; [`Report::from_json`] reads a
-//!   report back.
+//!   report back. [`fsout`] holds the rules every output follows (only
+//!   regular files replaced, hidden temporaries, cleanup on signals).
 //!
 //! ```no_run
 //! use aimsim::{RunSpec, Simulation};
