@@ -24,10 +24,7 @@ pub fn calibrate_file(
     r_wg_us: Option<f64>,
 ) -> Result<FileCalibration> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = aimsim_core::config::read_bytes(path)?;
     let text = String::from_utf8(bytes.clone()).map_err(|_| CoreError::Parse {
         file: file.clone(),
         field: ".".into(),

@@ -14,7 +14,8 @@
 //!   and records its provenance.
 //! * Outputs — [`Simulation::write_outputs`] writes `report.json`,
 //!   `energy.csv` and `lifetime.csv` as a set; [`Report::from_json`] reads a
-//!   report back.
+//!   report back. [`fsout`] holds the rules every output follows (only
+//!   regular files replaced, hidden temporaries, cleanup on signals).
 //!
 //! ```no_run
 //! use aimsim::{RunSpec, Simulation};
@@ -28,6 +29,7 @@
 //! ```
 
 mod calibrate;
+pub mod fsout;
 mod images;
 mod output;
 mod report;
@@ -74,6 +76,10 @@ pub enum AimsimError {
         /// Why.
         source: std::io::Error,
     },
+    /// An output path that cannot be used: a link, a folder, a folder
+    /// that does not exist or cannot be written (exit status 2).
+    #[error("cannot write {0}")]
+    BadOutput(String),
     /// A simulation was used out of order (e.g. stepped after its report).
     #[error("{0}")]
     Usage(String),
@@ -84,7 +90,7 @@ impl AimsimError {
     /// failure of the run.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            AimsimError::Config(_) | AimsimError::Device(_) => true,
+            AimsimError::Config(_) | AimsimError::Device(_) | AimsimError::BadOutput(_) => true,
             AimsimError::Engine(e) => matches!(
                 e,
                 aimsim_engine::EngineError::Config(_) | aimsim_engine::EngineError::VcdSelection(_)

@@ -10,6 +10,11 @@ use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgori
 use aimsim_workload::Workload;
 use std::io::Write;
 
+/// The most trace rows (energy.csv and lifetime.csv) a run keeps: they
+/// stay in memory until the run's end, ≈ 220 B each, so 2·10⁶ rows is
+/// ≈ 440 MB (docs/reliability.md).
+pub const MAX_TRACE_ROWS: u64 = 2_000_000;
+
 /// Waveform options.
 #[derive(Clone, Debug, Default)]
 pub struct VcdOptions {
@@ -79,6 +84,20 @@ impl Simulation {
         )
         .expect("validated algorithm name")?;
         let trainer = Trainer::new(&resolved.train, workload.train.len(), spec.seed, None);
+        let t = &resolved.train.raw;
+        let rows = trainer.total_steps() / t.trace_every.max(1);
+        if rows > MAX_TRACE_ROWS {
+            return Err(aimsim_core::CoreError::Invalid {
+                file: "run spec".into(),
+                field: "train.trace_every".into(),
+                message: format!(
+                    "{} steps with a trace row every {} steps keep {rows:e} rows in memory; expected at most {MAX_TRACE_ROWS:e}: raise trace_every",
+                    trainer.total_steps(),
+                    t.trace_every
+                ),
+            }
+            .into());
+        }
         Ok(Simulation {
             spec: spec.clone(),
             resolved,
@@ -102,6 +121,17 @@ impl Simulation {
     /// Writes a VCD of the chip's signals to `out` (before the first step).
     /// Its `$comment` holds the run's configuration.
     pub fn attach_vcd(&mut self, out: Box<dyn Write + Send>, opts: &VcdOptions) -> Result<()> {
+        if let Some(to) = opts.to_step.filter(|&to| to <= opts.from_step) {
+            return Err(aimsim_core::CoreError::Invalid {
+                file: "--vcd-to".into(),
+                field: "vcd_to".into(),
+                message: format!(
+                    "the VCD window ends at step {to}, not after its start {}; expected vcd_to > vcd_from",
+                    opts.from_step
+                ),
+            }
+            .into());
+        }
         let probe = VcdProbe::start_with_analog(
             out,
             self.chip.tile_count(),
@@ -227,6 +257,22 @@ impl Simulation {
             let train_end = self.chip.now();
             let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
             let report = self.build_report(timing, train_end, &eval);
+            // Bounded inputs keep every energy finite; this is the last
+            // guard that a non-finite total never reaches a file.
+            let totals = [
+                report.energy_pj.total,
+                report.inference.energy_pj_per_sample,
+            ];
+            if totals.iter().any(|t| !t.is_finite()) {
+                return Err(aimsim_core::CoreError::Invalid {
+                    file: "run".into(),
+                    field: "energy_pj.total".into(),
+                    message:
+                        "the energy total is not finite; the configured energies are too large"
+                            .into(),
+                }
+                .into());
+            }
             self.inference_ledger = Some(eval.ledger);
             self.restored = Some(eval.images);
             self.report = Some(report);

@@ -258,7 +258,10 @@ impl RunSpec {
                 .into());
         }
         let chip = load_chip(&self.chip, &chip_over)?;
-        let device_spec = self.device.clone().unwrap_or_else(|| chip.device.clone());
+        let device_spec = self
+            .device
+            .clone()
+            .unwrap_or_else(|| chip_device_spec(&self.chip, &chip));
         let device = load_device(&device_spec, &device_over)?;
         let train = Train::from_raw_with(RawTrain::default(), &train_over)?;
         // Rule parameters whose defaults come from the device are checked
@@ -302,27 +305,58 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// Loads a chip from a file path (if it exists) or a built-in name, with
-/// `(path, value)` overrides.
+/// Whether `spec` names a file explicitly: an absolute path, or one with a
+/// folder in it (`./name`, `dir/name`). Such a spec is always a file; any
+/// other spec is a built-in name if there is a built-in of that name, and
+/// a file otherwise, so a file or folder in the working directory named
+/// like a built-in never shadows it.
+pub(crate) fn is_explicit_path(spec: &str) -> bool {
+    let p = Path::new(spec);
+    p.is_absolute() || p.components().count() > 1 || spec.contains(std::path::MAIN_SEPARATOR)
+}
+
+/// Loads a chip from a built-in name or a file path, with `(path, value)`
+/// overrides. A built-in name wins over a file or folder of that name in
+/// the working directory; `./name`, a path with a folder or an absolute
+/// path always names a file.
 pub fn load_chip(spec: &str, over: &[(String, String)]) -> aimsim_core::Result<Chip> {
-    let path = Path::new(spec);
-    if path.exists() {
-        let text = config::read_text(path)?;
+    let builtin = aimsim_engine::BUILTIN_CHIPS.iter().any(|(n, _)| *n == spec);
+    if !builtin && (is_explicit_path(spec) || Path::new(spec).exists()) {
+        let text = config::read_text(Path::new(spec))?;
         Chip::from_json(spec, &text, over)
     } else {
         Chip::builtin(spec, over)
     }
 }
 
-/// Loads a device from a file path (if it exists) or a built-in name, with
-/// `(path, value)` overrides.
+/// Loads a device from a built-in name or a file path, with `(path, value)`
+/// overrides, chosen as [`load_chip`] chooses.
 pub fn load_device(spec: &str, over: &[(String, String)]) -> Result<DeviceModel> {
-    let path = Path::new(spec);
-    if path.exists() {
-        let text = config::read_text(path)?;
+    let builtin = aimsim_device::BUILTIN_DEVICES
+        .iter()
+        .any(|(n, _)| *n == spec);
+    if !builtin && (is_explicit_path(spec) || Path::new(spec).exists()) {
+        let text = config::read_text(Path::new(spec))?;
         Ok(DeviceModel::from_json(spec, &text, over)?)
     } else {
         Ok(builtin_device(spec, over)?)
+    }
+}
+
+/// The device a chip names, as a spec to load: a relative file path in a
+/// chip file is relative to the chip file's folder, not the working
+/// directory.
+fn chip_device_spec(chip_spec: &str, chip: &Chip) -> String {
+    let dev = &chip.device;
+    let from_file = !aimsim_engine::BUILTIN_CHIPS
+        .iter()
+        .any(|(n, _)| *n == chip_spec);
+    let is_builtin_device = aimsim_device::BUILTIN_DEVICES.iter().any(|(n, _)| n == dev);
+    match Path::new(chip_spec).parent() {
+        Some(dir) if from_file && !is_builtin_device && Path::new(dev).is_relative() => {
+            dir.join(dev).display().to_string()
+        }
+        _ => dev.clone(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Library tests of the facade: runs built with the builder alone, reports
 //! read back, the event engine against the fixed-step reference, stepping.
 
+mod fuzz;
+
 use aimsim::{Report, RunSpec, Simulation};
 use aimsim_energy::Phase;
 

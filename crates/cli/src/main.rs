@@ -2,14 +2,26 @@
 //!
 //! Exit status: 0 on success, 2 for bad input (a file, field or option that
 //! cannot be used, named in the message), 1 for any other failure. Outputs
-//! are written only after a run succeeds (each file through a temporary
-//! name and a rename), so bad input never leaves a partial file.
+//! are checked before a run and written only after it succeeds, by
+//! `aimsim::fsout` (hidden temporary names, renames, a result set replaced
+//! as a set, only regular files replaced), so bad input never leaves a
+//! partial file. A closed standard output (`aimsim devices | head -1`)
+//! ends the command quietly.
+
+/// `print!` and `println!` that return a closed pipe as an error (the
+/// standard ones panic); the caller's `?` ends the command.
+macro_rules! print {
+    ($($t:tt)*) => { write!(std::io::stdout(), $($t)*)? };
+}
+macro_rules! println {
+    ($($t:tt)*) => { writeln!(std::io::stdout(), $($t)*)? };
+}
 
 use aimsim::{AimsimError, Report, RunSpec, Simulation, VcdOptions};
 use aimsim_device::{builtin_device, builtin_devices, synthesize, SynthOptions};
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod workloads;
@@ -166,6 +178,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Err(e) = aimsim::fsout::remove_temp_files_on_signals() {
+        tracing::warn!("no signal handler: {e}");
+    }
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
@@ -175,16 +190,44 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(b) = e.downcast_ref::<BadInput>() {
-                eprintln!("error: {b}");
+            let code = if e.downcast_ref::<BadInput>().is_some() {
                 ExitCode::from(2)
             } else {
-                eprintln!("error: {e:#}");
                 ExitCode::FAILURE
-            }
+            };
+            eprintln!("error: {}", message(&e));
+            code
         }
     }
+}
+
+/// Whether the command stopped because its reader closed standard output.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes, each said once: a cause whose text the
+/// message already contains (an OS error an error type prints itself) is
+/// not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let e = e.downcast_ref::<BadInput>().map_or(e, |b| &b.0);
+    let mut out = String::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The run's spec from the command line: `--set` pairs in order, the
@@ -238,20 +281,27 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     check_output_paths(&args)?;
     let mut sim = Simulation::new(&spec).map_err(run_error)?;
     workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
-    let vcd_tmp = args.vcd.as_ref().map(|p| tmp_name(p));
-    if let Some(p) = &vcd_tmp {
-        let f = std::fs::File::create(p)
-            .with_context(|| format!("cannot create VCD file {}", p.display()))?;
-        let opts = VcdOptions {
-            from_step: args.vcd_from,
-            to_step: args.vcd_to,
-            select: args.vcd_signals.clone(),
-        };
-        if let Err(e) = sim.attach_vcd(Box::new(std::io::BufWriter::new(f)), &opts) {
-            let _ = std::fs::remove_file(p);
-            return Err(run_error(e));
+    // The VCD streams into a hidden temporary file (or straight into a
+    // device), renamed into place after the run; the shared handle lets the
+    // probe write it and this function commit it.
+    let vcd = match &args.vcd {
+        Some(p) => {
+            let f = aimsim::fsout::OutputFile::create(p).map_err(run_error)?;
+            let shared = SharedFile(
+                std::sync::Arc::new(std::sync::Mutex::new(Some(f))),
+                p.display().to_string(),
+            );
+            let opts = VcdOptions {
+                from_step: args.vcd_from,
+                to_step: args.vcd_to,
+                select: args.vcd_signals.clone(),
+            };
+            sim.attach_vcd(Box::new(std::io::BufWriter::new(shared.clone())), &opts)
+                .map_err(run_error)?;
+            Some(shared)
         }
-    }
+        None => None,
+    };
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -275,69 +325,68 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
         .run(&mut progress)
         .and_then(|()| sim.report().map(|_| ()));
     bar.finish_and_clear();
-    if let Err(e) = result {
-        if let Some(p) = &vcd_tmp {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(run_error(e));
-    }
+    // Dropping the simulation drops the probe's handle; on error the
+    // temporary VCD goes with the last handle.
+    result.map_err(run_error)?;
     let wall = started.elapsed().as_secs_f64();
-    sim.write_outputs(&args.out)?;
+    sim.write_outputs(&args.out).map_err(run_error)?;
     if let Some(dir) = &args.save_images {
         workloads::save_images(&sim, dir)?;
     }
-    if let (Some(tmp), Some(dst)) = (&vcd_tmp, &args.vcd) {
-        std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?;
+    if let Some(shared) = vcd {
+        let f = shared.0.lock().expect("not poisoned").take();
+        f.expect("committed once").commit().map_err(run_error)?;
     }
     if !args.quiet {
-        print_summary(sim.report()?, &args, wall);
+        print_summary(sim.report()?, &args, wall)?;
     }
     Ok(())
 }
 
-fn tmp_name(p: &Path) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
+/// A file shared by the VCD probe (which writes it) and `cmd_run` (which
+/// commits it when the run is done).
+#[derive(Clone)]
+struct SharedFile(
+    std::sync::Arc<std::sync::Mutex<Option<aimsim::fsout::OutputFile>>>,
+    String,
+);
+
+impl SharedFile {
+    /// `e` naming the VCD file (the final path, never the temporary one).
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", self.1))
+    }
 }
 
-/// Writes a file through a temporary name and a rename.
-fn write_atomic(path: &Path, content: &str) -> anyhow::Result<()> {
-    let tmp = tmp_name(path);
-    std::fs::write(&tmp, content).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock().expect("not poisoned").as_mut() {
+            Some(f) => f.write(buf).map_err(|e| self.named(e)),
+            None => Err(std::io::Error::other("the VCD is already committed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock().expect("not poisoned").as_mut() {
+            Some(f) => f.flush().map_err(|e| self.named(e)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Output paths a run cannot use are bad input, found before anything runs
-/// or is written: `--out` must be a directory or not exist yet, and the
-/// folder of `--vcd` must exist.
+/// or is written (`aimsim::fsout`'s checks: `--out` a writable folder or
+/// creatable in one, its result files regular if present; `--vcd` nothing,
+/// a regular file or a device, in a writable folder).
 fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
-    if args.out.exists() && !args.out.is_dir() {
-        return Err(bad(anyhow::anyhow!(
-            "--out {}: exists and is not a directory",
-            args.out.display()
-        )));
-    }
+    aimsim::fsout::check_output_dir(&args.out, &aimsim::OUTPUT_FILES)
+        .map_err(|e| bad(anyhow::anyhow!("--out {e}")))?;
     if let Some(v) = &args.vcd {
-        let parent = v.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(p) = parent.filter(|p| !p.is_dir()) {
-            return Err(bad(anyhow::anyhow!(
-                "--vcd {}: the folder {} does not exist",
-                v.display(),
-                p.display()
-            )));
-        }
-        if v.is_dir() {
-            return Err(bad(anyhow::anyhow!(
-                "--vcd {}: is a directory",
-                v.display()
-            )));
-        }
+        aimsim::fsout::check_output_file(v).map_err(|e| bad(anyhow::anyhow!("--vcd {e}")))?;
     }
     Ok(())
 }
 
-fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) {
+fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> {
     let e = &r.energy_pj;
     println!(
         "aimsim run: {} on chip {} (device {}), rule {}, seed {}",
@@ -391,10 +440,14 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) {
             .as_ref()
             .map_or(String::new(), |v| format!(", {}", v.display()))
     );
+    Ok(())
 }
 
 fn cmd_calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let file = args.measured.display().to_string();
+    if let Some(p) = &args.out {
+        aimsim::fsout::check_output_file(p).map_err(|e| bad(anyhow::anyhow!("--out {e}")))?;
+    }
     let fit = aimsim::calibrate_file(&args.measured, args.name.clone(), args.r_wg_us)
         .map_err(run_error)?;
     let (cal, sha) = (fit.calibration, fit.sha256);
@@ -406,7 +459,7 @@ fn cmd_calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     }
     match &args.out {
         Some(p) => {
-            write_atomic(p, &json)?;
+            aimsim::fsout::write_file(p, json.as_bytes()).map_err(run_error)?;
             if !args.quiet {
                 println!("\nwrote device file {}", p.display());
             }
@@ -435,10 +488,9 @@ fn cmd_synth(args: SynthArgs) -> anyhow::Result<()> {
         over.push((rest.to_string(), value.to_string()));
     }
     let device = aimsim::load_device(&args.device, &over).map_err(run_error)?;
-    if args.devices == 0 || args.cycles == 0 || args.pulses == Some(0) {
-        return Err(bad(anyhow::anyhow!(
-            "--devices, --cycles and --pulses must be at least 1"
-        )));
+    check_synth_counts(&args)?;
+    if let Some(p) = &args.out {
+        aimsim::fsout::check_output_file(p).map_err(|e| bad(anyhow::anyhow!("--out {e}")))?;
     }
     let raw = synthesize(
         &device,
@@ -453,8 +505,40 @@ fn cmd_synth(args: SynthArgs) -> anyhow::Result<()> {
     let mut json = serde_json::to_string(&raw)?;
     json.push('\n');
     match &args.out {
-        Some(p) => write_atomic(p, &json)?,
+        Some(p) => aimsim::fsout::write_file(p, json.as_bytes()).map_err(run_error)?,
         None => print!("{json}"),
+    }
+    Ok(())
+}
+
+/// The most values `synth` writes (devices × cycles × 2 trains × pulses +
+/// devices × reads): 10⁷ numbers, ~200 MB of JSON.
+const SYNTH_MAX_VALUES: u128 = 10_000_000;
+
+/// `synth`'s counts must be at least 1 and their product bounded, so
+/// memory and time are bounded before anything is allocated.
+fn check_synth_counts(args: &SynthArgs) -> anyhow::Result<()> {
+    if args.devices == 0 || args.cycles == 0 || args.pulses == Some(0) {
+        return Err(bad(anyhow::anyhow!(
+            "--devices, --cycles and --pulses must be at least 1"
+        )));
+    }
+    let pulses = args.pulses.unwrap_or(2000) as u128;
+    let (d, c, r) = (
+        args.devices as u128,
+        args.cycles as u128,
+        args.reads as u128,
+    );
+    let values = d * c * 2 * pulses + d * r;
+    if values > SYNTH_MAX_VALUES {
+        let values = values as f64;
+        return Err(bad(anyhow::anyhow!(
+            "--devices {} --cycles {} --pulses {} --reads {}: {values:e} values, expected at most {SYNTH_MAX_VALUES:e} (devices × cycles × 2 × pulses + devices × reads; --pulses counts as 2000 when not given)",
+            args.devices,
+            args.cycles,
+            pulses,
+            args.reads
+        )));
     }
     Ok(())
 }

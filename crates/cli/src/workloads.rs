@@ -4,6 +4,7 @@
 
 use aimsim::workload::{builtin_network, Network, WORKLOAD_NAMES};
 use aimsim::Simulation;
+use std::io::Write;
 use std::path::Path;
 
 /// Prints every built-in workload.
@@ -12,13 +13,14 @@ pub(crate) fn cmd_workloads() -> anyhow::Result<()> {
     let (rows, cols) = (chip.tile_rows, chip.tile_cols);
     for name in WORKLOAD_NAMES {
         let net = builtin_network(name).expect("listed built-in");
-        print_network(&net, rows, cols);
+        print_network(&net, rows, cols)?;
     }
     Ok(())
 }
 
-fn print_network(net: &Network, rows: usize, cols: usize) {
-    println!(
+fn print_network(net: &Network, rows: usize, cols: usize) -> std::io::Result<()> {
+    writeln!(
+        std::io::stdout(),
         "{}  input {}  loss {}  metric {}  parameters {}  MACs/sample {}",
         net.name,
         net.input,
@@ -26,7 +28,7 @@ fn print_network(net: &Network, rows: usize, cols: usize) {
         net.metric.name(),
         net.parameters(),
         net.macs_per_sample()
-    );
+    )?;
     for (i, l) in net.layers.iter().enumerate() {
         let matrix = match l.matrix() {
             Some((r, c)) => format!(
@@ -35,8 +37,14 @@ fn print_network(net: &Network, rows: usize, cols: usize) {
             ),
             None => String::new(),
         };
-        println!("  {i:>2} {:<13} → {}{matrix}", l.kind_name(), l.output);
+        writeln!(
+            std::io::stdout(),
+            "  {i:>2} {:<13} → {}{matrix}",
+            l.kind_name(),
+            l.output
+        )?;
     }
+    Ok(())
 }
 
 /// `--save-images` needs a workload with test images (checked before the

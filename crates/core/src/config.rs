@@ -13,21 +13,165 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::Path;
 
-/// Reads a file to a string, naming the file on failure.
-pub fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| CoreError::Read {
+/// The largest input file read, in bytes (64 MiB). Every input of aimsim
+/// (chip, device, measured data, run specs) is far smaller; a larger file,
+/// or a stream such as `/dev/zero`, is refused after reading at most this
+/// much instead of exhausting memory.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// The largest magnitude of a physical quantity accepted by
+/// [`Check::positive`] and [`Check::non_negative`]: 10¹² in the field's own
+/// unit (pJ, µS, µA, fF, mW, …) — far beyond any device or circuit, and
+/// small enough that every product and sum of such quantities over a run
+/// stays finite (the energy ledger never sees an infinity).
+pub const MAX_MAGNITUDE: f64 = 1e12;
+
+/// Reads a file's bytes, at most [`MAX_INPUT_BYTES`], naming the file on
+/// failure.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let read_err = |source| CoreError::Read {
         file: path.to_path_buf(),
         source,
+    };
+    let too_big = || CoreError::Parse {
+        file: path.display().to_string(),
+        field: ".".into(),
+        message: format!(
+            "larger than the input limit of {} MiB",
+            MAX_INPUT_BYTES >> 20
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(read_err(std::io::Error::other("is a directory")));
+    }
+    if meta.is_file() && meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// Reads a UTF-8 file to a string (at most [`MAX_INPUT_BYTES`]), naming
+/// the file on failure.
+pub fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_bytes(path)?).map_err(|_| CoreError::Parse {
+        file: path.display().to_string(),
+        field: ".".into(),
+        message: "not UTF-8 text".into(),
     })
 }
 
 /// Parses JSON text into a tree, naming `file` and the line on failure.
+/// A key given twice in one object is refused (plain serde_json keeps the
+/// last one silently, so a file could say two things at once).
 pub fn parse_tree(file: &str, text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| CoreError::Parse {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = UniqueKeys {
+        path: String::new(),
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| CoreError::Parse {
         file: file.to_string(),
         field: ".".into(),
         message: format!("malformed JSON: {e}"),
     })
+}
+
+/// Builds a [`Value`] like serde_json does, refusing duplicate keys; `path`
+/// is the dotted path of the value, for the message.
+struct UniqueKeys {
+    path: String,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(UniqueKeys {
+            path: format!("{}[{}]", self.path, out.len()),
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{path}`")));
+            }
+            let v = map.next_value_seed(UniqueKeys { path })?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A number as a message prints it: plainly when short, in scientific
+/// notation when huge or tiny (`1e300`, not 301 digits).
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || !v.is_finite() || (1e-4..1e9).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
 }
 
 /// Deserialises a JSON tree into `T`, naming `file` and the field path of
@@ -149,21 +293,35 @@ impl<'a> Check<'a> {
         })
     }
 
-    /// `value` must be finite and > 0.
+    /// `value` must be finite, > 0 and at most [`MAX_MAGNITUDE`].
     pub fn positive(&self, field: &str, value: f64) -> Result<f64> {
-        if value.is_finite() && value > 0.0 {
+        if value.is_finite() && value > 0.0 && value <= MAX_MAGNITUDE {
             Ok(value)
         } else {
-            Err(self.err(field, format!("expected a finite value > 0, got {value}")))
+            Err(self.err(
+                field,
+                format!(
+                    "expected a value > 0 and <= {}, got {}",
+                    num(MAX_MAGNITUDE),
+                    num(value)
+                ),
+            ))
         }
     }
 
-    /// `value` must be finite and ≥ 0.
+    /// `value` must be finite, ≥ 0 and at most [`MAX_MAGNITUDE`].
     pub fn non_negative(&self, field: &str, value: f64) -> Result<f64> {
-        if value.is_finite() && value >= 0.0 {
+        if value.is_finite() && (0.0..=MAX_MAGNITUDE).contains(&value) {
             Ok(value)
         } else {
-            Err(self.err(field, format!("expected a finite value >= 0, got {value}")))
+            Err(self.err(
+                field,
+                format!(
+                    "expected a value in [0, {}], got {}",
+                    num(MAX_MAGNITUDE),
+                    num(value)
+                ),
+            ))
         }
     }
 
@@ -174,7 +332,12 @@ impl<'a> Check<'a> {
         } else {
             Err(self.err(
                 field,
-                format!("expected a value in [{lo}, {hi}], got {value}"),
+                format!(
+                    "expected a value in [{}, {}], got {}",
+                    num(lo),
+                    num(hi),
+                    num(value)
+                ),
             ))
         }
     }
@@ -269,5 +432,42 @@ mod tests {
         );
         assert!(c.positive("w", f64::NAN).is_err());
         assert!(c.non_negative("w", 0.0).is_ok());
+        let e = c.non_negative("w", 1e300).unwrap_err().to_string();
+        assert!(e.contains("got 1e300") && e.len() < 120, "{e}");
+        assert!(c.positive("w", MAX_MAGNITUDE * 2.0).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        let e = parse_tree("c.json", r#"{"adc":{"bits":8,"bits":9}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.json") && e.contains("duplicate key `adc.bits`"),
+            "{e}"
+        );
+        let e = parse_tree("c.json", r#"{"a":[{"x":1,"x":1}]}"#).unwrap_err();
+        assert!(e.to_string().contains("`a[0].x`"), "{e}");
+        let t = parse_tree("c.json", r#"{"a":[1,-2,3.5,"s",null,true,{}]}"#).unwrap();
+        assert_eq!(
+            t,
+            serde_json::from_str::<Value>(r#"{"a":[1,-2,3.5,"s",null,true,{}]}"#).unwrap()
+        );
+        assert!(parse_tree("c.json", "{} x").is_err());
+    }
+
+    #[test]
+    fn inputs_are_read_with_a_cap() {
+        let e = read_text(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero") && e.contains("input limit"), "{e}");
+        let e = read_text(Path::new("/")).unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+    }
+
+    #[test]
+    fn numbers_print_compactly() {
+        assert_eq!(num(1e300), "1e300");
+        assert_eq!(num(6.5), "6.5");
+        assert_eq!(num(-2e-9), "-2e-9");
     }
 }

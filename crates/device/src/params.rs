@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 /// The schema tag every device file carries.
 pub const DEVICE_SCHEMA: &str = "aimsim.device/1";
 
+/// The largest conductance a device file may give, µS (1 S).
+pub const G_MAX_LIMIT_US: f64 = 1e6;
+
 /// The built-in device files, embedded from `devices/` (name, JSON text).
 pub const BUILTIN_DEVICES: &[(&str, &str)] = &[
     (
@@ -287,7 +290,10 @@ impl DeviceModel {
                 )
                 .into());
         }
-        c.non_negative("g_min_us", raw.g_min_us)?;
+        // Conductances of at most 1 S (10⁶ µS): cells hold them as f32 and
+        // square them in energy formulas, which must stay finite.
+        c.range("g_min_us", raw.g_min_us, 0.0, G_MAX_LIMIT_US)?;
+        c.range("g_max_us", raw.g_max_us, 0.0, G_MAX_LIMIT_US)?;
         c.positive("g_max_us", raw.g_max_us)?;
         if raw.g_max_us <= raw.g_min_us {
             return Err(c
@@ -298,6 +304,7 @@ impl DeviceModel {
                 .into());
         }
         let window = raw.g_max_us - raw.g_min_us;
+        c.range("r_wg_us", raw.r_wg_us, 0.0, G_MAX_LIMIT_US)?;
         c.positive("r_wg_us", raw.r_wg_us)?;
         let model = raw.pulse_model;
         for (field, nu) in [

@@ -34,10 +34,11 @@ pub struct RawAdc {
     pub backward_full_scale_ua: Option<f64>,
     /// ADCs per tile; columns are multiplexed over them.
     pub adcs_per_tile: u32,
-    /// Energy per conversion, pJ; if absent, Walden `walden_fom_fj · 2^bits`.
+    /// Energy per conversion, pJ; if absent, Walden `walden_fom_fj · 2^bits`
+    /// (give exactly one of the two).
     #[serde(default)]
     pub energy_pj: Option<f64>,
-    /// Walden figure of merit, fJ per conversion step (used when `energy_pj` is absent).
+    /// Walden figure of merit, fJ per conversion step (exclusive with `energy_pj`).
     #[serde(default)]
     pub walden_fom_fj: Option<f64>,
     /// Input-referred thermal noise σ, in LSB (default: 0).
@@ -93,7 +94,10 @@ impl Adc {
         }
         c.range("calibration_margin", raw.calibration_margin, 1.0, 16.0)?;
         let energy_pj = match (raw.energy_pj, raw.walden_fom_fj) {
-            (Some(e), _) => c.non_negative("energy_pj", e)?,
+            (Some(_), Some(_)) => {
+                return Err(c.err("walden_fom_fj", "give energy_pj or walden_fom_fj, not both (to replace one, set the other to null)"));
+            }
+            (Some(e), None) => c.non_negative("energy_pj", e)?,
             (None, Some(fom)) => {
                 c.non_negative("walden_fom_fj", fom)? * 1e-3 * 2f64.powi(raw.bits as i32)
             }
@@ -310,7 +314,7 @@ mod tests {
             backward_full_scale_ua: None,
             adcs_per_tile: 8,
             energy_pj: Some(2.5),
-            walden_fom_fj: Some(100.0),
+            walden_fom_fj: None,
             noise_lsb: 0.0,
             offset_lsb: 0.0,
             conversion_cycles: None,
@@ -318,8 +322,16 @@ mod tests {
             calibration_margin: 1.25,
             ideal: false,
         };
+        let both = RawAdc {
+            walden_fom_fj: Some(100.0),
+            ..raw.clone()
+        };
+        let e = Adc::validate(&Check::new("t"), both)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("walden_fom_fj") && e.contains("not both"), "{e}");
         let a = Adc::validate(&Check::new("t"), raw.clone()).unwrap();
-        // Explicit energy wins over Walden; flash converts in one cycle.
+        // Explicit energy; flash converts in one cycle.
         assert_eq!(a.energy_pj(), 2.5);
         assert_eq!(a.conversion_cycles(), 1);
         let b = Adc::validate(
@@ -374,7 +386,7 @@ mod tests {
             backward_full_scale_ua: Some(20.0),
             adcs_per_tile: 4,
             energy_pj: Some(2.5),
-            walden_fom_fj: Some(100.0),
+            walden_fom_fj: None,
             noise_lsb: 0.25,
             offset_lsb: -0.5,
             conversion_cycles: Some(3),
@@ -393,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             (a.configured_energy_pj(), a.walden_fom_fj()),
-            (Some(2.5), Some(100.0))
+            (Some(2.5), None)
         );
         assert_eq!((a.noise_lsb(), a.offset_lsb()), (0.25, -0.5));
         assert_eq!(a.configured_conversion_cycles(), Some(3));
