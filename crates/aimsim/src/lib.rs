@@ -40,8 +40,8 @@ pub use calibrate::{calibrate_file, FileCalibration};
 pub use images::{encode_png, write_images};
 pub use output::{write_outputs, OUTPUT_FILES};
 pub use report::{
-    EnergyReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport, WritesReport,
-    REPORT_SCHEMA,
+    EnergyReport, LayerReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport,
+    WritesReport, REPORT_SCHEMA,
 };
 pub use simulation::{Simulation, VcdOptions};
 pub use spec::{load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES};

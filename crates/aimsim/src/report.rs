@@ -64,15 +64,34 @@ pub struct WorkloadReport {
     pub steps: u64,
     /// The test metric.
     pub metric: MetricReport,
-    /// Every metric measured (image restoration: `psnr_db`, `ssim`).
-    /// Left out when empty: classification reports keep the bytes the
-    /// golden traces fix.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Every metric measured (`accuracy`; image restoration: `psnr_db`,
+    /// `ssim`).
     pub metrics: BTreeMap<String, f64>,
     /// The same metrics of the baseline (the noisy input for `denoise`,
     /// bicubic up-sampling for `sr2`); left out when there is none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub baseline: BTreeMap<String, f64>,
+    /// Trainable parameters (weights and biases).
+    pub parameters: u64,
+    /// Crossbar multiply-accumulates of one forward pass of one sample.
+    pub macs_per_sample: u64,
+    /// The network's layers, with the tiles each weight layer occupies.
+    pub layers: Vec<LayerReport>,
+}
+
+/// One layer of the network in `workload.layers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerReport {
+    /// The layer's kind as in a network file (`dense`, `conv2d`, …).
+    pub kind: String,
+    /// Output shape: `[features]` or `[channels, height, width]`.
+    pub output: Vec<usize>,
+    /// The crossbar matrix `[rows, cols]` of a weight layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<[usize; 2]>,
+    /// The tiles holding the layer's matrices (all arrays of the layer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiles: Vec<u32>,
 }
 
 /// A named metric value.

@@ -316,12 +316,11 @@ impl Simulation {
                 name: self.workload.name.clone(),
                 steps,
                 metric: headline_metric(self.workload.network.metric, eval),
-                metrics: if self.workload.classes == 0 {
-                    eval.metrics.clone()
-                } else {
-                    Default::default()
-                },
+                metrics: eval.metrics.clone(),
                 baseline: eval.baseline.clone(),
+                parameters: self.workload.network.parameters(),
+                macs_per_sample: self.workload.network.macs_per_sample(),
+                layers: self.layer_reports(),
             },
             time: TimeReport {
                 cycles: cfg.clock.cycles_at(train_end),
@@ -401,6 +400,41 @@ impl Simulation {
 
 /// `workload.metric`: the network file's metric (`accuracy`, or PSNR in dB
 /// named `psnr_db`, or `ssim`).
+impl Simulation {
+    /// The network's layers with the tiles of each weight layer's matrices.
+    fn layer_reports(&self) -> Vec<LayerReport> {
+        let mut matrices = self.algo.layer_matrices().into_iter();
+        self.workload
+            .network
+            .layers
+            .iter()
+            .map(|l| {
+                let matrix = l.matrix();
+                let tiles = match matrix {
+                    Some(_) => matrices
+                        .next()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .flat_map(|m| self.chip.matrix_tiles(m))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let o = l.output;
+                LayerReport {
+                    kind: l.kind_name().into(),
+                    output: if o.is_flat() {
+                        vec![o.len()]
+                    } else {
+                        vec![o.c, o.h, o.w]
+                    },
+                    matrix: matrix.map(|(r, c)| [r, c]),
+                    tiles,
+                }
+            })
+            .collect()
+    }
+}
+
 fn headline_metric(
     metric: aimsim_workload::Metric,
     eval: &aimsim_train::Evaluation,

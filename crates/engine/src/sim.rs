@@ -260,6 +260,11 @@ impl ChipSim {
         self.tiles.len()
     }
 
+    /// The tiles a placed matrix occupies, in row-major tile order.
+    pub fn matrix_tiles(&self, m: MatrixId) -> Vec<u32> {
+        self.matrices[m.0].tiles.iter().map(|&t| t as u32).collect()
+    }
+
     /// `(rows, cols)` of a placed matrix.
     pub fn matrix_shape(&self, m: MatrixId) -> (usize, usize) {
         let mx = &self.matrices[m.0];

@@ -515,6 +515,10 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 }
 
 impl TrainingAlgorithm for Backprop {
+    fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
+        self.matrices().into_iter().map(|m| vec![m]).collect()
+    }
+
     fn name(&self) -> &str {
         "backprop"
     }

@@ -50,7 +50,7 @@ use aimsim_controller::UpdateRequest;
 use aimsim_core::config::Check;
 use aimsim_core::SimTime;
 use aimsim_energy::Phase;
-use aimsim_engine::{ChipSim, MatrixUpdate};
+use aimsim_engine::{ChipSim, MatrixId, MatrixUpdate};
 use aimsim_workload::LayerSpec;
 use std::f64::consts::PI;
 
@@ -342,6 +342,10 @@ impl Hge {
 }
 
 impl TrainingAlgorithm for Hge {
+    fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
+        self.net.layers.iter().map(|l| vec![l.matrix]).collect()
+    }
+
     fn name(&self) -> &str {
         "hge"
     }

@@ -47,7 +47,7 @@ pub use tones::{Collision, TonePlan};
 pub use trainer::{Trainer, VcdWindow};
 
 use aimsim_energy::Phase;
-use aimsim_engine::ChipSim;
+use aimsim_engine::{ChipSim, MatrixId};
 
 /// Errors of training.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,11 @@ pub trait TrainingAlgorithm: Send {
     fn analog_signals(&self) -> &[&'static str] {
         &[]
     }
+
+    /// The chip matrices of each weight layer (dense or conv), in network
+    /// order: one per layer, or several where an algorithm keeps more than
+    /// one array per weight (Tiki-Taka's fast and slow arrays).
+    fn layer_matrices(&self) -> Vec<Vec<MatrixId>>;
 
     /// Figures of the algorithm's own for `report.json`'s
     /// `algorithm_details` (e.g. HGE's tone plan and the cost of one

@@ -35,7 +35,7 @@ use crate::mlp::{charged_loss, check_layers, initial_weights, single_sample, Mlp
 use crate::{Batch, Result, TrainingAlgorithm};
 use aimsim_controller::UpdateRequest;
 use aimsim_energy::Phase;
-use aimsim_engine::{ChipSim, MatrixUpdate};
+use aimsim_engine::{ChipSim, MatrixId, MatrixUpdate};
 use aimsim_workload::LayerSpec;
 
 /// The free phase.
@@ -117,6 +117,10 @@ impl Madem {
 }
 
 impl TrainingAlgorithm for Madem {
+    fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
+        self.net.layers.iter().map(|l| vec![l.matrix]).collect()
+    }
+
     fn name(&self) -> &str {
         "madem"
     }

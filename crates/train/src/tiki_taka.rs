@@ -177,6 +177,10 @@ impl TikiTaka {
 }
 
 impl TrainingAlgorithm for TikiTaka {
+    fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
+        self.layers.iter().map(|l| vec![l.fast, l.slow]).collect()
+    }
+
     fn name(&self) -> &str {
         "tiki-taka"
     }
