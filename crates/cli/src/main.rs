@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod sweep;
+
 #[derive(Parser)]
 #[command(
     name = "aimsim",
@@ -33,6 +35,8 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Synthesise measured conductance data (aimsim.measured/1) from a device file.
     Synth(SynthArgs),
+    /// Design-space sweeps: run (parallel, resumable, --shard), slurm, merge, report.
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Parser)]
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
         Command::Devices => cmd_devices(),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
