@@ -1,5 +1,7 @@
 //! End-to-end tests of the `aimsim` binary, run the way a user runs it.
 
+mod sweep;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
