@@ -118,9 +118,17 @@ impl Scale {
             }
             return vec![10f64.powf((self.lo + self.hi) / 2.0)];
         }
-        (0..5)
-            .map(|i| self.lo + (self.hi - self.lo) * (0.1 + 0.2 * i as f64))
-            .collect()
+        // Multiples of 1, 2 or 5 × 10^k, about five of them.
+        let raw = (self.hi - self.lo) / 5.0;
+        let mag = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * mag)
+            .find(|s| *s >= raw)
+            .unwrap_or(10.0 * mag);
+        let first = (self.lo / step).ceil() as i64;
+        let last = (self.hi / step).floor() as i64;
+        (first..=last).map(|i| i as f64 * step).collect()
     }
 }
 
