@@ -195,3 +195,47 @@ fn random_and_latin_hypercube_plans_are_reproducible() {
         );
     }
 }
+
+#[test]
+fn a_failed_point_is_an_error_row_and_the_sweep_goes_on() {
+    let mut plan = plan();
+    // A run spec that resolution would have refused: the point fails when it runs.
+    plan.points[1].spec.rule = Some("no-such-rule".into());
+    let d = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out: d.path().to_path_buf(),
+        jobs: 2,
+        shard: Shard::ALL,
+    };
+    let summary = run_sweep(&plan, &opts, &|_| {}).unwrap();
+    assert_eq!((summary.points, summary.failed), (8, 1));
+    let jsonl = std::fs::read_to_string(d.path().join("results.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 8);
+    assert!(
+        rows[1]["error"].as_str().unwrap().contains("no-such-rule"),
+        "{}",
+        rows[1]
+    );
+    assert!(rows[1].get("report").is_none());
+    assert!(rows
+        .iter()
+        .enumerate()
+        .all(|(i, r)| i == 1 || r["report"]["schema"] == "aimsim.report/1"));
+    let csv = std::fs::read_to_string(d.path().join("results.csv")).unwrap();
+    let line = csv.lines().nth(2).unwrap();
+    assert!(
+        line.starts_with("1,") && line.contains("no-such-rule"),
+        "{line}"
+    );
+    // Resuming keeps the error row as a finished point.
+    let again = run_sweep(&plan, &opts, &|_| {}).unwrap();
+    assert_eq!((again.resumed, again.ran, again.failed), (8, 0, 1));
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("results.jsonl")).unwrap(),
+        jsonl
+    );
+}
