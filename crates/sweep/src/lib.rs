@@ -24,7 +24,9 @@
 //!
 //! Units: the report's (pJ, seconds, cycles); nothing here adds its own.
 
+mod axis;
 mod error;
+mod json;
 mod merge;
 mod plan;
 mod report;
@@ -35,6 +37,7 @@ mod slurm;
 mod spec;
 mod svg;
 
+pub use axis::{Axis, AxisValues};
 pub use error::{Result, SweepError};
 pub use merge::merge;
 pub use plan::{Plan, Point};
@@ -42,7 +45,7 @@ pub use report::{write_report, ReportFiles};
 pub use rows::{Manifest, MANIFEST_FILE, MANIFEST_SCHEMA, POINTS_DIR, RESULTS_CSV, RESULTS_JSONL};
 pub use run::{run_sweep, Progress, RunOptions, Summary};
 pub use slurm::{write_slurm, SlurmFiles, SlurmOptions};
-pub use spec::{Axis, AxisValues, Sample, SweepSpec, DEFAULT_METRICS, SWEEP_SCHEMA};
+pub use spec::{Sample, SweepSpec, DEFAULT_METRICS, SWEEP_SCHEMA};
 
 use std::fmt;
 

@@ -2,8 +2,9 @@
 //! validated [`RunSpec`] and hash — built, and every run spec resolved,
 //! before any point runs.
 
+use crate::axis::{axis_name, path_kind, AxisValues, PathKind};
 use crate::sample::{draw, levels};
-use crate::spec::{axis_name, path_kind, AxisValues, PathKind, Sample, SweepSpec};
+use crate::spec::{Sample, SweepSpec};
 use crate::{Result, SweepError};
 use aimsim::{RunSpec, RunSpecBuilder};
 use aimsim_core::derive_seed;

@@ -8,7 +8,8 @@
 //! into `N` strata, a random permutation `π` gives point `i` the stratum
 //! `π(i)`, and `u = (π(i) + r)/N` with `r` uniform.
 
-use crate::spec::{Axis, AxisValues, Sample};
+use crate::axis::{Axis, AxisValues};
+use crate::spec::Sample;
 use aimsim_core::{stream, Rng};
 use rand::RngCore;
 use serde_json::Value;
