@@ -27,8 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  # Package lists fetched earlier (CI's gtkwave step) are used if they work.
+  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null; }
 fi
 
 # munge: a key shared by every daemon and client (one host: any key).
