@@ -124,6 +124,18 @@ fn journaled(dir: &Path, point: &Point) -> Option<String> {
     (row.hash == point.hash && row.index == point.index && line.ends_with('\n')).then_some(line)
 }
 
+/// Removes journal files a kill left half-written (`*.partial`): their
+/// points did not finish and run again.
+fn remove_partials(points: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(points).map_err(SweepError::io(points))? {
+        let path = entry.map_err(SweepError::io(points))?.path();
+        if path.extension().is_some_and(|e| e == "partial") {
+            std::fs::remove_file(&path).map_err(SweepError::io(&path))?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates `dir` as the folder of `plan`'s shard `shard`, or checks that it
 /// already is.
 pub(crate) fn prepare_dir(dir: &Path, plan: &Plan, shard: Shard) -> Result<()> {
@@ -178,6 +190,7 @@ pub fn run_sweep(
             ..Progress::default()
         },
     };
+    remove_partials(&dir.join(POINTS_DIR))?;
     let mut todo = Vec::new();
     for (pos, p) in mine.iter().enumerate() {
         match journaled(dir, p) {

@@ -94,6 +94,7 @@ fn threads_shards_and_resume_give_the_same_files() {
         std::fs::remove_file(p).unwrap();
     }
     std::fs::write(res.join("results.jsonl"), "").unwrap();
+    std::fs::write(res.join("points/half-written.json.partial"), "{").unwrap();
     let summary = run_sweep(
         &plan,
         &RunOptions {
@@ -105,6 +106,7 @@ fn threads_shards_and_resume_give_the_same_files() {
     )
     .unwrap();
     assert_eq!((summary.resumed, summary.ran), (5, 3));
+    assert!(!res.join("points/half-written.json.partial").exists());
     assert_same_files(&one, &res);
 
     let files = write_report(&one).unwrap();
