@@ -165,10 +165,19 @@ fn merge_of_shards_equals_the_run_and_names_a_missing_or_duplicate_point() {
     let full = d.path().join("full");
     ok(&["sweep", s(&spec), "--out", s(&full), "-q"]);
     let shards: Vec<PathBuf> = (1..=3).map(|k| d.path().join(format!("s{k}"))).collect();
-    for (k, dir) in shards.iter().enumerate() {
+    for (k, dir) in shards.iter().enumerate().take(2) {
         let shard = format!("{}/3", k + 1);
         ok(&["sweep", s(&spec), "--out", s(dir), "--shard", &shard, "-q"]);
     }
+    // Inside a job array the shard comes from the environment.
+    let o = Command::new(env!("CARGO_BIN_EXE_aimsim"))
+        .args(["sweep", s(&spec), "--out", s(&shards[2]), "-q"])
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(read(&shards[2].join("sweep.json")).contains("\"shard\": \"3/3\""));
     let m = d.path().join("merged");
     ok(&[
         "sweep",

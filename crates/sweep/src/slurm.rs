@@ -1,7 +1,12 @@
 //! SLURM job-array scripts for a sweep: `sweep.sbatch` (one array task per
-//! shard; the shard comes from `SLURM_ARRAY_TASK_ID` and
-//! `SLURM_ARRAY_TASK_COUNT`) and `merge.sbatch` (joins the shards once
-//! every task succeeded, submitted with `--dependency=afterok`).
+//! shard, `--shard` from `SLURM_ARRAY_TASK_ID`) and `merge.sbatch` (joins
+//! the shards once every task succeeded, submitted with
+//! `--dependency=afterok`).
+//!
+//! The script passes the shard explicitly rather than leaving it to
+//! [`crate::Shard::from_slurm`]: a task resubmitted alone
+//! (`sbatch --array=2`) sees `SLURM_ARRAY_TASK_COUNT=1` and would otherwise
+//! take itself for the whole sweep.
 
 use crate::rows::write_durable;
 use crate::{Result, SweepError};
@@ -89,11 +94,12 @@ pub fn write_slurm(o: &SlurmOptions) -> Result<SlurmFiles> {
     let sweep_text = format!(
         "#!/bin/bash\n\
          # aimsim sweep as a SLURM job array, written by `aimsim sweep slurm`.\n\
-         # Task I runs shard I+1 of {n} (aimsim reads SLURM_ARRAY_TASK_ID and\n\
-         # SLURM_ARRAY_TASK_COUNT) into OUT/shards/task-I; rerunning a task resumes it.\n\
+         # Task I runs shard I+1 of {n} into OUT/shards/task-I. The shard is given\n\
+         # explicitly, so a task resubmitted alone (sbatch --array=I) runs the same\n\
+         # shard, and resumes it.\n\
          {dirs}#SBATCH --array=0-{last}\n#SBATCH --cpus-per-task={cpus}\n\
          set -euo pipefail\n\
-         exec {exe} sweep {spec} --out {out}/shards/task-\"$SLURM_ARRAY_TASK_ID\" --jobs \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\"\n",
+         exec {exe} sweep {spec} --out {out}/shards/task-\"$SLURM_ARRAY_TASK_ID\" --shard \"$((SLURM_ARRAY_TASK_ID + 1))/{n}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\"\n",
         n = o.array,
         dirs = directives(o, "aimsim-sweep", "task-%a.out"),
         last = o.array - 1,
