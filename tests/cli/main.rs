@@ -1,6 +1,7 @@
 //! End-to-end tests of the `aimsim` binary, run the way a user runs it.
 
 mod hardening;
+mod sweep;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod sweep;
 mod workloads;
 
 #[derive(Parser)]
@@ -49,6 +50,8 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Synthesise measured conductance data (aimsim.measured/1) from a device file.
     Synth(SynthArgs),
+    /// Design-space sweeps: run (parallel, resumable, --shard), slurm, merge, report.
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Parser)]
@@ -187,6 +190,7 @@ fn main() -> ExitCode {
         Command::Workloads => workloads::cmd_workloads(),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
