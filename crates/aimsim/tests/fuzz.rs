@@ -102,6 +102,13 @@ fn targets() -> Vec<Target> {
             load: load_spec,
         },
         Target {
+            name: "network",
+            seeds: ["digits-mlp", "digits-cnn", "denoise", "sr2"]
+                .map(|n| read(format!("networks/{n}.network.json")))
+                .to_vec(),
+            load: load_network,
+        },
+        Target {
             name: "report",
             seeds: vec![read("traces/report.json")],
             load: load_report,
@@ -254,6 +261,21 @@ fn load_spec(ctx: &Ctx, text: &str) -> Outcome {
             if spec.steps.is_some_and(|s| s <= 5) {
                 run_one_step(ctx, &spec);
             }
+            Outcome::Accepted
+        }
+        Err(_) => Outcome::Refused,
+    }
+}
+
+fn load_network(ctx: &Ctx, text: &str) -> Outcome {
+    let dir = ctx.dir.path();
+    if aimsim::workload::Network::from_json("n.network.json", text, dir).is_err() {
+        return Outcome::Refused;
+    }
+    let file = write_input(ctx, "n.network.json", text);
+    match RunSpec::builder().network(&file).build() {
+        Ok(spec) => {
+            run_one_step(ctx, &spec);
             Outcome::Accepted
         }
         Err(_) => Outcome::Refused,

@@ -604,6 +604,12 @@ fn validate_layer(
         if v == 0 {
             return Err(c.err(field, "0; expected a positive integer"));
         }
+        if v > MAX_TENSOR as u64 {
+            return Err(c.err(
+                field,
+                format!("{v}; expected a positive integer of at most {MAX_TENSOR}"),
+            ));
+        }
         Ok(v as usize)
     };
     let act = || activation(&c, "activation", rl.activation.as_deref());

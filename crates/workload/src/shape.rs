@@ -29,9 +29,10 @@ impl Shape {
         Shape { c: n, h: 1, w: 1 }
     }
 
-    /// Values in the tensor.
+    /// Values in the tensor (saturating: a shape read from a file may be
+    /// absurd, and validation refuses it by this count).
     pub fn len(&self) -> usize {
-        self.c * self.h * self.w
+        self.c.saturating_mul(self.h).saturating_mul(self.w)
     }
 
     /// Whether the tensor holds no values.
