@@ -10,9 +10,10 @@ use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgori
 use aimsim_workload::Workload;
 use std::io::Write;
 
-/// The most trace rows (energy.csv and lifetime.csv) a run keeps: they
-/// stay in memory until the run's end, ≈ 220 B each, so 2·10⁶ rows is
-/// ≈ 440 MB (docs/reliability.md).
+/// The most trace rows (energy.csv and lifetime.csv) a run keeps: in memory
+/// until the run's end (≈ 220 B each, so 2·10⁶ rows is ≈ 440 MB), or, with
+/// [`Simulation::spill_trace_rows`] (the command line), in temporary files
+/// of ≈ 150 B a row (docs/reliability.md).
 pub const MAX_TRACE_ROWS: u64 = 2_000_000;
 
 /// Waveform options.
@@ -43,6 +44,8 @@ pub struct Simulation {
     trainer: Trainer,
     vcd: Option<VcdOptions>,
     report: Option<Report>,
+    /// Trace rows in temporary files ([`Simulation::spill_trace_rows`]).
+    spilled: Option<crate::output::SpillFiles>,
     inference_ledger: Option<EnergyLedger>,
     restored: Option<Vec<aimsim_train::RestoredImage>>,
 }
@@ -107,6 +110,7 @@ impl Simulation {
             trainer,
             vcd: None,
             report: None,
+            spilled: None,
             inference_ledger: None,
             restored: None,
         })
@@ -141,15 +145,10 @@ impl Simulation {
             self.algo.analog_signals(),
         )?;
         self.chip.set_probe(Some(Box::new(probe)));
-        self.trainer = Trainer::new(
-            &self.resolved.train,
-            self.workload.train.len(),
-            self.spec.seed,
-            Some(VcdWindow {
-                from: opts.from_step,
-                to: opts.to_step.unwrap_or(u64::MAX),
-            }),
-        );
+        self.trainer.set_vcd_window(VcdWindow {
+            from: opts.from_step,
+            to: opts.to_step.unwrap_or(u64::MAX),
+        });
         self.vcd = Some(opts.clone());
         Ok(())
     }
@@ -388,13 +387,36 @@ impl Simulation {
     /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
     pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
         self.report()?;
-        crate::output::write_outputs(
-            dir,
-            self.report.as_ref().expect("built"),
-            self.algo.phases(),
-            self.trainer.energy_rows(),
-            self.trainer.lifetime_rows(),
-        )
+        let (energy, life) = match self.spilled.as_mut() {
+            Some(files) => files.read().map_err(|source| AimsimError::Io {
+                path: "trace rows (temporary files)".into(),
+                source,
+            })?,
+            None => crate::output::trace_csvs(
+                self.algo.phases(),
+                self.trainer.energy_rows(),
+                self.trainer.lifetime_rows(),
+            ),
+        };
+        crate::output::write_outputs(dir, self.report.as_ref().expect("built"), &energy, &life)
+    }
+
+    /// Writes trace rows to temporary files as they are recorded instead of
+    /// keeping them in memory (before the first step), so a long run's
+    /// memory stays flat; [`Simulation::write_outputs`] reads them back.
+    /// [`Simulation::energy_rows`] and [`Simulation::lifetime_rows`] are
+    /// then empty.
+    pub fn spill_trace_rows(&mut self) -> Result<()> {
+        let (rows, files) =
+            crate::output::SpilledRows::create(self.algo.phases()).map_err(|source| {
+                AimsimError::Io {
+                    path: "trace rows (temporary files)".into(),
+                    source,
+                }
+            })?;
+        self.trainer.set_row_sink(Box::new(rows));
+        self.spilled = Some(files);
+        Ok(())
     }
 }
 

@@ -284,6 +284,9 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     let spec = run_spec(&args)?;
     check_output_paths(&args)?;
     let mut sim = Simulation::new(&spec).map_err(run_error)?;
+    // Trace rows go to temporary files as they are made: memory stays flat
+    // however long the run.
+    sim.spill_trace_rows().map_err(run_error)?;
     workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
     // The VCD streams into a hidden temporary file (or straight into a
     // device), renamed into place after the run; the shared handle lets the

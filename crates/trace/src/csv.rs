@@ -67,6 +67,12 @@ impl<W: Write> CsvWriter<W> {
         Ok(())
     }
 
+    /// Flushes what was written to the inner writer.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+
     /// Rows written so far, not counting the header.
     pub fn rows_written(&self) -> u64 {
         self.rows

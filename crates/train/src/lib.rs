@@ -44,7 +44,7 @@ pub use registry::{build_algorithm, AlgorithmBuilder, ALGORITHMS, ALGORITHM_NAME
 pub use rows::EnergyRow;
 pub use tiki_taka::{TikiTaka, TRANSFER};
 pub use tones::{Collision, TonePlan};
-pub use trainer::{Trainer, VcdWindow};
+pub use trainer::{RowSink, Trainer, VcdWindow};
 
 use aimsim_energy::Phase;
 use aimsim_engine::{ChipSim, MatrixId};

@@ -21,6 +21,13 @@ pub struct VcdWindow {
     pub to: u64,
 }
 
+/// Where trace rows go instead of memory (e.g. files, so a long run's
+/// memory stays flat).
+pub trait RowSink: Send {
+    /// Takes the rows recorded after a step.
+    fn rows(&mut self, energy: &EnergyRow, lifetime: &LifetimeRow) -> Result<()>;
+}
+
 /// The state of a training run over one data set.
 pub struct Trainer {
     order: Vec<usize>,
@@ -33,6 +40,7 @@ pub struct Trainer {
     parked: Option<Box<dyn Probe>>,
     energy_rows: Vec<EnergyRow>,
     lifetime_rows: Vec<LifetimeRow>,
+    sink: Option<Box<dyn RowSink>>,
     batch: usize,
     inputs: Vec<f32>,
     labels: Vec<u8>,
@@ -56,11 +64,23 @@ impl Trainer {
             parked: None,
             energy_rows: Vec::new(),
             lifetime_rows: Vec::new(),
+            sink: None,
             batch: train.raw.batch as usize,
             inputs: Vec::new(),
             labels: Vec::new(),
             targets: Vec::new(),
         }
+    }
+
+    /// Observes only the steps of `window` with the chip's probe.
+    pub fn set_vcd_window(&mut self, window: VcdWindow) {
+        self.window = Some(window);
+    }
+
+    /// Sends trace rows to `sink` from now on instead of keeping them
+    /// ([`Trainer::energy_rows`] then holds only rows recorded before).
+    pub fn set_row_sink(&mut self, sink: Box<dyn RowSink>) {
+        self.sink = Some(sink);
     }
 
     /// Steps done.
@@ -151,9 +171,15 @@ impl Trainer {
                 p.step_end(now, total_pj, writes)?;
             }
             if self.step.is_multiple_of(self.trace_every) || self.step == self.total {
-                self.energy_rows
-                    .push(EnergyRow::from_ledger(self.step, chip.ledger(), &phases));
-                self.lifetime_rows.push(chip.lifetime(self.step));
+                let energy = EnergyRow::from_ledger(self.step, chip.ledger(), &phases);
+                let lifetime = chip.lifetime(self.step);
+                match self.sink.as_mut() {
+                    Some(s) => s.rows(&energy, &lifetime)?,
+                    None => {
+                        self.energy_rows.push(energy);
+                        self.lifetime_rows.push(lifetime);
+                    }
+                }
             }
             progress(self.step, self.total);
         }
