@@ -109,6 +109,23 @@ fn targets() -> Vec<Target> {
             load: load_network,
         },
         Target {
+            name: "npz",
+            seeds: ["tiny", "xor"]
+                .map(|n| {
+                    let p = repo().join(format!("crates/workload/tests/data/{n}.npz"));
+                    bytes_as_text(&std::fs::read(p).unwrap())
+                })
+                .to_vec(),
+            load: load_npz,
+        },
+        Target {
+            name: "sweep",
+            seeds: ["adc-rule", "ci-slurm"]
+                .map(|n| read(format!("sweeps/{n}.sweep.json")))
+                .to_vec(),
+            load: load_sweep,
+        },
+        Target {
             name: "report",
             seeds: vec![read("traces/report.json")],
             load: load_report,
@@ -285,6 +302,29 @@ fn load_network(ctx: &Ctx, text: &str) -> Outcome {
             }
             Outcome::Accepted
         }
+        Err(_) => Outcome::Refused,
+    }
+}
+
+/// Binary inputs ride the text mutator one byte per char (U+0000–U+00FF);
+/// any mutated text maps back to bytes by each char's low byte.
+fn bytes_as_text(b: &[u8]) -> String {
+    b.iter().map(|&x| char::from(x)).collect()
+}
+
+fn load_npz(_: &Ctx, text: &str) -> Outcome {
+    let bytes: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+    match aimsim::workload::read_npz(&bytes) {
+        Ok(_) => Outcome::Accepted,
+        Err(_) => Outcome::Refused,
+    }
+}
+
+/// A sweep spec is parsed and planned (every point's run spec resolved);
+/// no point runs.
+fn load_sweep(_: &Ctx, text: &str) -> Outcome {
+    match aimsim_sweep::SweepSpec::parse("s.sweep.json", text).and_then(aimsim_sweep::Plan::new) {
+        Ok(_) => Outcome::Accepted,
         Err(_) => Outcome::Refused,
     }
 }

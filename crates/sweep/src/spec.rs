@@ -6,11 +6,14 @@
 //! Resolving the points' run specs (unknown `--set` paths, values the chip
 //! rejects) is [`crate::Plan`]'s job.
 
-use crate::axis::{axis_name, parse_axis, path_kind, Axis, PathKind};
+use crate::axis::{axis_name, parse_axis, path_kind, Axis, AxisValues, PathKind};
 use crate::json::{is_scalar, Obj};
 use crate::{Result, SweepError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+/// The most runs (points × seeds) one sweep may plan.
+pub const MAX_POINTS: u64 = 1_000_000;
 
 /// The schema tag of a sweep spec.
 pub const SWEEP_SCHEMA: &str = "aimsim.sweep/1";
@@ -188,6 +191,28 @@ impl SweepSpec {
         let seeds = top.uint("seeds")?.unwrap_or(1);
         if seeds == 0 {
             return Err(top.err("seeds", "expected at least 1 run per point"));
+        }
+        // A plan holds every point in memory: bound it before drawing.
+        let draws = match sample {
+            Sample::Grid => axes.iter().try_fold(1u64, |n, a| {
+                let len = match &a.values {
+                    AxisValues::List(v) => v.len() as u64,
+                    AxisValues::Range { steps, .. } => steps.unwrap_or(1),
+                };
+                n.checked_mul(len)
+            }),
+            Sample::Random { points, .. } | Sample::LatinHypercube { points, .. } => Some(points),
+        };
+        if draws
+            .and_then(|d| d.checked_mul(seeds))
+            .is_none_or(|n| n > MAX_POINTS)
+        {
+            return Err(top.err(
+                "axes",
+                format!(
+                    "the sweep has more than {MAX_POINTS} runs (points × seeds); expected at most that — split it"
+                ),
+            ));
         }
         let metrics = match top.get("metrics") {
             None => DEFAULT_METRICS.iter().map(|s| s.to_string()).collect(),

@@ -134,21 +134,33 @@ pub fn read_npy(b: &[u8]) -> Result<NpyArray, String> {
                 .map_err(|_| format!("bad shape `{shape_text}`"))
         })
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
     let body = &b[hstart + hlen..];
+    if descr.len() < 3 || !descr.is_ascii() {
+        return Err(format!("type `{descr}`; expected e.g. '<f4'"));
+    }
     let (endian, ty) = descr.split_at(1);
     if endian == ">" {
         return Err(format!("big-endian type `{descr}`; expected little-endian"));
     }
-    let width: usize = ty[1..].parse().map_err(|_| format!("type `{descr}`"))?;
-    if body.len() < n * width {
-        return Err(format!(
-            "data of {} bytes; expected {} for shape {shape:?} of `{descr}`",
-            body.len(),
-            n * width
-        ));
-    }
-    let chunks = body[..n * width].chunks_exact(width);
+    let width: usize = match ty[1..].parse() {
+        Ok(w @ (1 | 2 | 4 | 8)) => w,
+        _ => {
+            return Err(format!(
+                "type `{descr}`; expected a width of 1, 2, 4 or 8 bytes"
+            ))
+        }
+    };
+    let bytes = shape
+        .iter()
+        .try_fold(width, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= body.len())
+        .ok_or_else(|| {
+            format!(
+                "data of {} bytes; expected shape {shape:?} of `{descr}` to fit in them",
+                body.len()
+            )
+        })?;
+    let chunks = body[..bytes].chunks_exact(width);
     let (data, integer): (Vec<f32>, bool) = match ty {
         "f4" => (
             chunks
