@@ -170,6 +170,12 @@ pub(crate) fn parse_axis(file: &str, i: usize, v: &Value, sample: Sample) -> Res
             if steps == Some(0) {
                 return Err(r.err("steps", "the axis is empty; expected at least 1 value"));
             }
+            if let Some(n) = steps.filter(|&n| n > crate::spec::MAX_POINTS) {
+                return Err(r.err(
+                    "steps",
+                    format!("{n}; expected at most {} values", crate::spec::MAX_POINTS),
+                ));
+            }
             if steps.is_none() && sample == Sample::Grid {
                 return Err(r.err("steps", "missing; a grid needs the number of values"));
             }
