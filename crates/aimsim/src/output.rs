@@ -103,7 +103,7 @@ pub fn trace_csvs(
 
 /// Writes the three files of a run into `dir` (created if needed): the
 /// report and the bytes of `energy.csv` and `lifetime.csv`
-/// ([`trace_csvs`]).
+/// (see `trace_csvs`).
 pub fn write_outputs(dir: &Path, report: &Report, energy: &[u8], life: &[u8]) -> Result<()> {
     let mut json = serde_json::to_string_pretty(report).expect("a report serialises");
     json.push('\n');
