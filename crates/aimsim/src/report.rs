@@ -44,6 +44,8 @@ pub struct Report {
     /// absent for `backprop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm_details: Option<serde_json::Value>,
+    /// The same training on a GPU (docs/gpu-model.md).
+    pub gpu: crate::gpu::GpuReport,
 }
 
 impl Report {

@@ -1,5 +1,6 @@
 //! [`Simulation`]: a run assembled from a [`RunSpec`], then stepped.
 
+use crate::gpu::{Gpu, GpuReport, DEFAULT_GPU};
 use crate::report::*;
 use crate::spec::{Resolved, RunSpec};
 use crate::{AimsimError, Result};
@@ -45,6 +46,7 @@ pub struct Simulation {
     report: Option<Report>,
     inference_ledger: Option<EnergyLedger>,
     restored: Option<Vec<aimsim_train::RestoredImage>>,
+    gpu: Gpu,
 }
 
 impl Simulation {
@@ -109,7 +111,14 @@ impl Simulation {
             report: None,
             inference_ledger: None,
             restored: None,
+            gpu: Gpu::builtin(DEFAULT_GPU).expect("the default GPU is built in"),
         })
+    }
+
+    /// The GPU the report's `gpu` section compares against (default:
+    /// [`DEFAULT_GPU`]); before [`Simulation::report`].
+    pub fn set_gpu(&mut self, gpu: Gpu) {
+        self.gpu = gpu;
     }
 
     /// Switches the chip to the naive fixed-step reference (for testing the
@@ -364,6 +373,13 @@ impl Simulation {
             },
             timing,
             algorithm_details: self.algo.details(chip),
+            gpu: GpuReport::new(
+                &self.gpu,
+                &self.workload.network,
+                u64::from(self.resolved.train.raw.batch),
+                steps,
+                ledger.total_pj(),
+            ),
         }
     }
 
