@@ -668,10 +668,11 @@ fn golden_digest_of_a_fixed_run() {
 // `algorithm` and `inference` keys (was 6ce4f893…7315412), then by issue
 // 10's `workload.metrics`, `parameters`, `macs_per_sample` and `layers`
 // (was bacd895c…bb6e59), then by issue 12's `gpu` section (was
-// c4d2d10f…89f5cf: cutting the `gpu` section out of the new report.json
-// gives exactly the old digest again, and traces/ differs from before only
-// by the added key `gpu` in report.json); every other byte is unchanged.
-const GOLDEN_DIGEST: &str = "003f0d4ae46a6e6183a44fc2a39d9c353bca30f834cd24dfe62ebc7e5e1f0aef";
+// c4d2d10f…89f5cf) and `area_mm2` section (was 003f0d4a…5e1f0aef): cutting
+// `area_mm2` out of the new report.json gives 003f0d4a… again, cutting
+// `gpu` too gives c4d2d10f…, and a JSON comparison of traces/report.json
+// finds only those added keys; every other byte is unchanged.
+const GOLDEN_DIGEST: &str = "82727301d5b140f6852486d0b39395e400d415fb71ce6a8c0ef7404fa1714e75";
 
 /// Runs in parallel processes give the same bytes as a run alone: nothing
 /// depends on scheduling, threads or wall-clock time.
@@ -1081,4 +1082,36 @@ fn exits_2(args: &[&str], words: &[&str]) {
         assert!(err.contains(w), "{args:?}: `{w}` not in: {err}");
     }
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn area_adds_up_and_scales_with_tiles() {
+    let d = tmp();
+    let r = run_ok(d.path(), &["--steps", "1"]);
+    let a = &r["area_mm2"];
+    let parts: f64 = a["by_component"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let total = f(&r, "area_mm2.total");
+    assert!((parts - total).abs() <= 1e-12 * total, "{parts} vs {total}");
+    for k in ["array", "dac", "adc", "sense", "driver", "digital"] {
+        assert!(f(&r, &format!("area_mm2.by_component.{k}")) > 0.0, "{k}");
+    }
+    // docs/energy-model.md: 0.7141 mm² per default tile; digits-mlp on 3.
+    assert_eq!(u(&r, "area_mm2.tiles"), 3);
+    assert!((total - 3.0 * 0.714_129_868_8).abs() < 1e-9, "{total}");
+    // Fewer ADCs: less ADC area, the rest unchanged.
+    let r2 = run_ok(
+        d.path(),
+        &["--steps", "1", "--set", "chip.adc.adcs_per_tile=4"],
+    );
+    let adc = |r: &Value| f(r, "area_mm2.by_component.adc");
+    assert!((adc(&r2) - adc(&r) / 2.0).abs() < 1e-12);
+    assert_eq!(
+        f(&r2, "area_mm2.by_component.array"),
+        f(&r, "area_mm2.by_component.array")
+    );
 }

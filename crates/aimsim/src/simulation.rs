@@ -373,6 +373,7 @@ impl Simulation {
             },
             timing,
             algorithm_details: self.algo.details(chip),
+            area_mm2: self.area_report(),
             gpu: GpuReport::new(
                 &self.gpu,
                 &self.workload.network,
@@ -380,6 +381,37 @@ impl Simulation {
                 steps,
                 ledger.total_pj(),
             ),
+        }
+    }
+
+    /// The area of the tiles in use: each a whole tile of the chip's
+    /// geometry (cells of every weight position, the periphery it is built
+    /// with), whether or not the network fills it.
+    fn area_report(&self) -> AreaReport {
+        let chip = &self.chip;
+        let cfg = chip.chip();
+        // Cell columns: two per weight column (G⁺, G⁻) on a differential
+        // chip.
+        let cells_per_weight = match chip.weights() {
+            0 => 2,
+            w => (chip.cells() / w).max(1),
+        };
+        let cols = cfg.tile_cols * cells_per_weight;
+        let g = aimsim_periphery::TileGeometry {
+            rows: cfg.tile_rows,
+            cols,
+            cells: cfg.tile_rows * cols,
+            dac_bits: cfg.dac.bits(),
+            adc_bits: cfg.adc.bits(),
+            adcs: cfg.adc.adcs_per_tile(),
+            mac_units: cfg.digital.macs_per_cycle(),
+            random_bits: cfg.digital.random_bits_per_decision(),
+        };
+        let by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        AreaReport {
+            total: by_component.values().sum(),
+            by_component,
+            tiles: chip.tile_count() as u64,
         }
     }
 

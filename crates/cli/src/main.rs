@@ -449,6 +449,17 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> 
             .projected_steps_to_first_failure
             .map_or("(no writes)".to_string(), |s| s.to_string())
     );
+    let a = &r.area_mm2;
+    println!(
+        "  area            {:.3} mm² over {} tiles ({})",
+        a.total,
+        a.tiles,
+        a.by_component
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     gpus::print_gpu_line(r)?;
     println!(
         "  wrote           {}/report.json, energy.csv, lifetime.csv{} ({wall_s:.1} s wall)",
