@@ -667,8 +667,12 @@ fn golden_digest_of_a_fixed_run() {
 // Changed by the chip/training split (issue 9) only by report.json's new
 // `algorithm` and `inference` keys (was 6ce4f893…7315412), then by issue
 // 10's `workload.metrics`, `parameters`, `macs_per_sample` and `layers`
-// (was bacd895c…bb6e59); every other byte of the three files is unchanged.
-const GOLDEN_DIGEST: &str = "c4d2d10f7081c92aa01be992ba40c6e05f111141536b2a62cfcd8df7d289f5cf";
+// (was bacd895c…bb6e59), then by issue 12's `gpu` section (was
+// c4d2d10f…89f5cf) and `area_mm2` section (was 003f0d4a…5e1f0aef): cutting
+// `area_mm2` out of the new report.json gives 003f0d4a… again, cutting
+// `gpu` too gives c4d2d10f…, and a JSON comparison of traces/report.json
+// finds only those added keys; every other byte is unchanged.
+const GOLDEN_DIGEST: &str = "82727301d5b140f6852486d0b39395e400d415fb71ce6a8c0ef7404fa1714e75";
 
 /// Runs in parallel processes give the same bytes as a run alone: nothing
 /// depends on scheduling, threads or wall-clock time.
@@ -945,4 +949,169 @@ fn algorithms_run_and_are_named_in_report_and_vcd() {
             }
         }
     }
+}
+
+#[test]
+fn gpus_lists_three_gpus_with_sources() {
+    let o = aimsim(&["gpus"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    for name in ["V100 (", "A100 (", "H100 ("] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    assert_eq!(text.matches("board power W").count(), 3);
+    assert!(text.contains("989") && text.contains("REFERENCES.md"));
+}
+
+#[test]
+fn every_report_has_a_gpu_section_and_gpu_picks_it() {
+    let d = tmp();
+    let r = run_ok(d.path(), &["--steps", "3"]);
+    assert_eq!(r["gpu"]["reference"], "A100");
+    let chip = f(&r, "energy_pj.total");
+    let gpu = f(&r, "gpu.energy_pj");
+    assert!(gpu > f(&r, "gpu.energy_pj_flop_bound"));
+    assert!((f(&r, "gpu.ratio") - gpu / chip).abs() <= 1e-9 * gpu / chip);
+    // 8 launch-bound kernels of 5 µs per step, 3 steps.
+    assert!((f(&r, "gpu.time_s") - 3.0 * 8.0 * 5e-6).abs() < 1e-12);
+    let r = run_ok(d.path(), &["--steps", "3", "--gpu", "H100"]);
+    assert_eq!(r["gpu"]["reference"], "H100");
+    // Launch-bound: the same time at a higher idle power.
+    assert!(f(&r, "gpu.energy_pj") > gpu);
+}
+
+#[test]
+fn gpu_estimate_prints_the_reference_alone() {
+    let o = aimsim(&[
+        "gpu-estimate",
+        "--network",
+        "digits-mlp",
+        "--batch",
+        "1",
+        "--gpu",
+        "h100",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("on H100"), "{text}");
+    assert!(text.contains("8 kernels (8 launch-bound)"), "{text}");
+    let net =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../networks/digits-cnn.network.json");
+    let o = aimsim(&[
+        "gpu-estimate",
+        "--network",
+        net.to_str().unwrap(),
+        "--batch",
+        "64",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8(o.stdout)
+        .unwrap()
+        .contains("at batch 64 on A100"));
+}
+
+#[test]
+fn bad_gpu_files_exit_2_naming_file_and_field() {
+    let d = tmp();
+    let good = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../gpus/a100.gpu.json");
+    let text = std::fs::read_to_string(good).unwrap();
+    let cases = [
+        (
+            text.replace("\"value\": 400.0", "\"value\": -1"),
+            "board_power_w.value",
+        ),
+        (
+            text.replace("\"value\": 50.0", "\"value\": 500"),
+            "idle_power_w.value",
+        ),
+        (text.replace("aimsim.gpu/1", "aimsim.gpu/9"), "schema"),
+        (text.replacen("{", "{\"tdp\": 1,", 1), "tdp"),
+        (
+            text.replace("\"value\": 0.5", "\"value\": 2"),
+            "achievable_compute_fraction.value",
+        ),
+    ];
+    for (i, (bad_text, field)) in cases.iter().enumerate() {
+        let p = d.path().join(format!("bad{i}.gpu.json"));
+        std::fs::write(&p, bad_text).unwrap();
+        let name = p.to_str().unwrap();
+        bad_input(&["--steps", "1", "--gpu", name], &[name, field]);
+        exits_2(
+            &[
+                "gpu-estimate",
+                "--network",
+                "digits-mlp",
+                "--batch",
+                "1",
+                "--gpu",
+                name,
+            ],
+            &[name, field],
+        );
+    }
+    exits_2(
+        &[
+            "gpu-estimate",
+            "--network",
+            "digits-mlp",
+            "--batch",
+            "1",
+            "--gpu",
+            "B200",
+        ],
+        &["B200", "A100"],
+    );
+    exits_2(
+        &[
+            "gpu-estimate",
+            "--network",
+            "missing.network.json",
+            "--batch",
+            "1",
+        ],
+        &["missing.network.json"],
+    );
+}
+
+/// `args` exit 2 with each of `words` in the message, no panic.
+fn exits_2(args: &[&str], words: &[&str]) {
+    let o = aimsim(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: `{w}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn area_adds_up_and_scales_with_tiles() {
+    let d = tmp();
+    let r = run_ok(d.path(), &["--steps", "1"]);
+    let a = &r["area_mm2"];
+    let parts: f64 = a["by_component"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let total = f(&r, "area_mm2.total");
+    assert!((parts - total).abs() <= 1e-12 * total, "{parts} vs {total}");
+    for k in ["array", "dac", "adc", "sense", "driver", "digital"] {
+        assert!(f(&r, &format!("area_mm2.by_component.{k}")) > 0.0, "{k}");
+    }
+    // docs/energy-model.md: 0.7141 mm² per default tile; digits-mlp on 3.
+    assert_eq!(u(&r, "area_mm2.tiles"), 3);
+    assert!((total - 3.0 * 0.714_129_868_8).abs() < 1e-9, "{total}");
+    // Fewer ADCs: less ADC area, the rest unchanged.
+    let r2 = run_ok(
+        d.path(),
+        &["--steps", "1", "--set", "chip.adc.adcs_per_tile=4"],
+    );
+    let adc = |r: &Value| f(r, "area_mm2.by_component.adc");
+    assert!((adc(&r2) - adc(&r) / 2.0).abs() < 1e-12);
+    assert_eq!(
+        f(&r2, "area_mm2.by_component.array"),
+        f(&r, "area_mm2.by_component.array")
+    );
 }

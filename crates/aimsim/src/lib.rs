@@ -30,6 +30,7 @@
 
 mod calibrate;
 pub mod fsout;
+mod gpu;
 mod images;
 mod output;
 mod report;
@@ -37,11 +38,12 @@ mod simulation;
 mod spec;
 
 pub use calibrate::{calibrate_file, FileCalibration};
+pub use gpu::{estimate_step, Gpu, GpuReport, GpuStep, Sourced, DEFAULT_GPU, GPU_SCHEMA};
 pub use images::{encode_png, write_images};
 pub use output::{write_outputs, OUTPUT_FILES};
 pub use report::{
-    EnergyReport, LayerReport, LifetimeReport, MetricReport, Report, TimeReport, WorkloadReport,
-    WritesReport, REPORT_SCHEMA,
+    AreaReport, EnergyReport, LayerReport, LifetimeReport, MetricReport, Report, TimeReport,
+    WorkloadReport, WritesReport, REPORT_SCHEMA,
 };
 pub use simulation::{Simulation, VcdOptions};
 pub use spec::{load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES};

@@ -44,6 +44,11 @@ pub struct Report {
     /// absent for `backprop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm_details: Option<serde_json::Value>,
+    /// Chip area of the tiles in use, by component (docs/energy-model.md,
+    /// "Area").
+    pub area_mm2: AreaReport,
+    /// The same training on a GPU (docs/gpu-model.md).
+    pub gpu: crate::gpu::GpuReport,
 }
 
 impl Report {
@@ -158,4 +163,16 @@ pub struct LifetimeReport {
     /// Steps until the first cell would wear out at each cell's own write
     /// rate so far (`null` if nothing was written).
     pub projected_steps_to_first_failure: Option<u64>,
+}
+
+/// `area_mm2` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AreaReport {
+    /// Total, mm² (the sum of `by_component`).
+    pub total: f64,
+    /// By component (`array`, `dac`, `adc`, `sense`, `driver`, `digital`),
+    /// mm².
+    pub by_component: BTreeMap<String, f64>,
+    /// Tiles counted.
+    pub tiles: u64,
 }

@@ -1,5 +1,6 @@
 //! [`Simulation`]: a run assembled from a [`RunSpec`], then stepped.
 
+use crate::gpu::{Gpu, GpuReport, DEFAULT_GPU};
 use crate::report::*;
 use crate::spec::{Resolved, RunSpec};
 use crate::{AimsimError, Result};
@@ -48,6 +49,7 @@ pub struct Simulation {
     spilled: Option<crate::output::SpillFiles>,
     inference_ledger: Option<EnergyLedger>,
     restored: Option<Vec<aimsim_train::RestoredImage>>,
+    gpu: Gpu,
 }
 
 impl Simulation {
@@ -113,7 +115,14 @@ impl Simulation {
             spilled: None,
             inference_ledger: None,
             restored: None,
+            gpu: Gpu::builtin(DEFAULT_GPU).expect("the default GPU is built in"),
         })
+    }
+
+    /// The GPU the report's `gpu` section compares against (default:
+    /// [`DEFAULT_GPU`]); before [`Simulation::report`].
+    pub fn set_gpu(&mut self, gpu: Gpu) {
+        self.gpu = gpu;
     }
 
     /// Switches the chip to the naive fixed-step reference (for testing the
@@ -363,6 +372,45 @@ impl Simulation {
             },
             timing,
             algorithm_details: self.algo.details(chip),
+            area_mm2: self.area_report(),
+            gpu: GpuReport::new(
+                &self.gpu,
+                &self.workload.network,
+                u64::from(self.resolved.train.raw.batch),
+                steps,
+                ledger.total_pj(),
+            ),
+        }
+    }
+
+    /// The area of the tiles in use: each a whole tile of the chip's
+    /// geometry (cells of every weight position, the periphery it is built
+    /// with), whether or not the network fills it.
+    fn area_report(&self) -> AreaReport {
+        let chip = &self.chip;
+        let cfg = chip.chip();
+        // Cell columns: two per weight column (G⁺, G⁻) on a differential
+        // chip.
+        let cells_per_weight = match chip.weights() {
+            0 => 2,
+            w => (chip.cells() / w).max(1),
+        };
+        let cols = cfg.tile_cols * cells_per_weight;
+        let g = aimsim_periphery::TileGeometry {
+            rows: cfg.tile_rows,
+            cols,
+            cells: cfg.tile_rows * cols,
+            dac_bits: cfg.dac.bits(),
+            adc_bits: cfg.adc.bits(),
+            adcs: cfg.adc.adcs_per_tile(),
+            mac_units: cfg.digital.macs_per_cycle(),
+            random_bits: cfg.digital.random_bits_per_decision(),
+        };
+        let by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        AreaReport {
+            total: by_component.values().sum(),
+            by_component,
+            tiles: chip.tile_count() as u64,
         }
     }
 

@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod gpus;
 mod sweep;
 mod workloads;
 
@@ -44,6 +45,10 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the built-in devices with their key figures.
     Devices,
+    /// List the built-in GPUs of the GPU reference, each figure with its source.
+    Gpus,
+    /// Model a network's training on a GPU alone (for networks too large for the chip).
+    GpuEstimate(gpus::GpuEstimateArgs),
     /// List the built-in workloads with their layers, parameters and MACs per sample.
     Workloads,
     /// Fit a device file to measured conductance data (aimsim.measured/1) and print the fit report.
@@ -155,6 +160,9 @@ struct RunArgs {
     /// NAME.input.png, NAME.output.png and NAME.target.png.
     #[arg(long, value_name = "DIR")]
     save_images: Option<PathBuf>,
+    /// GPU of the report's `gpu` section: V100, A100, H100 or a GPU file (aimsim.gpu/1).
+    #[arg(long, default_value = aimsim::DEFAULT_GPU, value_name = "NAME|FILE")]
+    gpu: String,
     /// No progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
@@ -187,6 +195,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Devices => cmd_devices(),
+        Command::Gpus => gpus::cmd_gpus(),
+        Command::GpuEstimate(args) => gpus::cmd_gpu_estimate(args),
         Command::Workloads => workloads::cmd_workloads(),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
@@ -283,10 +293,12 @@ fn run_error(e: AimsimError) -> anyhow::Error {
 fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     let spec = run_spec(&args)?;
     check_output_paths(&args)?;
+    let gpu = gpus::load_gpu(&args.gpu)?;
     let mut sim = Simulation::new(&spec).map_err(run_error)?;
     // Trace rows go to temporary files as they are made: memory stays flat
     // however long the run.
     sim.spill_trace_rows().map_err(run_error)?;
+    sim.set_gpu(gpu);
     workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
     // The VCD streams into a hidden temporary file (or straight into a
     // device), renamed into place after the run; the shared handle lets the
@@ -440,6 +452,18 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> 
             .projected_steps_to_first_failure
             .map_or("(no writes)".to_string(), |s| s.to_string())
     );
+    let a = &r.area_mm2;
+    println!(
+        "  area            {:.3} mm² over {} tiles ({})",
+        a.total,
+        a.tiles,
+        a.by_component
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    gpus::print_gpu_line(r)?;
     println!(
         "  wrote           {}/report.json, energy.csv, lifetime.csv{} ({wall_s:.1} s wall)",
         args.out.display(),

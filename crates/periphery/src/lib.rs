@@ -36,12 +36,14 @@
 //!   random bit and SRAM word in pJ; the gradient unit's MACs per cycle.
 
 mod adc;
+mod area;
 mod dac;
 mod digital;
 mod driver;
 mod sense;
 
 pub use adc::{Adc, AdcKind, RawAdc};
+pub use area::{tile_area_mm2, TileGeometry, CELL_F2, FEATURE_NM, TRANSISTOR_F2};
 pub use dac::{Dac, DacEncoding, RawDac};
 pub use digital::{Digital, RawDigital};
 pub use driver::{Driver, RawDriver};

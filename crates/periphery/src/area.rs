@@ -1,0 +1,132 @@
+//! Silicon area of a tile at 180 nm, by component (docs/energy-model.md,
+//! "Area").
+//!
+//! Areas are counted in F² (F = the feature size) and converted to mm² at
+//! the end. The 1T1R cell is NeuroSim's: 4 F × 12 F = 48 F² (DNN+NeuroSim
+//! V2.1 `Param.cpp`, `heightInFeatureSize1T1R = 4`,
+//! `widthInFeatureSize1T1R = 12`). Periphery is counted in transistors,
+//! each occupying what one transistor of NeuroSim's 6T SRAM cell occupies:
+//! 10 F × 28 F / 6 ≈ 46.7 F² (same file, `heightInFeatureSizeSRAM = 10`,
+//! `widthInFeatureSizeSRAM = 28`). The transistor counts per block are
+//! assumptions of aimsim, stated beside each constant.
+
+use std::collections::BTreeMap;
+
+/// Feature size of the chip, nm.
+pub const FEATURE_NM: f64 = 180.0;
+/// One 1T1R cell, F² (NeuroSim).
+pub const CELL_F2: f64 = 4.0 * 12.0;
+/// One transistor with its share of wiring, F² (NeuroSim's 6T SRAM cell / 6).
+pub const TRANSISTOR_F2: f64 = 10.0 * 28.0 / 6.0;
+/// Transistors of a full adder (mirror adder, 28T).
+const FULL_ADDER_T: f64 = 28.0;
+/// Transistors of a D flip-flop (transmission-gate master-slave, 24T).
+const FLIP_FLOP_T: f64 = 24.0;
+/// Transistors per column integrator: a 5T OTA, its feedback capacitor
+/// counted as 3 transistor footprints, reset and sample switches (2).
+const SENSE_T: f64 = 10.0;
+/// Transistors per line driver: a level shifter (6T) and SET/RESET drive
+/// and pass transistors (6).
+const DRIVER_T: f64 = 12.0;
+/// SAR comparator (preamplifier and latch).
+const COMPARATOR_T: f64 = 20.0;
+
+/// What the area of one tile depends on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TileGeometry {
+    /// Word lines (rows) of the tile.
+    pub rows: usize,
+    /// Bit lines (cell columns) of the tile.
+    pub cols: usize,
+    /// 1T1R cells of the tile (two per weight for a differential pair).
+    pub cells: usize,
+    /// DAC resolution, bits.
+    pub dac_bits: u32,
+    /// ADC resolution, bits.
+    pub adc_bits: u32,
+    /// ADCs of the tile.
+    pub adcs: u32,
+    /// Digital MAC units of the tile (`digital.macs_per_cycle`).
+    pub mac_units: u32,
+    /// Random bits per update decision (one LFSR of this length per MAC
+    /// unit).
+    pub random_bits: u32,
+}
+
+/// Transistors of each periphery block of one tile.
+fn transistors(g: &TileGeometry) -> [(&'static str, f64); 5] {
+    // R-2R DAC per row: b switch pairs and 2b resistors, each one footprint.
+    let dac = g.rows as f64 * 4.0 * f64::from(g.dac_bits);
+    // SAR ADC: 2^b unit capacitors of the binary-weighted DAC (one footprint
+    // each), per bit a flip-flop and a 6T switch driver, a comparator.
+    let adc_one =
+        2f64.powi(g.adc_bits as i32) + f64::from(g.adc_bits) * (FLIP_FLOP_T + 6.0) + COMPARATOR_T;
+    let adc = f64::from(g.adcs) * adc_one;
+    let sense = g.cols as f64 * SENSE_T;
+    let driver = (g.rows + g.cols) as f64 * DRIVER_T;
+    // An 8-bit MAC (mac_pj is an 8-bit multiply, docs/energy-model.md): an
+    // 8×8 array multiplier of 64 full adders and a 24-bit accumulator
+    // (adder and register); one LFSR of `random_bits` flip-flops and three
+    // 12T XORs per unit.
+    let mac = 64.0 * FULL_ADDER_T + 24.0 * (FULL_ADDER_T + FLIP_FLOP_T);
+    let lfsr = f64::from(g.random_bits) * FLIP_FLOP_T + 3.0 * 12.0;
+    let digital = f64::from(g.mac_units) * (mac + lfsr);
+    [
+        ("dac", dac),
+        ("adc", adc),
+        ("sense", sense),
+        ("driver", driver),
+        ("digital", digital),
+    ]
+}
+
+/// Area of `tiles` tiles of geometry `g` by component (`array`, `dac`,
+/// `adc`, `sense`, `driver`, `digital`), mm².
+pub fn tile_area_mm2(g: &TileGeometry, tiles: usize) -> BTreeMap<String, f64> {
+    let f2_mm2 = (FEATURE_NM * 1e-6).powi(2);
+    let n = tiles as f64;
+    let mut out = BTreeMap::new();
+    out.insert("array".to_string(), n * g.cells as f64 * CELL_F2 * f2_mm2);
+    for (name, t) in transistors(g) {
+        out.insert(name.to_string(), n * t * TRANSISTOR_F2 * f2_mm2);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default tile (128 × 128 cells: 128 × 64 weights as differential
+    /// pairs; 8-bit DAC and ADC, 8 ADCs, 128 MAC units, 16 random bits), by
+    /// hand with F² = 0.0324 µm² and T = 280/6 F²:
+    /// - array: 16,384 × 48 × 0.0324 µm² = 0.025480 mm²;
+    /// - dac: 128 × 32 T = 4,096 T → 4,096 × 46.667 × 0.0324 µm² = 0.0061932 mm²;
+    /// - adc: 8 × (256 + 240 + 20) = 4,128 T → 0.0062416 mm²;
+    /// - digital: 128 × (1,792 + 1,248 + 420) = 442,880 T → 0.66963 mm².
+    #[test]
+    fn default_tile_by_hand() {
+        let g = TileGeometry {
+            rows: 128,
+            cols: 128,
+            cells: 16_384,
+            dac_bits: 8,
+            adc_bits: 8,
+            adcs: 8,
+            mac_units: 128,
+            random_bits: 16,
+        };
+        let a = tile_area_mm2(&g, 1);
+        let close = |k: &str, want: f64| {
+            assert!((a[k] - want).abs() < 1e-6 * want, "{k}: {} vs {want}", a[k]);
+        };
+        close("array", 16_384.0 * 48.0 * 0.0324e-6);
+        close("dac", 4096.0 * 280.0 / 6.0 * 0.0324e-6);
+        close("adc", 4128.0 * 280.0 / 6.0 * 0.0324e-6);
+        close("sense", 1280.0 * 280.0 / 6.0 * 0.0324e-6);
+        close("driver", 3072.0 * 280.0 / 6.0 * 0.0324e-6);
+        close("digital", 442_880.0 * 280.0 / 6.0 * 0.0324e-6);
+        let two = tile_area_mm2(&g, 2);
+        assert!((two["digital"] - 2.0 * a["digital"]).abs() < 1e-12);
+    }
+}
