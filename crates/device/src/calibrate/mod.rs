@@ -148,6 +148,7 @@ pub fn calibrate(m: &Measured, opts: &CalibrateOptions) -> Result<Calibration> {
         levels_reset: None,
         nonlinearity_set: ms.nonlinearity(Polarity::Set),
         nonlinearity_reset: ms.nonlinearity(Polarity::Reset),
+        fefet: None,
         write_noise_us: write.total_us.min(w),
         c2c_noise_us: Some(write.c2c_add_us.min(w)),
         c2c_noise_rel: write.c2c_rel.min(10.0),
