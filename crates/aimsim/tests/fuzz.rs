@@ -73,12 +73,20 @@ fn read(p: impl AsRef<Path>) -> String {
 
 /// Every loader the tree has. Add one line per new loader.
 fn targets() -> Vec<Target> {
-    let devices = ["eapu-180nm", "taox-hfox", "ag-asi", "epiram", "alox-hfo2"]
-        .map(|d| read(format!("devices/{d}.device.json")))
-        .to_vec();
+    let devices = [
+        "eapu-180nm",
+        "taox-hfox",
+        "ag-asi",
+        "epiram",
+        "alox-hfo2",
+        "fefet-hzo",
+    ]
+    .map(|d| read(format!("devices/{d}.device.json")))
+    .to_vec();
     let chips = vec![
         read("devices/eapu-180nm.chip.json"),
         read("devices/eapu-180nm-lowres.chip.json"),
+        read("devices/fefet-hzo.chip.json"),
     ];
     vec![
         Target {
@@ -90,6 +98,11 @@ fn targets() -> Vec<Target> {
             name: "device",
             seeds: devices,
             load: load_device,
+        },
+        Target {
+            name: "mram",
+            seeds: vec![read("devices/stt-mram-pmtj.mram.json")],
+            load: load_mram,
         },
         Target {
             name: "measured",
@@ -253,6 +266,24 @@ fn load_device(ctx: &Ctx, text: &str) -> Outcome {
         }
         Err(_) => Outcome::Refused,
     }
+}
+
+/// An accepted MRAM file must give finite probabilities in [0, 1] and a
+/// finite, non-negative pulse for them.
+fn load_mram(_ctx: &Ctx, text: &str) -> Outcome {
+    let Ok(m) = aimsim_device::SttMram::from_json("f.mram.json", text, &[]) else {
+        return Outcome::Refused;
+    };
+    for p in [0.0, 0.01, 0.5, 0.99, 1.0] {
+        let i = m.current_for_probability_ua(p);
+        assert!(i.is_finite() && i >= 0.0, "current {i} for p = {p}");
+        let q = m.switching_probability(i, m.pulse_width_s);
+        assert!((0.0..=1.0).contains(&q), "probability {q}");
+        assert!(m.pulse_energy_pj(i, false) >= 0.0);
+    }
+    let r = m.read_disturb_probability();
+    assert!((0.0..=1.0).contains(&r), "read disturb {r}");
+    Outcome::Accepted
 }
 
 fn load_measured(ctx: &Ctx, text: &str) -> Outcome {

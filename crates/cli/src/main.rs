@@ -18,7 +18,10 @@ macro_rules! println {
 }
 
 use aimsim::{AimsimError, Report, RunSpec, Simulation, VcdOptions};
-use aimsim_device::{builtin_device, builtin_devices, synthesize, SynthOptions};
+use aimsim_device::{
+    builtin_device, builtin_devices, builtin_mram, builtin_mram_devices, synthesize, Polarity,
+    SynthOptions,
+};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -606,6 +609,49 @@ fn cmd_devices() -> anyhow::Result<()> {
             d.endurance_median_pulses
         );
     }
+    for name in builtin_devices() {
+        let d = builtin_device(name, &[])?;
+        if let Some(f) = d.fefet {
+            println!(
+                "{name}: ferroelectric FET, each pulse switches q = {:.4} (SET, {} V) / {:.4} (RESET, {} V) of the unswitched domains, {:e} s pulses",
+                f.fraction(Polarity::Set),
+                f.set_voltage_v,
+                f.fraction(Polarity::Reset),
+                f.reset_voltage_v,
+                f.pulse_width_s
+            );
+        }
+    }
+    println!();
+    println!(
+        "{:<14} {:>6} {:>9} {:>8} {:>7} {:>9} {:>11} {:>11} {:>10}",
+        "binary device",
+        "Δ",
+        "I_c0 µA",
+        "R_P Ω",
+        "TMR",
+        "t_p s",
+        "I(p=½) µA",
+        "E(p=½) pJ",
+        "endurance"
+    );
+    for name in builtin_mram_devices() {
+        let m = builtin_mram(name, &[])?;
+        let i_half = m.current_for_probability_ua(0.5);
+        println!(
+            "{:<14} {:>6} {:>9} {:>8} {:>7} {:>9.2e} {:>11.4} {:>11.4} {:>10.2e}",
+            m.name,
+            m.thermal_stability,
+            m.critical_current_ua,
+            m.r_parallel_ohm,
+            m.tmr,
+            m.pulse_width_s,
+            i_half,
+            m.pulse_energy_pj(i_half, false),
+            m.endurance_median_pulses
+        );
+    }
+    println!("sources: the `provenance` of each file in devices/ (docs/device-model.md)");
     Ok(())
 }
 

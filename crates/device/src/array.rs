@@ -820,12 +820,12 @@ mod tests {
 
         #[test]
         fn pulses_stay_in_each_cells_bounds(
-            device in 0usize..5,
+            device in 0usize..6,
             model_kind in 0usize..3,
             seq in proptest::collection::vec((any::<bool>(), 1u32..40), 1..60),
             cell in 0usize..32,
         ) {
-            let name = ["eapu-180nm", "taox-hfox", "alox-hfo2", "ag-asi", "epiram"][device];
+            let name = ["eapu-180nm", "taox-hfox", "alox-hfo2", "ag-asi", "epiram", "fefet-hzo"][device];
             let mut m = d2d_model(name);
             if device == 0 {
                 m.pulse_model = [PulseModel::Linear, PulseModel::SoftBounds, PulseModel::Exponential][model_kind];

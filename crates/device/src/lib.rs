@@ -41,6 +41,7 @@ mod array;
 mod calibrate;
 mod error;
 mod measured;
+mod mram;
 mod params;
 mod synth;
 
@@ -51,8 +52,12 @@ pub use measured::{
     Measured, MeasuredDevice, RawMeasured, RawMeasuredDevice, RawReads, RawRelaxation, RawTrain,
     RawUnits, Relaxation, Train, MEASURED_SCHEMA,
 };
+pub use mram::{
+    builtin_mram, builtin_mram_devices, MramCells, MramPulse, RawSttMram, SttMram, BUILTIN_MRAM,
+    MRAM_SCHEMA,
+};
 pub use params::{
-    builtin_device, builtin_devices, nonlinearity_from_asymptote, DeviceModel, PulseModel,
-    RawDevice, BUILTIN_DEVICES, DEVICE_SCHEMA,
+    builtin_device, builtin_devices, nonlinearity_from_asymptote, DeviceModel, FefetSwitching,
+    PulseModel, RawDevice, RawFefet, BUILTIN_DEVICES, DEVICE_SCHEMA,
 };
 pub use synth::{synthesize, SynthOptions};

@@ -32,6 +32,10 @@ pub const BUILTIN_DEVICES: &[(&str, &str)] = &[
         "epiram",
         include_str!("../../../devices/epiram.device.json"),
     ),
+    (
+        "fefet-hzo",
+        include_str!("../../../devices/fefet-hzo.device.json"),
+    ),
 ];
 
 /// The shape of the mean conductance change of one pulse as a function of
@@ -49,6 +53,12 @@ pub enum PulseModel {
     /// the mean step falls linearly toward an asymptote beyond the bound,
     /// set by the nonlinearity `ν` of each polarity.
     Exponential,
+    /// Ferroelectric FET, nucleation-limited switching: each pulse reverses
+    /// a fraction `q = 1 − exp(−t_p/τ(E))` of the still-unswitched domains,
+    /// `τ(E) = τ∞ exp(E_a/E)` (Merz law), so the mean step is
+    /// `q·(G_bound − G)` — the soft-bounds line, its slope set by the
+    /// pulse and the ferroelectric's switching kinetics ([`FefetSwitching`]).
+    FefetNls,
 }
 
 impl PulseModel {
@@ -58,6 +68,7 @@ impl PulseModel {
             PulseModel::Linear => "linear",
             PulseModel::SoftBounds => "soft-bounds",
             PulseModel::Exponential => "exponential",
+            PulseModel::FefetNls => "fefet-nls",
         }
     }
 }
@@ -116,6 +127,10 @@ pub struct RawDevice {
     /// Nonlinearity `ν ≥ 0` of RESET pulses, exponential model only (default: 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub nonlinearity_reset: f64,
+    /// Switching kinetics of a ferroelectric FET, `fefet-nls` model only
+    /// (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fefet: Option<RawFefet>,
     /// Cycle-to-cycle write noise σ of one programming operation, µS.
     pub write_noise_us: f64,
     /// Additive cycle-to-cycle noise σ of one nominal pulse, µS (default:
@@ -167,6 +182,107 @@ pub struct RawDevice {
     pub stuck_at_max_fraction: f64,
 }
 
+/// The switching kinetics of a ferroelectric FET's gate stack as written in
+/// a device file (`"fefet": {…}`), all fields required.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFefet {
+    /// Ferroelectric layer thickness, nm (the field is `E = V/d`).
+    pub thickness_nm: f64,
+    /// Merz activation field `E_a`, MV/cm.
+    pub activation_field_mv_per_cm: f64,
+    /// Merz attempt time `τ∞`, s.
+    pub tau_inf_s: f64,
+    /// Gate amplitude of a potentiating (SET) pulse, V.
+    pub set_voltage_v: f64,
+    /// Gate amplitude (magnitude) of a depressing (RESET) pulse, V.
+    pub reset_voltage_v: f64,
+    /// Width of one write pulse, s.
+    pub pulse_width_s: f64,
+}
+
+/// Validated FeFET switching kinetics (nucleation-limited switching with
+/// a Merz-law time constant; Tagantsev et al., Phys. Rev. B 66, 214109
+/// (2002); Merz, Phys. Rev. 95, 690 (1954)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FefetSwitching {
+    /// Ferroelectric thickness, nm.
+    pub thickness_nm: f64,
+    /// Merz activation field, MV/cm.
+    pub activation_field_mv_per_cm: f64,
+    /// Merz attempt time, s.
+    pub tau_inf_s: f64,
+    /// SET gate amplitude, V.
+    pub set_voltage_v: f64,
+    /// RESET gate amplitude (magnitude), V.
+    pub reset_voltage_v: f64,
+    /// Pulse width, s.
+    pub pulse_width_s: f64,
+}
+
+impl FefetSwitching {
+    /// Merz switching time at gate amplitude `v`: `τ∞ exp(E_a/E)`, s, with
+    /// `E = V/d` (1 V/nm = 10 MV/cm).
+    pub fn switching_time_s(&self, v: f64) -> f64 {
+        let e_mv_per_cm = v / self.thickness_nm * 10.0;
+        self.tau_inf_s * (self.activation_field_mv_per_cm / e_mv_per_cm).exp()
+    }
+
+    /// Fraction of the unswitched domains one pulse of amplitude `v`
+    /// reverses: `q = 1 − exp(−t_p/τ(V))`.
+    pub fn switched_fraction(&self, v: f64) -> f64 {
+        -(-self.pulse_width_s / self.switching_time_s(v)).exp_m1()
+    }
+
+    /// `q` of one pulse of `polarity`.
+    pub fn fraction(&self, polarity: Polarity) -> f64 {
+        match polarity {
+            Polarity::Set => self.switched_fraction(self.set_voltage_v),
+            Polarity::Reset => self.switched_fraction(self.reset_voltage_v),
+        }
+    }
+
+    fn validate(c: &Check<'_>, raw: &RawFefet) -> Result<Self> {
+        let c = c.section("fefet");
+        c.range("thickness_nm", raw.thickness_nm, 0.1, 1e4)?;
+        c.range(
+            "activation_field_mv_per_cm",
+            raw.activation_field_mv_per_cm,
+            0.0,
+            1e3,
+        )?;
+        c.range("tau_inf_s", raw.tau_inf_s, 1e-18, 1e3)?;
+        c.range("set_voltage_v", raw.set_voltage_v, 1e-3, 100.0)?;
+        c.range("reset_voltage_v", raw.reset_voltage_v, 1e-3, 100.0)?;
+        c.range("pulse_width_s", raw.pulse_width_s, 1e-15, 1.0)?;
+        let f = FefetSwitching {
+            thickness_nm: raw.thickness_nm,
+            activation_field_mv_per_cm: raw.activation_field_mv_per_cm,
+            tau_inf_s: raw.tau_inf_s,
+            set_voltage_v: raw.set_voltage_v,
+            reset_voltage_v: raw.reset_voltage_v,
+            pulse_width_s: raw.pulse_width_s,
+        };
+        for (field, pol) in [
+            ("set_voltage_v", Polarity::Set),
+            ("reset_voltage_v", Polarity::Reset),
+        ] {
+            let q = f.fraction(pol);
+            if q.is_nan() || q < 1e-9 {
+                return Err(c
+                    .err(
+                        field,
+                        format!(
+                            "one pulse switches a fraction {q:e} of the domains: the cell would never move"
+                        ),
+                    )
+                    .into());
+            }
+        }
+        Ok(f)
+    }
+}
+
 /// Default relaxation time scale, s.
 pub(crate) const RELAX_T0_DEFAULT_S: f64 = 1e-3;
 
@@ -185,6 +301,8 @@ pub struct DeviceModel {
     pub r_wg_us: f32,
     /// Pulse-response model.
     pub pulse_model: PulseModel,
+    /// FeFET switching kinetics (`fefet-nls` model; none otherwise).
+    pub fefet: Option<FefetSwitching>,
     /// Nominal SET pulse step at mid-window, µS.
     pub step_set_us: f32,
     /// Nominal RESET pulse step (magnitude) at mid-window, µS.
@@ -233,7 +351,7 @@ pub struct DeviceModel {
 pub(crate) fn asymptote(model: PulseModel, nu: f32) -> f32 {
     match model {
         PulseModel::Linear => f32::INFINITY,
-        PulseModel::SoftBounds => 1.0,
+        PulseModel::SoftBounds | PulseModel::FefetNls => 1.0,
         PulseModel::Exponential => {
             if nu <= 1e-6 {
                 f32::INFINITY
@@ -324,22 +442,53 @@ impl DeviceModel {
                     .into());
             }
         }
-        let step_set = mid_step(
-            &c,
-            model,
-            ("step_set_us", raw.step_set_us),
-            ("levels_set", raw.levels_set),
-            raw.nonlinearity_set,
-            window,
-        )?;
-        let step_reset = mid_step(
-            &c,
-            model,
-            ("step_reset_us", raw.step_reset_us),
-            ("levels_reset", raw.levels_reset),
-            raw.nonlinearity_reset,
-            window,
-        )?;
+        let fefet = match (model, &raw.fefet) {
+            (PulseModel::FefetNls, Some(f)) => Some(FefetSwitching::validate(&c, f)?),
+            (PulseModel::FefetNls, None) => {
+                return Err(c
+                    .err(
+                        "fefet",
+                        "missing: the fefet-nls pulse_model needs the switching kinetics",
+                    )
+                    .into())
+            }
+            (_, Some(_)) => {
+                return Err(c
+                    .err(
+                        "fefet",
+                        format!(
+                        "only the fefet-nls pulse_model has switching kinetics (pulse_model is {})",
+                        model.name()
+                    ),
+                    )
+                    .into())
+            }
+            (_, None) => None,
+        };
+        let (step_set, step_reset) = if let Some(f) = &fefet {
+            for (field, given) in [
+                ("step_set_us", raw.step_set_us),
+                ("step_reset_us", raw.step_reset_us),
+                ("levels_set", raw.levels_set),
+                ("levels_reset", raw.levels_reset),
+            ] {
+                if given.is_some() {
+                    return Err(c
+                        .err(
+                            field,
+                            "the fefet-nls model derives its steps from `fefet`: leave this out",
+                        )
+                        .into());
+                }
+            }
+            // Soft bounds: the mean step at mid-window is q·W/2.
+            (
+                f.fraction(Polarity::Set) * 0.5 * window,
+                f.fraction(Polarity::Reset) * 0.5 * window,
+            )
+        } else {
+            mid_step_pair(&c, model, &raw, window)?
+        };
         c.range("write_noise_us", raw.write_noise_us, 0.0, window)?;
         let c2c = raw.c2c_noise_us.unwrap_or(raw.write_noise_us);
         c.range("c2c_noise_us", c2c, 0.0, window)?;
@@ -381,6 +530,7 @@ impl DeviceModel {
             g_max_us: raw.g_max_us as f32,
             r_wg_us: raw.r_wg_us as f32,
             pulse_model: model,
+            fefet,
             step_set_us: step_set as f32,
             step_reset_us: step_reset as f32,
             nonlinearity_set: raw.nonlinearity_set as f32,
@@ -447,6 +597,32 @@ impl DeviceModel {
         let s = 0.5 * (self.step_set_us + self.step_reset_us);
         (self.c2c_noise_us.powi(2) + (self.c2c_noise_rel * s).powi(2)).sqrt()
     }
+}
+
+/// The mid-window steps of both polarities of a non-FeFET model.
+fn mid_step_pair(
+    c: &Check<'_>,
+    model: PulseModel,
+    raw: &RawDevice,
+    window: f64,
+) -> Result<(f64, f64)> {
+    let set = mid_step(
+        c,
+        model,
+        ("step_set_us", raw.step_set_us),
+        ("levels_set", raw.levels_set),
+        raw.nonlinearity_set,
+        window,
+    )?;
+    let reset = mid_step(
+        c,
+        model,
+        ("step_reset_us", raw.step_reset_us),
+        ("levels_reset", raw.levels_reset),
+        raw.nonlinearity_reset,
+        window,
+    )?;
+    Ok((set, reset))
 }
 
 /// The mid-window step of one polarity: given directly, or derived from the
@@ -595,6 +771,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("field `step_set_us`"), "{e}");
+    }
+
+    #[test]
+    fn fefet_steps_follow_nucleation_limited_switching() {
+        let d = builtin_device("fefet-hzo", &[]).unwrap();
+        let f = d.fefet.unwrap();
+        // Merz: τ = τ∞ exp(E_a d / V) at 4 V over 10 nm (E = 4 MV/cm).
+        let tau = 5e-9 * (20.0f64 / 4.0).exp();
+        assert!((f.switching_time_s(4.0) / tau - 1.0).abs() < 1e-12);
+        let q = 1.0 - (-5e-8 / tau).exp();
+        assert!((f.fraction(Polarity::Set) - q).abs() < 1e-12);
+        // n noiseless SET pulses from G_min leave (1 − q)^n of the domains
+        // unswitched: G = G_max − W(1 − q)^n.
+        let w = d.g_max_us - d.g_min_us;
+        let mut g = d.g_min_us;
+        for n in 1..=40 {
+            g += d.mean_step_us(Polarity::Set, g);
+            let want = d.g_max_us - w * (1.0 - q as f32).powi(n);
+            assert!((g - want).abs() < 1e-4 * w, "pulse {n}: {g} vs {want}");
+        }
+        // Depression is slower (lower gate amplitude).
+        assert!(d.step_reset_us < d.step_set_us);
+    }
+
+    #[test]
+    fn fefet_fields_are_checked() {
+        let o = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        for (k, v, field) in [
+            ("fefet.pulse_width_s", "-1e-9", "pulse_width_s"),
+            ("fefet.tau_inf_s", "0", "tau_inf_s"),
+            ("fefet.set_voltage_v", "0.01", "set_voltage_v"),
+            ("fefet.thickness_nm", "NaN", "thickness_nm"),
+            ("step_set_us", "1", "step_set_us"),
+            ("fefet", "null", "fefet"),
+        ] {
+            let e = builtin_device("fefet-hzo", &o(k, v))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{k}={v}: {e}");
+        }
+        let e = builtin_device("eapu-180nm", &o("fefet", "{\"thickness_nm\": 10}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fefet"), "{e}");
     }
 
     #[test]

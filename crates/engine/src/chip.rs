@@ -23,6 +23,10 @@ pub const BUILTIN_CHIPS: &[(&str, &str)] = &[
         "eapu-180nm-lowres",
         include_str!("../../../devices/eapu-180nm-lowres.chip.json"),
     ),
+    (
+        "fefet-hzo",
+        include_str!("../../../devices/fefet-hzo.chip.json"),
+    ),
 ];
 
 /// Crossbar array geometry (`chip.array`).

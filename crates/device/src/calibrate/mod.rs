@@ -148,6 +148,7 @@ pub fn calibrate(m: &Measured, opts: &CalibrateOptions) -> Result<Calibration> {
         levels_reset: None,
         nonlinearity_set: ms.nonlinearity(Polarity::Set),
         nonlinearity_reset: ms.nonlinearity(Polarity::Reset),
+        fefet: None,
         write_noise_us: write.total_us.min(w),
         c2c_noise_us: Some(write.c2c_add_us.min(w)),
         c2c_noise_rel: write.c2c_rel.min(10.0),
@@ -190,10 +191,17 @@ mod tests {
     ///   the read-noise subtraction, ≈ 1 % (observed ≤ 3 %);
     /// * read noise: |σ̂_r² − σ_r²| ≤ 4 SE(γ₁) (the SE the fit reports), and
     ///   that SE must be below 25 % of σ_r², so the check has teeth.
+    ///
+    /// The FeFET (`fefet-nls`) has device-to-device variation, step-
+    /// proportional noise and relaxation, which these tolerances do not
+    /// cover: it has its own test, `round_trip_recovers_the_fefet`.
     #[test]
     fn round_trip_recovers_builtin_devices() {
         for name in builtin_devices() {
             let d = builtin_device(name, &[]).unwrap();
+            if d.pulse_model == crate::PulseModel::FefetNls {
+                continue;
+            }
             let w = d.g_max_us - d.g_min_us;
             for seed in 1..=3 {
                 let c = fit(synthesize(
@@ -247,6 +255,68 @@ mod tests {
                     "{at}: σ_r² {sr2} vs {tr2} (SE {se})"
                 );
             }
+        }
+    }
+
+    /// Round trip on `fefet-hzo`, three seeds, 8 devices × 40 cycles.
+    /// Tolerances and why they hold (observed values in
+    /// docs/device-model.md):
+    /// * bounds within 2.5 % of the window: a soft-bounds cell approaches
+    ///   its bound geometrically, so the second halves of `2W/s`-pulse
+    ///   trains still sit `(1 − q)^{W/s}`·W (~3 % W for RESET) short of it
+    ///   and the q₀.₀₁ quantile lands inside (observed ≤ 1.9 %);
+    /// * mean step at 25/50/75 % within 15 %: the mean step factor of 8
+    ///   devices with σ(ln f) = 0.15 has an SE of 5 %, plus the narrower
+    ///   fitted window (observed −11 % … −4 %);
+    /// * step-proportional noise within 25 % and read noise within 15 %:
+    ///   observed +6 … +21 % and −10 … −2 %; the estimators share the
+    ///   residual variance between the two terms and are biased on a
+    ///   device with both (not yet corrected — a known limitation);
+    /// * D2D σ(ln f) within 0.08: 8 devices give an SE of σ/√14 ≈ 0.04.
+    #[test]
+    fn round_trip_recovers_the_fefet() {
+        let d = builtin_device("fefet-hzo", &[]).unwrap();
+        let w = d.g_max_us - d.g_min_us;
+        for seed in 1..=3 {
+            let c = fit(synthesize(
+                &d,
+                &SynthOptions {
+                    seed,
+                    cycles: 40,
+                    ..Default::default()
+                },
+            ));
+            let f = model_of(&c);
+            let at = format!("fefet-hzo seed {seed}");
+            assert!(
+                (f.g_min_us - d.g_min_us).abs() < 0.025 * w,
+                "{at}: g_min {}",
+                f.g_min_us
+            );
+            assert!(
+                (f.g_max_us - d.g_max_us).abs() < 0.025 * w,
+                "{at}: g_max {}",
+                f.g_max_us
+            );
+            for pol in [Polarity::Set, Polarity::Reset] {
+                for x in [0.25f32, 0.5, 0.75] {
+                    let g = d.g_min_us + x * w;
+                    let (t, e) = (d.mean_step_us(pol, g), f.mean_step_us(pol, g));
+                    assert!(
+                        ((e - t) / t).abs() < 0.15,
+                        "{at}: {pol:?} step at {x}: {e} vs {t}"
+                    );
+                }
+            }
+            let rel = (f.c2c_noise_rel - d.c2c_noise_rel).abs() / d.c2c_noise_rel;
+            assert!(rel < 0.25, "{at}: σ_rel {}", f.c2c_noise_rel);
+            let rel = (f.read_noise_us - d.read_noise_us).abs() / d.read_noise_us;
+            assert!(rel < 0.15, "{at}: σ_r {}", f.read_noise_us);
+            assert!(
+                (f.d2d_step_sigma_log - d.d2d_step_sigma_log).abs() < 0.08,
+                "{at}: d2d {}",
+                f.d2d_step_sigma_log
+            );
         }
     }
 

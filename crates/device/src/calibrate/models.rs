@@ -213,7 +213,7 @@ fn fit_curve(model: PulseModel, pol: Polarity, x: &[f64], d: &[f64], lo: f64, hi
             s_mid: mean(d),
             a: f64::INFINITY,
         },
-        PulseModel::SoftBounds => {
+        PulseModel::SoftBounds | PulseModel::FefetNls => {
             let u: Vec<f64> = x
                 .iter()
                 .map(|&g| if pol == Polarity::Set { hi - g } else { g - lo })

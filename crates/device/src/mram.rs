@@ -1,0 +1,509 @@
+//! STT-MRAM: binary magnetic tunnel junctions that switch stochastically.
+//!
+//! A cell is parallel (P, low resistance `R_P`) or antiparallel (AP,
+//! `R_AP = R_P (1 + TMR)`). A write pulse of current `I` and width `t`
+//! switches it with probability (`i = I/I_c0`, `Δ` the thermal stability,
+//! `τ₀` the attempt time, `τ_D` the precession time constant):
+//!
+//! * thermal activation, `i ≤ 1` (Koch, Katine, Sun, Phys. Rev. Lett. 92,
+//!   088302 (2004)): `P_th = 1 − exp(−(t/τ₀) exp(−Δ(1 − i)))`;
+//! * precessional, `i > 1` (Sun, Phys. Rev. B 62, 570 (2000); switching
+//!   distribution of Butler et al., IEEE Trans. Magn. 48, 4684 (2012),
+//!   thermal initial angle `θ₀` with `P(θ₀ > θ) = exp(−Δθ²)`):
+//!   `P_pr = exp(−(π²Δ/4) exp(−2(i − 1)t/τ_D))`;
+//! * the model: `P(I, t) = max(P_th(min(i, 1), t), P_pr(i, t))`, which is
+//!   continuous at `i = 1` to within `P_th(1, t) = 1 − e^{−t/τ₀}`,
+//!   non-decreasing in `I` and in `t`.
+//!
+//! A read at current `I_r` for `t_r` disturbs (switches) a cell with
+//! `P_th(I_r/I_c0, t_r)`. A pulse costs `I² R t` in the cell (`R` of the
+//! state it starts from). The pulse that realises a wanted probability `p`
+//! at the file's width is found by bisection on `I`
+//! ([`SttMram::current_for_probability_ua`]): this is how EaPU's
+//! probabilistic write is done by the junction itself, with no digital
+//! random bits ([`MramCells::eapu_write`]).
+//!
+//! Weights: a differential pair of groups of `cells_per_weight` binary
+//! cells, `W = (n⁺ − n⁻)/cells_per_weight · w_max` with `n±` the P cells of
+//! each group (the representation the arrays of this module store; the
+//! chip-level engine does not run MRAM tiles yet).
+
+use crate::Result;
+use aimsim_core::config::{self, Check};
+use aimsim_core::Rng;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+/// The schema tag of an STT-MRAM device file.
+pub const MRAM_SCHEMA: &str = "aimsim.mram/1";
+
+/// The built-in STT-MRAM device files, embedded from `devices/`.
+pub const BUILTIN_MRAM: &[(&str, &str)] = &[(
+    "stt-mram-pmtj",
+    include_str!("../../../devices/stt-mram-pmtj.mram.json"),
+)];
+
+/// An STT-MRAM device file as written on disk (`aimsim.mram/1`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSttMram {
+    /// Must be `aimsim.mram/1`.
+    pub schema: String,
+    /// Short name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Where each parameter comes from.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+    /// Thermal stability factor `Δ = E_b/k_BT`.
+    pub thermal_stability: f64,
+    /// Critical switching current `I_c0`, µA.
+    pub critical_current_ua: f64,
+    /// Attempt time `τ₀`, s.
+    pub attempt_time_s: f64,
+    /// Precession time constant `τ_D`, s.
+    pub precession_time_s: f64,
+    /// Parallel-state resistance, Ω.
+    pub r_parallel_ohm: f64,
+    /// Tunnel magnetoresistance ratio `(R_AP − R_P)/R_P`.
+    pub tmr: f64,
+    /// Width of one write pulse, s.
+    pub pulse_width_s: f64,
+    /// Read current, µA.
+    pub read_current_ua: f64,
+    /// Read duration, s.
+    pub read_time_s: f64,
+    /// Binary cells per weight on each side of the differential pair.
+    pub cells_per_weight: u32,
+    /// Median write pulses to failure (barrier breakdown).
+    pub endurance_median_pulses: f64,
+}
+
+/// A validated STT-MRAM model (equations in the module doc).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SttMram {
+    /// Short name.
+    pub name: String,
+    /// Sources of the parameters.
+    pub provenance: serde_json::Value,
+    /// `Δ`.
+    pub thermal_stability: f64,
+    /// `I_c0`, µA.
+    pub critical_current_ua: f64,
+    /// `τ₀`, s.
+    pub attempt_time_s: f64,
+    /// `τ_D`, s.
+    pub precession_time_s: f64,
+    /// `R_P`, Ω.
+    pub r_parallel_ohm: f64,
+    /// TMR ratio.
+    pub tmr: f64,
+    /// Write pulse width, s.
+    pub pulse_width_s: f64,
+    /// Read current, µA.
+    pub read_current_ua: f64,
+    /// Read duration, s.
+    pub read_time_s: f64,
+    /// Binary cells per weight per side.
+    pub cells_per_weight: u32,
+    /// Median pulses to failure.
+    pub endurance_median_pulses: f64,
+}
+
+/// The largest write current the pulse search considers, in units of `I_c0`.
+const MAX_OVERDRIVE: f64 = 20.0;
+
+impl SttMram {
+    /// Parses and validates an MRAM device file, with `(path, value)` overrides.
+    pub fn from_json(file: &str, text: &str, overrides: &[(String, String)]) -> Result<Self> {
+        let mut tree = config::parse_tree(file, text)?;
+        for (path, value) in overrides {
+            config::apply_override(&mut tree, path, value)?;
+        }
+        let raw: RawSttMram = config::from_tree(file, tree)?;
+        SttMram::validate(file, raw)
+    }
+
+    /// Validates a raw MRAM device, naming the field of any impossible value.
+    pub fn validate(file: &str, raw: RawSttMram) -> Result<Self> {
+        let c = Check::new(file);
+        if raw.schema != MRAM_SCHEMA {
+            return Err(c
+                .err(
+                    "schema",
+                    format!("expected \"{MRAM_SCHEMA}\", got \"{}\"", raw.schema),
+                )
+                .into());
+        }
+        c.range("thermal_stability", raw.thermal_stability, 1.0, 500.0)?;
+        c.range("critical_current_ua", raw.critical_current_ua, 1e-3, 1e5)?;
+        c.range("attempt_time_s", raw.attempt_time_s, 1e-15, 1e-3)?;
+        c.range("precession_time_s", raw.precession_time_s, 1e-15, 1e-3)?;
+        c.range("r_parallel_ohm", raw.r_parallel_ohm, 1.0, 1e9)?;
+        c.range("tmr", raw.tmr, 0.0, 100.0)?;
+        c.range("pulse_width_s", raw.pulse_width_s, 1e-15, 1.0)?;
+        c.range(
+            "read_current_ua",
+            raw.read_current_ua,
+            0.0,
+            raw.critical_current_ua,
+        )?;
+        c.range("read_time_s", raw.read_time_s, 0.0, 1.0)?;
+        c.int_range("cells_per_weight", u64::from(raw.cells_per_weight), 1, 1024)?;
+        c.range(
+            "endurance_median_pulses",
+            raw.endurance_median_pulses,
+            1.0,
+            1e18,
+        )?;
+        Ok(SttMram {
+            name: raw.name,
+            provenance: raw.provenance,
+            thermal_stability: raw.thermal_stability,
+            critical_current_ua: raw.critical_current_ua,
+            attempt_time_s: raw.attempt_time_s,
+            precession_time_s: raw.precession_time_s,
+            r_parallel_ohm: raw.r_parallel_ohm,
+            tmr: raw.tmr,
+            pulse_width_s: raw.pulse_width_s,
+            read_current_ua: raw.read_current_ua,
+            read_time_s: raw.read_time_s,
+            cells_per_weight: raw.cells_per_weight,
+            endurance_median_pulses: raw.endurance_median_pulses,
+        })
+    }
+
+    /// Thermally activated switching probability at `i = I/I_c0 ≤ 1`.
+    pub fn thermal_probability(&self, i: f64, width_s: f64) -> f64 {
+        let rate = (-self.thermal_stability * (1.0 - i.min(1.0))).exp() / self.attempt_time_s;
+        -(-width_s * rate).exp_m1()
+    }
+
+    /// Precessional switching probability at `i = I/I_c0 > 1` (0 at `i ≤ 1`).
+    pub fn precessional_probability(&self, i: f64, width_s: f64) -> f64 {
+        if i <= 1.0 {
+            return 0.0;
+        }
+        let decay = (-2.0 * (i - 1.0) * width_s / self.precession_time_s).exp();
+        (-std::f64::consts::PI.powi(2) / 4.0 * self.thermal_stability * decay).exp()
+    }
+
+    /// Switching probability of one pulse of `current_ua` for `width_s`.
+    pub fn switching_probability(&self, current_ua: f64, width_s: f64) -> f64 {
+        let i = current_ua.abs() / self.critical_current_ua;
+        self.thermal_probability(i, width_s)
+            .max(self.precessional_probability(i, width_s))
+    }
+
+    /// The pulse current (µA) at the file's width that switches a cell with
+    /// probability `p` (bisection to 1e-9 relative; `p` ≤ 0 gives 0 µA, a
+    /// `p` beyond reach gives the largest current searched, 20 `I_c0`).
+    pub fn current_for_probability_ua(&self, p: f64) -> f64 {
+        if p <= 0.0 {
+            return 0.0;
+        }
+        let (mut lo, mut hi) = (0.0, MAX_OVERDRIVE * self.critical_current_ua);
+        if self.switching_probability(hi, self.pulse_width_s) <= p {
+            return hi;
+        }
+        while hi - lo > 1e-9 * hi {
+            let mid = 0.5 * (lo + hi);
+            if self.switching_probability(mid, self.pulse_width_s) < p {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
+
+    /// Probability that one read switches a cell.
+    pub fn read_disturb_probability(&self) -> f64 {
+        self.thermal_probability(
+            self.read_current_ua / self.critical_current_ua,
+            self.read_time_s,
+        )
+    }
+
+    /// Cell energy of one pulse of `current_ua` on a cell starting
+    /// parallel (`from_parallel`) or antiparallel: `I² R t`, pJ.
+    pub fn pulse_energy_pj(&self, current_ua: f64, from_parallel: bool) -> f64 {
+        let r = if from_parallel {
+            self.r_parallel_ohm
+        } else {
+            self.r_parallel_ohm * (1.0 + self.tmr)
+        };
+        let i_a = current_ua * 1e-6;
+        i_a * i_a * r * self.pulse_width_s * 1e12
+    }
+}
+
+/// The names of the built-in MRAM devices.
+pub fn builtin_mram_devices() -> impl Iterator<Item = &'static str> {
+    BUILTIN_MRAM.iter().map(|(n, _)| *n)
+}
+
+/// A built-in MRAM device by name, with overrides applied.
+pub fn builtin_mram(name: &str, overrides: &[(String, String)]) -> Result<SttMram> {
+    let (n, text) = BUILTIN_MRAM
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| crate::DeviceError::UnknownDevice {
+            name: name.to_string(),
+            known: builtin_mram_devices().collect::<Vec<_>>().join(", "),
+        })?;
+    SttMram::from_json(&format!("<built-in device {n}>"), text, overrides)
+}
+
+/// What one write pulse did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MramPulse {
+    /// Pulse current, µA (0: no pulse was needed).
+    pub current_ua: f64,
+    /// Cell energy, pJ.
+    pub energy_pj: f64,
+    /// Whether the cell switched.
+    pub switched: bool,
+}
+
+/// Binary STT-MRAM cells: `true` is parallel (low resistance).
+#[derive(Clone, Debug)]
+pub struct MramCells {
+    parallel: Vec<bool>,
+    pulses: Vec<u64>,
+}
+
+impl MramCells {
+    /// `n` cells, all antiparallel.
+    pub fn new(n: usize) -> Self {
+        MramCells {
+            parallel: vec![false; n],
+            pulses: vec![0; n],
+        }
+    }
+
+    /// Cell states (`true`: parallel).
+    pub fn states(&self) -> &[bool] {
+        &self.parallel
+    }
+
+    /// Write pulses applied to each cell.
+    pub fn pulses(&self) -> &[u64] {
+        &self.pulses
+    }
+
+    /// Applies one pulse of `current_ua` driving `cell` toward `to_parallel`;
+    /// a cell already there does not move (no pulse is applied, none charged).
+    pub fn pulse(
+        &mut self,
+        model: &SttMram,
+        cell: usize,
+        to_parallel: bool,
+        current_ua: f64,
+        rng: &mut Rng,
+    ) -> MramPulse {
+        if self.parallel[cell] == to_parallel || current_ua <= 0.0 {
+            return MramPulse {
+                current_ua: 0.0,
+                energy_pj: 0.0,
+                switched: false,
+            };
+        }
+        let p = model.switching_probability(current_ua, model.pulse_width_s);
+        let u: f64 = rng.random();
+        let switched = u < p;
+        let energy_pj = model.pulse_energy_pj(current_ua, self.parallel[cell]);
+        self.pulses[cell] += 1;
+        if switched {
+            self.parallel[cell] = to_parallel;
+        }
+        MramPulse {
+            current_ua,
+            energy_pj,
+            switched,
+        }
+    }
+
+    /// EaPU's probabilistic write realised by the junction: the rule asks
+    /// that `cell` move toward `to_parallel` with probability `p`; the
+    /// driver applies the pulse whose switching probability is `p`
+    /// ([`SttMram::current_for_probability_ua`]). The only randomness is
+    /// the junction's thermal switching (drawn from `rng`, the array's
+    /// write stream); no digital random bits are used.
+    pub fn eapu_write(
+        &mut self,
+        model: &SttMram,
+        cell: usize,
+        to_parallel: bool,
+        p: f64,
+        rng: &mut Rng,
+    ) -> MramPulse {
+        let i = model.current_for_probability_ua(p.clamp(0.0, 1.0));
+        self.pulse(model, cell, to_parallel, i, rng)
+    }
+
+    /// The weight of pair `k`: `(n⁺ − n⁻)/cells_per_weight · w_max` with
+    /// cells `[2kN, 2kN+N)` the positive group and the next `N` the negative.
+    pub fn weight(&self, model: &SttMram, k: usize, w_max: f32) -> f32 {
+        let n = model.cells_per_weight as usize;
+        let count = |s: &[bool]| s.iter().filter(|&&b| b).count() as f32;
+        let plus = count(&self.parallel[2 * k * n..(2 * k + 1) * n]);
+        let minus = count(&self.parallel[(2 * k + 1) * n..(2 * k + 2) * n]);
+        (plus - minus) / n as f32 * w_max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::stream;
+
+    fn model() -> SttMram {
+        builtin_mram("stt-mram-pmtj", &[]).unwrap()
+    }
+
+    /// Monte Carlo switching fraction of `n` fresh cells pulsed once.
+    fn measured_fraction(m: &SttMram, current_ua: f64, n: usize, seed: u64) -> f64 {
+        let mut cells = MramCells::new(n);
+        let mut rng = stream(seed, "mram");
+        (0..n)
+            .filter(|&c| cells.pulse(m, c, true, current_ua, &mut rng).switched)
+            .count() as f64
+            / n as f64
+    }
+
+    #[test]
+    fn switching_matches_the_analytic_curve() {
+        // 20 000 cells per point: the binomial σ of the fraction is at most
+        // sqrt(0.25/20000) = 0.0035; the tolerance 5σ (two-sided, ~6e-7
+        // false-failure chance per point, 12 points) is 0.018 at p = ½
+        // and shrinks with p(1 − p).
+        let m = model();
+        let n = 20_000;
+        for (k, i) in [0.6, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4, 1.6, 2.0, 3.0]
+            .into_iter()
+            .enumerate()
+        {
+            let current = i * m.critical_current_ua;
+            let p = m.switching_probability(current, m.pulse_width_s);
+            let f = measured_fraction(&m, current, n, 100 + k as u64);
+            let sigma = (p * (1.0 - p) / n as f64).sqrt().max(1.0 / n as f64);
+            assert!(
+                (f - p).abs() <= 5.0 * sigma,
+                "I = {i} I_c0: measured {f}, analytic {p} (5σ = {})",
+                5.0 * sigma
+            );
+        }
+    }
+
+    #[test]
+    fn analytic_curve_has_both_regimes() {
+        let m = model();
+        let t = m.pulse_width_s;
+        // Deep in the thermal regime the rate is Arrhenius: halving the
+        // barrier term multiplies the (small) probability by exp(ΔΔ).
+        let p1 = m.thermal_probability(0.5, t);
+        let p2 = m.thermal_probability(0.6, t);
+        let want = (0.1 * m.thermal_stability).exp();
+        assert!((p2 / p1 / want - 1.0).abs() < 1e-3, "{p1} {p2}");
+        // Precessional: P = exp(−π²Δ/4 · e^{−2(i−1)t/τ_D}).
+        let i = 2.0;
+        let want = (-std::f64::consts::PI.powi(2) / 4.0
+            * m.thermal_stability
+            * (-2.0 * (i - 1.0) * t / m.precession_time_s).exp())
+        .exp();
+        let got = m.switching_probability(i * m.critical_current_ua, t);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        // Monotone in current and in width.
+        let mut last = 0.0;
+        for k in 0..400 {
+            let p = m.switching_probability(k as f64 * 0.01 * m.critical_current_ua, t);
+            assert!(p >= last, "not monotone at {k}");
+            last = p;
+        }
+        assert!(
+            m.switching_probability(m.critical_current_ua * 1.5, 2.0 * t)
+                >= m.switching_probability(m.critical_current_ua * 1.5, t)
+        );
+    }
+
+    #[test]
+    fn eapu_on_mram_writes_with_the_asked_probability() {
+        // 20 000 cells per asked p; tolerance 5 binomial σ (see above).
+        let m = model();
+        let n = 20_000;
+        for (k, p) in [0.01, 0.05, 0.2, 0.5, 0.8, 0.99].into_iter().enumerate() {
+            let i = m.current_for_probability_ua(p);
+            assert!(
+                (m.switching_probability(i, m.pulse_width_s) - p).abs() < 1e-6,
+                "inversion at p = {p}"
+            );
+            let mut cells = MramCells::new(n);
+            let mut rng = stream(7 + k as u64, "eapu-mram");
+            let mut energy = 0.0;
+            let mut switched = 0;
+            for c in 0..n {
+                let o = cells.eapu_write(&m, c, true, p, &mut rng);
+                energy += o.energy_pj;
+                switched += usize::from(o.switched);
+            }
+            let f = switched as f64 / n as f64;
+            let sigma = (p * (1.0 - p) / n as f64).sqrt();
+            assert!((f - p).abs() <= 5.0 * sigma, "asked {p}, wrote {f}");
+            // Every cell took exactly one pulse, charged I²R_AP·t.
+            let e1 = m.pulse_energy_pj(i, false);
+            assert!((energy - n as f64 * e1).abs() < 1e-6 * energy);
+            assert!(cells.pulses().iter().all(|&c| c == 1));
+        }
+        // A cell already in the target state takes no pulse.
+        let mut cells = MramCells::new(1);
+        let mut rng = stream(1, "x");
+        cells.eapu_write(&m, 0, true, 1.0, &mut rng);
+        assert!(cells.states()[0]);
+        let o = cells.eapu_write(&m, 0, true, 0.5, &mut rng);
+        assert_eq!(o.energy_pj, 0.0);
+        assert_eq!(cells.pulses()[0], 1);
+    }
+
+    #[test]
+    fn weights_are_differential_groups() {
+        let m = builtin_mram(
+            "stt-mram-pmtj",
+            &config::overrides(&[("cells_per_weight", "4")]),
+        )
+        .unwrap();
+        let mut cells = MramCells::new(8);
+        let mut rng = stream(3, "w");
+        for c in [0, 1, 2, 4] {
+            cells.eapu_write(&m, c, true, 1.0, &mut rng);
+        }
+        assert_eq!(cells.weight(&m, 0, 1.0), 0.5);
+    }
+
+    #[test]
+    fn read_disturb_is_small_but_positive() {
+        let m = model();
+        let p = m.read_disturb_probability();
+        assert!(p > 0.0 && p < 1e-6, "{p}");
+    }
+
+    #[test]
+    fn impossible_parameters_name_the_field() {
+        for (k, v) in [
+            ("thermal_stability", "-5"),
+            ("attempt_time_s", "-1e-9"),
+            ("precession_time_s", "0"),
+            ("pulse_width_s", "-1e-9"),
+            ("critical_current_ua", "NaN"),
+            ("read_current_ua", "1e9"),
+            ("tmr", "-0.5"),
+        ] {
+            let e = builtin_mram("stt-mram-pmtj", &config::overrides(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("field `{k}`")), "{k}={v}: {e}");
+        }
+    }
+}
