@@ -343,7 +343,7 @@ impl Hge {
 
 impl TrainingAlgorithm for Hge {
     fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
-        self.net.layers.iter().map(|l| vec![l.matrix]).collect()
+        self.net.layer_matrices()
     }
 
     fn name(&self) -> &str {

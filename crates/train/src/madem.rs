@@ -118,7 +118,7 @@ impl Madem {
 
 impl TrainingAlgorithm for Madem {
     fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
-        self.net.layers.iter().map(|l| vec![l.matrix]).collect()
+        self.net.layer_matrices()
     }
 
     fn name(&self) -> &str {

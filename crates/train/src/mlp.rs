@@ -98,6 +98,11 @@ pub(crate) struct Mlp {
 }
 
 impl Mlp {
+    /// Each layer's matrix, for `TrainingAlgorithm::layer_matrices`.
+    pub(crate) fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
+        self.layers.iter().map(|l| vec![l.matrix]).collect()
+    }
+
     /// Places `layers` with `weights` on `chip`; biases start at 0.
     pub(crate) fn place(chip: &mut ChipSim, layers: &[LayerSpec], weights: &[Vec<f32>]) -> Mlp {
         let placed = layers
