@@ -5,7 +5,7 @@ use crate::report::*;
 use crate::spec::{Resolved, RunSpec};
 use crate::{AimsimError, Result};
 use aimsim_controller::UpdateRule;
-use aimsim_energy::{Component, EnergyLedger};
+use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
 use aimsim_workload::Workload;
@@ -320,6 +320,7 @@ impl Simulation {
             device: chip.device().name.clone(),
             rule: chip.rule_name().into(),
             algorithm: self.algo.name().into(),
+            update_unit: cfg.update_unit.kind().name().into(),
             workload: WorkloadReport {
                 name: self.workload.name.clone(),
                 steps,
@@ -355,6 +356,7 @@ impl Simulation {
                     .iter()
                     .map(|&c| (c.key().to_string(), ledger.component_count(c)))
                     .collect(),
+                update_split: aimsim_engine::UpdateSplit::from_ledger(ledger, Phase::UPDATE),
             },
             inference: eval.inference.clone(),
             writes: WritesReport {
@@ -405,6 +407,11 @@ impl Simulation {
             adcs: cfg.adc.adcs_per_tile(),
             mac_units: cfg.digital.macs_per_cycle(),
             random_bits: cfg.digital.random_bits_per_decision(),
+            update_unit_transistors: aimsim_periphery::update_unit_transistors(
+                &cfg.update_unit,
+                cfg.tile_rows,
+                cfg.tile_cols,
+            ),
         };
         let by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
         AreaReport {

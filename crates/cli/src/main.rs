@@ -433,9 +433,17 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> 
         .collect::<Vec<_>>()
         .join(", ");
     println!("  energy          {:.4} µJ ({share})", e.total * 1e-6);
+    let update = e.by_phase.get("update").copied().unwrap_or(0.0);
+    let u = &e.update_split;
+    let pct = |v: f64| 100.0 * v / update.max(f64::MIN_POSITIVE);
     println!(
-        "  update energy   {:.4} µJ",
-        e.by_phase.get("update").copied().unwrap_or(0.0) * 1e-6
+        "  update energy   {:.4} µJ (unit {}: forming {:.1}%, deciding {:.1}%, writing {:.1}%, static {:.1}%)",
+        update * 1e-6,
+        r.update_unit,
+        pct(u.forming),
+        pct(u.deciding),
+        pct(u.writing),
+        pct(u.static_pj)
     );
     println!(
         "  inference       {:.3} nJ and {:.3} µs per test sample ({} samples, own ledger)",

@@ -3,16 +3,14 @@
 
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
+use crate::forming::{form_and_decide, FormCounts, FormInput};
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
 use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{OwnedPhase, Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{
-    DecisionStats, FactorScratch, RuleContext, RuleInput, TileBlock, UpdateRequest, UpdateRule,
-    WritePlan,
-};
+use aimsim_controller::{FactorScratch, UpdateRequest, UpdateRule, WritePlan};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -456,11 +454,15 @@ impl ChipSim {
     }
 
     /// One update of the chip's weights: for every tile of every listed
-    /// matrix the gradient unit forms the requested `ΔG = ΔW · r_wg`, the
-    /// write rule decides what to write, and the write plan is packed into
-    /// pulse phases that the tile's driver executes. `digital_macs` are
-    /// multiply-accumulates the algorithm's own digital update performs in
-    /// the same phase (e.g. bias updates), charged with the gradient unit's.
+    /// matrix the chip's update-forming unit (`chip.update_unit`) forms the
+    /// requested `ΔG = ΔW · r_wg` (the digital MAC array: P MACs per weight
+    /// of a rank-P request), the write rule decides what to write (or the
+    /// sparse sampler draws EaPU's decisions), and the write plan is packed
+    /// into pulse phases that the tile's driver executes; the forming unit
+    /// and the decisions take their cycles before the tile's writes.
+    /// `digital_macs` are multiply-accumulates the algorithm's own digital
+    /// update performs in the same phase (e.g. bias updates), charged with
+    /// the gradient MACs.
     /// In the sequential schedule the call returns when every write is
     /// done; pipelined, with the writes in flight.
     pub fn update(&mut self, updates: &[MatrixUpdate<'_>], digital_macs: u64) -> Result<()> {
@@ -468,46 +470,33 @@ impl ChipSim {
         let model = &self.model;
         let r_wg = model.r_wg_us;
         let mode = self.rule.write_mode();
-        let gradient = self.rule.needs_gradient();
         let max_parallel = self.chip.driver.max_parallel() as usize;
-        let mut stats = DecisionStats::default();
-        let mut macs = digital_macs;
+        let mut counts = FormCounts::default();
         let mut scratch = FactorScratch::default();
+        let mut sampled = Vec::new();
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
             let (rows, cols) = (mx.rows, mx.cols);
             check_request(&u.request, rows, cols);
             for &ti in &mx.tiles {
+                let input = FormInput {
+                    unit: &self.chip.update_unit,
+                    digital: &self.chip.digital,
+                    request: &u.request,
+                    rows,
+                    cols,
+                    r_wg_us: r_wg,
+                    tile_index: ti,
+                };
                 let tile = &mut self.tiles[ti];
-                let block = TileBlock {
-                    row0: tile.row0,
-                    col0: tile.col0,
-                    rows: tile.rows,
-                    cols: tile.cols,
-                };
-                u.request
-                    .requested_us(rows, cols, block, r_wg, &mut tile.req);
-                let input = RuleInput {
-                    tile: ti,
-                    rows: tile.rows,
-                    cols: tile.cols,
-                    requested_us: &tile.req,
-                    factors: u
-                        .request
-                        .tile_factors(rows, cols, block, r_wg, &mut scratch),
-                };
-                let mut ctx = RuleContext::new(&mut tile.rng_decide);
-                self.rule.decide(&input, &mut tile.dec, &mut ctx);
-                let s = ctx.costs();
-                let grad = if gradient { tile.req.len() as u64 } else { 0 };
-                macs += grad + s.macs;
-                // Compares and counts run in the same pipeline as the MACs.
-                tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
-                stats.compares += s.compares;
-                stats.coincidence_counts += s.coincidence_counts;
-                stats.random_decisions += s.random_decisions;
-                stats.sram_reads += s.sram_reads;
-                stats.sram_writes += s.sram_writes;
+                tile.form_cycles = form_and_decide(
+                    &input,
+                    self.rule.as_mut(),
+                    tile,
+                    &mut scratch,
+                    &mut sampled,
+                    &mut counts,
+                );
                 match tile.cells.as_ref() {
                     None => {
                         let inv = 1.0 / r_wg;
@@ -529,27 +518,9 @@ impl ChipSim {
                 }
             }
         }
-        let dig = &self.chip.digital;
-        let (mac_pj, add_pj, bit_pj, bits) = (
-            dig.mac_pj(),
-            dig.add_pj(),
-            dig.random_bit_pj(),
-            u64::from(dig.random_bits_per_decision()),
-        );
-        let (sram_r, sram_w, per_cycle) = (
-            dig.sram_read_pj(),
-            dig.sram_write_pj(),
-            dig.macs_per_cycle(),
-        );
-        self.charge_digital("gradient_mac", macs, mac_pj);
-        self.charge_digital("threshold_compare", stats.compares, add_pj);
-        self.charge_digital("random_bits", stats.random_decisions * bits, bit_pj);
-        if stats.coincidence_counts > 0 {
-            self.charge_digital("coincidence_count", stats.coincidence_counts, add_pj);
-        }
-        if stats.sram_reads + stats.sram_writes > 0 {
-            self.charge_digital("sram_read", stats.sram_reads, sram_r);
-            self.charge_digital("sram_write", stats.sram_writes, sram_w);
+        let charges = counts.charges(&self.chip.update_unit, &self.chip.digital, digital_macs);
+        for (op, n, pj) in charges {
+            self.charge_digital(op, n, pj);
         }
         // Each tile's gradient unit runs in parallel before its writes.
         self.update_issued = self.now;
@@ -558,8 +529,7 @@ impl ChipSim {
             if tile.phases.is_empty() {
                 continue;
             }
-            let grad_cycles = tile.update_ops.div_ceil(u64::from(per_cycle));
-            let ready = self.now + self.chip.clock.cycles(grad_cycles);
+            let ready = self.now + self.chip.clock.cycles(tile.form_cycles);
             self.issue_op(ti, TileOp::Write, ready);
         }
         if self.chip.schedule == Schedule::Sequential {
