@@ -21,12 +21,23 @@ fn every_unit_splits_the_update_energy_and_adds_up() {
             .iter()
             .map(|k| f(&r, &format!("energy_pj.update_split.{k}")))
             .sum();
-        assert!((parts - phase).abs() <= 1e-9 * phase, "{unit}: {parts} vs {phase}");
+        assert!(
+            (parts - phase).abs() <= 1e-9 * phase,
+            "{unit}: {parts} vs {phase}"
+        );
         for k in ["forming", "deciding", "writing", "static"] {
-            assert!(f(&r, &format!("energy_pj.update_split.{k}")) > 0.0, "{unit} {k}");
+            assert!(
+                f(&r, &format!("energy_pj.update_split.{k}")) > 0.0,
+                "{unit} {k}"
+            );
         }
         let area = &r["area_mm2"]["by_component"];
-        let sum: f64 = area.as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        let sum: f64 = area
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
         let total = f(&r, "area_mm2.total");
         assert!((sum - total).abs() <= 1e-12 * total, "{unit}");
         assert_eq!(
@@ -37,7 +48,9 @@ fn every_unit_splits_the_update_energy_and_adds_up() {
         update.push(f(&r, "energy_pj.update_split.forming"));
     }
     // Forming costs: the host and link cost most, the sampler least.
-    let [mac, lp, ss, off] = update[..] else { unreachable!() };
+    let [mac, lp, ss, off] = update[..] else {
+        unreachable!()
+    };
     assert!(ss < lp && lp < mac && mac < off, "{update:?}");
 }
 

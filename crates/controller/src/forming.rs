@@ -294,6 +294,7 @@ mod tests {
         }
         let h = 2.0 / (9.0 * df);
         let quantile = df * (1.0 - h + 3.719 * h.sqrt()).powi(3);
+        println!("sparse sampler: chi-square {chi2:.1} over {df} cells (bound {quantile:.1}); candidates {} for {} writes", stats.candidates, stats.writes);
         assert!(
             chi2 < quantile,
             "chi-square {chi2} over {df} cells, bound {quantile}"
