@@ -4,7 +4,7 @@
 //! number of writes: 64 rows, 256 … 4096 weight columns, `δ_j = 0.3 ·
 //! 256 / cols`, `x_i = 0.5`, `η r_wg = 0.8 µS`, ΔG_th = 2 µS, so every
 //! cell's probability halves as the columns double and the expected
-//! writes stay 64 · 256 · 0.3 · 0.5 · 0.8 / 2 ≈ 768 per call. The
+//! writes stay 64 · 256 · 0.3 · 0.5 · 0.8 / 2 ≈ 983 per call. The
 //! sampler's time should stay flat (it grows with the candidates drawn);
 //! the dense rule's grows with the cells. Throughput is in cells of the
 //! tile per second. Figures are recorded in `docs/performance.md`.
