@@ -59,8 +59,10 @@ const DECIDING_OPS: [&str; 9] = [
 
 /// The stage of an update-phase ledger entry: `static` is static; cell
 /// pulses, drivers and verify reads (`verify_*` DAC, array, sense and ADC
-/// operations) write; the digital operations of [`DECIDING_OPS`] decide;
-/// everything else (gradient MACs, codes, sampler set-up, host and link,
+/// operations) write; the digital operations `threshold_compare`,
+/// `random_bits`, `coincidence_count`, `sram_read`, `sram_write`,
+/// `decision_mac`, `sampler_skip_log`, `sampler_skip_mac` and
+/// `sampler_compare` decide; everything else (gradient MACs, codes, sampler set-up, host and link,
 /// the algorithm's update arithmetic and factor buffers) forms.
 pub fn update_stage(component: Component, operation: &str) -> UpdateStage {
     match component {
