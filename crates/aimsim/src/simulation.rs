@@ -406,7 +406,8 @@ impl Simulation {
             mac_units: cfg.digital.macs_per_cycle(),
             random_bits: cfg.digital.random_bits_per_decision(),
         };
-        let by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        let mut by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        by_component.extend(self.algo.extra_area_mm2());
         AreaReport {
             total: by_component.values().sum(),
             by_component,
