@@ -166,7 +166,7 @@ impl RunSpecBuilder {
 
     /// Validates the spec: every file, field and value resolved.
     pub fn build(self) -> Result<RunSpec> {
-        self.spec.resolve()?;
+        self.spec.check()?;
         Ok(self.spec)
     }
 }
@@ -182,7 +182,7 @@ impl RunSpec {
     pub fn from_json(file: &str, text: &str) -> Result<RunSpec> {
         let tree = config::parse_tree(file, text)?;
         let spec: RunSpec = config::from_tree(file, tree)?;
-        spec.resolve()?;
+        spec.check()?;
         Ok(spec)
     }
 
@@ -211,6 +211,28 @@ impl RunSpec {
 
     /// Resolves the spec into a validated chip, device and training options.
     pub fn resolve(&self) -> Result<Resolved> {
+        let (chip, device_spec, device, train, network) = self.resolve_config()?;
+        let workload = Workload::from_network(network, self.seed)?;
+        Ok(Resolved {
+            chip,
+            device_spec,
+            device,
+            train,
+            workload,
+        })
+    }
+
+    /// Everything [`RunSpec::resolve`] checks, without materialising the
+    /// workload's data (a sweep plan checks every point this way: loading
+    /// the digits for each of 10⁶ points was most of its time).
+    pub fn check(&self) -> Result<()> {
+        let (.., network) = self.resolve_config()?;
+        Workload::check(&network)?;
+        Ok(())
+    }
+
+    /// The chip, device spec, device, training options and network.
+    fn resolve_config(&self) -> Result<(Chip, String, DeviceModel, Train, Network)> {
         let mut chip_over = Vec::new();
         let mut device_over = Vec::new();
         let mut train_over = Vec::new();
@@ -289,14 +311,7 @@ impl RunSpec {
             over.extend(train_over.iter().cloned());
             Train::from_raw_with(RawTrain::default(), &over)?
         };
-        let workload = Workload::from_network(network, self.seed)?;
-        Ok(Resolved {
-            chip,
-            device_spec,
-            device,
-            train,
-            workload,
-        })
+        Ok((chip, device_spec, device, train, network))
     }
 }
 
