@@ -142,17 +142,33 @@ impl Gpu {
                 ),
             ));
         }
-        for (field, s) in [
+        // Physical bounds, wide enough for any GPU or node and narrow
+        // enough that no model figure overflows (the fuzzer found rates of
+        // 5e-324 giving infinite times): see docs/gpu-model.md.
+        for (field, s, lo, hi) in [
+            ("board_power_w", &raw.board_power_w, 1e-3, 1e5),
+            ("idle_power_w", &raw.idle_power_w, 1e-3, 1e5),
+            ("peak_fp32_tflops", &raw.peak_fp32_tflops, 1e-6, 1e6),
+            ("peak_tensor_tflops", &raw.peak_tensor_tflops, 1e-6, 1e6),
+            ("memory_bandwidth_gbs", &raw.memory_bandwidth_gbs, 1e-3, 1e7),
+            ("kernel_launch_us", &raw.kernel_launch_us, 1e-6, 1e6),
             (
                 "achievable_compute_fraction",
                 &raw.achievable_compute_fraction,
+                1e-6,
+                1.0,
             ),
             (
                 "achievable_bandwidth_fraction",
                 &raw.achievable_bandwidth_fraction,
+                1e-6,
+                1.0,
             ),
         ] {
-            c.range(&format!("{field}.value"), s.value, 0.0, 1.0)?;
+            c.range(&format!("{field}.value"), s.value, lo, hi)?;
+        }
+        if let Some(m) = &raw.measured_step_j {
+            c.range("measured_step_j.value", m.value, 0.0, 1e12)?;
         }
         Ok(Gpu {
             name: raw.name,
