@@ -46,7 +46,10 @@ pub use report::{
     WorkloadReport, WritesReport, REPORT_SCHEMA,
 };
 pub use simulation::{Simulation, VcdOptions};
-pub use spec::{load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES};
+pub use spec::{
+    load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES,
+    MAX_SIMULATED_WEIGHTS,
+};
 
 pub use aimsim_controller as controller;
 pub use aimsim_energy as energy;
