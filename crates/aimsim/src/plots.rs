@@ -12,7 +12,7 @@
 //! `lifetime.csv`, so they show exactly what those files hold.
 
 use crate::report::Report;
-use aimsim_trace::plot::{self, Axes, Bars, Series};
+use aimsim_trace::plot::{self, Axes, Bars, Panel, Series};
 use aimsim_trace::TraceError;
 use std::collections::BTreeMap;
 
@@ -57,8 +57,8 @@ fn per_step(steps: &[f64], values: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
-fn bars_of(map: &BTreeMap<String, f64>, title: &str, name: &str) -> (Bars, Vec<Series>) {
-    (
+fn bars_of(map: &BTreeMap<String, f64>, title: &str, name: &str) -> Panel {
+    Panel::Bars(
         Bars {
             title: title.into(),
             labels: map.keys().cloned().collect(),
@@ -104,7 +104,7 @@ pub fn run_plots(
         "{} / {} / {}",
         report.workload.name, report.algorithm, report.rule
     );
-    let energy = plot::bar_panels(&[
+    let energy = plot::panels(&[
         bars_of(
             &report.energy_pj.by_component,
             "training energy by component",
@@ -140,8 +140,8 @@ pub fn run_plots(
         })
         .collect();
     let metric = &report.workload.metric;
-    let progress = plot::line_panels(&[
-        (
+    let progress = plot::panels(&[
+        Panel::Lines(
             Axes {
                 title: format!(
                     "pulses per step (test {} {:.4} at the end)",
@@ -156,7 +156,7 @@ pub fn run_plots(
                 points: per_step(l_steps, &pulses_per_step),
             }],
         ),
-        (
+        Panel::Lines(
             Axes {
                 title: "energy per step by phase".into(),
                 x_label: "training step".into(),

@@ -14,7 +14,7 @@
 
 use crate::report::Report;
 use crate::{AimsimError, Result, RunSpec, Simulation};
-use aimsim_trace::plot::{self, Bars, Series};
+use aimsim_trace::plot::{self, Axes, Bars, Panel, Series};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -54,6 +54,15 @@ pub const QUICK_STEPS: &[(&str, u64)] = &[
     ("sr2", 600),
 ];
 
+/// The digits-cnn rules whose learning curve is plotted (`accuracy.svg`).
+const CURVE_RULES: [&str; 3] = ["eapu", "bp", "ideal"];
+
+/// Where the learning curves are sampled, as fractions of the full run: a
+/// run stopped after `k` steps trains exactly the first `k` steps of the
+/// longer run (same seed, same sample order), so its test accuracy is the
+/// longer run's at step `k` — measured without reading the chip mid-run.
+const CURVE_FRACTIONS: [(u64, u64); 3] = [(1, 4), (1, 2), (3, 4)];
+
 /// Options of a reproduction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReproduceOptions {
@@ -70,6 +79,8 @@ struct Experiment {
     algorithm: &'static str,
     rule: &'static str,
     unit: &'static str,
+    /// Stop after this many steps (a point of a learning curve).
+    stop: Option<u64>,
 }
 
 impl Experiment {
@@ -79,7 +90,13 @@ impl Experiment {
             algorithm,
             rule,
             unit: UPDATE_UNITS[0],
+            stop: None,
         }
+    }
+
+    fn stopped_at(mut self, steps: u64) -> Self {
+        self.stop = Some(steps);
+        self
     }
 
     fn under(mut self, unit: &'static str) -> Self {
@@ -88,6 +105,9 @@ impl Experiment {
     }
 
     fn steps(&self, opts: &ReproduceOptions) -> Option<u64> {
+        if self.stop.is_some() {
+            return self.stop;
+        }
         opts.quick.then(|| {
             QUICK_STEPS
                 .iter()
@@ -135,7 +155,8 @@ impl Experiment {
         } else {
             format!("{}+{}", self.algorithm, self.rule)
         };
-        format!("{} {who} [{}]", self.workload, self.unit)
+        let at = self.stop.map_or(String::new(), |s| format!(" @{s}"));
+        format!("{} {who} [{}]{at}", self.workload, self.unit)
     }
 }
 
@@ -289,14 +310,32 @@ pub fn reproduce_eapu(
     }
     let mut runs: Vec<RunRecord> = Vec::new();
     let mut done: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, e) in plan.iter().enumerate() {
-        progress(i, plan.len(), &e.command(opts));
+    // The learning curves' points (runs stopped at 1/4, 1/2 and 3/4 of
+    // the digits-cnn runs' steps) are known once the first run is planned;
+    // their count is fixed, so the progress total is.
+    let total = plan.len() + CURVE_FRACTIONS.len() * CURVE_RULES.len();
+    let mut run = |e: &Experiment, runs: &mut Vec<RunRecord>| -> Result<()> {
+        progress(runs.len(), total, &e.command(opts));
         let spec = e.spec(opts)?;
         let mut sim = Simulation::new(&spec)?;
         sim.run(&mut |_, _| {})?;
         let report = sim.report()?.clone();
         done.insert(e.label(), runs.len());
         runs.push(RunRecord::new(e, opts, &spec, &report));
+        Ok(())
+    };
+    for e in &plan {
+        run(e, &mut runs)?;
+    }
+    let full = runs
+        .iter()
+        .find(|r| r.label == Experiment::new("digits-cnn", "backprop", "eapu").label())
+        .map_or(0, |r| r.steps);
+    for rule in CURVE_RULES {
+        for (num, den) in CURVE_FRACTIONS {
+            let e = Experiment::new("digits-cnn", "backprop", rule).stopped_at(full * num / den);
+            run(&e, &mut runs)?;
+        }
     }
     let get = |e: &Experiment| -> &RunRecord { &runs[done[&e.label()]] };
     let mut claims = Vec::new();
@@ -669,19 +708,48 @@ impl Reproduction {
             y_label: y.into(),
             log_y,
         };
-        // accuracy
+        // accuracy: the final values, and the learning curves (runs stopped
+        // at fractions of the full run, and the full run)
+        let curves: Vec<Series> = CURVE_RULES
+            .iter()
+            .map(|rule| {
+                let prefix = label("digits-cnn", rule, unit0);
+                let mut points: Vec<(f64, f64)> = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.label == prefix || r.label.starts_with(&format!("{prefix} @")))
+                    .map(|r| (r.steps as f64, r.metric("accuracy")))
+                    .collect();
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Series {
+                    name: rule.to_string(),
+                    points,
+                }
+            })
+            .collect();
         out.push((
             "accuracy.svg".to_string(),
-            plot::bar_chart(
-                &bars("test accuracy under write noise", &rules, "accuracy", false),
-                &[series(
-                    "digits-cnn",
-                    rules
-                        .iter()
-                        .map(|r| value("digits-cnn", r, unit0, &|x| x.metric("accuracy")))
-                        .collect(),
-                )],
-            )?,
+            plot::panels(&[
+                Panel::Bars(
+                    bars("digits-cnn test accuracy", &rules, "accuracy", false),
+                    vec![series(
+                        "digits-cnn",
+                        rules
+                            .iter()
+                            .map(|r| value("digits-cnn", r, unit0, &|x| x.metric("accuracy")))
+                            .collect(),
+                    )],
+                ),
+                Panel::Lines(
+                    Axes {
+                        title: "test accuracy after k steps".into(),
+                        x_label: "training step k".into(),
+                        y_label: "accuracy".into(),
+                        log_y: false,
+                    },
+                    curves,
+                ),
+            ])?,
         ));
         // restoration: PSNR and SSIM panels, a series per workload
         let mut psnr = Vec::new();
@@ -704,9 +772,9 @@ impl Reproduction {
         }
         out.push((
             "restoration.svg".to_string(),
-            plot::bar_panels(&[
-                (bars("image restoration: PSNR", &rules, "dB", false), psnr),
-                (bars("image restoration: SSIM", &rules, "SSIM", false), ssim),
+            plot::panels(&[
+                Panel::Bars(bars("image restoration: PSNR", &rules, "dB", false), psnr),
+                Panel::Bars(bars("image restoration: SSIM", &rules, "SSIM", false), ssim),
             ])?,
         ));
         // update ratio
@@ -771,8 +839,8 @@ impl Reproduction {
             .collect();
         out.push((
             "training_energy.svg".to_string(),
-            plot::bar_panels(&[
-                (
+            plot::panels(&[
+                Panel::Bars(
                     bars(
                         "digits-mlp training energy by update unit",
                         UPDATE_UNITS,
@@ -781,7 +849,7 @@ impl Reproduction {
                     ),
                     te,
                 ),
-                (
+                Panel::Bars(
                     bars(&format!("by component [{unit0}]"), &comp_refs, "µJ", false),
                     tb,
                 ),

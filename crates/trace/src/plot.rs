@@ -108,12 +108,24 @@ pub fn line_chart(axes: &Axes, series: &[Series]) -> Result<String> {
     svg(|root| draw_lines(root, axes, series))
 }
 
-/// Several line charts side by side (one panel each), as one SVG document.
-pub fn line_panels(panels: &[(Axes, Vec<Series>)]) -> Result<String> {
+/// One panel of a multi-panel plot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Panel {
+    /// A line chart ([`line_chart`]).
+    Lines(Axes, Vec<Series>),
+    /// A bar chart ([`bar_chart`]).
+    Bars(Bars, Vec<Series>),
+}
+
+/// Several charts side by side (one panel each), as one SVG document.
+pub fn panels(panels: &[Panel]) -> Result<String> {
     svg(|root| {
         let areas = root.split_evenly((1, panels.len().max(1)));
-        for (area, (axes, series)) in areas.iter().zip(panels) {
-            draw_lines(area, axes, series)?;
+        for (area, panel) in areas.iter().zip(panels) {
+            match panel {
+                Panel::Lines(axes, series) => draw_lines(area, axes, series)?,
+                Panel::Bars(bars, series) => draw_bars(area, bars, series)?,
+            }
         }
         Ok(())
     })
@@ -218,17 +230,6 @@ pub struct Bars {
 /// `points` are `(position index, value)`), side by side.
 pub fn bar_chart(bars: &Bars, series: &[Series]) -> Result<String> {
     svg(|root| draw_bars(root, bars, series))
-}
-
-/// Several bar charts side by side, as one SVG document.
-pub fn bar_panels(panels: &[(Bars, Vec<Series>)]) -> Result<String> {
-    svg(|root| {
-        let areas = root.split_evenly((1, panels.len().max(1)));
-        for (area, (bars, series)) in areas.iter().zip(panels) {
-            draw_bars(area, bars, series)?;
-        }
-        Ok(())
-    })
 }
 
 fn draw_bars(
