@@ -73,3 +73,25 @@ fn plots_are_svg_with_the_expected_series() {
         assert!(!e.path().join(f).exists(), "{f} written without --plots");
     }
 }
+
+/// `aimsim reproduce` checks its output folder before running anything:
+/// a file where the folder should be is bad input (exit 2), nothing run.
+#[test]
+fn reproduce_refuses_a_bad_out_before_running() {
+    let d = tmp();
+    let file = d.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = super::aimsim(&[
+        "reproduce",
+        "eapu",
+        "--quick",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--out") && err.contains("file"), "{err}");
+    assert!(!err.contains("[1/"), "a run started: {err}");
+    let o = super::aimsim(&["reproduce", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+}
