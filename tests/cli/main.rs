@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod networks;
+mod plots;
 
 fn aimsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aimsim"))
