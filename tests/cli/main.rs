@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod networks;
+mod plots;
 mod update_units;
 
 fn aimsim(args: &[&str]) -> Output {
@@ -1118,4 +1119,27 @@ fn area_adds_up_and_scales_with_tiles() {
         f(&r2, "area_mm2.by_component.array"),
         f(&r, "area_mm2.by_component.array")
     );
+}
+
+/// HGE adds its lock-in (tone state and sine table) to the area, the
+/// total still the sum of the parts; backprop has none.
+#[test]
+fn hge_adds_its_lockin_area() {
+    let d = tmp();
+    let r = run_ok(d.path(), &["--steps", "1", "--algorithm", "hge"]);
+    let parts: f64 = r["area_mm2"]["by_component"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let total = f(&r, "area_mm2.total");
+    assert!((parts - total).abs() <= 1e-12 * total, "{parts} vs {total}");
+    // 138 tones (64-128-10's neurons): 0.10403 mm² (periphery's
+    // `lockin_by_hand`).
+    let lockin = f(&r, "area_mm2.by_component.lockin");
+    assert!((lockin - 0.104_03).abs() < 1e-4, "{lockin}");
+    let bp = run_ok(d.path(), &["--steps", "1"]);
+    assert!(bp["area_mm2"]["by_component"].get("lockin").is_none());
+    assert!((total - f(&bp, "area_mm2.total") - lockin).abs() < 1e-9);
 }

@@ -413,7 +413,8 @@ impl Simulation {
                 cfg.tile_cols,
             ),
         };
-        let by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        let mut by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
+        by_component.extend(self.algo.extra_area_mm2());
         AreaReport {
             total: by_component.values().sum(),
             by_component,
@@ -441,6 +442,17 @@ impl Simulation {
     /// Finishes the run if needed and writes `report.json`, `energy.csv`
     /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
     pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
+        self.write_outputs_inner(dir, false)
+    }
+
+    /// [`Simulation::write_outputs`] and the plots ([`crate::PLOT_FILES`]:
+    /// energy by component and phase, writes and energy per step, pulses
+    /// per cell) in the same result set.
+    pub fn write_outputs_with_plots(&mut self, dir: &std::path::Path) -> Result<()> {
+        self.write_outputs_inner(dir, true)
+    }
+
+    fn write_outputs_inner(&mut self, dir: &std::path::Path, plots: bool) -> Result<()> {
         self.report()?;
         let (energy, life) = match self.spilled.as_mut() {
             Some(files) => files.read().map_err(|source| AimsimError::Io {
@@ -453,7 +465,28 @@ impl Simulation {
                 self.trainer.lifetime_rows(),
             ),
         };
-        crate::output::write_outputs(dir, self.report.as_ref().expect("built"), &energy, &life)
+        if !plots {
+            return crate::output::write_outputs(
+                dir,
+                self.report.as_ref().expect("built"),
+                &energy,
+                &life,
+            );
+        }
+        let report = self.report.as_ref().expect("built");
+        let svgs = crate::plots::run_plots(
+            report,
+            &energy,
+            &life,
+            self.chip.cells() as u64,
+            &self.chip.pulses_per_cell(),
+        )
+        .map_err(|e| AimsimError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        let extra: Vec<(&str, &[u8])> = svgs.iter().map(|(n, s)| (*n, s.as_bytes())).collect();
+        crate::output::write_outputs_with(dir, report, &energy, &life, &extra)
     }
 
     /// Writes trace rows to temporary files as they are recorded instead of

@@ -166,7 +166,7 @@ impl RunSpecBuilder {
 
     /// Validates the spec: every file, field and value resolved.
     pub fn build(self) -> Result<RunSpec> {
-        self.spec.resolve()?;
+        self.spec.check()?;
         Ok(self.spec)
     }
 }
@@ -182,7 +182,7 @@ impl RunSpec {
     pub fn from_json(file: &str, text: &str) -> Result<RunSpec> {
         let tree = config::parse_tree(file, text)?;
         let spec: RunSpec = config::from_tree(file, tree)?;
-        spec.resolve()?;
+        spec.check()?;
         Ok(spec)
     }
 
@@ -211,6 +211,28 @@ impl RunSpec {
 
     /// Resolves the spec into a validated chip, device and training options.
     pub fn resolve(&self) -> Result<Resolved> {
+        let (chip, device_spec, device, train, network) = self.resolve_config()?;
+        let workload = Workload::from_network(network, self.seed)?;
+        Ok(Resolved {
+            chip,
+            device_spec,
+            device,
+            train,
+            workload,
+        })
+    }
+
+    /// Everything [`RunSpec::resolve`] checks, without materialising the
+    /// workload's data (a sweep plan checks every point this way: loading
+    /// the digits for each of 10⁶ points was most of its time).
+    pub fn check(&self) -> Result<()> {
+        let (.., network) = self.resolve_config()?;
+        Workload::check(&network)?;
+        Ok(())
+    }
+
+    /// The chip, device spec, device, training options and network.
+    fn resolve_config(&self) -> Result<(Chip, String, DeviceModel, Train, Network)> {
         let mut chip_over = Vec::new();
         let mut device_over = Vec::new();
         let mut train_over = Vec::new();
@@ -289,15 +311,41 @@ impl RunSpec {
             over.extend(train_over.iter().cloned());
             Train::from_raw_with(RawTrain::default(), &over)?
         };
-        let workload = Workload::from_network(network, self.seed)?;
-        Ok(Resolved {
-            chip,
-            device_spec,
-            device,
-            train,
-            workload,
-        })
+        // Before any data is made: a network too large to simulate never
+        // allocates its cells or its (possibly ImageNet-sized) samples.
+        check_fits_the_simulator(&network)?;
+        Ok((chip, device_spec, device, train, network))
     }
+}
+
+/// The most weights a run places on the chip. Each weight is a pair of
+/// cells of 12 B (20 B on a device that relaxes), so 2²³ weights hold
+/// 0.2–0.34 GB of cell state, and every training step touches each of them
+/// several times: a larger network (ResNet-50 has 2.5·10⁷) is a case for
+/// `aimsim gpu-estimate`, not for a cycle-level run.
+pub const MAX_SIMULATED_WEIGHTS: u64 = 1 << 23;
+
+/// Refuses a network with more weights than [`MAX_SIMULATED_WEIGHTS`],
+/// naming the file and pointing to `aimsim gpu-estimate`.
+fn check_fits_the_simulator(network: &Network) -> Result<()> {
+    let weights: u64 = network
+        .layers
+        .iter()
+        .filter_map(|l| l.matrix())
+        .map(|(r, c)| (r * c) as u64)
+        .sum();
+    if weights > MAX_SIMULATED_WEIGHTS {
+        return Err(Check::new(&network.file)
+            .err(
+                "layers",
+                format!(
+                    "{weights} weights are too large for the chip simulation; expected at most {MAX_SIMULATED_WEIGHTS} (use `aimsim gpu-estimate --network {} --batch N` for the GPU reference of a network this size)",
+                    network.file
+                ),
+            )
+            .into());
+    }
+    Ok(())
 }
 
 /// `s` as a JSON string value.

@@ -139,6 +139,13 @@ fn targets() -> Vec<Target> {
             load: load_sweep,
         },
         Target {
+            name: "gpu",
+            seeds: ["v100", "a100", "h100"]
+                .map(|n| read(format!("gpus/{n}.gpu.json")))
+                .to_vec(),
+            load: load_gpu,
+        },
+        Target {
             name: "report",
             seeds: vec![read("traces/report.json")],
             load: load_report,
@@ -351,14 +358,47 @@ fn load_npz(_: &Ctx, text: &str) -> Outcome {
     }
 }
 
-/// A sweep spec is parsed and planned (every point's run spec resolved);
-/// no point runs.
+/// A sweep spec is parsed and planned (every point's run spec checked); no
+/// point runs. Planning is linear in the runs (≈ 50 µs each, so a
+/// 10⁶-run plan — the most a spec may ask for — takes about a minute:
+/// work, not a hang), so an accepted spec of more than [`PLAN_AT_MOST`]
+/// runs is counted as accepted without being planned, as a network too
+/// large is not stepped.
 fn load_sweep(_: &Ctx, text: &str) -> Outcome {
-    match aimsim_sweep::SweepSpec::parse("s.sweep.json", text).and_then(aimsim_sweep::Plan::new) {
+    let spec = match aimsim_sweep::SweepSpec::parse("s.sweep.json", text) {
+        Ok(s) => s,
+        Err(_) => return Outcome::Refused,
+    };
+    if spec.runs() > PLAN_AT_MOST {
+        return Outcome::Accepted;
+    }
+    match aimsim_sweep::Plan::new(spec) {
         Ok(_) => Outcome::Accepted,
         Err(_) => Outcome::Refused,
     }
 }
+
+/// A GPU file (`aimsim.gpu/1`) is loaded; an accepted one estimates a
+/// digits-cnn training step at batch 32, whose time and energies must be
+/// finite and non-negative.
+fn load_gpu(_: &Ctx, text: &str) -> Outcome {
+    let Ok(gpu) = aimsim::Gpu::from_json("g.gpu.json", text) else {
+        return Outcome::Refused;
+    };
+    let net = aimsim_workload::builtin_network("digits-cnn").unwrap();
+    let s = aimsim::estimate_step(&gpu, &net, 32);
+    for (what, v) in [
+        ("time_s", s.time_s),
+        ("energy_j", s.energy_j),
+        ("energy_j_flop_bound", s.energy_j_flop_bound),
+    ] {
+        assert!(v.is_finite() && v >= 0.0, "{what} = {v}");
+    }
+    Outcome::Accepted
+}
+
+/// The most runs a fuzzed sweep spec is planned with.
+const PLAN_AT_MOST: u64 = 10_000;
 
 fn load_report(_: &Ctx, text: &str) -> Outcome {
     match aimsim::Report::from_json("report.json", text) {

@@ -148,6 +148,36 @@ pub fn tile_area_mm2(g: &TileGeometry, tiles: usize) -> BTreeMap<String, f64> {
     out
 }
 
+/// Bits of one HGE tone's numerically controlled oscillator: its frequency
+/// word and its phase accumulator, 16 bits each (a 16-bit phase resolves
+/// 2π/65,536, far below the 8-bit sine table's step).
+const NCO_BITS_PER_TONE: f64 = 2.0 * 16.0;
+/// Bits of one tone's two lock-in accumulators (X and Y), 24 bits each, the
+/// width of the MAC units' accumulators (`transistors` above).
+const LOCKIN_ACC_BITS_PER_TONE: f64 = 2.0 * 24.0;
+/// Transistors per stored bit of tone state: a 6T SRAM cell (the state is
+/// read and written once per sample, one tone after another, by the MAC
+/// pipeline that does the mixing, so no per-tone adder is needed).
+const SRAM_BIT_T: f64 = 6.0;
+/// The shared quarter-wave sine table: 256 entries of 8 bits in a ROM of
+/// one transistor per bit, plus its 8-to-256 decoder (≈ 2 transistors per
+/// word line).
+const SINE_ROM_T: f64 = 256.0 * 8.0 + 256.0 * 2.0;
+
+/// Area of homodyne gradient extraction's lock-in for `tones` tones, mm²:
+/// per tone the NCO's frequency word and phase accumulator and the X / Y
+/// accumulators held in SRAM, plus one shared sine table. The mixing,
+/// magnitude and square-root arithmetic runs on the tiles' MAC units
+/// (already counted as `digital`), so only the tone state is new silicon.
+/// Assumptions of aimsim, as for the blocks above (docs/energy-model.md,
+/// "Area").
+pub fn lockin_area_mm2(tones: usize) -> f64 {
+    let f2_mm2 = (FEATURE_NM * 1e-6).powi(2);
+    let per_tone = (NCO_BITS_PER_TONE + LOCKIN_ACC_BITS_PER_TONE) * SRAM_BIT_T;
+    let t = tones as f64 * per_tone + if tones > 0 { SINE_ROM_T } else { 0.0 };
+    t * TRANSISTOR_F2 * f2_mm2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +257,14 @@ mod tests {
         let want = 3.0 * 56_384.0 * 280.0 / 6.0 * 0.0324e-6;
         assert!((a["update_unit"] - want).abs() < 1e-9 * want);
         assert_eq!(a.len(), 7);
+    }
+
+    /// 138 tones (digits-mlp's neurons): 138 × 80 bits × 6 T + 2,560 T =
+    /// 68,800 T → 68,800 × 46.667 × 0.0324 µm² = 0.10403 mm²; none, none.
+    #[test]
+    fn lockin_by_hand() {
+        let want = 68_800.0 * 280.0 / 6.0 * 0.0324e-6;
+        assert!((lockin_area_mm2(138) - want).abs() < 1e-9 * want);
+        assert_eq!(lockin_area_mm2(0), 0.0);
     }
 }

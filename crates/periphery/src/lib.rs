@@ -49,7 +49,8 @@ mod update_unit;
 
 pub use adc::{Adc, AdcKind, RawAdc};
 pub use area::{
-    tile_area_mm2, update_unit_transistors, TileGeometry, CELL_F2, FEATURE_NM, TRANSISTOR_F2,
+    lockin_area_mm2, tile_area_mm2, update_unit_transistors, TileGeometry, CELL_F2, FEATURE_NM,
+    TRANSISTOR_F2,
 };
 pub use dac::{Dac, DacEncoding, RawDac};
 pub use digital::{Digital, RawDigital};

@@ -144,13 +144,28 @@ impl Plan {
                 parts.push(format!("rep={rep}"));
                 let key = parts.join(" ");
                 let seed = derive_seed(spec.base.seed, &format!("sweep/{key}"));
-                let run = builder(&spec, &axes, seed).build().map_err(|e| {
-                    SweepError::spec(
-                        &file,
-                        format!("point {} ({key})", points.len()),
-                        e.to_string(),
-                    )
-                })?;
+                // The replicates of a sample differ only in the seed, which
+                // no check depends on (`RunSpec::check` loads no data), so
+                // the sample's first replicate is checked and the others
+                // copy it with their own seed.
+                let run = match points.last() {
+                    Some(Point {
+                        rep: r,
+                        spec: first,
+                        ..
+                    }) if rep > 0 && *r == rep - 1 => {
+                        let mut run = first.clone();
+                        run.seed = seed;
+                        run
+                    }
+                    _ => builder(&spec, &axes, seed).build().map_err(|e| {
+                        SweepError::spec(
+                            &file,
+                            format!("point {} ({key})", points.len()),
+                            e.to_string(),
+                        )
+                    })?,
+                };
                 points.push(Point {
                     index: points.len(),
                     hash: run.hash(),
@@ -201,6 +216,22 @@ mod tests {
             s.seed,
             derive_seed(1, "sweep/chip.adc.bits=4 rule=bp rep=1")
         );
+    }
+
+    /// Replicates copied from their sample's first point are the specs the
+    /// builder gives for their own seed.
+    #[test]
+    fn copied_replicates_equal_built_ones() {
+        let p = plan(
+            r#"{"schema":"aimsim.sweep/1","base":{"steps":5},
+                "axes":[{"path":"chip.adc.bits","values":[4,6]}],"seeds":3}"#,
+        )
+        .unwrap();
+        for pt in &p.points {
+            let built = builder(&p.spec, &pt.axes, pt.spec.seed).build().unwrap();
+            assert_eq!(pt.spec, built, "{}", pt.key);
+            assert_eq!(pt.hash, built.hash());
+        }
     }
 
     #[test]

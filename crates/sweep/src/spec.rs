@@ -15,6 +15,21 @@ use sha2::{Digest, Sha256};
 /// The most runs (points × seeds) one sweep may plan.
 pub const MAX_POINTS: u64 = 1_000_000;
 
+/// The runs (points × seeds) of a sweep; `None` on overflow.
+fn runs(axes: &[Axis], sample: &Sample, seeds: u64) -> Option<u64> {
+    let draws = match sample {
+        Sample::Grid => axes.iter().try_fold(1u64, |n, a| {
+            let len = match &a.values {
+                AxisValues::List(v) => v.len() as u64,
+                AxisValues::Range { steps, .. } => steps.unwrap_or(1),
+            };
+            n.checked_mul(len)
+        }),
+        Sample::Random { points, .. } | Sample::LatinHypercube { points, .. } => Some(*points),
+    };
+    draws.and_then(|d| d.checked_mul(seeds))
+}
+
 /// The schema tag of a sweep spec.
 pub const SWEEP_SCHEMA: &str = "aimsim.sweep/1";
 
@@ -116,14 +131,21 @@ impl SweepSpec {
     /// Parses and checks the structure of a spec (`file` names it in
     /// messages). Run specs are resolved by [`crate::Plan::new`].
     pub fn parse(file: &str, text: &str) -> Result<SweepSpec> {
-        let tree: Value = serde_json::from_str(text).map_err(|e| {
-            SweepError::spec(
-                file,
-                format!("line {} column {}", e.line(), e.column()),
-                e.to_string(),
-            )
+        // The core's parser: malformed JSON names the line, and a key
+        // given twice in one object is refused (serde_json alone keeps the
+        // last one).
+        let tree: Value = aimsim_core::config::parse_tree(file, text).map_err(|e| match e {
+            aimsim_core::CoreError::Parse { field, message, .. } => {
+                SweepError::spec(file, field, message)
+            }
+            other => SweepError::spec(file, ".", other.to_string()),
         })?;
         SweepSpec::from_tree(file, tree)
+    }
+
+    /// The runs the sweep plans: points × seeds (at most [`MAX_POINTS`]).
+    pub fn runs(&self) -> u64 {
+        runs(&self.axes, &self.sample, self.seeds).expect("bounded when parsed")
     }
 
     /// [`SweepSpec::parse`] of a file.
@@ -193,20 +215,7 @@ impl SweepSpec {
             return Err(top.err("seeds", "expected at least 1 run per point"));
         }
         // A plan holds every point in memory: bound it before drawing.
-        let draws = match sample {
-            Sample::Grid => axes.iter().try_fold(1u64, |n, a| {
-                let len = match &a.values {
-                    AxisValues::List(v) => v.len() as u64,
-                    AxisValues::Range { steps, .. } => steps.unwrap_or(1),
-                };
-                n.checked_mul(len)
-            }),
-            Sample::Random { points, .. } | Sample::LatinHypercube { points, .. } => Some(points),
-        };
-        if draws
-            .and_then(|d| d.checked_mul(seeds))
-            .is_none_or(|n| n > MAX_POINTS)
-        {
+        if runs(&axes, &sample, seeds).is_none_or(|n| n > MAX_POINTS) {
             return Err(top.err(
                 "axes",
                 format!(
@@ -357,6 +366,16 @@ mod tests {
 
     fn err(json: &str) -> String {
         parse(json).unwrap_err().to_string()
+    }
+
+    /// A key given twice is refused, not last-one-wins (found by the fuzzer:
+    /// `"sample": [..], "sample": {..}`).
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let e = err(r#"{"schema":"aimsim.sweep/1","seeds":2,"seeds":3}"#);
+        assert!(e.contains("s.json") && e.contains("seeds"), "{e}");
+        let ok = parse(r#"{"schema":"aimsim.sweep/1","axes":[],"seeds":3}"#).unwrap();
+        assert_eq!(ok.runs(), 3);
     }
 
     #[test]

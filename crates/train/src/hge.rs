@@ -37,7 +37,10 @@
 //! loss (exponential look-ups and adds) and one subtract; per tone at the
 //! window's end two MACs (`X²+Y²`), a square root by look-up and a MAC
 //! (divide by `a`). The lock-in MACs run on the tile gradient units'
-//! pipeline (`macs_per_cycle` per tile), so no new block (no extra area).
+//! pipeline (`macs_per_cycle` per tile); the new silicon is the tone state
+//! (each tone's NCO frequency word and phase, and its X / Y accumulators,
+//! in SRAM) and one sine table: `area_mm2.by_component.lockin`
+//! ([`aimsim_periphery::lockin_area_mm2`]).
 //! Phases: `forward` (the clean read), `perturb` (the window), `demodulate`,
 //! `update`. A VCD shows the tone on neuron 0 and every loss sample
 //! (`algorithm.tone0`, `algorithm.loss`).
@@ -375,6 +378,15 @@ impl TrainingAlgorithm for Hge {
     /// The tone plan and, per gradient estimate (the clean read, the
     /// window and the demodulation; not the update), the energy of those
     /// phases and the chip time.
+    fn extra_area_mm2(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(
+            "lockin".to_string(),
+            aimsim_periphery::lockin_area_mm2(self.sin.len()),
+        );
+        m
+    }
+
     fn details(&self, chip: &ChipSim) -> Option<serde_json::Value> {
         let l = chip.ledger();
         let n = self.estimates.max(1) as f64;

@@ -135,4 +135,11 @@ pub trait TrainingAlgorithm: Send {
         let _ = chip;
         None
     }
+
+    /// Silicon the algorithm adds to the chip beyond the tiles, mm² by
+    /// component (HGE's `lockin`); none by default. The report adds it to
+    /// `area_mm2`.
+    fn extra_area_mm2(&self) -> std::collections::BTreeMap<String, f64> {
+        std::collections::BTreeMap::new()
+    }
 }

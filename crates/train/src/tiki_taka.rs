@@ -2,11 +2,18 @@
 //! `TransferCompound`): two arrays per weight matrix on the chip, a fast
 //! one `A` and a slow one `C`, with `W = γA + C`.
 //!
-//! * **Forward / backward** (`forward`, `backward`): each layer reads both
-//!   arrays and adds `γ·(A read) + (C read)` digitally (one MAC per output
-//!   line); the backward pass reads both transposed.
-//! * **Update** (`update`): only `A` learns, `ΔA = −η x ⊗ δ`, through the
-//!   chip's write rule (the pulse scheme: `stochastic-pulse` as in the
+//! * **Multi-array tiles**: a layer's `A` and `C` are one chip matrix of
+//!   `2·outputs` columns, laid out so that every tile holds the `A` and the
+//!   `C` columns of the same outputs side by side (half a tile each): the
+//!   two arrays share the tile's word lines, DACs and drivers, and one read
+//!   of the tile converts both (`Bands`).
+//! * **Forward / backward** (`forward`, `backward`): one forward read per
+//!   layer gives both arrays' outputs, and `γ·(A read) + (C read)` is added
+//!   digitally (one MAC per output line); the backward pass is one
+//!   transposed read with `γ·δ` on `A`'s columns and `δ` on `C`'s, so the
+//!   array sums `(γA + C)ᵀ δ` (one MAC per output line scales δ).
+//! * **Update** (`update`): only `A` learns, `ΔA = −η x ⊗ δ` (the request
+//!   is zero on `C`'s columns), through the chip's write rule (the pulse scheme: `stochastic-pulse` as in the
 //!   paper, or any other).
 //! * **Transfer** (`transfer`): every `transfer_every` updates, one column
 //!   of `A` per layer — the weights of one input line, in aihwkit's
@@ -32,13 +39,45 @@ use aimsim_workload::LayerSpec;
 pub const TRANSFER: Phase = Phase::named("transfer");
 const PHASES: [Phase; 4] = [Phase::FORWARD, Phase::BACKWARD, Phase::UPDATE, TRANSFER];
 
+/// Where a layer's `A` and `C` columns sit in its one chip matrix: outputs
+/// in blocks of `half` (half a tile's weight columns), each block's `A`
+/// columns followed by its `C` columns, so every tile holds both arrays of
+/// the same outputs (when a tile's weight columns are even in number; with
+/// an odd number some pairs straddle two tiles, which reads the same).
+#[derive(Clone, Debug, PartialEq)]
+struct Bands {
+    /// Combined column of output `j`'s `A` weight.
+    a: Vec<usize>,
+    /// Combined column of output `j`'s `C` weight.
+    c: Vec<usize>,
+}
+
+impl Bands {
+    /// The bands of `outputs` outputs on tiles `tile_cols` weights wide.
+    fn new(outputs: usize, tile_cols: usize) -> Bands {
+        let half = (tile_cols / 2).max(1);
+        let (mut a, mut c) = (Vec::with_capacity(outputs), Vec::with_capacity(outputs));
+        for j in 0..outputs {
+            let block = j / half;
+            let width = half.min(outputs - block * half);
+            let base = 2 * half * block + (j - block * half);
+            a.push(base);
+            c.push(base + width);
+        }
+        Bands { a, c }
+    }
+}
+
 struct Layer {
     spec: LayerSpec,
-    fast: MatrixId,
-    slow: MatrixId,
+    /// `A` and `C` side by side ([`Bands`]): `inputs × 2·outputs`.
+    matrix: MatrixId,
+    bands: Bands,
     bias: Vec<f32>,
     /// The next column of A to transfer.
     next: usize,
+    /// The update request's δ over the combined columns (zero on `C`).
+    wide_delta: Vec<f32>,
 }
 
 /// Tiki-Taka training of a dense network.
@@ -51,12 +90,14 @@ pub struct TikiTaka {
     updates: u64,
     acts: Vec<Vec<f32>>,
     deltas: Vec<Vec<f32>>,
-    scratch: Vec<f32>,
+    /// Combined-column read buffer (`2·outputs` of the widest layer).
+    wide: Vec<f32>,
     grad: Vec<f32>,
 }
 
 impl TikiTaka {
-    /// Places `A` (zeros) and `C` (initial weights) of every layer.
+    /// Places every layer's `A` (zeros) and `C` (initial weights) as one
+    /// matrix of two arrays per tile ([`Bands`]).
     pub fn new(
         chip: &mut ChipSim,
         layers: &[LayerSpec],
@@ -67,24 +108,32 @@ impl TikiTaka {
     ) -> Result<TikiTaka> {
         check_layers(layers)?;
         let weights = initial_weights(layers, init_scale, seed);
+        let tile_cols = chip.chip().tile_cols;
         let placed: Vec<Layer> = layers
             .iter()
             .zip(&weights)
-            .map(|(spec, w)| Layer {
-                spec: *spec,
-                fast: chip.place(spec.inputs, spec.outputs, &vec![0.0; w.len()]),
-                slow: chip.place(spec.inputs, spec.outputs, w),
-                bias: vec![0.0; spec.outputs],
-                next: 0,
+            .map(|(spec, w)| {
+                let (n, wide) = (spec.outputs, 2 * spec.outputs);
+                let bands = Bands::new(n, tile_cols);
+                let mut combined = vec![0.0; spec.inputs * wide];
+                for i in 0..spec.inputs {
+                    for (j, &cj) in bands.c.iter().enumerate() {
+                        combined[i * wide + cj] = w[i * n + j];
+                    }
+                }
+                Layer {
+                    spec: *spec,
+                    matrix: chip.place(spec.inputs, wide, &combined),
+                    bands,
+                    bias: vec![0.0; n],
+                    next: 0,
+                    wide_delta: vec![0.0; wide],
+                }
             })
             .collect();
         let mut acts = vec![vec![0.0; layers[0].inputs]];
         acts.extend(layers.iter().map(|s| vec![0.0; s.outputs]));
-        let widest = layers
-            .iter()
-            .map(|s| s.inputs.max(s.outputs))
-            .max()
-            .unwrap_or(0);
+        let widest = layers.iter().map(|s| 2 * s.outputs).max().unwrap_or(0);
         Ok(TikiTaka {
             deltas: layers.iter().map(|s| vec![0.0; s.outputs]).collect(),
             grad: vec![0.0; layers[layers.len() - 1].outputs],
@@ -95,10 +144,12 @@ impl TikiTaka {
             transfer_lr: opts.transfer_lr as f32,
             updates: 0,
             acts,
-            scratch: vec![0.0; widest],
+            wide: vec![0.0; widest],
         })
     }
 
+    /// One read of each tile gives both arrays' outputs (they share the
+    /// word lines and DACs); `γ·A + C` is added digitally.
     fn forward(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<()> {
         self.acts[0].copy_from_slice(input);
         let d = &chip.chip().digital;
@@ -106,13 +157,11 @@ impl TikiTaka {
         for (l, layer) in self.layers.iter().enumerate() {
             let (below, above) = self.acts.split_at_mut(l + 1);
             let out = &mut above[0];
-            out.copy_from_slice(&layer.bias);
-            chip.mvm(layer.slow, &below[l], out)?;
-            let fast = &mut self.scratch[..out.len()];
-            fast.fill(0.0);
-            chip.mvm(layer.fast, &below[l], fast)?;
-            for (o, &f) in out.iter_mut().zip(fast.iter()) {
-                *o += self.gamma * f;
+            let wide = &mut self.wide[..2 * out.len()];
+            wide.fill(0.0);
+            chip.mvm(layer.matrix, &below[l], wide)?;
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = layer.bias[j] + self.gamma * wide[layer.bands.a[j]] + wide[layer.bands.c[j]];
             }
             chip.charge_digital("gamma_mac", out.len() as u64, mac_pj);
             layer.spec.activation.apply(out);
@@ -121,20 +170,23 @@ impl TikiTaka {
         Ok(())
     }
 
+    /// One transposed read per layer: the error drives `C`'s columns and
+    /// `γ ×` the error `A`'s, so the row currents sum to `(γA + C)ᵀ δ` in
+    /// the array.
     fn backward(&mut self, chip: &mut ChipSim) -> Result<()> {
         let mac_pj = chip.chip().digital.mac_pj();
         for l in (1..self.layers.len()).rev() {
             let (below, above) = self.deltas.split_at_mut(l);
             let d = &mut below[l - 1];
-            d.fill(0.0);
-            chip.mvm_transposed(self.layers[l].slow, &above[0], d)?;
-            let fast = &mut self.scratch[..d.len()];
-            fast.fill(0.0);
-            chip.mvm_transposed(self.layers[l].fast, &above[0], fast)?;
-            for (o, &f) in d.iter_mut().zip(fast.iter()) {
-                *o += self.gamma * f;
+            let layer = &self.layers[l];
+            let wide = &mut self.wide[..2 * above[0].len()];
+            for (j, &dj) in above[0].iter().enumerate() {
+                wide[layer.bands.a[j]] = self.gamma * dj;
+                wide[layer.bands.c[j]] = dj;
             }
-            chip.charge_digital("gamma_mac", d.len() as u64, mac_pj);
+            chip.charge_digital("gamma_mac", above[0].len() as u64, mac_pj);
+            d.fill(0.0);
+            chip.mvm_transposed(layer.matrix, wide, d)?;
             self.layers[l - 1]
                 .spec
                 .activation
@@ -144,29 +196,32 @@ impl TikiTaka {
         Ok(())
     }
 
-    /// Reads the next column of every layer's `A` and writes `λ ×` it
-    /// into `C`.
+    /// Reads the next column of every layer's `A` (a forward read with a
+    /// one-hot input, which reads the tile's `C` cells too) and writes `λ ×`
+    /// it into `C`.
     fn transfer(&mut self, chip: &mut ChipSim) -> Result<()> {
         let mut onehots = Vec::with_capacity(self.layers.len());
-        let mut columns = Vec::with_capacity(self.layers.len());
         for layer in &mut self.layers {
             let mut e = vec![0.0; layer.spec.inputs];
             e[layer.next] = 1.0;
-            let mut col = vec![0.0; layer.spec.outputs];
-            chip.mvm(layer.fast, &e, &mut col)?;
+            let mut read = vec![0.0; 2 * layer.spec.outputs];
+            chip.mvm(layer.matrix, &e, &mut read)?;
             layer.next = (layer.next + 1) % layer.spec.inputs;
+            layer.wide_delta.fill(0.0);
+            for (&a, &c) in layer.bands.a.iter().zip(&layer.bands.c) {
+                layer.wide_delta[c] = read[a];
+            }
             onehots.push(e);
-            columns.push(col);
         }
         let updates: Vec<MatrixUpdate<'_>> = self
             .layers
             .iter()
-            .zip(onehots.iter().zip(&columns))
-            .map(|(layer, (e, col))| MatrixUpdate {
-                matrix: layer.slow,
+            .zip(&onehots)
+            .map(|(layer, e)| MatrixUpdate {
+                matrix: layer.matrix,
                 request: UpdateRequest::Factors {
                     x: e,
-                    delta: col,
+                    delta: &layer.wide_delta,
                     scale: self.transfer_lr,
                 },
             })
@@ -178,7 +233,7 @@ impl TikiTaka {
 
 impl TrainingAlgorithm for TikiTaka {
     fn layer_matrices(&self) -> Vec<Vec<MatrixId>> {
-        self.layers.iter().map(|l| vec![l.fast, l.slow]).collect()
+        self.layers.iter().map(|l| vec![l.matrix]).collect()
     }
 
     fn name(&self) -> &str {
@@ -207,15 +262,21 @@ impl TrainingAlgorithm for TikiTaka {
             }
             bias_macs += layer.bias.len() as u64;
         }
+        for (layer, d) in self.layers.iter_mut().zip(&self.deltas) {
+            layer.wide_delta.fill(0.0);
+            for (&a, &dj) in layer.bands.a.iter().zip(d) {
+                layer.wide_delta[a] = dj;
+            }
+        }
         let updates: Vec<MatrixUpdate<'_>> = self
             .layers
             .iter()
             .enumerate()
             .map(|(l, layer)| MatrixUpdate {
-                matrix: layer.fast,
+                matrix: layer.matrix,
                 request: UpdateRequest::Factors {
                     x: &self.acts[l],
-                    delta: &self.deltas[l],
+                    delta: &layer.wide_delta,
                     scale: -lr,
                 },
             })
@@ -241,5 +302,40 @@ impl TrainingAlgorithm for TikiTaka {
             "transfers": self.updates / self.transfer_every,
             "transfer_energy_pj": chip.ledger().phase_pj(TRANSFER),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bands;
+
+    /// Every output's `A` and `C` columns are in the same tile (for an
+    /// even number of weight columns per tile; with an odd one some pairs
+    /// straddle two tiles), and the combined columns are each used once.
+    #[test]
+    fn bands_put_both_arrays_of_an_output_in_one_tile() {
+        for (outputs, tile_cols) in [(128, 64), (10, 64), (7, 4), (5, 3), (9, 1), (1, 2)] {
+            let b = Bands::new(outputs, tile_cols);
+            let mut seen = vec![false; 2 * outputs];
+            for j in 0..outputs {
+                let (a, c) = (b.a[j], b.c[j]);
+                if tile_cols % 2 == 0 {
+                    assert_eq!(
+                        a / tile_cols,
+                        c / tile_cols,
+                        "{outputs}/{tile_cols}: output {j}"
+                    );
+                }
+                for k in [a, c] {
+                    assert!(
+                        k < 2 * outputs && !seen[k],
+                        "{outputs}/{tile_cols}: column {k}"
+                    );
+                    seen[k] = true;
+                }
+            }
+        }
+        let b = Bands::new(3, 4);
+        assert_eq!((b.a, b.c), (vec![0, 1, 4], vec![2, 3, 5]));
     }
 }

@@ -12,6 +12,18 @@ use rand::Rng;
 /// Loads `(train, test)` for `net`; errors name the network file and the
 /// `data` field.
 pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Dataset), CoreError> {
+    data(net, run_seed, true).map(|d| d.expect("loaded"))
+}
+
+/// Checks that `net`'s data fits it without materialising built-in or
+/// synthetic data (a user's `.npz` file is read: reading it is the check);
+/// the errors [`load_data`] would give.
+pub(crate) fn check_data(net: &Network) -> Result<(), CoreError> {
+    data(net, 0, false).map(|_| ())
+}
+
+/// [`load_data`] when `load`, else [`check_data`] (`None`).
+fn data(net: &Network, run_seed: u64, load: bool) -> Result<Option<(Dataset, Dataset)>, CoreError> {
     let dim = net.input.len();
     let classify = net.loss == Loss::CrossEntropy;
     let outputs = net.output().len();
@@ -29,6 +41,9 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
                         format!("`digits` has 64 inputs and 10 classes; the network has input {} and output {}", net.input, net.output()),
                     ));
                 }
+                if !load {
+                    return Ok(None);
+                }
                 let d = load_digits();
                 let (train, test) = d.split();
                 let pick = |idx: &[usize]| Dataset {
@@ -40,7 +55,7 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
                     labels: idx.iter().map(|&i| d.labels[i]).collect(),
                     ..Dataset::default()
                 };
-                Ok((pick(&train), pick(&test)))
+                Ok(Some((pick(&train), pick(&test))))
             }
             "denoise" | "sr2" => {
                 let kind = if name == "sr2" {
@@ -65,7 +80,7 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
                         ),
                     ));
                 }
-                Ok(restoration_data(kind, i.h, i.w, run_seed))
+                Ok(load.then(|| restoration_data(kind, i.h, i.w, run_seed)))
             }
             other => Err(err("data.builtin", format!("unknown data set `{other}`"))),
         },
@@ -103,9 +118,12 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
                     format!("{classes}; expected at most 256"),
                 ));
             }
+            if !load {
+                return Ok(None);
+            }
             let tr = make(*train);
             let te = make(*test);
-            Ok((tr, te))
+            Ok(Some((tr, te)))
         }
         DataSource::Npz(path) => {
             let file = path.display().to_string();
@@ -188,7 +206,10 @@ pub(crate) fn load_data(net: &Network, run_seed: u64) -> Result<(Dataset, Datase
                     })
                 }
             };
-            Ok((part("x_train", "y_train")?, part("x_test", "y_test")?))
+            Ok(Some((
+                part("x_train", "y_train")?,
+                part("x_test", "y_test")?,
+            )))
         }
     }
 }

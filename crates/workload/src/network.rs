@@ -1,7 +1,7 @@
 //! Activations, data sets and workloads; the built-in workloads are the
 //! network files of the repository's `networks/` folder, embedded.
 
-use crate::data::load_data;
+use crate::data::{check_data, load_data};
 use crate::images::TestImage;
 use crate::netfile::Network;
 use aimsim_core::CoreError;
@@ -145,6 +145,13 @@ impl Workload {
             train,
             test,
         })
+    }
+
+    /// Checks everything [`Workload::from_network`] checks without
+    /// materialising built-in or synthetic data (validation of run specs
+    /// and sweep plans; a user's `.npz` file is read).
+    pub fn check(network: &Network) -> Result<(), CoreError> {
+        check_data(network)
     }
 
     /// Reads a network file and loads its data.
