@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 /// The update-forming units the energy claims are measured under; the
 /// first is the chip's default (no override).
-pub const UPDATE_UNITS: &[&str] = &["digital-mac"];
+pub const UPDATE_UNITS: &[&str] = &["digital-mac", "low-precision", "sparse-sampler", "off-chip"];
 
 /// The schema tag of `reproduce.json`.
 pub const REPRODUCE_SCHEMA: &str = "aimsim.reproduce/1";
