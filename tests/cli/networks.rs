@@ -141,7 +141,7 @@ fn edited(dir: &Path, edit: impl FnOnce(&mut Value)) -> String {
 fn bad_network_files_exit_2_naming_file_layer_and_field() {
     let d = tmp();
     type Edit = fn(&mut Value);
-    let cases: [(Edit, &str, &str); 7] = [
+    let cases: [(Edit, &str, &str); 8] = [
         // Shapes that do not chain: a dense layer on an image.
         (
             |n| {
@@ -179,6 +179,12 @@ fn bad_network_files_exit_2_naming_file_layer_and_field() {
             |n| n["layers"][1]["outputs"] = 3.into(),
             "layers[1].outputs",
             "not a field",
+        ),
+        // Found by the fuzzer: a padding whose padded size overflowed.
+        (
+            |n| n["layers"][2]["padding"] = u64::MAX.into(),
+            "layers[2].padding",
+            "65536",
         ),
     ];
     for (edit, field, what) in cases {

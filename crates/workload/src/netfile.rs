@@ -642,7 +642,10 @@ fn validate_layer(
                 None => 1,
                 Some(_) => need("stride", rl.stride)?,
             };
-            let padding = rl.padding.unwrap_or(0) as usize;
+            let padding = rl.padding.unwrap_or(0);
+            // Bounded so that the padded size cannot overflow.
+            c.int_range("padding", padding, 0, 1 << 16)?;
+            let padding = padding as usize;
             if shape.is_flat() && shape.c > 1 && kernel > 1 {
                 return Err(c.err(
                     "kernel",
