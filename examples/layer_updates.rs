@@ -38,7 +38,10 @@ fn main() -> Result<(), aimsim::AimsimError> {
     let (mut written, mut dg2, mut above, mut count) =
         (vec![0u64; n], vec![0f64; n], vec![0u64; n], vec![0u64; n]);
     println!("workload {workload}, rule {rule}, seed {seed}: r_wg {r_wg} µS, σ_w {sigma} µS, ΔG_th {th_us} µS");
-    println!("{:>6} {:>5} {:>9} {:>12} {:>10} {:>10} {:>12}", "step", "layer", "weights", "written/step", "rms ΔG µS", "≥ ΔG_th", "rms W (µS)");
+    println!(
+        "{:>6} {:>5} {:>9} {:>12} {:>10} {:>10} {:>12}",
+        "step", "layer", "weights", "written/step", "rms ΔG µS", "≥ ΔG_th", "rms W (µS)"
+    );
     while sim.steps_done() < total {
         if sim.step(1)? == 0 {
             break;

@@ -32,8 +32,8 @@ include!(concat!(env!("OUT_DIR"), "/network_file_tests.rs"));
 fn check_network_file(name: &str) {
     let p = networks_dir().join(name);
     let net: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    let parsed = aimsim::workload::Network::from_file(&p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let parsed =
+        aimsim::workload::Network::from_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let weights: usize = parsed
         .layers
         .iter()

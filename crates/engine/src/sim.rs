@@ -1062,8 +1062,15 @@ mod tests {
         plain.mvm(mp, &[1.0, -1.0], &mut yp).unwrap();
         scaled.mvm(ms, &[1.0, -1.0], &mut ys).unwrap();
         let exact = [0.125 - 0.0625, -0.0625];
-        assert!((ys[0] - exact[0]).abs() <= ONE_LSB * 0.25 && (ys[1] - exact[1]).abs() <= ONE_LSB * 0.25, "{ys:?}");
-        assert!((yp[0] - exact[0]).abs() > ONE_LSB * 0.25 || (yp[1] - exact[1]).abs() > ONE_LSB * 0.25, "{yp:?}");
+        assert!(
+            (ys[0] - exact[0]).abs() <= ONE_LSB * 0.25
+                && (ys[1] - exact[1]).abs() <= ONE_LSB * 0.25,
+            "{ys:?}"
+        );
+        assert!(
+            (yp[0] - exact[0]).abs() > ONE_LSB * 0.25 || (yp[1] - exact[1]).abs() > ONE_LSB * 0.25,
+            "{yp:?}"
+        );
         // bp writes what it is asked: ΔW = 0.01 on weight 0 is ΔG = 0.8 µS
         // plain and 3.2 µS scaled; the weights move by ΔW (± write noise σ_w·g/r_wg).
         let dw = [0.01f32, 0.0, 0.0, 0.0];
@@ -1079,9 +1086,19 @@ mod tests {
             .unwrap();
             sim.finish_pending().unwrap();
         };
-        let before = scaled.tiles[0].cells.as_ref().unwrap().conductances_us().to_vec();
+        let before = scaled.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
         up(&mut scaled, ms);
-        let after = scaled.tiles[0].cells.as_ref().unwrap().conductances_us().to_vec();
+        let after = scaled.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
         let moved: f32 = (after[0] - before[0]) - (after[1] - before[1]);
         // 3.2 µS asked, write noise σ_w = 2.4 µS: within 5 σ.
         assert!((moved - 3.2).abs() < 12.0, "{moved}");

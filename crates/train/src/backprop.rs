@@ -44,6 +44,13 @@ struct Weights {
     ds: Vec<f32>,
 }
 
+/// How the initial weights are drawn and placed: uniform in
+/// `±scale/√fan_in`, each layer's gain from `omega` ([`layer_gain`]).
+struct Init {
+    scale: f32,
+    omega: Option<f32>,
+}
+
 /// Backprop training of a network described by its layers.
 pub struct Backprop {
     layers: Vec<Layer>,
@@ -106,8 +113,10 @@ impl Backprop {
             Shape::flat(first.inputs),
             Loss::CrossEntropy,
             lr,
-            init_scale,
-            None,
+            Init {
+                scale: init_scale,
+                omega: None,
+            },
             seed,
         )
     }
@@ -145,8 +154,10 @@ impl Backprop {
             net.input,
             net.loss,
             lr,
-            init_scale,
-            omega,
+            Init {
+                scale: init_scale,
+                omega,
+            },
             seed,
         )
     }
@@ -157,8 +168,10 @@ impl Backprop {
         input: Shape,
         loss: Loss,
         lr: f32,
-        init_scale: f32,
-        omega: Option<f32>,
+        Init {
+            scale: init_scale,
+            omega,
+        }: Init,
         seed: u64,
     ) -> Result<Backprop> {
         let mut init = stream(seed, "init/weights");

@@ -253,19 +253,15 @@ mod tests {
     #[test]
     fn images_decode_to_their_recorded_sums() {
         // Pixel sums printed by make_images.py.
-        for ((_, b), sum) in TRAIN
-            .iter()
-            .chain(&TEST)
-            .zip([
-                2_114_560u64,
-                1_509_410,
-                1_830_812,
-                1_826_006,
-                1_936_992,
-                1_846_417,
-                1_122_514,
-            ])
-        {
+        for ((_, b), sum) in TRAIN.iter().chain(&TEST).zip([
+            2_114_560u64,
+            1_509_410,
+            1_830_812,
+            1_826_006,
+            1_936_992,
+            1_846_417,
+            1_122_514,
+        ]) {
             let (px, h, w) = decode_pgm(b);
             assert_eq!((h, w), (IMAGE_SIDE, IMAGE_SIDE));
             let s: f64 = px.iter().map(|&v| f64::from(v) * 255.0).sum();
