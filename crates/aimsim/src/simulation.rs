@@ -219,6 +219,14 @@ impl Simulation {
         &self.chip
     }
 
+    /// Each weight layer's crossbar matrices, in layer order (one per
+    /// layer for backprop; more for algorithms that keep several arrays):
+    /// with [`ChipSim::matrix_weights`], what a diagnostic reads between
+    /// steps.
+    pub fn layer_matrices(&self) -> Vec<Vec<aimsim_engine::MatrixId>> {
+        self.algo.layer_matrices()
+    }
+
     /// The spec this simulation runs.
     pub fn spec(&self) -> &RunSpec {
         &self.spec

@@ -55,6 +55,10 @@ struct Matrix {
     rows: usize,
     cols: usize,
     tiles: Vec<usize>,
+    /// Weight units per stored unit ([`ChipSim::place_scaled`]): the cells
+    /// hold `W/gain`, reads are scaled back by `gain`; 1 for
+    /// [`ChipSim::place`] and for a rule without a device.
+    gain: f32,
 }
 
 /// The update asked of one placed matrix: a dense `ΔW` or rank-P factor
@@ -157,9 +161,34 @@ impl ChipSim {
     /// row-major tile order, and programs the weights (on the cells, or as
     /// digital weights when the rule uses no device).
     pub fn place(&mut self, rows: usize, cols: usize, weights: &[f32]) -> MatrixId {
+        self.place_scaled(rows, cols, weights, 1.0)
+    }
+
+    /// [`ChipSim::place`] with a per-matrix weight-to-conductance gain: the
+    /// cells hold `W/gain` (so `ΔG = ΔW · r_wg / gain` per weight), the
+    /// digital periphery multiplies every read of the matrix by `gain` when
+    /// it rescales the ADC codes (no extra operation), and an update's `ΔW`
+    /// is divided by `gain` when the gradient unit forms `ΔG`. A gain below
+    /// 1 spreads a layer of small weights over more of the conductance
+    /// window, so the device's write noise, the write rule's threshold and
+    /// the ADC step are smaller in weight units. Without a device (a
+    /// digital rule such as `ideal`) there is no conductance to map to and
+    /// the gain is ignored (1).
+    ///
+    /// # Panics
+    /// If `gain` is not positive and finite (a caller invariant).
+    pub fn place_scaled(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        weights: &[f32],
+        gain: f32,
+    ) -> MatrixId {
         assert_eq!(weights.len(), rows * cols, "weights must be rows × cols");
+        assert!(gain > 0.0 && gain.is_finite(), "gain must be positive");
         let m = self.matrices.len();
         let device = self.rule.uses_device().then_some(&self.model);
+        let gain = if device.is_some() { gain } else { 1.0 };
         let mut ids = Vec::new();
         for row0 in (0..rows).step_by(self.chip.tile_rows) {
             for col0 in (0..cols).step_by(self.chip.tile_cols) {
@@ -169,7 +198,7 @@ impl ChipSim {
                 let tw: Vec<f32> = (0..tr)
                     .flat_map(|r| {
                         let base = (row0 + r) * cols + col0;
-                        weights[base..base + tc].iter().copied()
+                        weights[base..base + tc].iter().map(move |&w| w / gain)
                     })
                     .collect();
                 let p = Placement {
@@ -189,6 +218,7 @@ impl ChipSim {
             rows,
             cols,
             tiles: ids,
+            gain,
         });
         MatrixId(m)
     }
@@ -270,8 +300,8 @@ impl ChipSim {
     }
 
     /// The weights a placed matrix holds now (`rows × cols`, row-major):
-    /// `(G⁺ − G⁻)/r_wg` of its cells (ignoring relaxation since the last
-    /// read), or the digital weights without a device. A simulator
+    /// `gain · (G⁺ − G⁻)/r_wg` of its cells (ignoring relaxation since the
+    /// last read), or the digital weights without a device. A simulator
     /// inspection for validation (e.g. the exact gradient at the chip's
     /// weights): no energy, no time, no random draw.
     pub fn matrix_weights(&self, m: MatrixId) -> Vec<f32> {
@@ -291,6 +321,9 @@ impl ChipSim {
                 let dst = (t.row0 + r) * mx.cols + t.col0;
                 w[dst..dst + t.cols].copy_from_slice(&block[r * t.cols..(r + 1) * t.cols]);
             }
+        }
+        if mx.gain != 1.0 {
+            w.iter_mut().for_each(|v| *v *= mx.gain);
         }
         w
     }
@@ -431,12 +464,12 @@ impl ChipSim {
         }
         self.run_while(|e| e.reads_pending > 0)?;
         // Digital partial-sum accumulation.
+        let mx = &self.matrices[m.0];
         let unit = if device {
-            scale / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
+            scale * mx.gain / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
         } else {
             1.0
         };
-        let mx = &self.matrices[m.0];
         for &ti in &mx.tiles {
             let tile = &self.tiles[ti];
             let dst = if transposed {
@@ -455,7 +488,7 @@ impl ChipSim {
 
     /// One update of the chip's weights: for every tile of every listed
     /// matrix the chip's update-forming unit (`chip.update_unit`) forms the
-    /// requested `ΔG = ΔW · r_wg` (the digital MAC array: P MACs per weight
+    /// requested `ΔG = ΔW · r_wg / gain` (the digital MAC array: P MACs per weight
     /// of a rank-P request), the write rule decides what to write (or the
     /// sparse sampler draws EaPU's decisions), and the write plan is packed
     /// into pulse phases that the tile's driver executes; the forming unit
@@ -468,7 +501,6 @@ impl ChipSim {
     pub fn update(&mut self, updates: &[MatrixUpdate<'_>], digital_macs: u64) -> Result<()> {
         let phase = self.ctrl_phase;
         let model = &self.model;
-        let r_wg = model.r_wg_us;
         let mode = self.rule.write_mode();
         let max_parallel = self.chip.driver.max_parallel() as usize;
         let mut counts = FormCounts::default();
@@ -477,6 +509,8 @@ impl ChipSim {
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
             let (rows, cols) = (mx.rows, mx.cols);
+            // Conductance per weight unit of this matrix (`gain` 1: r_wg).
+            let r_wg = model.r_wg_us / mx.gain;
             check_request(&u.request, rows, cols);
             for &ti in &mx.tiles {
                 let input = FormInput {
@@ -969,6 +1003,82 @@ mod tests {
         let mut ys = vec![0.0; 4];
         sim.mvm_batch(m, &[1.0, -1.0, 1.0, -1.0], &mut ys).unwrap();
         assert_eq!(ys[..2], ys[2..], "same input, same output (no read noise)");
+    }
+
+    /// A matrix placed with gain g holds `W/g` on its cells, reads back as
+    /// `W` (matrix_weights and the MVM, the ADC codes scaled by g), and an
+    /// update of ΔW asks the rule for `ΔW · r_wg / g`; a digital rule
+    /// ignores the gain.
+    #[test]
+    fn a_placement_gain_stores_w_over_g_and_reads_w() {
+        let (chip, model) = tiny_chip(&[("rule.name", "bp")]);
+        let w = [0.125f32, -0.0625, 0.0625, 0.0];
+        let mut plain = ChipSim::new(chip.clone(), model.clone(), 1).unwrap();
+        let mp = plain.place(2, 2, &w);
+        let mut scaled = ChipSim::new(chip.clone(), model.clone(), 1).unwrap();
+        let ms = scaled.place_scaled(2, 2, &w, 0.25);
+        // G± = 55 ± 40·W/g: the scaled pair holds 4× the difference.
+        let (gp, gs) = (
+            plain.tiles[0].cells.as_ref().unwrap().conductances_us()[0],
+            scaled.tiles[0].cells.as_ref().unwrap().conductances_us()[0],
+        );
+        assert!(((gp - 55.0) * 4.0 - (gs - 55.0)).abs() < 1e-4, "{gp} {gs}");
+        for (a, b) in scaled.matrix_weights(ms).iter().zip(&w) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // The plain read of ±4 µA·(1/4) rounds to one LSB; the scaled read
+        // resolves 4× finer in weight units.
+        let (mut yp, mut ys) = (vec![0.0; 2], vec![0.0; 2]);
+        plain.mvm(mp, &[1.0, -1.0], &mut yp).unwrap();
+        scaled.mvm(ms, &[1.0, -1.0], &mut ys).unwrap();
+        let exact = [0.125 - 0.0625, -0.0625];
+        assert!(
+            (ys[0] - exact[0]).abs() <= ONE_LSB * 0.25
+                && (ys[1] - exact[1]).abs() <= ONE_LSB * 0.25,
+            "{ys:?}"
+        );
+        assert!(
+            (yp[0] - exact[0]).abs() > ONE_LSB * 0.25 || (yp[1] - exact[1]).abs() > ONE_LSB * 0.25,
+            "{yp:?}"
+        );
+        // bp writes what it is asked: ΔW = 0.01 on weight 0 is ΔG = 0.8 µS
+        // plain and 3.2 µS scaled; the weights move by ΔW (± write noise σ_w·g/r_wg).
+        let dw = [0.01f32, 0.0, 0.0, 0.0];
+        let up = |sim: &mut ChipSim, m| {
+            sim.enter_phase(Phase::UPDATE).unwrap();
+            sim.update(
+                &[MatrixUpdate {
+                    matrix: m,
+                    request: UpdateRequest::Dense { delta_w: &dw },
+                }],
+                0,
+            )
+            .unwrap();
+            sim.finish_pending().unwrap();
+        };
+        let before = scaled.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
+        up(&mut scaled, ms);
+        let after = scaled.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us()
+            .to_vec();
+        let moved: f32 = (after[0] - before[0]) - (after[1] - before[1]);
+        // 3.2 µS asked, write noise σ_w = 2.4 µS: within 5 σ.
+        assert!((moved - 3.2).abs() < 12.0, "{moved}");
+        assert_eq!(scaled.writes().cell_writes, 1);
+        // A digital rule has no conductance: the gain is 1.
+        let (chip_i, model_i) = tiny_chip(&[("rule.name", "ideal")]);
+        let mut ideal = ChipSim::new(chip_i, model_i, 1).unwrap();
+        let mi = ideal.place_scaled(2, 2, &w, 0.25);
+        assert_eq!(ideal.tiles[0].weights, w);
+        assert_eq!(ideal.matrix_weights(mi), w);
     }
 
     /// The update's per-op charges by hand: gradient MACs, EaPU compares

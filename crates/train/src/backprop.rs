@@ -44,6 +44,13 @@ struct Weights {
     ds: Vec<f32>,
 }
 
+/// How the initial weights are drawn and placed: uniform in
+/// `±scale/√fan_in`, each layer's gain from `omega` ([`layer_gain`]).
+struct Init {
+    scale: f32,
+    omega: Option<f32>,
+}
+
 /// Backprop training of a network described by its layers.
 pub struct Backprop {
     layers: Vec<Layer>,
@@ -106,7 +113,10 @@ impl Backprop {
             Shape::flat(first.inputs),
             Loss::CrossEntropy,
             lr,
-            init_scale,
+            Init {
+                scale: init_scale,
+                omega: None,
+            },
             seed,
         )
     }
@@ -121,13 +131,33 @@ impl Backprop {
         init_scale: f32,
         seed: u64,
     ) -> Result<Backprop> {
+        Backprop::for_network_scaled(chip, net, lr, init_scale, None, seed)
+    }
+
+    /// [`Backprop::for_network`] with per-layer weight scaling
+    /// (`train.weight_scaling_omega`): with `Some(ω)`, each weight layer is
+    /// placed with the gain ([`ChipSim::place_scaled`]) that maps its
+    /// initial bound `init_scale/√fan_in` to `ω` times the device's largest
+    /// weight `(G_max − G_min)/r_wg` ([`layer_gain`]); `None` places every
+    /// layer at the device's `r_wg` (gain 1).
+    pub fn for_network_scaled(
+        chip: &mut ChipSim,
+        net: &Network,
+        lr: f32,
+        init_scale: f32,
+        omega: Option<f32>,
+        seed: u64,
+    ) -> Result<Backprop> {
         Backprop::place(
             chip,
             net.layers.clone(),
             net.input,
             net.loss,
             lr,
-            init_scale,
+            Init {
+                scale: init_scale,
+                omega,
+            },
             seed,
         )
     }
@@ -138,10 +168,14 @@ impl Backprop {
         input: Shape,
         loss: Loss,
         lr: f32,
-        init_scale: f32,
+        Init {
+            scale: init_scale,
+            omega,
+        }: Init,
         seed: u64,
     ) -> Result<Backprop> {
         let mut init = stream(seed, "init/weights");
+        let max_weight = chip.device().max_weight();
         let mut weights = Vec::with_capacity(layers.len());
         for layer in &layers {
             weights.push(layer.matrix().map(|(rows, cols)| {
@@ -150,8 +184,9 @@ impl Backprop {
                 let w: Vec<f32> = (0..rows * cols)
                     .map(|_| bound * (2.0 * rand::Rng::random::<f32>(&mut init) - 1.0))
                     .collect();
+                let gain = omega.map_or(1.0, |o| layer_gain(bound, o, max_weight));
                 Weights {
-                    matrix: chip.place(rows, cols, &w),
+                    matrix: chip.place_scaled(rows, cols, &w, gain),
                     rows,
                     cols,
                     bias: vec![0.0; cols],
@@ -496,6 +531,19 @@ impl Backprop {
     }
 }
 
+/// The weight-to-conductance gain of a layer whose initial weights are
+/// bounded by `bound`: the gain that stores `bound` as `omega · max_weight`
+/// (`max_weight` = `(G_max − G_min)/r_wg`), so `ΔG = ΔW · r_wg / gain`;
+/// 1 when `bound` is 0 (nothing to scale).
+pub fn layer_gain(bound: f32, omega: f32, max_weight: f32) -> f32 {
+    let g = bound / (omega * max_weight);
+    if g > 0.0 && g.is_finite() {
+        g
+    } else {
+        1.0
+    }
+}
+
 /// An error if a layer's input holds a non-finite value (training has
 /// diverged; the chip's energy model needs finite inputs).
 fn diverged(x: &[f32]) -> Result<()> {
@@ -563,5 +611,20 @@ impl TrainingAlgorithm for Backprop {
         self.acts[0].copy_from_slice(input);
         self.forward(chip)?;
         Ok(self.output())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::layer_gain;
+
+    #[test]
+    fn layer_gain_maps_the_initial_bound_to_omega_of_the_window() {
+        // digits-cnn's second conv: fan-in 72, bound 1/√72; the default
+        // device's largest weight 100/80 = 1.25; ω = 0.25.
+        let bound = 1.0 / 72f32.sqrt();
+        let g = layer_gain(bound, 0.25, 1.25);
+        assert!((bound / g - 0.3125).abs() < 1e-6, "{g}");
+        assert_eq!(layer_gain(0.0, 0.25, 1.25), 1.0);
     }
 }

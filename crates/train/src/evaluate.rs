@@ -34,7 +34,7 @@ pub struct InferenceReport {
 /// A test image restored by the network, beside its input and target.
 #[derive(Clone, Debug)]
 pub struct RestoredImage {
-    /// Name (`gravel`).
+    /// Name (`astronaut`).
     pub name: String,
     /// The network's input image, its height and width.
     pub input: (Vec<f32>, usize, usize),

@@ -34,7 +34,7 @@ mod tones;
 mod trainer;
 
 pub use algo_options::{RawHge, RawMadem, RawTikiTaka};
-pub use backprop::Backprop;
+pub use backprop::{layer_gain, Backprop};
 pub use evaluate::{evaluate, Evaluation, InferenceReport, RestoredImage};
 pub use hge::{Hge, HgeGradient, DEMODULATE, PERTURB};
 pub use madem::{Madem, FREE, NUDGED};

@@ -35,6 +35,14 @@ pub struct RawTrain {
     /// what it was before mini-batches existed.
     #[serde(default = "d_batch", skip_serializing_if = "is_one")]
     pub batch: u32,
+    /// Per-layer weight scaling for `backprop` on a device (default: none:
+    /// every layer at the device's `r_wg`): each weight layer's initial
+    /// bound `init_scale/√fan_in` is stored as this fraction of the
+    /// device's largest weight `(G_max − G_min)/r_wg`, and the layer's
+    /// reads are scaled back digitally (`ChipSim::place_scaled`). Left out
+    /// of the serialised form when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_scaling_omega: Option<f64>,
     /// Homodyne gradient extraction (`hge`); left out of the serialised
     /// form while at its defaults.
     #[serde(default, skip_serializing_if = "RawHge::is_default")]
@@ -79,6 +87,7 @@ impl Default for RawTrain {
             init_scale: d_init(),
             trace_every: d_every(),
             batch: d_batch(),
+            weight_scaling_omega: None,
             hge: RawHge::default(),
             madem: RawMadem::default(),
             tiki_taka: RawTikiTaka::default(),
@@ -129,6 +138,9 @@ impl Train {
         c.range("init_scale", raw.init_scale, 0.0, 100.0)?;
         c.int_range("trace_every", raw.trace_every, 1, u64::MAX)?;
         c.int_range("batch", raw.batch.into(), 1, 65_536)?;
+        if let Some(o) = raw.weight_scaling_omega {
+            c.range("weight_scaling_omega", o, 1e-3, 1.0)?;
+        }
         raw.hge.validate(&c.section("hge"))?;
         raw.madem.validate(&c.section("madem"))?;
         raw.tiki_taka.validate(&c.section("tiki_taka"))?;
@@ -158,5 +170,13 @@ mod tests {
         assert!(e.to_string().contains("digits-mlp"), "{e}");
         let e = Train::from_overrides(&[("bogus".into(), "1".into())]).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
+        let t = Train::from_overrides(&[("weight_scaling_omega".into(), "0.25".into())]).unwrap();
+        assert_eq!(t.raw.weight_scaling_omega, Some(0.25));
+        let e = Train::from_overrides(&[("weight_scaling_omega".into(), "2".into())]).unwrap_err();
+        assert!(e.to_string().contains("weight_scaling_omega"), "{e}");
+        // Unset, it is left out of the serialised form (the default run's
+        // recorded configuration is unchanged).
+        let raw = serde_json::to_string(&RawTrain::default()).unwrap();
+        assert!(!raw.contains("weight_scaling_omega"), "{raw}");
     }
 }

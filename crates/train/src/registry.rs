@@ -25,11 +25,12 @@ fn dense(net: &Network, algorithm: &str) -> Result<Vec<LayerSpec>> {
 pub const ALGORITHMS: &[(&str, AlgorithmBuilder)] = &[
     ("backprop", |chip, net, t, seed| {
         let r = &t.raw;
-        Ok(Box::new(Backprop::for_network(
+        Ok(Box::new(Backprop::for_network_scaled(
             chip,
             net,
             r.lr as f32,
             r.init_scale as f32,
+            r.weight_scaling_omega.map(|o| o as f32),
             seed,
         )?))
     }),

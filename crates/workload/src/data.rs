@@ -58,13 +58,16 @@ fn data(net: &Network, run_seed: u64, load: bool) -> Result<Option<(Dataset, Dat
                 Ok(Some((pick(&train), pick(&test))))
             }
             "denoise" | "sr2" => {
-                let kind = if name == "sr2" {
-                    Restoration::Sr2
-                } else {
-                    Restoration::Denoise
+                let (i, o) = (net.input, net.output());
+                // sr2: a network whose output tile is its input tile sees
+                // the bicubic up-sampling (SRCNN / VDSR); otherwise the
+                // down-sampled image, up-sampled ×2 by the network.
+                let kind = match name.as_str() {
+                    "sr2" if o.h == i.h && o.w == i.w => Restoration::Sr2Upsampled,
+                    "sr2" => Restoration::Sr2,
+                    _ => Restoration::Denoise,
                 };
                 let s = if kind == Restoration::Sr2 { 2 } else { 1 };
-                let (i, o) = (net.input, net.output());
                 let fits = i.c == 1
                     && o.c == 1
                     && o.h == i.h * s
@@ -75,7 +78,8 @@ fn data(net: &Network, run_seed: u64, load: bool) -> Result<Option<(Dataset, Dat
                     return Err(err(
                         "data.builtin",
                         format!(
-                            "`{name}` maps a [1, h, w] tile to a [1, {s}h, {s}w] tile ({s}h and {s}w dividing {IMAGE_SIDE}) with loss mse or l1; the network maps {i} to {o} with loss {}",
+                            "`{name}` maps a [1, h, w] tile to a [1, {s}h, {s}w] tile{} ({s}h and {s}w dividing {IMAGE_SIDE}) with loss mse or l1; the network maps {i} to {o} with loss {}",
+                            if name == "sr2" { " (or, for the bicubic up-sampled input, to a [1, h, w] tile)" } else { "" },
                             net.loss.name()
                         ),
                     ));

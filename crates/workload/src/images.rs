@@ -1,14 +1,19 @@
-//! The built-in image-restoration data: four CC0 grayscale images from
-//! scikit-image (`data/images/`, 64×64, see its README), cut into training
-//! patches of the network's input size (`camera`, `brick`, `grass`) and a
-//! held-out whole test image (`gravel`), tiled for inference and put back
-//! together for scoring.
+//! The built-in image-restoration data: seven public-domain / CC0 grayscale
+//! images from scikit-image (`data/images/`, 128×128, see its README), cut
+//! into training patches of the network's input size (`camera`, `coffee`,
+//! `chelsea`, `brick`, `grass`) and two held-out whole test images
+//! (`astronaut`, `rocket`), tiled for inference and put back together for
+//! scoring.
 //!
 //! * `denoise`: input = clean + N(0, σ²), σ = 25/255 (drawn from the run
 //!   seed's stream `data/denoise/noise`), target = clean; baseline = the
 //!   noisy input.
-//! * `sr2`: input = the ×2 bicubic down-sampling of the image, target =
-//!   the image; baseline = bicubic up-sampling of the input.
+//! * `sr2`: target = the image; baseline = the bicubic up-sampling of its
+//!   ×2 bicubic down-sampling. The network's input is the down-sampled
+//!   image when its output tile is twice its input tile (a sub-pixel
+//!   network that up-samples itself, ESPCN-style), or the baseline itself
+//!   when input and output tiles are the same size (SRCNN / VDSR-style:
+//!   the network refines the bicubic up-sampling).
 //!
 //! Bicubic resampling: Keys' cubic (a = −0.5) at output centres
 //! `u = (i + ½)/s − ½`, the kernel widened by `1/s` when down-scaling
@@ -20,19 +25,24 @@ use aimsim_core::stream;
 use rand_distr_free::normal;
 
 /// Side of the built-in images.
-pub const IMAGE_SIDE: usize = 64;
+pub const IMAGE_SIDE: usize = 128;
 /// Noise σ of `denoise` (25/255 of the data range).
 pub const DENOISE_SIGMA: f32 = 25.0 / 255.0;
 /// Training images.
-const TRAIN: [(&str, &[u8]); 3] = [
+const TRAIN: [(&str, &[u8]); 5] = [
     ("camera", include_bytes!("../data/images/camera.pgm")),
+    ("coffee", include_bytes!("../data/images/coffee.pgm")),
+    ("chelsea", include_bytes!("../data/images/chelsea.pgm")),
     ("brick", include_bytes!("../data/images/brick.pgm")),
     ("grass", include_bytes!("../data/images/grass.pgm")),
 ];
 /// Held-out test images.
-const TEST: [(&str, &[u8]); 1] = [("gravel", include_bytes!("../data/images/gravel.pgm"))];
+const TEST: [(&str, &[u8]); 2] = [
+    ("astronaut", include_bytes!("../data/images/astronaut.pgm")),
+    ("rocket", include_bytes!("../data/images/rocket.pgm")),
+];
 /// Stride of the training patches, pixels of the target image.
-const PATCH_STRIDE: usize = 4;
+const PATCH_STRIDE: usize = 8;
 
 mod rand_distr_free {
     use rand::Rng;
@@ -48,7 +58,7 @@ mod rand_distr_free {
 /// outputs back together and scores the whole image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TestImage {
-    /// Name (`gravel`).
+    /// Name (`astronaut`).
     pub name: String,
     /// Height and width of the target (and output) image.
     pub h: usize,
@@ -145,8 +155,11 @@ fn crop(img: &[f32], w: usize, y: usize, x: usize, th: usize, tw: usize, out: &m
 pub enum Restoration {
     /// Additive Gaussian noise removal.
     Denoise,
-    /// ×2 super-resolution.
+    /// ×2 super-resolution from the down-sampled image.
     Sr2,
+    /// ×2 super-resolution from the bicubic up-sampling of the
+    /// down-sampled image (input and output tiles of the same size).
+    Sr2Upsampled,
 }
 
 /// Builds `(train, test)` for input tiles of `th × tw` (the target tiles
@@ -158,6 +171,12 @@ pub(crate) fn restoration_data(
     seed: u64,
 ) -> (Dataset, Dataset) {
     let scale = if kind == Restoration::Sr2 { 2 } else { 1 };
+    // ×2 down-sampling, and its bicubic up-sampling (the SR baseline).
+    let down_up = |clean: &[f32], h: usize, w: usize| {
+        let down = bicubic(clean, h, w, h / 2, w / 2);
+        let up = bicubic(&down, h / 2, w / 2, h, w);
+        (down, up)
+    };
     let (oh, ow) = (th * scale, tw * scale);
     let mut noise = stream(seed, "data/denoise/noise");
     // The network input image of a clean image.
@@ -171,7 +190,8 @@ pub(crate) fn restoration_data(
                 h,
                 w,
             ),
-            Restoration::Sr2 => (bicubic(clean, h, w, h / 2, w / 2), h / 2, w / 2),
+            Restoration::Sr2 => (down_up(clean, h, w).0, h / 2, w / 2),
+            Restoration::Sr2Upsampled => (down_up(clean, h, w).1, h, w),
         }
     };
     let mut train = Dataset {
@@ -201,7 +221,7 @@ pub(crate) fn restoration_data(
         let (clean, h, w) = decode_pgm(bytes);
         let (inp, ih, iw) = degrade(&clean, h, w);
         let baseline = match kind {
-            Restoration::Denoise => inp.clone(),
+            Restoration::Denoise | Restoration::Sr2Upsampled => inp.clone(),
             Restoration::Sr2 => bicubic(&inp, ih, iw, h, w),
         };
         let mut tiles = Vec::new();
@@ -233,11 +253,15 @@ mod tests {
     #[test]
     fn images_decode_to_their_recorded_sums() {
         // Pixel sums printed by make_images.py.
-        for ((_, b), sum) in TRAIN
-            .iter()
-            .chain(&TEST)
-            .zip([528_622u64, 456_484, 484_248, 518_280])
-        {
+        for ((_, b), sum) in TRAIN.iter().chain(&TEST).zip([
+            2_114_560u64,
+            1_509_410,
+            1_830_812,
+            1_826_006,
+            1_936_992,
+            1_846_417,
+            1_122_514,
+        ]) {
             let (px, h, w) = decode_pgm(b);
             assert_eq!((h, w), (IMAGE_SIDE, IMAGE_SIDE));
             let s: f64 = px.iter().map(|&v| f64::from(v) * 255.0).sum();
@@ -262,12 +286,19 @@ mod tests {
 
     #[test]
     fn tiles_cover_the_test_image() {
-        for kind in [Restoration::Denoise, Restoration::Sr2] {
+        for kind in [
+            Restoration::Denoise,
+            Restoration::Sr2,
+            Restoration::Sr2Upsampled,
+        ] {
             let (train, test) = restoration_data(kind, 8, 8, 1);
-            let img = &test.images[0];
             let s = if kind == Restoration::Sr2 { 2 } else { 1 };
-            assert_eq!(img.tiles.len(), (64 / (8 * s)) * (64 / (8 * s)));
-            assert_eq!(test.len(), img.tiles.len());
+            let per_image = (IMAGE_SIDE / (8 * s)).pow(2);
+            assert_eq!(test.images.len(), TEST.len());
+            for img in &test.images {
+                assert_eq!(img.tiles.len(), per_image);
+            }
+            assert_eq!(test.len(), per_image * TEST.len());
             assert!(train.len() > 100);
             assert_eq!(train.targets.len(), train.len() * 64 * s * s);
         }

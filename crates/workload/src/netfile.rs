@@ -27,8 +27,8 @@ struct RawNetwork {
     layers: Vec<RawLayer>,
     loss: String,
     metric: String,
-    /// Defaults of `train.*` for this network (`lr`, `epochs`, `batch`);
-    /// `--set train.…` still wins.
+    /// Defaults of `train.*` for this network (`lr`, `epochs`, `batch`,
+    /// `weight_scaling_omega`); `--set train.…` still wins.
     #[serde(default)]
     train: Option<RawNetTrain>,
 }
@@ -42,6 +42,8 @@ struct RawNetTrain {
     epochs: Option<u32>,
     #[serde(default)]
     batch: Option<u32>,
+    #[serde(default)]
+    weight_scaling_omega: Option<f64>,
 }
 
 /// Where the data comes from: exactly one of the three keys.
@@ -468,6 +470,9 @@ fn validate(file: &str, raw: RawNetwork, dir: &Path) -> Result<Network, CoreErro
         if let Some(v) = t.batch {
             train_defaults.push(("batch".to_string(), v.to_string()));
         }
+        if let Some(v) = t.weight_scaling_omega {
+            train_defaults.push(("weight_scaling_omega".to_string(), v.to_string()));
+        }
     }
     Ok(Network {
         train_defaults,
@@ -637,7 +642,10 @@ fn validate_layer(
                 None => 1,
                 Some(_) => need("stride", rl.stride)?,
             };
-            let padding = rl.padding.unwrap_or(0) as usize;
+            let padding = rl.padding.unwrap_or(0);
+            // Bounded so that the padded size cannot overflow.
+            c.int_range("padding", padding, 0, 1 << 16)?;
+            let padding = padding as usize;
             if shape.is_flat() && shape.c > 1 && kernel > 1 {
                 return Err(c.err(
                     "kernel",
