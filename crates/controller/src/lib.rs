@@ -34,6 +34,12 @@
 //!   tolerance or a pulse budget.
 //! * `ideal` — digital floating point, no device (the accuracy ceiling).
 //!
+//! On a binary STT-MRAM device (`DeviceModel::is_binary`) `eapu` and `bp`
+//! write junction steps ([`WriteMode::Switch`], [`switching`]): EaPU's
+//! sub-step probability is the switching probability of the pulse the
+//! driver applies, not a digital random number. The other device rules
+//! write analog changes and are refused ([`build_rule`]).
+//!
 //! A rule defined outside this crate implements [`UpdateRule`] (see its
 //! example) and is handed to the engine as a `Box<dyn UpdateRule>`.
 
@@ -42,6 +48,7 @@ mod registry;
 mod request;
 mod rule;
 mod rules;
+pub mod switching;
 mod write;
 
 pub use plan::{

@@ -43,7 +43,9 @@ mod driver;
 mod sense;
 
 pub use adc::{Adc, AdcKind, RawAdc};
-pub use area::{tile_area_mm2, TileGeometry, CELL_F2, FEATURE_NM, TRANSISTOR_F2};
+pub use area::{
+    tile_area_mm2, TileGeometry, CELL_F2, FEATURE_NM, FEFET_CELL_F2, MRAM_CELL_F2, TRANSISTOR_F2,
+};
 pub use dac::{Dac, DacEncoding, RawDac};
 pub use digital::{Digital, RawDigital};
 pub use driver::{Driver, RawDriver};
