@@ -741,6 +741,101 @@ mod tests {
         assert!(p > 0.0 && p < 1e-6, "{p}");
     }
 
+    fn group_model(over: &[(&str, &str)]) -> crate::DeviceModel {
+        crate::DeviceModel::from_mram(
+            builtin_mram("stt-mram-pmtj", &config::overrides(over)).unwrap(),
+        )
+    }
+
+    #[test]
+    fn groups_hold_quantised_differential_weights() {
+        let m = group_model(&[]);
+        let s = m.mram.as_ref().unwrap();
+        // 8 junctions per group: G ∈ {8 G_AP + k (G_P − G_AP)}, r_wg = 8 ΔG₁.
+        assert!((m.g_min_us as f64 - 8.0 * s.g_antiparallel_us()).abs() < 1e-3);
+        assert!((m.g_max_us as f64 - 8.0 * s.g_parallel_us()).abs() < 1e-3);
+        assert!((m.r_wg_us as f64 - 8.0 * s.junction_step_us()).abs() < 1e-3);
+        let mut a = crate::CellArray::new(&m, 1, 4, &mut stream(1, "c"));
+        a.set_weights(&m, &[0.3, -0.5, 1.7, 0.0]);
+        let mut w = [0.0; 4];
+        a.weights_into(&m, &mut w);
+        // Rounded to eighths and clipped to ±1.
+        for (got, want) in w.iter().zip([0.25, -0.5, 1.0, 0.0]) {
+            assert!((got - want).abs() < 1e-5, "{w:?}");
+        }
+        let j = a.mram_junctions().unwrap();
+        assert_eq!(j.states().len(), 4 * 2 * 8);
+        // Weight 0: n⁺ = ⌈(8 + 2)/2⌉ = 5, n⁻ = 3.
+        assert_eq!(j.states()[..8].iter().filter(|&&b| b).count(), 5);
+        assert_eq!(j.states()[8..16].iter().filter(|&&b| b).count(), 3);
+        assert_eq!(a.bytes_per_cell(), 12 + 9 * 8);
+    }
+
+    #[test]
+    fn read_disturb_matches_its_probability() {
+        // A read current of 0.7 I_c0 for 10 ns: p_rd = 1 − exp(−10 e^{−18})
+        // ≈ 1.5e-7. 2000 reads of 64 × 64 weights × 16 junctions (half AP)
+        // are 6.6e7 AP junction reads: E[switched] ≈ 10; the count is
+        // Poisson, tolerance 5 sqrt(E) + 1.
+        let m = group_model(&[("read_current_ua", "35")]);
+        let s = m.mram.as_ref().unwrap();
+        let p = s.read_disturb_probability();
+        let mut a = crate::CellArray::new(&m, 64, 64, &mut stream(2, "c"));
+        a.set_weights(&m, &vec![0.0; 64 * 64]);
+        let mut rng = stream(2, "read");
+        let reads = 2000;
+        let switched: u64 = (0..reads).map(|_| a.read_disturb(&m, &mut rng)).sum();
+        // Only AP junctions can be disturbed; their number falls as they
+        // switch, negligibly here.
+        let want = p * reads as f64 * (64.0 * 64.0 * 8.0);
+        assert!(
+            (switched as f64 - want).abs() <= 5.0 * want.sqrt() + 1.0,
+            "{switched} vs {want}"
+        );
+        let p_count = a.mram_junctions().unwrap().states().iter().filter(|&&b| b).count();
+        assert_eq!(p_count as u64, 64 * 64 * 8 + switched);
+        // The conductances follow the junctions.
+        let g: f64 = a.conductances_us().iter().map(|&g| f64::from(g)).sum();
+        let want_g = p_count as f64 * s.g_parallel_us()
+            + (64.0 * 64.0 * 16.0 - p_count as f64) * s.g_antiparallel_us();
+        assert!((g - want_g).abs() < 1e-4 * want_g);
+        // The built-in read (0.2 I_c0) disturbs ~nothing.
+        let m = group_model(&[]);
+        let mut a = crate::CellArray::new(&m, 64, 64, &mut stream(2, "c"));
+        assert_eq!(a.read_disturb(&m, &mut rng), 0);
+    }
+
+    #[test]
+    fn junctions_wear_out_and_the_projection_sees_it() {
+        let m = group_model(&[("endurance_median_pulses", "3")]);
+        let s = m.mram.as_ref().unwrap().clone();
+        let mut a = crate::CellArray::new(&m, 1, 1, &mut stream(3, "c"));
+        a.set_weights(&m, &[0.0]);
+        let mut rng = stream(3, "w");
+        let i = s.write_current_ua();
+        // One pulse on one junction after one step: (3 − 1)/1 steps left.
+        let (o, e) = a.switch_junctions(&m, 0, crate::Polarity::Set, 1, i, &mut rng);
+        assert_eq!(o.pulses, 1);
+        assert!((e - s.pulse_energy_pj(i, false)).abs() < 1e-12);
+        assert_eq!(a.steps_to_first_failure(&m, 1), 2.0);
+        assert_eq!(a.failed_cells(), 0);
+        // Round-robin: the next pulses go to other AP junctions of the group.
+        let g0 = a.conductances_us()[0];
+        a.switch_junctions(&m, 0, crate::Polarity::Set, 3, i, &mut rng);
+        assert!(a.conductances_us()[0] > g0);
+        let j = a.mram_junctions().unwrap();
+        assert!(j.pulses()[..8].iter().all(|&p| p <= 1), "{:?}", j.pulses());
+        // Drive one junction past its endurance: it no longer switches.
+        let mut cells = MramCells::new(1);
+        for _ in 0..3 {
+            cells.pulse(&s, 0, true, i, &mut rng);
+            cells.pulse(&s, 0, false, i, &mut rng);
+        }
+        let before = cells.states()[0];
+        let o = cells.pulse(&s, 0, !before, i, &mut rng);
+        assert!(!o.switched && o.energy_pj > 0.0);
+    }
+
     #[test]
     fn impossible_parameters_name_the_field() {
         for (k, v) in [
@@ -751,6 +846,9 @@ mod tests {
             ("critical_current_ua", "NaN"),
             ("read_current_ua", "1e9"),
             ("tmr", "-0.5"),
+            ("write_error_rate", "1.5"),
+            ("write_error_rate", "-0.1"),
+            ("endurance_median_pulses", "inf"),
         ] {
             let e = builtin_mram("stt-mram-pmtj", &config::overrides(&[(k, v)]))
                 .unwrap_err()

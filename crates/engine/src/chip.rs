@@ -236,7 +236,7 @@ impl Chip {
                     "pulse_width_ns",
                     format!(
                         "the STT-MRAM device `{}` switches with probabilities computed at its \
-                         pulse_width_s = {} s: expected {want_ns} ns, got {got}",
+                         pulse_width_s = {:e} s: expected {want_ns} ns, got {got}",
                         device.name, m.pulse_width_s
                     ),
                 ));

@@ -129,7 +129,8 @@ mod tests {
             }
         ));
         let e = EapuSwitch::build(&c, Some(2.0), &m)
-            .unwrap_err()
+            .err()
+            .expect("refused")
             .to_string();
         assert!(e.contains("rule.eapu.threshold_us"), "{e}");
         assert!(EapuSwitch::build(&c, Some(f64::from(m.step_set_us)), &m).is_ok());
