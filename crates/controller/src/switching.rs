@@ -119,8 +119,7 @@ mod tests {
 
     fn periphery() -> (Driver, Adc) {
         let chip: serde_json::Value =
-            serde_json::from_str(include_str!("../../../devices/stt-mram-pmtj.chip.json"))
-                .unwrap();
+            serde_json::from_str(include_str!("../../../devices/stt-mram-pmtj.chip.json")).unwrap();
         let c = Check::new("chip");
         let driver = serde_json::from_value::<RawDriver>(chip["driver"].clone()).unwrap();
         let adc = serde_json::from_value::<RawAdc>(chip["adc"].clone()).unwrap();
@@ -269,8 +268,7 @@ mod tests {
     fn analog_rules_are_refused_on_binary_devices() {
         let m = mram();
         for name in ["stochastic-pulse", "mixed-precision", "write-verify"] {
-            let raw: RawRule =
-                serde_json::from_str(&format!("{{\"name\": \"{name}\"}}")).unwrap();
+            let raw: RawRule = serde_json::from_str(&format!("{{\"name\": \"{name}\"}}")).unwrap();
             let e = build_rule(&Check::new("chip.json").section("rule"), &raw, &m)
                 .err()
                 .expect("refused")

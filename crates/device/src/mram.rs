@@ -792,7 +792,13 @@ mod tests {
             (switched as f64 - want).abs() <= 5.0 * want.sqrt() + 1.0,
             "{switched} vs {want}"
         );
-        let p_count = a.mram_junctions().unwrap().states().iter().filter(|&&b| b).count();
+        let p_count = a
+            .mram_junctions()
+            .unwrap()
+            .states()
+            .iter()
+            .filter(|&&b| b)
+            .count();
         assert_eq!(p_count as u64, 64 * 64 * 8 + switched);
         // The conductances follow the junctions.
         let g: f64 = a.conductances_us().iter().map(|&g| f64::from(g)).sum();
