@@ -232,6 +232,20 @@ impl SttMram {
             .max(self.precessional_probability(i, width_s))
     }
 
+    /// `1 − P(I, t)`, computed without cancellation near `P = 1`.
+    pub fn non_switching_probability(&self, current_ua: f64, width_s: f64) -> f64 {
+        let i = current_ua.abs() / self.critical_current_ua;
+        let rate = (-self.thermal_stability * (1.0 - i.min(1.0))).exp() / self.attempt_time_s;
+        let q_th = (-width_s * rate).exp();
+        let q_pr = if i <= 1.0 {
+            1.0
+        } else {
+            let decay = (-2.0 * (i - 1.0) * width_s / self.precession_time_s).exp();
+            -(-std::f64::consts::PI.powi(2) / 4.0 * self.thermal_stability * decay).exp_m1()
+        };
+        q_th.min(q_pr)
+    }
+
     /// The pulse current (µA) at the file's width that switches a cell with
     /// probability `p` (bisection to 1e-9 relative; `p` ≤ 0 gives 0 µA, a
     /// `p` beyond reach gives the largest current searched, 20 `I_c0`).
