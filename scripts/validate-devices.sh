@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # Device technologies side by side (docs/validation.md, "RRAM, FeFET and
-# STT-MRAM"): digits-mlp trained to completion (the workload's default
+# STT-MRAM"): a workload (default digits-mlp, trained for its default
 # epochs) on the chips eapu-180nm (1T1R HfOx RRAM), fefet-hzo (HZO FeFET)
 # and stt-mram-pmtj (binary STT-MRAM, groups of 8 junctions), each with the
-# rules eapu and bp, seeds 1..3. Prints one TSV line per run, then a
-# Markdown table of the means over the seeds (min–max in brackets).
-# Usage: scripts/validate-devices.sh [path/to/aimsim] [workload]
+# rules eapu and bp, seeds 1..3. Prints one TSV line per run (chip, rule,
+# seed, accuracy, energy µJ, cell writes, pulses, projected steps to first
+# failure, median endurance, array area mm²), then a Markdown table of the
+# means over the seeds with [min–max].
+# Usage: [JOBS=N] [CHIPS="a b"] scripts/validate-devices.sh [path/to/aimsim] [workload]
+# JOBS runs that many simulations at once (each is single-threaded and
+# seeded, so the results do not depend on it).
 set -euo pipefail
-bin=${1:-target/release/aimsim}
+bin=$(realpath "${1:-target/release/aimsim}")
 workload=${2:-digits-mlp}
+chips=${CHIPS:-eapu-180nm fefet-hzo stt-mram-pmtj}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-rows="$out/rows.tsv"
-for chip in eapu-180nm fefet-hzo stt-mram-pmtj; do
-  for rule in eapu bp; do
-    for seed in 1 2 3; do
-      if ! "$bin" run -q --chip "$chip" --workload "$workload" --rule "$rule" --seed "$seed" --out "$out/r"; then
-        echo -e "$chip\t$rule\t$seed\tFAILED" | tee -a "$rows"
-        continue
-      fi
-      python3 - "$out/r/report.json" "$chip" "$rule" "$seed" <<'PY' | tee -a "$rows"
+one() { # index chip rule seed
+  local dir="$out/run$1"
+  if "$bin" run -q --chip "$2" --workload "$workload" --rule "$3" --seed "$4" --out "$dir"; then
+    python3 - "$dir/report.json" "$2" "$3" "$4" > "$out/row$1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 w, life = r["workload"], r["lifetime"]
@@ -34,10 +34,24 @@ print("\t".join(sys.argv[2:5] + [
     f"{r['area_mm2']['by_component']['array']:.4f}",
 ]))
 PY
+  else
+    echo -e "$2\t$3\t$4\tFAILED" > "$out/row$1"
+  fi
+  rm -rf "$dir"
+}
+export -f one
+export bin workload out
+i=0
+for chip in $chips; do
+  for rule in eapu bp; do
+    for seed in 1 2 3; do
+      printf '%03d %s %s %s\n' "$i" "$chip" "$rule" "$seed"
+      i=$((i + 1))
     done
   done
-done
-python3 - "$rows" <<'PY'
+done | xargs -P "${JOBS:-1}" -L 1 bash -c 'one "$@"' _
+cat "$out"/row* | tee "$out/rows.tsv"
+python3 - "$out/rows.tsv" <<'PY'
 import sys
 from collections import OrderedDict
 runs = OrderedDict()
