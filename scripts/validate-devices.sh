@@ -7,7 +7,9 @@
 # seed, accuracy, energy µJ, cell writes, pulses, projected steps to first
 # failure, median endurance, array area mm²), then a Markdown table of the
 # means over the seeds with [min–max].
-# Usage: [JOBS=N] [CHIPS="a b"] scripts/validate-devices.sh [path/to/aimsim] [workload]
+# Usage: [JOBS=N] [CHIPS="a b"] [STEPS=N] scripts/validate-devices.sh [path/to/aimsim] [workload]
+# STEPS stops each run after N training steps (default: the workload's
+# full training).
 # JOBS runs that many simulations at once (each is single-threaded and
 # seeded, so the results do not depend on it).
 set -euo pipefail
@@ -18,7 +20,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 one() { # index chip rule seed
   local dir="$out/run$1"
-  if "$bin" run -q --chip "$2" --workload "$workload" --rule "$3" --seed "$4" --out "$dir"; then
+  local steps=()
+  [ -n "${STEPS:-}" ] && steps=(--steps "$STEPS")
+  if "$bin" run -q --chip "$2" --workload "$workload" --rule "$3" --seed "$4" "${steps[@]}" --out "$dir"; then
     python3 - "$dir/report.json" "$2" "$3" "$4" > "$out/row$1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -40,7 +44,7 @@ PY
   rm -rf "$dir"
 }
 export -f one
-export bin workload out
+export bin workload out STEPS
 i=0
 for chip in $chips; do
   for rule in eapu bp; do

@@ -2,7 +2,7 @@
 //! impossible MRAM parameters or rules a binary device cannot run exit 2
 //! naming the field.
 
-use super::{aimsim, exits_2, f, run_ok, tmp};
+use super::{exits_2, f, run_ok, tmp};
 use serde_json::Value;
 
 #[test]

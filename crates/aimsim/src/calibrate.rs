@@ -20,10 +20,10 @@ pub struct FileCalibration {
 /// What a measured file calibrates to.
 pub enum Fitted {
     /// An analog device (`aimsim.device/1`) from pulse trains.
-    Analog(Calibration),
+    Analog(Box<Calibration>),
     /// An STT-MRAM device (`aimsim.mram/1`) from switching curves
     /// (`devices[].switching`).
-    Mram(MramCalibration),
+    Mram(Box<MramCalibration>),
 }
 
 impl Fitted {
@@ -84,12 +84,12 @@ pub fn calibrate_file(
     if measured.has_switching() {
         // Switching curves of binary junctions: an STT-MRAM device file.
         return Ok(FileCalibration {
-            calibration: Fitted::Mram(calibrate_mram(&measured, &opts)?),
+            calibration: Fitted::Mram(Box::new(calibrate_mram(&measured, &opts)?)),
             sha256,
         });
     }
     Ok(FileCalibration {
-        calibration: Fitted::Analog(calibrate(&measured, &opts)?),
+        calibration: Fitted::Analog(Box::new(calibrate(&measured, &opts)?)),
         sha256,
     })
 }

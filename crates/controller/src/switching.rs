@@ -60,6 +60,7 @@ pub fn planned_pulses(dg_us: f32, step_us: f32, stochastic: bool) -> u32 {
 
 /// Executes one phase of `writes` (one row, SET = toward parallel if `set`)
 /// on a binary STT-MRAM array; switching draws from `rng_write`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn execute_switch_phase(
     cells: &mut CellArray,
     model: &DeviceModel,

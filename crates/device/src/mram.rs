@@ -530,6 +530,7 @@ impl MramGroups {
     /// round-robin from `start` (the driver rotates through a group so
     /// that its junctions wear evenly). Returns the pulses applied and
     /// their cell energy, pJ.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn switch(
         &mut self,
         m: &SttMram,

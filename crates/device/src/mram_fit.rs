@@ -136,8 +136,8 @@ fn nelder_mead(
         }
         let mut c = [0.0; 4];
         for (x, _) in &simplex[..4] {
-            for j in 0..4 {
-                c[j] += x[j] / 4.0;
+            for (cj, xj) in c.iter_mut().zip(x) {
+                *cj += xj / 4.0;
             }
         }
         let along = |a: f64| {
@@ -163,8 +163,8 @@ fn nelder_mead(
             } else {
                 let best = simplex[0].0;
                 for s in simplex.iter_mut().skip(1) {
-                    for j in 0..4 {
-                        s.0[j] = best[j] + 0.5 * (s.0[j] - best[j]);
+                    for (v, b) in s.0.iter_mut().zip(best) {
+                        *v = b + 0.5 * (*v - b);
                     }
                     s.1 = f(&s.0);
                 }
