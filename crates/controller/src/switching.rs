@@ -1,4 +1,4 @@
-//! Writes on binary STT-MRAM junctions ([`WriteMode::Switch`]): how a
+//! Writes on binary STT-MRAM junctions ([`WriteMode::Switch`](crate::WriteMode::Switch)): how a
 //! decided change becomes junction pulses, and the execution of one phase
 //! of them. Kept apart from the analog write paths, which it does not touch.
 //!
