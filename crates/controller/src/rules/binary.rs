@@ -18,8 +18,11 @@ pub(super) fn junction_step_us(model: &DeviceModel) -> f32 {
 /// probability `p = (|ΔG| mod ΔG₁)/ΔG₁` — for a sub-threshold request
 /// `p = |ΔG|/ΔG_th`, EaPU's probability — realised by the pulse amplitude,
 /// so `E[written] = ΔG` with no digital random bits. Digital work: one
-/// compare per request (zero test) and one multiply per non-zero request
-/// (`|ΔG|·(1/ΔG₁)`, which indexes the driver's amplitude table).
+/// compare per request (zero test); no multiply beyond the gradient's: the
+/// gradient unit's fixed-point output in units of `ΔG₁` (its scale
+/// constant `r_wg/ΔG₁ = N` folded in) has the whole steps `k` in its
+/// integer bits and `p` in its fraction bits, which index the driver's
+/// amplitude table directly.
 #[derive(Clone, Debug)]
 pub struct EapuSwitch {
     /// ΔG_th = ΔG₁, µS.
@@ -67,7 +70,6 @@ impl UpdateRule for EapuSwitch {
         let req = input.requested_us;
         out.copy_from_slice(req);
         ctx.compares(req.len() as u64);
-        ctx.macs(req.iter().filter(|&&r| r != 0.0).count() as u64);
     }
 }
 
@@ -120,7 +122,7 @@ mod tests {
         let s = decide_plain(eapu.as_mut(), &req, &mut out, &mut stream(1, "t"));
         assert_eq!(out, req);
         assert_eq!(s.random_decisions, 0);
-        assert_eq!((s.compares, s.macs), (3, 2));
+        assert_eq!((s.compares, s.macs), (3, 0));
         assert!(matches!(
             eapu.write_mode(),
             WriteMode::Switch {
