@@ -68,7 +68,7 @@ def span(xs, fmt):
     m = sum(xs) / len(xs)
     return f"{fmt(m)} [{fmt(min(xs))}–{fmt(max(xs))}]"
 print()
-print("| chip | rule | accuracy | energy (µJ) | cell writes | pulses | projected steps to first failure | endurance (median pulses) | array area (mm²) |")
+print("| chip | rule | accuracy | energy (µJ) | cell writes | pulses | projected steps to first failure | endurance (median pulses, seed 1) | array area (mm²) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for (chip, rule), rs in runs.items():
     acc = [float(r[0]) for r in rs]
