@@ -3,16 +3,47 @@
 
 use crate::Result;
 use aimsim_core::CoreError;
-use aimsim_device::{calibrate, CalibrateOptions, Calibration, Measured};
+use aimsim_device::{
+    calibrate, calibrate_mram, CalibrateOptions, Calibration, Measured, MramCalibration,
+};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// A calibration and the SHA-256 (hex) of the measured file it read.
 pub struct FileCalibration {
     /// The fitted device and the fit report.
-    pub calibration: Calibration,
+    pub calibration: Fitted,
     /// SHA-256 of the measured file's bytes, hex.
     pub sha256: String,
+}
+
+/// What a measured file calibrates to.
+pub enum Fitted {
+    /// An analog device (`aimsim.device/1`) from pulse trains.
+    Analog(Box<Calibration>),
+    /// An STT-MRAM device (`aimsim.mram/1`) from switching curves
+    /// (`devices[].switching`).
+    Mram(Box<MramCalibration>),
+}
+
+impl Fitted {
+    /// The device file, as pretty JSON with a final newline.
+    pub fn device_json(&self) -> serde_json::Result<String> {
+        let mut json = match self {
+            Fitted::Analog(c) => serde_json::to_string_pretty(&c.device)?,
+            Fitted::Mram(c) => serde_json::to_string_pretty(&c.device)?,
+        };
+        json.push('\n');
+        Ok(json)
+    }
+
+    /// The fit report, as text.
+    pub fn report(&self) -> String {
+        match self {
+            Fitted::Analog(c) => c.report.render(),
+            Fitted::Mram(c) => c.report.clone(),
+        }
+    }
 }
 
 /// Fits a device to the measured data in `path` (`aimsim.measured/1`).
@@ -44,17 +75,21 @@ pub fn calibrate_file(
     let source = path
         .file_name()
         .map_or(file.clone(), |s| s.to_string_lossy().into_owned());
-    let calibration = calibrate(
-        &measured,
-        &CalibrateOptions {
-            name,
-            source_file: source,
-            source_sha256: sha256.clone(),
-            r_wg_us,
-        },
-    )?;
+    let opts = CalibrateOptions {
+        name,
+        source_file: source,
+        source_sha256: sha256.clone(),
+        r_wg_us,
+    };
+    if measured.has_switching() {
+        // Switching curves of binary junctions: an STT-MRAM device file.
+        return Ok(FileCalibration {
+            calibration: Fitted::Mram(Box::new(calibrate_mram(&measured, &opts)?)),
+            sha256,
+        });
+    }
     Ok(FileCalibration {
-        calibration,
+        calibration: Fitted::Analog(Box::new(calibrate(&measured, &opts)?)),
         sha256,
     })
 }

@@ -44,7 +44,7 @@ mod reproduce;
 mod simulation;
 mod spec;
 
-pub use calibrate::{calibrate_file, FileCalibration};
+pub use calibrate::{calibrate_file, FileCalibration, Fitted};
 pub use gpu::{estimate_step, Gpu, GpuReport, GpuStep, Sourced, DEFAULT_GPU, GPU_SCHEMA};
 pub use images::{encode_png, write_images};
 pub use output::{write_outputs, write_outputs_with, OUTPUT_FILES};

@@ -172,7 +172,7 @@ pub struct WritesReport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LifetimeReport {
     /// Median pulses to failure over the cells.
-    pub endurance_pulses_median: u32,
+    pub endurance_pulses_median: u64,
     /// Cells failed (worn out or stuck from fabrication).
     pub failed_cells: u64,
     /// Steps until the first cell would wear out at each cell's own write

@@ -406,10 +406,19 @@ impl Simulation {
             w => (chip.cells() / w).max(1),
         };
         let cols = cfg.tile_cols * cells_per_weight;
+        // The cell of the device's technology; a binary MRAM "cell" of the
+        // engine is a group of `N` junctions, each a 1T1MTJ cell.
+        let device = chip.device();
+        let (cell_f2, junctions) = match (&device.mram, &device.fefet) {
+            (Some(m), _) => (aimsim_periphery::MRAM_CELL_F2, m.cells_per_weight as usize),
+            (None, Some(_)) => (aimsim_periphery::FEFET_CELL_F2, 1),
+            (None, None) => (aimsim_periphery::CELL_F2, 1),
+        };
         let g = aimsim_periphery::TileGeometry {
             rows: cfg.tile_rows,
             cols,
-            cells: cfg.tile_rows * cols,
+            cells: cfg.tile_rows * cols * junctions,
+            cell_f2,
             dac_bits: cfg.dac.bits(),
             adc_bits: cfg.adc.bits(),
             adcs: cfg.adc.adcs_per_tile(),

@@ -379,16 +379,43 @@ pub fn load_chip(spec: &str, over: &[(String, String)]) -> aimsim_core::Result<C
 
 /// Loads a device from a built-in name or a file path, with `(path, value)`
 /// overrides, chosen as [`load_chip`] chooses.
+///
+/// An STT-MRAM device (a built-in MRAM name, or a file whose `schema` is
+/// `aimsim.mram/1`) becomes the engine's binary model
+/// ([`DeviceModel::from_mram`]); the overrides then name its file's fields.
 pub fn load_device(spec: &str, over: &[(String, String)]) -> Result<DeviceModel> {
-    let builtin = aimsim_device::BUILTIN_DEVICES
-        .iter()
-        .any(|(n, _)| *n == spec);
+    let builtin = is_builtin_device(spec);
     if !builtin && (is_explicit_path(spec) || Path::new(spec).exists()) {
         let text = config::read_text(Path::new(spec))?;
+        if is_mram_file(&text) {
+            let m = aimsim_device::SttMram::from_json(spec, &text, over)?;
+            return Ok(DeviceModel::from_mram(m));
+        }
         Ok(DeviceModel::from_json(spec, &text, over)?)
+    } else if aimsim_device::builtin_mram_devices().any(|n| n == spec) {
+        Ok(DeviceModel::from_mram(aimsim_device::builtin_mram(
+            spec, over,
+        )?))
     } else {
         Ok(builtin_device(spec, over)?)
     }
+}
+
+/// Whether `name` is a built-in device (analog or STT-MRAM).
+fn is_builtin_device(name: &str) -> bool {
+    aimsim_device::BUILTIN_DEVICES
+        .iter()
+        .chain(aimsim_device::BUILTIN_MRAM)
+        .any(|(n, _)| *n == name)
+}
+
+/// Whether a device file's text declares the STT-MRAM schema (a file that
+/// does not parse is left to the analog parser, which names the error).
+fn is_mram_file(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_owned))
+        .is_some_and(|s| s == aimsim_device::MRAM_SCHEMA)
 }
 
 /// The device a chip names, as a spec to load: a relative file path in a
@@ -399,9 +426,8 @@ fn chip_device_spec(chip_spec: &str, chip: &Chip) -> String {
     let from_file = !aimsim_engine::BUILTIN_CHIPS
         .iter()
         .any(|(n, _)| *n == chip_spec);
-    let is_builtin_device = aimsim_device::BUILTIN_DEVICES.iter().any(|(n, _)| n == dev);
     match Path::new(chip_spec).parent() {
-        Some(dir) if from_file && !is_builtin_device && Path::new(dev).is_relative() => {
+        Some(dir) if from_file && !is_builtin_device(dev) && Path::new(dev).is_relative() => {
             dir.join(dev).display().to_string()
         }
         _ => dev.clone(),

@@ -85,7 +85,9 @@ struct CalibrateArgs {
 
 #[derive(Parser)]
 struct SynthArgs {
-    /// Device file (JSON, schema aimsim.device/1) or a built-in device name.
+    /// Device file (JSON, schema aimsim.device/1 or aimsim.mram/1) or a
+    /// built-in device name; an STT-MRAM device gives switching-probability
+    /// curves (4 widths × 28 currents, `cycles × 100` pulses per point).
     device: String,
     /// Write the measured data here (default: standard output).
     #[arg(short, long, value_name = "MEASURED.json")]
@@ -515,11 +517,10 @@ fn cmd_calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let fit = aimsim::calibrate_file(&args.measured, args.name.clone(), args.r_wg_us)
         .map_err(run_error)?;
     let (cal, sha) = (fit.calibration, fit.sha256);
-    let mut json = serde_json::to_string_pretty(&cal.device)?;
-    json.push('\n');
+    let json = cal.device_json()?;
     if !args.quiet {
         println!("aimsim calibrate: {file} (sha256 {sha})");
-        print!("{}", cal.report.render());
+        print!("{}", cal.report());
     }
     match &args.out {
         Some(p) => {
@@ -556,16 +557,27 @@ fn cmd_synth(args: SynthArgs) -> anyhow::Result<()> {
     if let Some(p) = &args.out {
         aimsim::fsout::check_output_file(p).map_err(|e| bad(anyhow::anyhow!("--out {e}")))?;
     }
-    let raw = synthesize(
-        &device,
-        &SynthOptions {
-            devices: args.devices,
-            cycles: args.cycles,
-            pulses: args.pulses,
-            reads: args.reads,
-            seed: args.seed,
-        },
-    );
+    let raw = match &device.mram {
+        // Binary junctions: switching-probability curves, `cycles × 100`
+        // pulses per point, and reads of both states.
+        Some(m) => aimsim_device::synthesize_mram(
+            m,
+            args.devices,
+            args.cycles as u64 * 100,
+            args.reads.max(1),
+            args.seed,
+        ),
+        None => synthesize(
+            &device,
+            &SynthOptions {
+                devices: args.devices,
+                cycles: args.cycles,
+                pulses: args.pulses,
+                reads: args.reads,
+                seed: args.seed,
+            },
+        ),
+    };
     let mut json = serde_json::to_string(&raw)?;
     json.push('\n');
     match &args.out {

@@ -38,6 +38,12 @@
 //! `low-precision`, [`sample_eapu_rank1`] for `sparse-sampler`; the units
 //! and their costs are `aimsim_periphery::UpdateUnit`).
 //!
+//! On a binary STT-MRAM device (`DeviceModel::is_binary`) `eapu` and `bp`
+//! write junction steps ([`WriteMode::Switch`], [`switching`]): EaPU's
+//! sub-step probability is the switching probability of the pulse the
+//! driver applies, not a digital random number. The other device rules
+//! write analog changes and are refused ([`build_rule`]).
+//!
 //! A rule defined outside this crate implements [`UpdateRule`] (see its
 //! example) and is handed to the engine as a `Box<dyn UpdateRule>`.
 
@@ -47,6 +53,7 @@ mod registry;
 mod request;
 mod rule;
 mod rules;
+pub mod switching;
 mod write;
 
 pub use forming::{log_quantise, sample_eapu_rank1, SamplerStats};

@@ -90,6 +90,10 @@ impl WritePlan {
                 let (cell, pol, dg) = array.route(model, r * cols + c, d);
                 let pulses = match mode {
                     WriteMode::Pulses { step_us } => (dg.abs() / step_us).round() as u32,
+                    WriteMode::Switch {
+                        step_us,
+                        stochastic,
+                    } => crate::switching::planned_pulses(dg, step_us, stochastic),
                     _ => nominal_pulses(model, dg),
                 };
                 if pulses == 0 {

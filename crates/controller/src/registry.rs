@@ -16,7 +16,7 @@
 use crate::rules::{
     RawBp, RawEapu, RawIdeal, RawMixedPrecision, RawStochasticPulse, RawWriteVerify,
 };
-use crate::UpdateRule;
+use crate::{UpdateRule, WriteMode};
 use aimsim_core::config::Check;
 use aimsim_core::Result;
 use aimsim_device::DeviceModel;
@@ -358,7 +358,20 @@ pub fn check_rule(c: &Check, raw: &RawRule) -> Result<()> {
 pub fn build_rule(c: &Check, raw: &RawRule, model: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
     check_rule(c, raw)?;
     let entry = find_rule(&raw.name).expect("check_rule accepted the name");
-    (entry.build)(c, raw.section(entry.name), model)
+    let rule = (entry.build)(c, raw.section(entry.name), model)?;
+    // A binary device takes only junction-step writes (or none).
+    let binary_ok = !rule.uses_device() || matches!(rule.write_mode(), WriteMode::Switch { .. });
+    if model.is_binary() && !binary_ok {
+        return Err(c.err(
+            "name",
+            format!(
+                "rule `{}` writes analog conductance changes and cannot run on the binary \
+                 STT-MRAM device `{}`; rules for binary devices: eapu, bp, ideal",
+                raw.name, model.name
+            ),
+        ));
+    }
+    Ok(rule)
 }
 
 #[cfg(test)]

@@ -50,6 +50,19 @@ pub enum WriteMode {
         /// Pulse budget of one cell's write.
         max_pulses: u32,
     },
+    /// Binary STT-MRAM junctions (each cell a group of them): the decided
+    /// ΔG is whole junction steps of `step_us`, written with
+    /// deterministic-intent pulses, plus, with `stochastic`, one pulse
+    /// whose amplitude switches its junction with the probability the
+    /// remainder asks for (without, ΔG is rounded to whole steps); see
+    /// [`crate::switching`].
+    Switch {
+        /// One junction's conductance step `G_P − G_AP`, µS.
+        step_us: f32,
+        /// Whether the fraction of a step is written as a switching
+        /// probability (EaPU) rather than rounded (bp).
+        stochastic: bool,
+    },
 }
 
 /// One tile's update in factor form: `requested_us[i·cols + j] =

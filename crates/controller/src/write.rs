@@ -119,6 +119,14 @@ pub fn execute_phase(
             );
             out.verify = Some((read_count, reads));
         }
+        WriteMode::Switch {
+            step_us,
+            stochastic,
+        } => {
+            out = crate::switching::execute_switch_phase(
+                cells, model, set, writes, step_us, stochastic, hw, rng_write,
+            );
+        }
     }
     out
 }

@@ -1,7 +1,8 @@
 //! The cells of one tile, stored as a structure of arrays.
 
+use crate::mram::MramGroups;
 use crate::params::{asymptote, step_shape};
-use crate::DeviceModel;
+use crate::{DeviceModel, MramCells};
 use aimsim_core::Rng;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
@@ -46,6 +47,9 @@ pub struct CellArray {
     d2d_seed: u64,
     /// Written values and write times, kept only for devices that relax.
     relax: Option<Box<RelaxState>>,
+    /// The junctions, kept only when the cells are groups of binary
+    /// STT-MRAM junctions (`model.mram`).
+    mram: Option<Box<MramGroups>>,
 }
 
 /// What relaxation needs per cell: the value written and when (8 B/cell).
@@ -181,7 +185,12 @@ impl CellArray {
             endurance,
             d2d_seed: rng.random(),
             relax: None,
+            mram: None,
         };
+        if let Some(m) = &model.mram {
+            // Drawn after everything else: analog arrays see the same draws.
+            a.mram = Some(Box::new(MramGroups::new(m, &mut a.g_us, rng)));
+        }
         if model.has_d2d() {
             for cell in 0..n {
                 let p = a.cell_params(model, cell);
@@ -203,9 +212,11 @@ impl CellArray {
     }
 
     /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
-    /// plus 8 (written value and write time) for a device that relaxes.
+    /// plus 8 (written value and write time) for a device that relaxes,
+    /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
+            + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
     }
 
     /// Records that `cell` now holds a freshly written value.
@@ -317,8 +328,11 @@ impl CellArray {
         self.pulses[cell] >= self.endurance[cell]
     }
 
-    /// Number of failed cells.
+    /// Number of failed cells (for binary STT-MRAM: failed junctions).
     pub fn failed_cells(&self) -> usize {
+        if let Some(g) = self.mram.as_deref() {
+            return g.failed();
+        }
         self.pulses
             .iter()
             .zip(&self.endurance)
@@ -330,8 +344,23 @@ impl CellArray {
     /// about mid-window, `G± = G_mid ± W·r_wg/2`, clipped to the window.
     /// Models the chip's initial write-verify programming, which is not part
     /// of training and is not charged. Stuck cells keep their value.
+    ///
+    /// Binary STT-MRAM groups: `W` is rounded to `n = n⁺ − n⁻` junction
+    /// steps (`|n| ≤ N`) and the pair placed about mid-window,
+    /// `n⁺ = ⌈(N + n)/2⌉`, `n⁻ = n⁺ − n`.
     pub fn set_weights(&mut self, model: &DeviceModel, w: &[f32]) {
         assert_eq!(w.len(), self.rows * self.cols, "weight count");
+        if let (Some(m), Some(g)) = (&model.mram, self.mram.as_mut()) {
+            let n = g.per_group() as i64;
+            let step = model.step_set_us;
+            for (k, &wk) in w.iter().enumerate() {
+                let d = ((wk * model.r_wg_us / step).round() as i64).clamp(-n, n);
+                let plus = (n + d + 1).div_euclid(2);
+                self.g_us[2 * k] = g.place(m, 2 * k, plus as usize);
+                self.g_us[2 * k + 1] = g.place(m, 2 * k + 1, (plus - d) as usize);
+            }
+            return;
+        }
         let mid = model.g_mid_us();
         let d2d = model.has_d2d();
         for (k, &wk) in w.iter().enumerate() {
@@ -348,6 +377,85 @@ impl CellArray {
                 }
             }
         }
+    }
+
+    /// The junctions of a binary STT-MRAM array (none for analog devices):
+    /// group `g` of `N` junctions is `[gN, gN + N)`.
+    pub fn mram_junctions(&self) -> Option<&MramCells> {
+        self.mram.as_ref().map(|g| g.junctions())
+    }
+
+    /// Binary STT-MRAM write: pulses up to `count` junctions of group
+    /// `cell` that are not yet in the target state (parallel: `SET`,
+    /// raising the conductance; antiparallel: `RESET`), once each, at
+    /// `current_ua`, each switching with the junction's probability
+    /// `P(I, t_p)` drawn from `rng` — the device's own coin. The driver
+    /// visits a group's junctions round-robin from its pulse count so that
+    /// they wear evenly. Returns the outcome and the pulses' cell energy
+    /// `Σ I² R t_p`, pJ.
+    ///
+    /// # Panics
+    /// If the array is not a binary STT-MRAM array.
+    pub fn switch_junctions(
+        &mut self,
+        model: &DeviceModel,
+        cell: usize,
+        polarity: Polarity,
+        count: u32,
+        current_ua: f64,
+        rng: &mut Rng,
+    ) -> (ProgramOutcome, f64) {
+        let m = model.mram.as_ref().expect("a binary STT-MRAM device");
+        let g = self.mram.as_mut().expect("a binary STT-MRAM array");
+        let before = self.g_us[cell];
+        let start = self.pulses[cell] as usize;
+        let (pulses, energy) = g.switch(
+            m,
+            cell,
+            polarity == Polarity::Set,
+            count,
+            current_ua,
+            start,
+            rng,
+        );
+        self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
+        self.g_us[cell] = g.g_us(m, cell);
+        (
+            ProgramOutcome {
+                pulses,
+                g_before_us: before,
+                g_after_us: self.g_us[cell],
+            },
+            energy,
+        )
+    }
+
+    /// Read disturb of one array read (every junction read once; binary
+    /// STT-MRAM only, a no-op otherwise): see
+    /// [`SttMram::read_disturb_probability`](crate::SttMram::read_disturb_probability).
+    /// Returns the junctions the read switched.
+    pub fn read_disturb(&mut self, model: &DeviceModel, rng: &mut Rng) -> u64 {
+        match (&model.mram, self.mram.as_mut()) {
+            (Some(m), Some(g)) => g.read_all(m, &mut self.g_us, rng),
+            _ => 0,
+        }
+    }
+
+    /// Steps until the first cell (junction, for binary STT-MRAM) reaches
+    /// its endurance, at each one's pulse rate over the `steps` so far
+    /// (∞ if none wears).
+    pub fn steps_to_first_failure(&self, model: &DeviceModel, steps: u64) -> f64 {
+        if let (Some(m), Some(g)) = (&model.mram, self.mram.as_deref()) {
+            return g.steps_to_first_failure(m, steps);
+        }
+        let mut steps_left = f64::INFINITY;
+        for (&p, &e) in self.pulses.iter().zip(&self.endurance) {
+            if p > 0 && p < e {
+                let rate = f64::from(p) / steps as f64;
+                steps_left = steps_left.min(f64::from(e - p) / rate);
+            }
+        }
+        steps_left
     }
 
     /// Writes the weights `(G⁺ − G⁻)/r_wg` into `out` (row-major).

@@ -42,6 +42,7 @@ mod calibrate;
 mod error;
 mod measured;
 mod mram;
+mod mram_fit;
 mod params;
 mod synth;
 
@@ -49,13 +50,14 @@ pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, Program
 pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport, FitStatus};
 pub use error::{DeviceError, Result};
 pub use measured::{
-    Measured, MeasuredDevice, RawMeasured, RawMeasuredDevice, RawReads, RawRelaxation, RawTrain,
-    RawUnits, Relaxation, Train, MEASURED_SCHEMA,
+    Measured, MeasuredDevice, RawMeasured, RawMeasuredDevice, RawReads, RawRelaxation,
+    RawSwitching, RawTrain, RawUnits, Relaxation, SwitchingPoint, Train, MEASURED_SCHEMA,
 };
 pub use mram::{
     builtin_mram, builtin_mram_devices, MramCells, MramPulse, RawSttMram, SttMram, BUILTIN_MRAM,
     MRAM_SCHEMA,
 };
+pub use mram_fit::{calibrate_mram, synthesize_mram, MramCalibration};
 pub use params::{
     builtin_device, builtin_devices, nonlinearity_from_asymptote, DeviceModel, FefetSwitching,
     PulseModel, RawDevice, RawFefet, BUILTIN_DEVICES, DEVICE_SCHEMA,

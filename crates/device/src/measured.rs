@@ -38,6 +38,17 @@ pub struct RawUnits {
     /// `V` or `mV` (default: `V`).
     #[serde(default = "default_v_unit")]
     pub voltage: String,
+    /// `A`, `mA`, `uA` (or `µA`) or `nA` (default: `uA`); applies to the
+    /// switching curves' `current`.
+    #[serde(default = "default_i_unit", skip_serializing_if = "is_default_i_unit")]
+    pub current: String,
+}
+
+fn default_i_unit() -> String {
+    "uA".into()
+}
+fn is_default_i_unit(u: &str) -> bool {
+    u == "uA"
 }
 
 fn default_g_unit() -> String {
@@ -56,6 +67,7 @@ impl Default for RawUnits {
             conductance: default_g_unit(),
             time: default_t_unit(),
             voltage: default_v_unit(),
+            current: default_i_unit(),
         }
     }
 }
@@ -79,6 +91,40 @@ pub struct RawMeasuredDevice {
     /// Pulses (cycles) this device survived before failing (default: unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycles_to_failure: Option<f64>,
+    /// Switching-probability curves of a binary (STT-MRAM) junction
+    /// (default: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub switching: Vec<RawSwitching>,
+}
+
+/// One switching-probability curve of a binary junction: at each point,
+/// `trials` pulses of `current` for `width`, each on a junction in the
+/// other state, of which `switched` switched (probability vs amplitude at
+/// one width, or vs width at one amplitude, or any mix).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwitching {
+    /// Pulse current of each point, current unit.
+    pub current: Vec<f64>,
+    /// Pulse width of each point, time unit.
+    pub width: Vec<f64>,
+    /// Pulses applied at each point (≥ 1).
+    pub trials: Vec<u64>,
+    /// Pulses that switched the junction at each point (≤ trials).
+    pub switched: Vec<u64>,
+}
+
+/// One validated switching measurement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SwitchingPoint {
+    /// Pulse current, µA.
+    pub current_ua: f64,
+    /// Pulse width, s.
+    pub width_s: f64,
+    /// Pulses applied.
+    pub trials: u64,
+    /// Pulses that switched.
+    pub switched: u64,
 }
 
 /// One pulse train: the conductance before the first pulse, then after each.
@@ -152,6 +198,8 @@ pub struct MeasuredDevice {
     pub relaxation: Vec<Relaxation>,
     /// Cycles it survived.
     pub cycles_to_failure: Option<f64>,
+    /// Its switching measurements (binary junctions).
+    pub switching: Vec<SwitchingPoint>,
 }
 
 /// A validated measured file, all conductances in µS and times in s.
@@ -181,6 +229,17 @@ fn t_factor(unit: &str) -> Option<f64> {
         "ms" => 1e-3,
         "us" | "µs" => 1e-6,
         "ns" => 1e-9,
+        _ => return None,
+    })
+}
+
+/// µA per unit of current.
+fn i_factor(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "A" => 1e6,
+        "mA" => 1e3,
+        "uA" | "µA" => 1.0,
+        "nA" => 1e-3,
         _ => return None,
     })
 }
@@ -234,6 +293,12 @@ impl Measured {
             c.err(
                 "units.voltage",
                 format!("expected V or mV, got \"{}\"", raw.units.voltage),
+            )
+        })?;
+        let i_f = i_factor(&raw.units.current).ok_or_else(|| {
+            c.err(
+                "units.current",
+                format!("expected A, mA, uA or nA, got \"{}\"", raw.units.current),
             )
         })?;
         if raw.devices.is_empty() {
@@ -323,19 +388,76 @@ impl Measured {
             if let Some(n) = rd.cycles_to_failure {
                 c.positive(&format!("{at}.cycles_to_failure"), n)?;
             }
+            let mut switching = Vec::new();
+            for (k, sw) in rd.switching.iter().enumerate() {
+                let sat = format!("{at}.switching[{k}]");
+                let n = sw.current.len();
+                for (name, len) in [
+                    ("width", sw.width.len()),
+                    ("trials", sw.trials.len()),
+                    ("switched", sw.switched.len()),
+                ] {
+                    if len != n {
+                        return Err(c
+                            .err(
+                                &format!("{sat}.{name}"),
+                                format!("has {len} values but current has {n}"),
+                            )
+                            .into());
+                    }
+                }
+                for i in 0..n {
+                    let (cur, w) = (sw.current[i], sw.width[i]);
+                    let (t, sd) = (sw.trials[i], sw.switched[i]);
+                    if !cur.is_finite() || cur < 0.0 {
+                        return Err(c
+                            .err(
+                                &format!("{sat}.current[{i}]"),
+                                "expected a finite current ≥ 0",
+                            )
+                            .into());
+                    }
+                    if !w.is_finite() || w <= 0.0 {
+                        return Err(c
+                            .err(&format!("{sat}.width[{i}]"), "expected a finite width > 0")
+                            .into());
+                    }
+                    if t == 0 {
+                        return Err(c
+                            .err(&format!("{sat}.trials[{i}]"), "expected at least one trial")
+                            .into());
+                    }
+                    if sd > t {
+                        return Err(c
+                            .err(
+                                &format!("{sat}.switched[{i}]"),
+                                format!("{sd} switched of {t} trials: expected at most the trials"),
+                            )
+                            .into());
+                    }
+                    switching.push(SwitchingPoint {
+                        current_ua: cur * i_f,
+                        width_s: w * tf,
+                        trials: t,
+                        switched: sd,
+                    });
+                }
+            }
+            trains_total += usize::from(!switching.is_empty());
             devices.push(MeasuredDevice {
                 id: rd.id.unwrap_or_else(|| format!("#{d}")),
                 trains,
                 reads,
                 relaxation,
                 cycles_to_failure: rd.cycles_to_failure,
+                switching,
             });
         }
         if trains_total == 0 {
             return Err(c
                 .err(
                     "devices",
-                    "expected at least one pulse train (devices[].pulse_trains)",
+                    "expected at least one pulse train (devices[].pulse_trains) or switching curve (devices[].switching)",
                 )
                 .into());
         }
@@ -343,6 +465,12 @@ impl Measured {
             description: raw.description,
             devices,
         })
+    }
+
+    /// Whether the file holds switching curves of binary junctions (it is
+    /// then calibrated to an STT-MRAM model, [`crate::calibrate_mram`]).
+    pub fn has_switching(&self) -> bool {
+        self.devices.iter().any(|d| !d.switching.is_empty())
     }
 }
 

@@ -79,6 +79,15 @@ pub struct RawSttMram {
     pub cells_per_weight: u32,
     /// Median write pulses to failure (barrier breakdown).
     pub endurance_median_pulses: f64,
+    /// Probability that a deterministic-intent write pulse fails to switch
+    /// a junction; sets the write current of `bp`-style writes (default
+    /// 1e-6).
+    #[serde(default = "default_write_error_rate")]
+    pub write_error_rate: f64,
+}
+
+fn default_write_error_rate() -> f64 {
+    1e-6
 }
 
 /// A validated STT-MRAM model (equations in the module doc).
@@ -110,6 +119,8 @@ pub struct SttMram {
     pub cells_per_weight: u32,
     /// Median pulses to failure.
     pub endurance_median_pulses: f64,
+    /// Switching failure probability of a deterministic-intent write pulse.
+    pub write_error_rate: f64,
 }
 
 /// The largest write current the pulse search considers, in units of `I_c0`.
@@ -158,6 +169,7 @@ impl SttMram {
             1.0,
             1e18,
         )?;
+        c.range("write_error_rate", raw.write_error_rate, 1e-15, 0.5)?;
         Ok(SttMram {
             name: raw.name,
             provenance: raw.provenance,
@@ -172,7 +184,30 @@ impl SttMram {
             read_time_s: raw.read_time_s,
             cells_per_weight: raw.cells_per_weight,
             endurance_median_pulses: raw.endurance_median_pulses,
+            write_error_rate: raw.write_error_rate,
         })
+    }
+
+    /// Conductance of a parallel junction, `1/R_P`, µS.
+    pub fn g_parallel_us(&self) -> f64 {
+        1e6 / self.r_parallel_ohm
+    }
+
+    /// Conductance of an antiparallel junction, `1/(R_P (1 + TMR))`, µS.
+    pub fn g_antiparallel_us(&self) -> f64 {
+        1e6 / (self.r_parallel_ohm * (1.0 + self.tmr))
+    }
+
+    /// Conductance change of one junction switching, `G_P − G_AP`, µS:
+    /// the quantum of a group's conductance.
+    pub fn junction_step_us(&self) -> f64 {
+        self.g_parallel_us() - self.g_antiparallel_us()
+    }
+
+    /// The current of a deterministic-intent write pulse, µA: the pulse that
+    /// switches with probability `1 − write_error_rate`.
+    pub fn write_current_ua(&self) -> f64 {
+        self.current_for_probability_ua(1.0 - self.write_error_rate)
     }
 
     /// Thermally activated switching probability at `i = I/I_c0 ≤ 1`.
@@ -195,6 +230,20 @@ impl SttMram {
         let i = current_ua.abs() / self.critical_current_ua;
         self.thermal_probability(i, width_s)
             .max(self.precessional_probability(i, width_s))
+    }
+
+    /// `1 − P(I, t)`, computed without cancellation near `P = 1`.
+    pub fn non_switching_probability(&self, current_ua: f64, width_s: f64) -> f64 {
+        let i = current_ua.abs() / self.critical_current_ua;
+        let rate = (-self.thermal_stability * (1.0 - i.min(1.0))).exp() / self.attempt_time_s;
+        let q_th = (-width_s * rate).exp();
+        let q_pr = if i <= 1.0 {
+            1.0
+        } else {
+            let decay = (-2.0 * (i - 1.0) * width_s / self.precession_time_s).exp();
+            -(-std::f64::consts::PI.powi(2) / 4.0 * self.thermal_stability * decay).exp_m1()
+        };
+        q_th.min(q_pr)
     }
 
     /// The pulse current (µA) at the file's width that switches a cell with
@@ -237,6 +286,61 @@ impl SttMram {
         };
         let i_a = current_ua * 1e-6;
         i_a * i_a * r * self.pulse_width_s * 1e12
+    }
+}
+
+impl crate::DeviceModel {
+    /// The model the chip engine runs an STT-MRAM device with: each cell of
+    /// a [`CellArray`](crate::CellArray) is a group of `N =
+    /// cells_per_weight` binary junctions read in parallel, so a weight is
+    /// a differential pair of groups, `W = (G⁺ − G⁻)/R_wg` with
+    /// `G = n_P·G_P + (N − n_P)·G_AP`. The window is `[N·G_AP, N·G_P]`,
+    /// one step is one junction switching (`G_P − G_AP`), and `r_wg =
+    /// N·(G_P − G_AP)` so a weight spans `[−1, 1]` in steps of `1/N`.
+    /// The analog noise terms are zero (a junction is either state: its
+    /// randomness is whether it switches); endurance and read disturb are
+    /// the junctions' (`mram`), not the per-cell endurance of analog
+    /// devices, which is left unbounded.
+    pub fn from_mram(m: SttMram) -> crate::DeviceModel {
+        let n = f64::from(m.cells_per_weight);
+        let (g_ap, step) = (m.g_antiparallel_us(), m.junction_step_us());
+        let g_min = (n * g_ap) as f32;
+        let g_max = (n * m.g_parallel_us()) as f32;
+        crate::DeviceModel {
+            name: m.name.clone(),
+            provenance: m.provenance.clone(),
+            g_min_us: g_min,
+            g_max_us: g_max,
+            r_wg_us: (n * step) as f32,
+            pulse_model: crate::PulseModel::Linear,
+            fefet: None,
+            step_set_us: step as f32,
+            step_reset_us: step as f32,
+            nonlinearity_set: 0.0,
+            nonlinearity_reset: 0.0,
+            write_noise_us: 0.0,
+            c2c_noise_us: 0.0,
+            c2c_noise_rel: 0.0,
+            d2d_step_sigma_log: 0.0,
+            d2d_g_min_us: 0.0,
+            d2d_g_max_us: 0.0,
+            d2d_nonlinearity_rel: 0.0,
+            read_noise_us: 0.0,
+            relax_rate_per_decade: 0.0,
+            relax_rest_us: 0.5 * (g_min + g_max),
+            relax_t0_s: crate::params::RELAX_T0_DEFAULT_S,
+            relax_noise_us: 0.0,
+            endurance_median_pulses: f64::from(u32::MAX),
+            endurance_sigma_log: 0.0,
+            stuck_at_min_fraction: 0.0,
+            stuck_at_max_fraction: 0.0,
+            mram: Some(m),
+        }
+    }
+
+    /// Whether the cells are groups of binary STT-MRAM junctions.
+    pub fn is_binary(&self) -> bool {
+        self.mram.is_some()
     }
 }
 
@@ -313,7 +417,10 @@ impl MramCells {
         }
         let p = model.switching_probability(current_ua, model.pulse_width_s);
         let u: f64 = rng.random();
-        let switched = u < p;
+        // A junction that has taken its endurance in pulses (barrier
+        // breakdown) takes the pulse but no longer switches.
+        let worn = self.pulses[cell] as f64 >= model.endurance_median_pulses;
+        let switched = u < p && !worn;
         let energy_pj = model.pulse_energy_pj(current_ua, self.parallel[cell]);
         self.pulses[cell] += 1;
         if switched {
@@ -353,6 +460,166 @@ impl MramCells {
         let minus = count(&self.parallel[(2 * k + 1) * n..(2 * k + 2) * n]);
         (plus - minus) / n as f32 * w_max
     }
+}
+
+/// The junctions of an array whose cells are groups of `N` binary MTJs
+/// (`N = cells_per_weight`), group `g` being junctions `[gN, gN + N)`:
+/// its conductance is `n_P·G_P + (N − n_P)·G_AP` (`n_P` parallel
+/// junctions), so a group is a cell with `N + 1` levels a step of
+/// `G_P − G_AP` apart. Kept by [`CellArray`](crate::CellArray) beside its
+/// per-group conductances, which it keeps equal to this sum.
+#[derive(Clone, Debug)]
+pub(crate) struct MramGroups {
+    n: usize,
+    /// Pulses to failure of a junction.
+    endurance: f64,
+    junctions: MramCells,
+    /// Junction reads left until the next read disturb (geometric).
+    disturb_in: f64,
+}
+
+impl MramGroups {
+    /// `groups` groups placed at the levels nearest `g_us` (which is
+    /// rounded to them); the first read disturb is drawn from `rng`.
+    pub(crate) fn new(m: &SttMram, g_us: &mut [f32], rng: &mut Rng) -> Self {
+        let n = m.cells_per_weight as usize;
+        let mut a = MramGroups {
+            n,
+            endurance: m.endurance_median_pulses,
+            junctions: MramCells::new(n * g_us.len()),
+            disturb_in: 0.0,
+        };
+        for (group, g) in g_us.iter_mut().enumerate() {
+            let level = a.level_of(m, *g);
+            *g = a.place(m, group, level);
+        }
+        a.disturb_in = next_disturb(m.read_disturb_probability(), rng);
+        a
+    }
+
+    /// The level (parallel junctions) nearest the conductance `g_us`.
+    pub(crate) fn level_of(&self, m: &SttMram, g_us: f32) -> usize {
+        let x = (f64::from(g_us) - self.n as f64 * m.g_antiparallel_us()) / m.junction_step_us();
+        x.round().clamp(0.0, self.n as f64) as usize
+    }
+
+    /// Junctions per group.
+    pub(crate) fn per_group(&self) -> usize {
+        self.n
+    }
+
+    /// The conductance of `group`, µS.
+    pub(crate) fn g_us(&self, m: &SttMram, group: usize) -> f32 {
+        let s = &self.junctions.parallel[group * self.n..(group + 1) * self.n];
+        let p = s.iter().filter(|&&b| b).count() as f64;
+        (p * m.g_parallel_us() + (self.n as f64 - p) * m.g_antiparallel_us()) as f32
+    }
+
+    /// Places `group` at `level` parallel junctions (the first `level`),
+    /// with no pulse (initial programming); returns its conductance.
+    pub(crate) fn place(&mut self, m: &SttMram, group: usize, level: usize) -> f32 {
+        let s = &mut self.junctions.parallel[group * self.n..(group + 1) * self.n];
+        for (k, b) in s.iter_mut().enumerate() {
+            *b = k < level;
+        }
+        self.g_us(m, group)
+    }
+
+    /// Pulses up to `count` junctions of `group` that are not in the target
+    /// state, once each, at `current_ua`, visiting the group's junctions
+    /// round-robin from `start` (the driver rotates through a group so
+    /// that its junctions wear evenly). Returns the pulses applied and
+    /// their cell energy, pJ.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn switch(
+        &mut self,
+        m: &SttMram,
+        group: usize,
+        to_parallel: bool,
+        count: u32,
+        current_ua: f64,
+        start: usize,
+        rng: &mut Rng,
+    ) -> (u32, f64) {
+        let (mut pulses, mut energy) = (0u32, 0.0f64);
+        for k in 0..self.n {
+            if pulses == count {
+                break;
+            }
+            let j = group * self.n + (start + k) % self.n;
+            let o = self.junctions.pulse(m, j, to_parallel, current_ua, rng);
+            if o.current_ua > 0.0 {
+                pulses += 1;
+                energy += o.energy_pj;
+            }
+        }
+        (pulses, energy)
+    }
+
+    /// One read of every junction: each read of a junction switches it
+    /// toward parallel with the read-disturb probability `p_rd`
+    /// ([`SttMram::read_disturb_probability`]; assumed: the read current
+    /// flows in the AP→P write direction, so parallel junctions are not
+    /// disturbed). The reads between disturbs are geometric with mean
+    /// `1/p_rd`, so a read costs O(1) draws whatever the array size.
+    /// Updates `g_us` of a disturbed group; returns the junctions switched.
+    pub(crate) fn read_all(&mut self, m: &SttMram, g_us: &mut [f32], rng: &mut Rng) -> u64 {
+        let total = self.junctions.parallel.len() as f64;
+        let mut switched = 0;
+        while self.disturb_in <= total {
+            let j = (self.disturb_in as usize).saturating_sub(1);
+            if !self.junctions.parallel[j]
+                && (self.junctions.pulses[j] as f64) < m.endurance_median_pulses
+            {
+                self.junctions.parallel[j] = true;
+                g_us[j / self.n] = self.g_us(m, j / self.n);
+                switched += 1;
+            }
+            self.disturb_in += next_disturb(m.read_disturb_probability(), rng);
+        }
+        self.disturb_in -= total;
+        switched
+    }
+
+    /// Junctions that have reached their endurance.
+    pub(crate) fn failed(&self) -> usize {
+        self.junctions
+            .pulses
+            .iter()
+            .filter(|&&p| p as f64 >= self.endurance)
+            .count()
+    }
+
+    /// Steps until the first junction reaches its endurance at its rate
+    /// over the `steps` so far (∞ if none was pulsed).
+    pub(crate) fn steps_to_first_failure(&self, m: &SttMram, steps: u64) -> f64 {
+        let mut left = f64::INFINITY;
+        for &p in &self.junctions.pulses {
+            let p = p as f64;
+            if p > 0.0 && p < m.endurance_median_pulses {
+                left = left.min((m.endurance_median_pulses - p) / (p / steps as f64));
+            }
+        }
+        left
+    }
+
+    /// The junctions' states and pulse counts.
+    pub(crate) fn junctions(&self) -> &MramCells {
+        &self.junctions
+    }
+}
+
+/// Junction reads until the next disturb: geometric on {1, 2, …} with
+/// success probability `p` (∞ for `p = 0`).
+fn next_disturb(p: f64, rng: &mut Rng) -> f64 {
+    if p <= 0.0 {
+        return f64::INFINITY;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let u: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    (u.ln() / (-p).ln_1p()).floor() + 1.0
 }
 
 #[cfg(test)]
@@ -489,6 +756,107 @@ mod tests {
         assert!(p > 0.0 && p < 1e-6, "{p}");
     }
 
+    fn group_model(over: &[(&str, &str)]) -> crate::DeviceModel {
+        crate::DeviceModel::from_mram(
+            builtin_mram("stt-mram-pmtj", &config::overrides(over)).unwrap(),
+        )
+    }
+
+    #[test]
+    fn groups_hold_quantised_differential_weights() {
+        let m = group_model(&[]);
+        let s = m.mram.as_ref().unwrap();
+        // 8 junctions per group: G ∈ {8 G_AP + k (G_P − G_AP)}, r_wg = 8 ΔG₁.
+        assert!((m.g_min_us as f64 - 8.0 * s.g_antiparallel_us()).abs() < 1e-3);
+        assert!((m.g_max_us as f64 - 8.0 * s.g_parallel_us()).abs() < 1e-3);
+        assert!((m.r_wg_us as f64 - 8.0 * s.junction_step_us()).abs() < 1e-3);
+        let mut a = crate::CellArray::new(&m, 1, 4, &mut stream(1, "c"));
+        a.set_weights(&m, &[0.3, -0.5, 1.7, 0.0]);
+        let mut w = [0.0; 4];
+        a.weights_into(&m, &mut w);
+        // Rounded to eighths and clipped to ±1.
+        for (got, want) in w.iter().zip([0.25, -0.5, 1.0, 0.0]) {
+            assert!((got - want).abs() < 1e-5, "{w:?}");
+        }
+        let j = a.mram_junctions().unwrap();
+        assert_eq!(j.states().len(), 4 * 2 * 8);
+        // Weight 0: n⁺ = ⌈(8 + 2)/2⌉ = 5, n⁻ = 3.
+        assert_eq!(j.states()[..8].iter().filter(|&&b| b).count(), 5);
+        assert_eq!(j.states()[8..16].iter().filter(|&&b| b).count(), 3);
+        assert_eq!(a.bytes_per_cell(), 12 + 9 * 8);
+    }
+
+    #[test]
+    fn read_disturb_matches_its_probability() {
+        // A read current of 0.7 I_c0 for 10 ns: p_rd = 1 − exp(−10 e^{−18})
+        // ≈ 1.5e-7. 2000 reads of 64 × 64 weights × 16 junctions (half AP)
+        // are 6.6e7 AP junction reads: E[switched] ≈ 10; the count is
+        // Poisson, tolerance 5 sqrt(E) + 1.
+        let m = group_model(&[("read_current_ua", "35")]);
+        let s = m.mram.as_ref().unwrap();
+        let p = s.read_disturb_probability();
+        let mut a = crate::CellArray::new(&m, 64, 64, &mut stream(2, "c"));
+        a.set_weights(&m, &vec![0.0; 64 * 64]);
+        let mut rng = stream(2, "read");
+        let reads = 2000;
+        let switched: u64 = (0..reads).map(|_| a.read_disturb(&m, &mut rng)).sum();
+        // Only AP junctions can be disturbed; their number falls as they
+        // switch, negligibly here.
+        let want = p * reads as f64 * (64.0 * 64.0 * 8.0);
+        assert!(
+            (switched as f64 - want).abs() <= 5.0 * want.sqrt() + 1.0,
+            "{switched} vs {want}"
+        );
+        let p_count = a
+            .mram_junctions()
+            .unwrap()
+            .states()
+            .iter()
+            .filter(|&&b| b)
+            .count();
+        assert_eq!(p_count as u64, 64 * 64 * 8 + switched);
+        // The conductances follow the junctions.
+        let g: f64 = a.conductances_us().iter().map(|&g| f64::from(g)).sum();
+        let want_g = p_count as f64 * s.g_parallel_us()
+            + (64.0 * 64.0 * 16.0 - p_count as f64) * s.g_antiparallel_us();
+        assert!((g - want_g).abs() < 1e-4 * want_g);
+        // The built-in read (0.2 I_c0) disturbs ~nothing.
+        let m = group_model(&[]);
+        let mut a = crate::CellArray::new(&m, 64, 64, &mut stream(2, "c"));
+        assert_eq!(a.read_disturb(&m, &mut rng), 0);
+    }
+
+    #[test]
+    fn junctions_wear_out_and_the_projection_sees_it() {
+        let m = group_model(&[("endurance_median_pulses", "3")]);
+        let s = m.mram.as_ref().unwrap().clone();
+        let mut a = crate::CellArray::new(&m, 1, 1, &mut stream(3, "c"));
+        a.set_weights(&m, &[0.0]);
+        let mut rng = stream(3, "w");
+        let i = s.write_current_ua();
+        // One pulse on one junction after one step: (3 − 1)/1 steps left.
+        let (o, e) = a.switch_junctions(&m, 0, crate::Polarity::Set, 1, i, &mut rng);
+        assert_eq!(o.pulses, 1);
+        assert!((e - s.pulse_energy_pj(i, false)).abs() < 1e-12);
+        assert_eq!(a.steps_to_first_failure(&m, 1), 2.0);
+        assert_eq!(a.failed_cells(), 0);
+        // Round-robin: the next pulses go to other AP junctions of the group.
+        let g0 = a.conductances_us()[0];
+        a.switch_junctions(&m, 0, crate::Polarity::Set, 3, i, &mut rng);
+        assert!(a.conductances_us()[0] > g0);
+        let j = a.mram_junctions().unwrap();
+        assert!(j.pulses()[..8].iter().all(|&p| p <= 1), "{:?}", j.pulses());
+        // Drive one junction past its endurance: it no longer switches.
+        let mut cells = MramCells::new(1);
+        for _ in 0..3 {
+            cells.pulse(&s, 0, true, i, &mut rng);
+            cells.pulse(&s, 0, false, i, &mut rng);
+        }
+        let before = cells.states()[0];
+        let o = cells.pulse(&s, 0, !before, i, &mut rng);
+        assert!(!o.switched && o.energy_pj > 0.0);
+    }
+
     #[test]
     fn impossible_parameters_name_the_field() {
         for (k, v) in [
@@ -499,6 +867,9 @@ mod tests {
             ("critical_current_ua", "NaN"),
             ("read_current_ua", "1e9"),
             ("tmr", "-0.5"),
+            ("write_error_rate", "1.5"),
+            ("write_error_rate", "-0.1"),
+            ("endurance_median_pulses", "inf"),
         ] {
             let e = builtin_mram("stt-mram-pmtj", &config::overrides(&[(k, v)]))
                 .unwrap_err()

@@ -343,6 +343,9 @@ pub struct DeviceModel {
     pub stuck_at_min_fraction: f64,
     /// Fabrication stuck-at-G_max fraction.
     pub stuck_at_max_fraction: f64,
+    /// The STT-MRAM junction physics when the "cells" are groups of binary
+    /// junctions ([`DeviceModel::from_mram`]); none for analog devices.
+    pub mram: Option<crate::SttMram>,
 }
 
 /// The normalised asymptote `a` of a polarity's mean-step line (the window
@@ -551,6 +554,7 @@ impl DeviceModel {
             endurance_sigma_log: raw.endurance_sigma_log,
             stuck_at_min_fraction: raw.stuck_at_min_fraction,
             stuck_at_max_fraction: raw.stuck_at_max_fraction,
+            mram: None,
         })
     }
 

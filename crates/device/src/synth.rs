@@ -111,6 +111,7 @@ pub fn synthesize(model: &DeviceModel, opts: &SynthOptions) -> RawMeasured {
             reads,
             relaxation,
             cycles_to_failure: (life > 0).then_some(f64::from(life)),
+            switching: Vec::new(),
         });
     }
     RawMeasured {

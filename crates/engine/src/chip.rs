@@ -28,6 +28,10 @@ pub const BUILTIN_CHIPS: &[(&str, &str)] = &[
         "fefet-hzo",
         include_str!("../../../devices/fefet-hzo.chip.json"),
     ),
+    (
+        "stt-mram-pmtj",
+        include_str!("../../../devices/stt-mram-pmtj.chip.json"),
+    ),
 ];
 
 /// Crossbar array geometry (`chip.array`).
@@ -239,6 +243,22 @@ impl Chip {
     /// Builds the chip's update rule for `device` (device-derived defaults
     /// such as EaPU's ΔG_th = σ_w fill parameters the chip file leaves out).
     pub fn build_rule(&self, device: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
+        if let Some(m) = &device.mram {
+            // The junction's switching probability is computed at the
+            // device file's pulse width: the driver must pulse that long.
+            let want_ns = m.pulse_width_s * 1e9;
+            let got = self.driver.pulse_width_ns();
+            if (got - want_ns).abs() > 1e-6 * want_ns {
+                return Err(Check::new(&self.file).section("driver").err(
+                    "pulse_width_ns",
+                    format!(
+                        "the STT-MRAM device `{}` switches with probabilities computed at its \
+                         pulse_width_s = {:e} s: expected {want_ns} ns, got {got}",
+                        device.name, m.pulse_width_s
+                    ),
+                ));
+            }
+        }
         build_rule(&Check::new(&self.file).section("rule"), &self.rule, device)
     }
 

@@ -132,6 +132,13 @@ pub(crate) fn read(
         lines,
         lines as f64 * chip.adc.energy_pj(),
     );
+    // Binary STT-MRAM: the read current may switch junctions (read
+    // disturb, drawn from the read stream); a no-op for analog cells.
+    if model.is_binary() {
+        if let Some(c) = tile.cells.as_mut() {
+            c.read_disturb(model, &mut tile.rng_read);
+        }
+    }
     n_out
 }
 

@@ -223,12 +223,7 @@ impl ChipSim {
         for c in self.tiles.iter().filter_map(|t| t.cells.as_ref()) {
             pulses.extend_from_slice(c.pulses());
             failed += c.failed_cells() as u64;
-            for (&p, &e) in c.pulses().iter().zip(c.endurance()) {
-                if p > 0 && p < e {
-                    let rate = f64::from(p) / step as f64;
-                    steps_left = steps_left.min(f64::from(e - p) / rate);
-                }
-            }
+            steps_left = steps_left.min(c.steps_to_first_failure(self.device(), step));
         }
         let (mean, p99, max) = if pulses.is_empty() {
             (0.0, 0, 0)
@@ -262,8 +257,12 @@ impl ChipSim {
             .collect()
     }
 
-    /// The median endurance of the chip's cells, in pulses (0 without cells).
-    pub fn endurance_median(&self) -> u32 {
+    /// The median endurance of the chip's cells, in pulses (0 without
+    /// cells; a junction's for binary STT-MRAM).
+    pub fn endurance_median(&self) -> u64 {
+        if let (Some(m), true) = (&self.device().mram, self.cells() > 0) {
+            return m.endurance_median_pulses as u64;
+        }
         let mut endurance: Vec<u32> = self
             .tiles
             .iter()
@@ -274,7 +273,7 @@ impl ChipSim {
             0
         } else {
             let k = endurance.len() / 2;
-            *endurance.select_nth_unstable(k).1
+            u64::from(*endurance.select_nth_unstable(k).1)
         }
     }
 }

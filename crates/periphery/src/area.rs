@@ -21,6 +21,20 @@ use std::collections::BTreeMap;
 pub const FEATURE_NM: f64 = 180.0;
 /// One 1T1R cell, F² (NeuroSim).
 pub const CELL_F2: f64 = 4.0 * 12.0;
+/// One FeFET cell of a pseudo-crossbar (the FeFET and its write-access
+/// transistor side by side), F²: assumed 2 × 15 F². Dutta et al.,
+/// "Monolithic 3D integration of high endurance multi-bit ferroelectric
+/// FET for accelerating compute-in-memory", IEDM 2020, give 15 F² for a
+/// 1T-1FeFET cell whose minimum-size access transistor lies under a BEOL
+/// FeFET; a front-end (Si) FeFET cannot stack on its access transistor,
+/// so its cell takes two minimum transistor footprints.
+pub const FEFET_CELL_F2: f64 = 2.0 * 15.0;
+/// One 1T1MTJ STT-MRAM cell, F²: NVSim's sample STT-RAM cell
+/// (`sample_STTRAM.cell`, `CellArea (F^2): 57.5`, a 8.5 F wide access
+/// transistor for a 40.8 µA write; Dong et al., IEEE TCAD 31, 994 (2012)).
+/// Within the 30–60 F² Dutta et al. (IEDM 2020) give for 1T1R and
+/// 1T1MRAM cells; a lower bound here, where bp's writes draw ~2 I_c0.
+pub const MRAM_CELL_F2: f64 = 57.5;
 /// One transistor with its share of wiring, F² (NeuroSim's 6T SRAM cell / 6).
 pub const TRANSISTOR_F2: f64 = 10.0 * 28.0 / 6.0;
 /// Transistors of a full adder (mirror adder, 28T).
@@ -43,8 +57,12 @@ pub struct TileGeometry {
     pub rows: usize,
     /// Bit lines (cell columns) of the tile.
     pub cols: usize,
-    /// 1T1R cells of the tile (two per weight for a differential pair).
+    /// Cells of the tile (two per weight for a differential pair; `2N`
+    /// junctions per weight for groups of `N` binary MRAM junctions).
     pub cells: usize,
+    /// Area of one cell, F² ([`CELL_F2`], [`FEFET_CELL_F2`],
+    /// [`MRAM_CELL_F2`]).
+    pub cell_f2: f64,
     /// DAC resolution, bits.
     pub dac_bits: u32,
     /// ADC resolution, bits.
@@ -135,7 +153,7 @@ pub fn tile_area_mm2(g: &TileGeometry, tiles: usize) -> BTreeMap<String, f64> {
     let f2_mm2 = (FEATURE_NM * 1e-6).powi(2);
     let n = tiles as f64;
     let mut out = BTreeMap::new();
-    out.insert("array".to_string(), n * g.cells as f64 * CELL_F2 * f2_mm2);
+    out.insert("array".to_string(), n * g.cells as f64 * g.cell_f2 * f2_mm2);
     for (name, t) in transistors(g) {
         out.insert(name.to_string(), n * t * TRANSISTOR_F2 * f2_mm2);
     }
@@ -195,6 +213,7 @@ mod tests {
             rows: 128,
             cols: 128,
             cells: 16_384,
+            cell_f2: CELL_F2,
             dac_bits: 8,
             adc_bits: 8,
             adcs: 8,
@@ -215,6 +234,21 @@ mod tests {
         close("digital", 442_880.0 * 280.0 / 6.0 * 0.0324e-6);
         let two = tile_area_mm2(&g, 2);
         assert!((two["digital"] - 2.0 * a["digital"]).abs() < 1e-12);
+        // Only the array depends on the cell technology.
+        let mram = tile_area_mm2(
+            &TileGeometry {
+                cells: 16 * 8192,
+                cell_f2: MRAM_CELL_F2,
+                ..g
+            },
+            1,
+        );
+        close_to(mram["array"], 131_072.0 * 57.5 * 0.0324e-6);
+        assert_eq!(mram["digital"], a["digital"]);
+    }
+
+    fn close_to(got: f64, want: f64) {
+        assert!((got - want).abs() < 1e-6 * want, "{got} vs {want}");
     }
 
     /// The units' transistor counts by hand for the default tile (128 × 64

@@ -50,7 +50,7 @@ mod update_unit;
 pub use adc::{Adc, AdcKind, RawAdc};
 pub use area::{
     lockin_area_mm2, tile_area_mm2, update_unit_transistors, TileGeometry, CELL_F2, FEATURE_NM,
-    TRANSISTOR_F2,
+    FEFET_CELL_F2, MRAM_CELL_F2, TRANSISTOR_F2,
 };
 pub use dac::{Dac, DacEncoding, RawDac};
 pub use digital::{Digital, RawDigital};

@@ -25,6 +25,11 @@ impl RuleParams for RawBp {
     const NAME: &'static str = "bp";
 
     fn build(&self, _c: &Check, model: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
+        if model.is_binary() {
+            return Ok(Box::new(super::BpSwitch {
+                step_us: super::binary::junction_step_us(model),
+            }));
+        }
         Ok(Box::new(Bp {
             round_to_step_us: self.round_to_pulses.then_some(mean_step_us(model)),
         }))

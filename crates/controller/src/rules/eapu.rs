@@ -31,7 +31,10 @@ impl RuleParams for RawEapu {
         Ok(())
     }
 
-    fn build(&self, _c: &Check, model: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
+    fn build(&self, c: &Check, model: &DeviceModel) -> Result<Box<dyn UpdateRule>> {
+        if model.is_binary() {
+            return super::EapuSwitch::build(c, self.threshold_us, model);
+        }
         Ok(Box::new(Eapu {
             threshold_us: self.threshold_us.map_or(model.write_noise_us, |t| t as f32),
         }))

@@ -3,6 +3,7 @@
 //! ([`RuleParams`](crate::RuleParams)) and its
 //! [`UpdateRule`](crate::UpdateRule) implementation.
 
+mod binary;
 mod bp;
 mod eapu;
 mod ideal;
@@ -10,6 +11,7 @@ mod mixed_precision;
 mod stochastic_pulse;
 mod write_verify;
 
+pub use binary::{BpSwitch, EapuSwitch};
 pub use bp::{Bp, RawBp};
 pub use eapu::{Eapu, RawEapu};
 pub use ideal::{Ideal, RawIdeal};
