@@ -87,6 +87,7 @@ fn targets() -> Vec<Target> {
         read("devices/eapu-180nm.chip.json"),
         read("devices/eapu-180nm-lowres.chip.json"),
         read("devices/fefet-hzo.chip.json"),
+        read("devices/stt-mram-pmtj.chip.json"),
     ];
     vec![
         Target {
@@ -176,10 +177,15 @@ fn measured_seeds() -> Vec<String> {
     if let Value::Object(o) = &mut pretty {
         o.remove("description");
     }
+    // STT-MRAM switching curves (a measured-data kind of their own): two
+    // junctions, 8 pulses per point, 3 reads of each state.
+    let mram = aimsim_device::builtin_mram("stt-mram-pmtj", &[]).unwrap();
+    let curves = aimsim_device::synthesize_mram(&mram, 2, 8, 3, 1);
     vec![
         serde_json::to_string(&m).unwrap(),
         small,
         pretty.to_string(),
+        serde_json::to_string_pretty(&curves).unwrap(),
     ]
 }
 
@@ -298,7 +304,14 @@ fn load_measured(ctx: &Ctx, text: &str) -> Outcome {
         Ok(m) => {
             if ctx.run_accepted {
                 // What calibrate writes must load (issue 15).
-                if let Ok(c) = aimsim_device::calibrate(&m, &Default::default()) {
+                if m.devices.iter().any(|d| !d.switching.is_empty()) {
+                    // Switching curves calibrate to an MRAM file that loads.
+                    if let Ok(c) = aimsim_device::calibrate_mram(&m, &Default::default()) {
+                        let json = serde_json::to_string_pretty(&c.device).unwrap();
+                        aimsim_device::SttMram::from_json("fit", &json, &[])
+                            .expect("a calibrated MRAM device loads");
+                    }
+                } else if let Ok(c) = aimsim_device::calibrate(&m, &Default::default()) {
                     let json = serde_json::to_string_pretty(&c.device).unwrap();
                     aimsim_device::DeviceModel::from_json("fit", &json, &[])
                         .expect("a calibrated device loads");
