@@ -1,7 +1,7 @@
 //! The cells of one tile, stored as a structure of arrays.
 
 use crate::params::{asymptote, step_shape};
-use crate::DeviceModel;
+use crate::{kernel, DeviceModel};
 use aimsim_core::Rng;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
@@ -46,6 +46,12 @@ pub struct CellArray {
     d2d_seed: u64,
     /// Written values and write times, kept only for devices that relax.
     relax: Option<Box<RelaxState>>,
+    /// Each row's `Σ (G⁺ + G⁻)` as the forward read sums it
+    /// ([`kernel::row_conductance`]), valid where `row_stale` is false.
+    /// Every change of `g_us` marks its row stale ([`CellArray::touch`]);
+    /// [`CellArray::refresh_row_sums`] recomputes the stale ones.
+    row_g_us: Vec<f32>,
+    row_stale: Vec<bool>,
 }
 
 /// What relaxation needs per cell: the value written and when (8 B/cell).
@@ -181,6 +187,8 @@ impl CellArray {
             endurance,
             d2d_seed: rng.random(),
             relax: None,
+            row_g_us: vec![0.0; rows],
+            row_stale: vec![true; rows],
         };
         if model.has_d2d() {
             for cell in 0..n {
@@ -208,9 +216,29 @@ impl CellArray {
         12 + if self.relax.is_some() { 8 } else { 0 }
     }
 
+    /// Marks the row of `cell` stale in the row-sum cache: called by
+    /// everything that changes a conductance.
+    #[inline]
+    fn touch(&mut self, cell: usize) {
+        self.row_stale[cell / (2 * self.cols)] = true;
+    }
+
+    /// Recomputes the stale row sums the forward read uses (a read is
+    /// correct without it, only slower: it sums stale rows itself).
+    pub fn refresh_row_sums(&mut self) {
+        let w = 2 * self.cols;
+        for (r, (s, stale)) in self.row_g_us.iter_mut().zip(&mut self.row_stale).enumerate() {
+            if *stale {
+                *s = kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]);
+                *stale = false;
+            }
+        }
+    }
+
     /// Records that `cell` now holds a freshly written value.
     #[inline]
     fn record_write(&mut self, cell: usize) {
+        self.touch(cell);
         if let Some(r) = self.relax.as_mut() {
             r.g_written_us[cell] = self.g_us[cell];
             r.written_at_s[cell] = r.now_s as f32;
@@ -253,6 +281,7 @@ impl CellArray {
             self.g_us[cell] =
                 relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi);
         }
+        self.row_stale.fill(true);
         self.relax = Some(r);
     }
 
@@ -299,6 +328,7 @@ impl CellArray {
 
     /// Conductances for direct placement (synthetic measurements, tests).
     pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
+        self.row_stale.fill(true);
         &mut self.g_us
     }
 
@@ -372,22 +402,39 @@ impl CellArray {
         debug_assert_eq!(v_v.len(), self.rows);
         debug_assert_eq!(out_ua.len(), self.cols);
         out_ua.fill(0.0);
+        let w = 2 * self.cols;
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
+        // The driven rows go to the kernel in blocks (no allocation); each
+        // output's sum keeps ascending row order across blocks.
+        const BLOCK: usize = 64;
+        let mut driven = [(0usize, 0.0f32); BLOCK];
+        let mut n = 0;
         for (r, &v) in v_v.iter().enumerate() {
             if v == 0.0 {
                 continue;
             }
-            let row = &self.g_us[2 * r * self.cols..2 * (r + 1) * self.cols];
-            let mut g_sum = 0.0f32;
-            for (o, pair) in out_ua.iter_mut().zip(row.chunks_exact(2)) {
-                *o += v * (pair[0] - pair[1]);
-                g_sum += pair[0] + pair[1];
-            }
+            let g_sum = if self.row_stale[r] {
+                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
+            } else {
+                debug_assert_eq!(
+                    self.row_g_us[r].to_bits(),
+                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
+                    "row {r}: a conductance changed without CellArray::touch"
+                );
+                self.row_g_us[r]
+            };
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
             power_uw += v2 * f64::from(g_sum);
+            driven[n] = (r, v);
+            n += 1;
+            if n == BLOCK {
+                kernel::forward_accumulate(&self.g_us, self.cols, &driven, out_ua);
+                n = 0;
+            }
         }
+        kernel::forward_accumulate(&self.g_us, self.cols, &driven[..n], out_ua);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
     }
@@ -405,18 +452,7 @@ impl CellArray {
     ) -> f64 {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
-        let mut power_uw = 0.0f64;
-        for (r, o) in out_ua.iter_mut().enumerate() {
-            let row = &self.g_us[2 * r * self.cols..2 * (r + 1) * self.cols];
-            let mut acc = 0.0f32;
-            let mut p = 0.0f32;
-            for (&v, pair) in v_v.iter().zip(row.chunks_exact(2)) {
-                acc += v * (pair[0] - pair[1]);
-                p += v * v * (pair[0] + pair[1]);
-            }
-            *o = acc;
-            power_uw += f64::from(p);
-        }
+        let power_uw = kernel::transposed(&self.g_us, self.cols, v_v, out_ua);
         let sum_v2: f64 = v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
@@ -537,6 +573,7 @@ impl CellArray {
         let z: f32 = rng.sample(StandardNormal);
         let (lo, hi) = self.cell_bounds_us(model, cell);
         self.g_us[cell] = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
+        self.touch(cell);
     }
 
     /// One read of one cell: its conductance plus read noise `N(0, σ_r²)`, µS.
