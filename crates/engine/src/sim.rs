@@ -105,6 +105,10 @@ pub struct ChipSim {
     ledger: EnergyLedger,
     writes: WriteStats,
     probe: Option<Box<dyn Probe>>,
+    /// Worker threads for the tiles' read arithmetic (`None`: this thread).
+    pool: Option<rayon::ThreadPool>,
+    /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
+    inv_scales: Vec<f32>,
 }
 
 impl ChipSim {
@@ -146,7 +150,43 @@ impl ChipSim {
             ledger: EnergyLedger::new(),
             writes: WriteStats::default(),
             probe: None,
+            pool: None,
+            inv_scales: Vec::new(),
         }
+    }
+
+    /// Computes the tiles' read arithmetic on `threads` threads (0: one
+    /// per CPU; default 1, this thread). Results are the same bits for any
+    /// number: each tile draws only from its own random streams, and the
+    /// ledger, the event queue and the partial-sum accumulation stay on
+    /// the calling thread in a fixed order.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        let n = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        self.pool = if n <= 1 {
+            None
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("aimsim-tile-{i}"))
+                .build()
+                .map_err(|e| EngineError::Threads {
+                    threads: n,
+                    reason: e.to_string(),
+                })?;
+            Some(pool)
+        };
+        Ok(())
+    }
+
+    /// Threads computing the tiles' reads (1: the calling thread).
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or(1, rayon::ThreadPool::current_num_threads)
     }
 
     /// Switches to the fixed-step reference (before anything runs).
@@ -372,30 +412,47 @@ impl ChipSim {
     /// largest magnitude and the outputs back, and accumulates the tiles'
     /// partial sums; each tile of the matrix reads concurrently.
     pub fn mvm(&mut self, m: MatrixId, x: &[f32], y: &mut [f32]) -> Result<()> {
-        self.mvm_directed(m, false, x, y)
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(x.len(), rows, "MVM input length");
+        assert_eq!(y.len(), cols, "MVM output length");
+        self.mvm_vectors(m, false, x, y)
     }
 
     /// Transposed MVM: adds `Σ_j W_ij d_j` to `out[i]` (`d`: one value per
     /// matrix column, `out`: one per row).
     pub fn mvm_transposed(&mut self, m: MatrixId, d: &[f32], out: &mut [f32]) -> Result<()> {
-        self.mvm_directed(m, true, d, out)
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(d.len(), cols, "MVM input length");
+        assert_eq!(out.len(), rows, "MVM output length");
+        self.mvm_vectors(m, true, d, out)
     }
 
     /// Forward MVMs of `n = xs.len() / rows` input vectors against one
     /// matrix (convolutions, mini-batches), each adding into its slice of
     /// `ys` (`n × cols`). The reads run one vector after another on every
-    /// tile of the matrix, events per MVM.
+    /// tile of the matrix, events per MVM; their arithmetic is done ahead,
+    /// tile by tile (in parallel over tiles, see [`ChipSim::set_threads`]),
+    /// as one pass over each tile's cells per block of rows.
     pub fn mvm_batch(&mut self, m: MatrixId, xs: &[f32], ys: &mut [f32]) -> Result<()> {
         let (rows, cols) = self.matrix_shape(m);
         assert_eq!(xs.len() % rows, 0, "inputs must be n × rows");
         assert_eq!(ys.len(), xs.len() / rows * cols, "outputs must be n × cols");
-        for (x, y) in xs.chunks_exact(rows).zip(ys.chunks_exact_mut(cols)) {
-            self.mvm_directed(m, false, x, y)?;
-        }
-        Ok(())
+        self.mvm_vectors(m, false, xs, ys)
     }
 
-    fn mvm_directed(
+    /// Transposed MVMs of `n = ds.len() / cols` vectors (a mini-batch's
+    /// backward pass), each adding into its slice of `outs` (`n × rows`),
+    /// as [`ChipSim::mvm_batch`] does forward.
+    pub fn mvm_transposed_batch(&mut self, m: MatrixId, ds: &[f32], outs: &mut [f32]) -> Result<()> {
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(ds.len() % cols, 0, "inputs must be n × cols");
+        assert_eq!(outs.len(), ds.len() / cols * rows, "outputs must be n × rows");
+        self.mvm_vectors(m, true, ds, outs)
+    }
+
+    /// MVMs of every `n_in`-vector of `input` in turn, adding into the
+    /// matching `n_out`-slices of `output`.
+    fn mvm_vectors(
         &mut self,
         m: MatrixId,
         transposed: bool,
@@ -408,22 +465,85 @@ impl ChipSim {
         } else {
             (rows, cols)
         };
-        assert_eq!(input.len(), n_in, "MVM input length");
-        assert_eq!(output.len(), n_out, "MVM output length");
+        let ahead = self.compute_ahead(m, transposed, input, n_in);
+        for (x, y) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
+            if let Err(e) = self.mvm_directed(m, transposed, x, y, ahead) {
+                for &ti in &self.matrices[m.0].tiles {
+                    self.tiles[ti].drop_ahead();
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Computes the read arithmetic of the MVMs of `input` on every tile of
+    /// `m` ahead of their events, tiles in parallel; returns whether it
+    /// did. It may only when the results cannot depend on when the reads
+    /// run: every tile of `m` idle (no write in flight or queued before
+    /// them) and cells that do not relax with time.
+    fn compute_ahead(&mut self, m: MatrixId, transposed: bool, input: &[f32], n_in: usize) -> bool {
+        let device = self.rule.uses_device();
+        if device && self.model.relaxes() {
+            return false;
+        }
+        let ids = &self.matrices[m.0].tiles;
+        let first = ids[0];
+        let range = first..first + ids.len();
+        debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
+        if self.tiles[range.clone()]
+            .iter()
+            .any(|t| t.reserved || !t.ahead.is_empty())
+        {
+            return false;
+        }
+        self.inv_scales.clear();
+        for x in input.chunks_exact(n_in) {
+            let scale = max_abs(x);
+            self.inv_scales
+                .push(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+        }
+        let (chip, model, now, inv) = (&self.chip, &self.model, self.now, &self.inv_scales[..]);
+        let work = |t: &mut Tile| {
+            t.compute_ahead(chip, model, transposed, now, input, n_in, inv, device);
+        };
+        let tiles = &mut self.tiles[range];
+        match &self.pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                tiles.par_iter_mut().with_max_len(1).for_each(work);
+            }),
+            None => tiles.iter_mut().for_each(work),
+        }
+        true
+    }
+
+    fn mvm_directed(
+        &mut self,
+        m: MatrixId,
+        transposed: bool,
+        input: &[f32],
+        output: &mut [f32],
+        ahead: bool,
+    ) -> Result<()> {
+        let n_in = input.len();
+        let n_out = output.len();
         let add_pj = self.chip.digital.add_pj();
         let scale = max_abs(input);
         self.charge_digital("normalise", n_in as u64, add_pj);
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         let device = self.rule.uses_device();
-        for &ti in &self.matrices[m.0].tiles {
-            let tile = &mut self.tiles[ti];
-            let src = if transposed {
-                &input[tile.col0..tile.col0 + tile.cols]
-            } else {
-                &input[tile.row0..tile.row0 + tile.rows]
-            };
-            for (d, &s) in tile.x.iter_mut().zip(src) {
-                *d = if device { s * inv } else { s };
+        if !ahead {
+            for &ti in &self.matrices[m.0].tiles {
+                let tile = &mut self.tiles[ti];
+                let src = if transposed {
+                    &input[tile.col0..tile.col0 + tile.cols]
+                } else {
+                    &input[tile.row0..tile.row0 + tile.rows]
+                };
+                for (d, &s) in tile.x.iter_mut().zip(src) {
+                    *d = if device { s * inv } else { s };
+                }
             }
         }
         let op = TileOp::Read { transposed };
@@ -744,16 +864,24 @@ impl ChipSim {
     /// Performs a tile read's arithmetic and returns its cycles: settle +
     /// integrate, and (ADC batches, cycles per batch).
     pub(crate) fn start_read(&mut self, ti: usize, transposed: bool) -> (u64, (u64, u64)) {
-        let phase = self.ctrl_phase;
-        let lines = crate::read::read(
+        let arith = match self.tiles[ti].take_ahead() {
+            Some(a) => a,
+            None => crate::read::compute(
+                &self.chip,
+                &self.model,
+                &mut self.tiles[ti],
+                transposed,
+                self.now,
+            ),
+        };
+        crate::read::charge(
             &self.chip,
-            &self.model,
-            &mut self.tiles[ti],
-            transposed,
-            phase,
-            self.now,
+            &self.tiles[ti],
+            arith,
+            self.ctrl_phase,
             &mut self.ledger,
         );
+        let lines = arith.lines;
         let chip = &self.chip;
         let settle = chip.read_cycles();
         let (batches, conv) = if self.tiles[ti].cells.is_some() {

@@ -1,7 +1,9 @@
 //! One crossbar tile: its cells (or digital weights), periphery state,
 //! random streams, scratch buffers and resource bookkeeping.
 
+use crate::chip::Chip;
 use crate::queue::TileOp;
+use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
 use aimsim_controller::PlannedWrite;
@@ -38,6 +40,12 @@ pub(crate) struct Tile {
     pub(crate) x: Vec<f32>,
     pub(crate) v: Vec<f32>,
     pub(crate) out: Vec<f32>,
+    /// Reads computed ahead of their events ([`Tile::compute_ahead`]),
+    /// oldest first, and their outputs (`lines` values each) from
+    /// `ahead_pos` on.
+    pub(crate) ahead: VecDeque<ReadArith>,
+    pub(crate) ahead_out: Vec<f32>,
+    pub(crate) ahead_pos: usize,
     /// Scratch for requested and decided updates.
     pub(crate) req: Vec<f32>,
     pub(crate) dec: Vec<f32>,
@@ -120,6 +128,9 @@ impl Tile {
             x: vec![0.0; rows.max(cols)],
             v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
+            ahead: VecDeque::new(),
+            ahead_out: Vec::new(),
+            ahead_pos: 0,
             req: vec![0.0; rows * cols],
             dec: vec![0.0; rows * cols],
             update_ops: 0,
@@ -137,6 +148,57 @@ impl Tile {
             budget_wait_since: None,
             fsm: Fsm::Idle,
         }
+    }
+
+    /// Computes the tile's part of `n` reads ahead of their events: input
+    /// vector `b` is `input[b·n_in..]`, scaled by `inv_scale[b]` on a
+    /// device. The tile's random streams are drawn in the order the reads
+    /// will run, so the results are the bits the events would compute;
+    /// [`crate::ChipSim`] calls this only while nothing else can change the
+    /// tile before those reads (idle, a device that does not relax).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compute_ahead(
+        &mut self,
+        chip: &Chip,
+        model: &DeviceModel,
+        transposed: bool,
+        now: SimTime,
+        input: &[f32],
+        n_in: usize,
+        inv_scale: &[f32],
+        device: bool,
+    ) {
+        let (off, len, lines) = if transposed {
+            (self.col0, self.cols, self.rows)
+        } else {
+            (self.row0, self.rows, self.cols)
+        };
+        self.ahead_out.clear();
+        self.ahead_pos = 0;
+        for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
+            for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
+                *d = if device { s * inv } else { s };
+            }
+            let a = read::compute(chip, model, self, transposed, now);
+            self.ahead.push_back(a);
+            self.ahead_out.extend_from_slice(&self.out[..lines]);
+        }
+    }
+
+    /// The next read computed ahead, its outputs moved to `out`.
+    pub(crate) fn take_ahead(&mut self) -> Option<ReadArith> {
+        let a = self.ahead.pop_front()?;
+        let p = self.ahead_pos;
+        self.out[..a.lines].copy_from_slice(&self.ahead_out[p..p + a.lines]);
+        self.ahead_pos += a.lines;
+        Some(a)
+    }
+
+    /// Forgets reads computed ahead (after an error stopped them).
+    pub(crate) fn drop_ahead(&mut self) {
+        self.ahead.clear();
+        self.ahead_out.clear();
+        self.ahead_pos = 0;
     }
 
     /// Cells the next pulse phase pulses (0 if none is pending).
