@@ -109,6 +109,11 @@ pub struct ChipSim {
     pool: Option<rayon::ThreadPool>,
     /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
     inv_scales: Vec<f32>,
+    /// Requested and decided conductance changes of the tile being
+    /// updated, shared by all tiles (the largest tile's size): per-tile
+    /// buffers would cost 4 B per cell.
+    req: Vec<f32>,
+    dec: Vec<f32>,
 }
 
 impl ChipSim {
@@ -152,6 +157,8 @@ impl ChipSim {
             probe: None,
             pool: None,
             inv_scales: Vec::new(),
+            req: Vec::new(),
+            dec: Vec::new(),
         }
     }
 
@@ -599,6 +606,10 @@ impl ChipSim {
             check_request(&u.request, rows, cols);
             for &ti in &mx.tiles {
                 let tile = &mut self.tiles[ti];
+                let n = tile.rows * tile.cols;
+                self.req.resize(n.max(self.req.len()), 0.0);
+                self.dec.resize(n.max(self.dec.len()), 0.0);
+                let (req, dec) = (&mut self.req[..n], &mut self.dec[..n]);
                 let block = TileBlock {
                     row0: tile.row0,
                     col0: tile.col0,
@@ -606,20 +617,20 @@ impl ChipSim {
                     cols: tile.cols,
                 };
                 u.request
-                    .requested_us(rows, cols, block, r_wg, &mut tile.req);
+                    .requested_us(rows, cols, block, r_wg, req);
                 let input = RuleInput {
                     tile: ti,
                     rows: tile.rows,
                     cols: tile.cols,
-                    requested_us: &tile.req,
+                    requested_us: req,
                     factors: u
                         .request
                         .tile_factors(rows, cols, block, r_wg, &mut scratch),
                 };
                 let mut ctx = RuleContext::new(&mut tile.rng_decide);
-                self.rule.decide(&input, &mut tile.dec, &mut ctx);
+                self.rule.decide(&input, dec, &mut ctx);
                 let s = ctx.costs();
-                let grad = if gradient { tile.req.len() as u64 } else { 0 };
+                let grad = if gradient { n as u64 } else { 0 };
                 macs += grad + s.macs;
                 // Compares and counts run in the same pipeline as the MACs.
                 tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
@@ -633,11 +644,11 @@ impl ChipSim {
                         let inv = 1.0 / r_wg;
                         tile.weights
                             .iter_mut()
-                            .zip(&tile.dec)
+                            .zip(dec.iter())
                             .for_each(|(w, &g)| *w += g * inv);
                     }
                     Some(cells) => {
-                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
+                        let plan = WritePlan::build(cells, model, dec, mode);
                         tile.write_phase_tag = phase;
                         tile.phases
                             .extend(plan.phases(max_parallel).map(|p| OwnedPhase {

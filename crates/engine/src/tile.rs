@@ -46,9 +46,6 @@ pub(crate) struct Tile {
     pub(crate) ahead: VecDeque<ReadArith>,
     pub(crate) ahead_out: Vec<f32>,
     pub(crate) ahead_pos: usize,
-    /// Scratch for requested and decided updates.
-    pub(crate) req: Vec<f32>,
-    pub(crate) dec: Vec<f32>,
     /// Digital operations of the current update, pipelined at
     /// `macs_per_cycle` (sets the cycles before the tile's writes).
     pub(crate) update_ops: u64,
@@ -131,8 +128,6 @@ impl Tile {
             ahead: VecDeque::new(),
             ahead_out: Vec::new(),
             ahead_pos: 0,
-            req: vec![0.0; rows * cols],
-            dec: vec![0.0; rows * cols],
             update_ops: 0,
             phases: VecDeque::new(),
             write_phase_tag: Phase::UPDATE,
