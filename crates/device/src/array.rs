@@ -439,6 +439,46 @@ impl CellArray {
         power_uw
     }
 
+    /// The noiseless part of [`CellArray::mvm_forward`] for `n` row-voltage
+    /// vectors at once (`vs`: `n × rows`): `outs` (`n × cols`) receives each
+    /// vector's column currents, the same bits as the single read before
+    /// its noise, computed as one matrix-matrix product. Complete each
+    /// vector's read with [`CellArray::forward_power`] and
+    /// [`CellArray::add_read_noise`], in vector order.
+    pub fn mvm_forward_batch_noiseless(&self, vs: &[f32], outs: &mut [f32]) {
+        debug_assert_eq!(vs.len() / self.rows.max(1), outs.len() / self.cols.max(1));
+        outs.fill(0.0);
+        kernel::forward_accumulate_batch(&self.g_us, self.cols, vs, outs);
+    }
+
+    /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
+    /// rows, summed as [`CellArray::mvm_forward`] sums them.
+    pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
+        let w = 2 * self.cols;
+        let mut power_uw = 0.0f64;
+        let mut sum_v2 = 0.0f64;
+        for (r, &v) in v_v.iter().enumerate() {
+            if v == 0.0 {
+                continue;
+            }
+            let g_sum = if self.row_stale[r] {
+                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
+            } else {
+                self.row_g_us[r]
+            };
+            let v2 = f64::from(v) * f64::from(v);
+            sum_v2 += v2;
+            power_uw += v2 * f64::from(g_sum);
+        }
+        (power_uw, sum_v2)
+    }
+
+    /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
+    /// output currents (as [`CellArray::mvm_forward`] does).
+    pub fn add_read_noise(&self, model: &DeviceModel, sum_v2: f64, out_ua: &mut [f32], rng: &mut Rng) {
+        add_read_noise(model, sum_v2, out_ua, rng);
+    }
+
     /// Transposed read: column voltages `v_v` (one per weight column, driven
     /// `+V` on the G⁺ column and `−V` on the G⁻ column) produce row currents
     /// `out_ua`, `I_r = Σ_c V_c (G⁺−G⁻)`, plus read noise. Returns the read

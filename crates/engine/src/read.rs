@@ -8,9 +8,9 @@
 //! weight.
 
 use crate::chip::Chip;
-use crate::tile::Tile;
+use crate::tile::{AdcRange, Tile};
 use aimsim_controller::VerifyRead;
-use aimsim_core::SimTime;
+use aimsim_core::{Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::DacEncoding;
@@ -82,15 +82,32 @@ pub(crate) fn compute(
     } else {
         cells.mvm_backward(model, &tile.v[..n_in], out, &mut tile.rng_read)
     };
-    chip.sense.add_noise(out, &mut tile.rng_read);
+    let (x, rng, range) = (&tile.x[..n_in], &mut tile.rng_read, &mut tile.adc_range);
+    convert(chip, cells, rng, range, forward, x, out, power_uw)
+}
+
+/// The rest of a device read once the array's currents (with read noise)
+/// are in `out`: sense noise, the ADC (calibrating its range), and the
+/// figures the ledger needs. `x` are the normalised inputs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn convert(
+    chip: &Chip,
+    cells: &CellArray,
+    rng: &mut Rng,
+    adc_range: &mut [AdcRange; 2],
+    forward: bool,
+    x: &[f32],
+    out: &mut [f32],
+    power_uw: f64,
+) -> ReadArith {
+    chip.sense.add_noise(out, rng);
     let configured = if forward {
         chip.adc.lsb_ua()
     } else {
         chip.adc.backward_lsb_ua()
     };
-    let lsb = tile.adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
-    chip.adc.convert_with_lsb(lsb, out, &mut tile.rng_read);
-    let x = &tile.x[..n_in];
+    let lsb = adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
+    chip.adc.convert_with_lsb(lsb, out, rng);
     // Each line drive: one DAC conversion (differential transposed drive
     // counts as one conversion per weight column); bit-serial encoding
     // drives a line once per set bit of its code.
@@ -106,7 +123,7 @@ pub(crate) fn compute(
         }
     };
     ReadArith {
-        lines: n_out,
+        lines: out.len(),
         drives,
         read_uw,
         digital: false,
