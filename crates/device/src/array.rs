@@ -479,6 +479,41 @@ impl CellArray {
         add_read_noise(model, sum_v2, out_ua, rng);
     }
 
+    /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
+    /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
+    /// receives each vector's row currents and `powers` (`n`) its read
+    /// power in µW, the bits of the single reads before their noise.
+    /// Complete each read with [`CellArray::transposed_sum_v2`] and
+    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
+    /// working memory.
+    pub fn mvm_backward_batch_noiseless(
+        &self,
+        vs: &[f32],
+        outs: &mut [f32],
+        powers: &mut [f64],
+        scratch: &mut Vec<f32>,
+    ) {
+        // Below a vector register's width of vectors, rows side by side
+        // (one vector at a time) beat vectors side by side; same bits.
+        if powers.len() < 8 {
+            for ((v, out), p) in vs
+                .chunks_exact(self.cols)
+                .zip(outs.chunks_exact_mut(self.rows))
+                .zip(powers.iter_mut())
+            {
+                *p = kernel::transposed(&self.g_us, self.cols, v, out);
+            }
+        } else {
+            kernel::transposed_batch(&self.g_us, self.cols, vs, outs, powers, scratch);
+        }
+    }
+
+    /// `Σ V²` of a transposed read's column voltages, summed as
+    /// [`CellArray::mvm_backward`] sums it.
+    pub fn transposed_sum_v2(&self, v_v: &[f32]) -> f64 {
+        v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+    }
+
     /// Transposed read: column voltages `v_v` (one per weight column, driven
     /// `+V` on the G⁺ column and `−V` on the G⁻ column) produce row currents
     /// `out_ua`, `I_r = Σ_c V_c (G⁺−G⁻)`, plus read noise. Returns the read
@@ -493,7 +528,7 @@ impl CellArray {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
         let power_uw = kernel::transposed(&self.g_us, self.cols, v_v, out_ua);
-        let sum_v2: f64 = v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        let sum_v2 = self.transposed_sum_v2(v_v);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
     }

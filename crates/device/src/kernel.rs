@@ -202,6 +202,94 @@ fn transposed_body(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
     power_uw
 }
 
+/// Transposed reads of `n` vectors at once (`vs`: `n × cols`, `outs`:
+/// `n × rows`), each output and each row power summed in column order and
+/// the powers over rows in row order, as [`transposed`] sums them for one
+/// vector; `powers[b]` receives vector `b`'s `Σ_r power_r`. A row's cells
+/// are read once for all vectors, the vectors side by side in the
+/// vector lanes (`scratch` holds the inputs transposed, column-major).
+pub fn transposed_batch(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { transposed_batch_avx2(g, cols, vs, outs, powers, scratch) };
+    }
+    transposed_batch_body(g, cols, vs, outs, powers, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transposed_batch_avx2(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    transposed_batch_body(g, cols, vs, outs, powers, scratch);
+}
+
+#[inline(always)]
+fn transposed_batch_body(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    let n = powers.len();
+    powers.fill(0.0);
+    if cols == 0 || n == 0 {
+        outs.fill(0.0);
+        return;
+    }
+    let rows = outs.len() / n;
+    // [vT | vvT | acc | p]: inputs and their squares column-major
+    // (`cols × n`), then one row's sums per vector.
+    scratch.clear();
+    scratch.resize(2 * cols * n + 2 * n, 0.0);
+    let (vt, rest) = scratch.split_at_mut(cols * n);
+    let (vvt, rest) = rest.split_at_mut(cols * n);
+    let (acc, p) = rest.split_at_mut(n);
+    for (b, v) in vs.chunks_exact(cols).enumerate() {
+        for (c, &vc) in v.iter().enumerate() {
+            vt[c * n + b] = vc;
+            vvt[c * n + b] = vc * vc;
+        }
+    }
+    for r in 0..rows {
+        acc.fill(0.0);
+        p.fill(0.0);
+        let row = pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
+        for ((pair, v), vv) in row
+            .iter()
+            .zip(vt.chunks_exact(n))
+            .zip(vvt.chunks_exact(n))
+        {
+            let (d, s) = (pair[0] - pair[1], pair[0] + pair[1]);
+            for (a, &x) in acc.iter_mut().zip(v) {
+                *a += x * d;
+            }
+            for (q, &x) in p.iter_mut().zip(vv) {
+                *q += x * s;
+            }
+        }
+        for (b, (&a, &q)) in acc.iter().zip(p.iter()).enumerate() {
+            outs[b * rows + r] = a;
+            powers[b] += f64::from(q);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +386,18 @@ mod tests {
             assert_eq!(pw.to_bits(), pgen.to_bits());
             assert_eq!(bits(&want), bits(&got));
             assert_eq!(bits(&want), bits(&generic));
+            // Three vectors at once against one at a time.
+            let vcs: Vec<f32> = (0..3 * cols)
+                .map(|i| if i % 7 == 2 { 0.0 } else { vc[i % cols] * (1.0 + (i / cols) as f32) })
+                .collect();
+            let (mut want, mut pw) = (vec![0.0f32; 3 * rows], Vec::new());
+            for (v, o) in vcs.chunks_exact(cols).zip(want.chunks_exact_mut(rows)) {
+                pw.push(plain_transposed(&g, cols, v, o).to_bits());
+            }
+            let (mut got, mut pg, mut scratch) = (vec![0.0f32; 3 * rows], vec![0.0; 3], Vec::new());
+            transposed_batch(&g, cols, &vcs, &mut got, &mut pg, &mut scratch);
+            assert_eq!(bits(&want), bits(&got));
+            assert_eq!(pw, pg.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
             for r in 0..rows {
                 let row = &g[2 * r * cols..2 * (r + 1) * cols];
                 let plain: f32 = row.chunks_exact(2).fold(0.0, |s, p| s + (p[0] + p[1]));

@@ -46,9 +46,12 @@ pub(crate) struct Tile {
     pub(crate) ahead: VecDeque<ReadArith>,
     pub(crate) ahead_out: Vec<f32>,
     pub(crate) ahead_pos: usize,
-    /// Normalised inputs and row voltages of forward reads computed ahead.
+    /// Normalised inputs and line voltages of reads computed ahead.
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
+    /// Read powers and kernel scratch of transposed reads computed ahead.
+    ahead_power: Vec<f64>,
+    ahead_scratch: Vec<f32>,
     /// Digital operations of the current update, pipelined at
     /// `macs_per_cycle` (sets the cycles before the tile's writes).
     pub(crate) update_ops: u64,
@@ -133,6 +136,8 @@ impl Tile {
             ahead_pos: 0,
             ahead_x: Vec::new(),
             ahead_v: Vec::new(),
+            ahead_power: Vec::new(),
+            ahead_scratch: Vec::new(),
             update_ops: 0,
             phases: VecDeque::new(),
             write_phase_tag: Phase::UPDATE,
@@ -175,8 +180,8 @@ impl Tile {
         };
         self.ahead_out.clear();
         self.ahead_pos = 0;
-        if !transposed && self.cells.is_some() {
-            self.forward_ahead(chip, model, now, input, n_in, inv_scale);
+        if self.cells.is_some() {
+            self.device_ahead(chip, model, transposed, now, input, n_in, inv_scale);
             return;
         }
         for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
@@ -189,53 +194,74 @@ impl Tile {
         }
     }
 
-    /// [`Tile::compute_ahead`] of forward reads on cells: the array's
-    /// currents for all vectors as one matrix-matrix product, then each
-    /// read's noise, ADC and figures in vector order (the order of the
-    /// tile's random draws when the reads run one by one).
-    fn forward_ahead(
+    /// [`Tile::compute_ahead`] of reads on cells: the array's currents for
+    /// all vectors as one matrix-matrix product, then each read's noise,
+    /// ADC and figures in vector order (the order of the tile's random
+    /// draws when the reads run one by one).
+    #[allow(clippy::too_many_arguments)]
+    fn device_ahead(
         &mut self,
         chip: &Chip,
         model: &DeviceModel,
+        transposed: bool,
         now: SimTime,
         input: &[f32],
         n_in: usize,
         inv_scale: &[f32],
     ) {
-        let (rows, cols) = (self.rows, self.cols);
+        let (off, len, lines) = if transposed {
+            (self.col0, self.cols, self.rows)
+        } else {
+            (self.row0, self.rows, self.cols)
+        };
         let n = inv_scale.len();
-        let cells = self.cells.as_mut().expect("forward_ahead needs cells");
+        let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
         cells.refresh_row_sums();
-        self.ahead_x.resize(n * rows, 0.0);
-        self.ahead_v.resize(n * rows, 0.0);
+        self.ahead_x.resize(n * len, 0.0);
+        self.ahead_v.resize(n * len, 0.0);
         for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
             self.ahead_x
-                .chunks_exact_mut(rows)
-                .zip(self.ahead_v.chunks_exact_mut(rows)),
+                .chunks_exact_mut(len)
+                .zip(self.ahead_v.chunks_exact_mut(len)),
         ) {
-            for (d, &s) in xn.iter_mut().zip(&x[self.row0..self.row0 + rows]) {
+            for (d, &s) in xn.iter_mut().zip(&x[off..off + len]) {
                 *d = s * inv;
             }
             chip.dac.convert(xn, v);
         }
-        self.ahead_out.resize(n * cols, 0.0);
+        self.ahead_out.resize(n * lines, 0.0);
         let cells = self.cells.as_ref().expect("checked above");
-        cells.mvm_forward_batch_noiseless(&self.ahead_v, &mut self.ahead_out);
-        for ((xn, v), out) in self
+        if transposed {
+            self.ahead_power.resize(n, 0.0);
+            cells.mvm_backward_batch_noiseless(
+                &self.ahead_v,
+                &mut self.ahead_out,
+                &mut self.ahead_power,
+                &mut self.ahead_scratch,
+            );
+        } else {
+            cells.mvm_forward_batch_noiseless(&self.ahead_v, &mut self.ahead_out);
+        }
+        for (b, ((xn, v), out)) in self
             .ahead_x
-            .chunks_exact(rows)
-            .zip(self.ahead_v.chunks_exact(rows))
-            .zip(self.ahead_out.chunks_exact_mut(cols))
+            .chunks_exact(len)
+            .zip(self.ahead_v.chunks_exact(len))
+            .zip(self.ahead_out.chunks_exact_mut(lines))
+            .enumerate()
         {
-            let (power_uw, sum_v2) = cells.forward_power(v);
+            let (power_uw, sum_v2) = if transposed {
+                (self.ahead_power[b], cells.transposed_sum_v2(v))
+            } else {
+                cells.forward_power(v)
+            };
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(
                 chip,
                 cells,
                 &mut self.rng_read,
                 &mut self.adc_range,
-                true,
+                !transposed,
                 xn,
                 out,
                 power_uw,
