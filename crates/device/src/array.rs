@@ -402,39 +402,8 @@ impl CellArray {
         debug_assert_eq!(v_v.len(), self.rows);
         debug_assert_eq!(out_ua.len(), self.cols);
         out_ua.fill(0.0);
-        let w = 2 * self.cols;
-        let mut power_uw = 0.0f64;
-        let mut sum_v2 = 0.0f64;
-        // The driven rows go to the kernel in blocks (no allocation); each
-        // output's sum keeps ascending row order across blocks.
-        const BLOCK: usize = 64;
-        let mut driven = [(0usize, 0.0f32); BLOCK];
-        let mut n = 0;
-        for (r, &v) in v_v.iter().enumerate() {
-            if v == 0.0 {
-                continue;
-            }
-            let g_sum = if self.row_stale[r] {
-                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
-            } else {
-                debug_assert_eq!(
-                    self.row_g_us[r].to_bits(),
-                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
-                    "row {r}: a conductance changed without CellArray::touch"
-                );
-                self.row_g_us[r]
-            };
-            let v2 = f64::from(v) * f64::from(v);
-            sum_v2 += v2;
-            power_uw += v2 * f64::from(g_sum);
-            driven[n] = (r, v);
-            n += 1;
-            if n == BLOCK {
-                kernel::forward_accumulate(&self.g_us, self.cols, &driven, out_ua);
-                n = 0;
-            }
-        }
-        kernel::forward_accumulate(&self.g_us, self.cols, &driven[..n], out_ua);
+        let (power_uw, sum_v2) = self.forward_power(v_v);
+        self.accumulate_driven(v_v, out_ua);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
     }
@@ -444,11 +413,37 @@ impl CellArray {
     /// vector's column currents, the same bits as the single read before
     /// its noise, computed as one matrix-matrix product. Complete each
     /// vector's read with [`CellArray::forward_power`] and
-    /// [`CellArray::add_read_noise`], in vector order.
-    pub fn mvm_forward_batch_noiseless(&self, vs: &[f32], outs: &mut [f32]) {
+    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
+    /// working memory.
+    pub fn mvm_forward_batch_noiseless(&self, vs: &[f32], outs: &mut [f32], scratch: &mut Vec<f32>) {
         debug_assert_eq!(vs.len() / self.rows.max(1), outs.len() / self.cols.max(1));
         outs.fill(0.0);
-        kernel::forward_accumulate_batch(&self.g_us, self.cols, vs, outs);
+        if vs.len() > self.rows {
+            kernel::forward_accumulate_batch(&self.g_us, self.cols, vs, outs, scratch);
+        } else {
+            // One vector: only its driven rows, as `mvm_forward` reads.
+            self.accumulate_driven(vs, outs);
+        }
+    }
+
+    /// `out += Σ_r v_r·(G⁺−G⁻)[r]` over the rows with `v_r ≠ 0`, in row
+    /// order, handed to the kernel in blocks (no allocation).
+    fn accumulate_driven(&self, v_v: &[f32], out_ua: &mut [f32]) {
+        const BLOCK: usize = 64;
+        let mut driven = [(0usize, 0.0f32); BLOCK];
+        let mut n = 0;
+        for (r, &v) in v_v.iter().enumerate() {
+            if v == 0.0 {
+                continue;
+            }
+            driven[n] = (r, v);
+            n += 1;
+            if n == BLOCK {
+                kernel::forward_accumulate(&self.g_us, self.cols, &driven, out_ua);
+                n = 0;
+            }
+        }
+        kernel::forward_accumulate(&self.g_us, self.cols, &driven[..n], out_ua);
     }
 
     /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
@@ -464,6 +459,11 @@ impl CellArray {
             let g_sum = if self.row_stale[r] {
                 kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
             } else {
+                debug_assert_eq!(
+                    self.row_g_us[r].to_bits(),
+                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
+                    "row {r}: a conductance changed without CellArray::touch"
+                );
                 self.row_g_us[r]
             };
             let v2 = f64::from(v) * f64::from(v);

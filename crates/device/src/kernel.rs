@@ -94,53 +94,93 @@ fn row1(r: &[[f32; 2]], v: f32, out: &mut [f32]) {
 /// Forward accumulation of `n` input vectors at once, a matrix-matrix
 /// product: `outs[b][c] += Σ_r vs[b][r]·(G⁺−G⁻)[r][c]` (`vs`: `n × rows`,
 /// `outs`: `n × cols`), each output summed in ascending row order as
-/// [`forward_accumulate`] sums it. Four rows of cells are read once for
-/// all vectors (they stay in the L1 cache) instead of once per vector.
-/// A vector's zero inputs inside a block of four rows add `±0`, which
-/// leaves a sum unchanged (a sum that starts at `+0` is never `−0`), so
-/// the bits equal those of skipping them; blocks where a vector's four
-/// inputs are all zero are skipped.
-pub fn forward_accumulate_batch(g: &[f32], cols: usize, vs: &[f32], outs: &mut [f32]) {
+/// [`forward_accumulate`] sums it. The differences `G⁺−G⁻` of four rows
+/// are formed once (in `scratch`, in the L1 cache) for all vectors instead
+/// of once per vector. A vector's zero inputs inside a block of four rows
+/// add `±0`, which leaves a sum unchanged (a sum that starts at `+0` is
+/// never `−0`), so the bits equal those of skipping them; blocks where a
+/// vector's four inputs are all zero are skipped.
+pub fn forward_accumulate_batch(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { forward_accumulate_batch_avx2(g, cols, vs, outs) };
+        return unsafe { forward_accumulate_batch_avx2(g, cols, vs, outs, scratch) };
     }
-    forward_accumulate_batch_body(g, cols, vs, outs);
+    forward_accumulate_batch_body(g, cols, vs, outs, scratch);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_accumulate_batch_avx2(g: &[f32], cols: usize, vs: &[f32], outs: &mut [f32]) {
-    forward_accumulate_batch_body(g, cols, vs, outs);
+fn forward_accumulate_batch_avx2(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    forward_accumulate_batch_body(g, cols, vs, outs, scratch);
 }
 
 #[inline(always)]
-fn forward_accumulate_batch_body(g: &[f32], cols: usize, vs: &[f32], outs: &mut [f32]) {
+fn forward_accumulate_batch_body(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
     if cols == 0 {
         return;
     }
-    let n = outs.len() / cols;
     let rows = g.len() / (2 * cols);
-    debug_assert_eq!(vs.len(), n * rows);
-    let row = |r: usize| pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
+    debug_assert_eq!(vs.len() / rows.max(1), outs.len() / cols);
+    scratch.clear();
+    scratch.resize(FWD_ROWS * cols, 0.0);
     let mut r = 0;
-    while r + FWD_ROWS <= rows {
-        let rs = [row(r), row(r + 1), row(r + 2), row(r + 3)];
-        for (v, out) in vs.chunks_exact(rows).zip(outs.chunks_exact_mut(cols)) {
-            let v = [v[r], v[r + 1], v[r + 2], v[r + 3]];
-            if v != [0.0; FWD_ROWS] {
-                rows4(rs, v, out);
+    while r < rows {
+        let k = FWD_ROWS.min(rows - r);
+        for (i, d) in scratch.chunks_exact_mut(cols).take(k).enumerate() {
+            let row = pairs(&g[2 * (r + i) * cols..2 * (r + i + 1) * cols]);
+            for (d, a) in d.iter_mut().zip(row) {
+                *d = a[0] - a[1];
             }
         }
-        r += FWD_ROWS;
-    }
-    for r in r..rows {
+        let ds = &scratch[..];
         for (v, out) in vs.chunks_exact(rows).zip(outs.chunks_exact_mut(cols)) {
-            if v[r] != 0.0 {
-                row1(row(r), v[r], out);
+            if k == FWD_ROWS {
+                let v = [v[r], v[r + 1], v[r + 2], v[r + 3]];
+                if v == [0.0; FWD_ROWS] {
+                    continue;
+                }
+                let (d0, rest) = ds.split_at(cols);
+                let (d1, rest) = rest.split_at(cols);
+                let (d2, d3) = rest.split_at(cols);
+                for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(d0).zip(d1).zip(d2).zip(d3) {
+                    let mut s = *o;
+                    s += v[0] * a;
+                    s += v[1] * b;
+                    s += v[2] * c;
+                    s += v[3] * d;
+                    *o = s;
+                }
+            } else {
+                for (i, d) in ds.chunks_exact(cols).take(k).enumerate() {
+                    let vi = v[r + i];
+                    if vi != 0.0 {
+                        for (o, &di) in out.iter_mut().zip(d) {
+                            *o += vi * di;
+                        }
+                    }
+                }
             }
         }
+        r += k;
     }
 }
 
@@ -374,7 +414,7 @@ mod tests {
                 plain_forward(&g, cols, v, o);
             }
             let mut got = vec![0.25f32; 3 * cols];
-            forward_accumulate_batch(&g, cols, &vs, &mut got);
+            forward_accumulate_batch(&g, cols, &vs, &mut got, &mut Vec::new());
             assert_eq!(bits(&want), bits(&got));
             let mut want = vec![0.0f32; rows];
             let pw = plain_transposed(&g, cols, &vc, &mut want);

@@ -49,7 +49,7 @@ pub(crate) struct Tile {
     /// Normalised inputs and line voltages of reads computed ahead.
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
-    /// Read powers and kernel scratch of transposed reads computed ahead.
+    /// Read powers of transposed reads computed ahead; kernel scratch.
     ahead_power: Vec<f64>,
     ahead_scratch: Vec<f32>,
     /// Digital operations of the current update, pipelined at
@@ -241,7 +241,11 @@ impl Tile {
                 &mut self.ahead_scratch,
             );
         } else {
-            cells.mvm_forward_batch_noiseless(&self.ahead_v, &mut self.ahead_out);
+            cells.mvm_forward_batch_noiseless(
+                &self.ahead_v,
+                &mut self.ahead_out,
+                &mut self.ahead_scratch,
+            );
         }
         for (b, ((xn, v), out)) in self
             .ahead_x
