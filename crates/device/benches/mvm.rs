@@ -7,7 +7,9 @@
 //! unit every x86-64 machine of the project has); its rate is
 //! `2 · rows · cols` flops per iteration. `mvm_forward` and
 //! `mvm_transposed` are the cell array's reads of the same number of
-//! weights (two cells each, read noise on), as a tile performs them.
+//! weights (two cells each, read noise on), as a tile performs them;
+//! `mvm_forward_batch32_noiseless` the matrix-matrix product of 32 vectors
+//! (throughput in weights × vectors per second).
 //! Throughput is in weights (multiply-adds) per second.
 //!
 //! Run: `cargo bench -p aimsim-device --bench mvm`. Figures are recorded in
@@ -22,6 +24,8 @@ use std::time::Duration;
 /// (rows, weight columns): one tile of the default chip, and a large
 /// matrix that does not fit the caches.
 const SHAPES: [(usize, usize); 2] = [(128, 128), (1024, 1024)];
+/// Vectors of the batched read.
+const BATCH: usize = 32;
 
 #[inline(always)]
 fn matvec_body(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
@@ -73,6 +77,16 @@ fn mvm(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("mvm_forward", &shape), |b| {
             b.iter(|| cells.mvm_forward(&model, black_box(&v), &mut y, &mut rng))
         });
+        // 32 vectors at once (a mini-batch), noiseless part: weights × vectors per second.
+        let vs: Vec<f32> = (0..BATCH).flat_map(|_| v.iter().copied()).collect();
+        let mut ys = vec![0.0f32; BATCH * cols];
+        let mut scratch = Vec::new();
+        g.throughput(Throughput::Elements((rows * cols * BATCH) as u64));
+        g.bench_function(
+            BenchmarkId::new("mvm_forward_batch32_noiseless", &shape),
+            |b| b.iter(|| cells.mvm_forward_batch_noiseless(black_box(&vs), &mut ys, &mut scratch)),
+        );
+        g.throughput(Throughput::Elements((rows * cols) as u64));
         let vc: Vec<f32> = (0..cols).map(|i| (i % 13) as f32 * 0.01 - 0.06).collect();
         let mut yr = vec![0.0f32; rows];
         g.bench_function(BenchmarkId::new("mvm_transposed", &shape), |b| {

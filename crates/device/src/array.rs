@@ -227,7 +227,12 @@ impl CellArray {
     /// correct without it, only slower: it sums stale rows itself).
     pub fn refresh_row_sums(&mut self) {
         let w = 2 * self.cols;
-        for (r, (s, stale)) in self.row_g_us.iter_mut().zip(&mut self.row_stale).enumerate() {
+        for (r, (s, stale)) in self
+            .row_g_us
+            .iter_mut()
+            .zip(&mut self.row_stale)
+            .enumerate()
+        {
             if *stale {
                 *s = kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]);
                 *stale = false;
@@ -415,7 +420,12 @@ impl CellArray {
     /// vector's read with [`CellArray::forward_power`] and
     /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
     /// working memory.
-    pub fn mvm_forward_batch_noiseless(&self, vs: &[f32], outs: &mut [f32], scratch: &mut Vec<f32>) {
+    pub fn mvm_forward_batch_noiseless(
+        &self,
+        vs: &[f32],
+        outs: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
         debug_assert_eq!(vs.len() / self.rows.max(1), outs.len() / self.cols.max(1));
         outs.fill(0.0);
         if vs.len() > self.rows {
@@ -475,7 +485,13 @@ impl CellArray {
 
     /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
     /// output currents (as [`CellArray::mvm_forward`] does).
-    pub fn add_read_noise(&self, model: &DeviceModel, sum_v2: f64, out_ua: &mut [f32], rng: &mut Rng) {
+    pub fn add_read_noise(
+        &self,
+        model: &DeviceModel,
+        sum_v2: f64,
+        out_ua: &mut [f32],
+        rng: &mut Rng,
+    ) {
         add_read_noise(model, sum_v2, out_ua, rng);
     }
 

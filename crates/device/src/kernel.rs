@@ -310,11 +310,7 @@ fn transposed_batch_body(
         acc.fill(0.0);
         p.fill(0.0);
         let row = pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
-        for ((pair, v), vv) in row
-            .iter()
-            .zip(vt.chunks_exact(n))
-            .zip(vvt.chunks_exact(n))
-        {
+        for ((pair, v), vv) in row.iter().zip(vt.chunks_exact(n)).zip(vvt.chunks_exact(n)) {
             let (d, s) = (pair[0] - pair[1], pair[0] + pair[1]);
             for (a, &x) in acc.iter_mut().zip(v) {
                 *a += x * d;
@@ -428,7 +424,13 @@ mod tests {
             assert_eq!(bits(&want), bits(&generic));
             // Three vectors at once against one at a time.
             let vcs: Vec<f32> = (0..3 * cols)
-                .map(|i| if i % 7 == 2 { 0.0 } else { vc[i % cols] * (1.0 + (i / cols) as f32) })
+                .map(|i| {
+                    if i % 7 == 2 {
+                        0.0
+                    } else {
+                        vc[i % cols] * (1.0 + (i / cols) as f32)
+                    }
+                })
                 .collect();
             let (mut want, mut pw) = (vec![0.0f32; 3 * rows], Vec::new());
             for (v, o) in vcs.chunks_exact(cols).zip(want.chunks_exact_mut(rows)) {

@@ -450,10 +450,19 @@ impl ChipSim {
     /// Transposed MVMs of `n = ds.len() / cols` vectors (a mini-batch's
     /// backward pass), each adding into its slice of `outs` (`n × rows`),
     /// as [`ChipSim::mvm_batch`] does forward.
-    pub fn mvm_transposed_batch(&mut self, m: MatrixId, ds: &[f32], outs: &mut [f32]) -> Result<()> {
+    pub fn mvm_transposed_batch(
+        &mut self,
+        m: MatrixId,
+        ds: &[f32],
+        outs: &mut [f32],
+    ) -> Result<()> {
         let (rows, cols) = self.matrix_shape(m);
         assert_eq!(ds.len() % cols, 0, "inputs must be n × cols");
-        assert_eq!(outs.len(), ds.len() / cols * rows, "outputs must be n × rows");
+        assert_eq!(
+            outs.len(),
+            ds.len() / cols * rows,
+            "outputs must be n × rows"
+        );
         self.mvm_vectors(m, true, ds, outs)
     }
 
@@ -616,8 +625,7 @@ impl ChipSim {
                     rows: tile.rows,
                     cols: tile.cols,
                 };
-                u.request
-                    .requested_us(rows, cols, block, r_wg, req);
+                u.request.requested_us(rows, cols, block, r_wg, req);
                 let input = RuleInput {
                     tile: ti,
                     rows: tile.rows,
@@ -1303,7 +1311,9 @@ mod tests {
         sim.set_threads(threads).unwrap();
         assert_eq!(sim.threads(), threads);
         let (rows, cols, batch) = (5, 9, 3);
-        let w: Vec<f32> = (0..rows * cols).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
         let m = sim.place(rows, cols, &w);
         let mut steps = Vec::new();
         for step in 0..6 {
@@ -1365,8 +1375,11 @@ mod tests {
         // A relaxing device computes at each event; the same run with
         // relaxation off but otherwise identical computes ahead. Both
         // must agree with a one-vector-at-a-time drive of the same MVMs.
-        let chip = Chip::builtin("eapu-180nm", &over(&[("array.rows", "2"), ("array.cols", "4")]))
-            .unwrap();
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[("array.rows", "2"), ("array.cols", "4")]),
+        )
+        .unwrap();
         let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
         let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
         let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();

@@ -324,7 +324,11 @@ mod tests {
         let mut all: Vec<u32> = parts.concat();
         all.sort_unstable();
         for k in [0, 1, 49, 500, 676, 1000, all.len() - 1] {
-            assert_eq!(kth_smallest(|| parts.iter().map(Vec::as_slice), k), all[k], "k = {k}");
+            assert_eq!(
+                kth_smallest(|| parts.iter().map(Vec::as_slice), k),
+                all[k],
+                "k = {k}"
+            );
         }
     }
 }
