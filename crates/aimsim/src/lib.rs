@@ -14,8 +14,13 @@
 //!   and records its provenance.
 //! * Outputs — [`Simulation::write_outputs`] writes `report.json`,
 //!   `energy.csv` and `lifetime.csv` as a set; [`Report::from_json`] reads a
-//!   report back. [`fsout`] holds the rules every output follows (only
+//!   report back; [`Simulation::write_outputs_with_plots`] adds the SVG
+//!   plots ([`PLOT_FILES`]) to the set. [`fsout`] holds the rules every output follows (only
 //!   regular files replaced, hidden temporaries, cleanup on signals).
+//!
+//! * Reproduction — [`reproduce_eapu`] runs the EaPU paper's claims on
+//!   aimsim's workloads and builds the claim table ([`Reproduction`]:
+//!   `reproduce.json`, `reproduce.md`, one plot per claim group).
 //!
 //! ```no_run
 //! use aimsim::{RunSpec, Simulation};
@@ -33,20 +38,30 @@ pub mod fsout;
 mod gpu;
 mod images;
 mod output;
+mod plots;
 mod report;
+mod reproduce;
 mod simulation;
 mod spec;
 
 pub use calibrate::{calibrate_file, FileCalibration};
 pub use gpu::{estimate_step, Gpu, GpuReport, GpuStep, Sourced, DEFAULT_GPU, GPU_SCHEMA};
 pub use images::{encode_png, write_images};
-pub use output::{write_outputs, OUTPUT_FILES};
+pub use output::{write_outputs, write_outputs_with, OUTPUT_FILES};
+pub use plots::{run_plots, PLOT_FILES};
 pub use report::{
     AreaReport, EnergyReport, LayerReport, LifetimeReport, MetricReport, Report, TimeReport,
     WorkloadReport, WritesReport, REPORT_SCHEMA,
 };
+pub use reproduce::{
+    reproduce_eapu, reproduce_files, Claim, ReproduceOptions, Reproduction, RunRecord,
+    CLAIM_GROUPS, QUICK_STEPS, REPRODUCE_SCHEMA, UPDATE_UNITS,
+};
 pub use simulation::{Simulation, VcdOptions};
-pub use spec::{load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES};
+pub use spec::{
+    load_chip, load_device, Resolved, RunSpec, RunSpecBuilder, ALGORITHM_NAMES,
+    MAX_SIMULATED_WEIGHTS,
+};
 
 pub use aimsim_controller as controller;
 pub use aimsim_energy as energy;

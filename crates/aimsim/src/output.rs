@@ -105,14 +105,25 @@ pub fn trace_csvs(
 /// report and the bytes of `energy.csv` and `lifetime.csv`
 /// (see `trace_csvs`).
 pub fn write_outputs(dir: &Path, report: &Report, energy: &[u8], life: &[u8]) -> Result<()> {
+    write_outputs_with(dir, report, energy, life, &[])
+}
+
+/// [`write_outputs`] with `extra` files (`(name, bytes)`: the plots) in
+/// the same result set, committed together under `report.json`.
+pub fn write_outputs_with(
+    dir: &Path,
+    report: &Report,
+    energy: &[u8],
+    life: &[u8],
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
     let mut json = serde_json::to_string_pretty(report).expect("a report serialises");
     json.push('\n');
-    crate::fsout::write_set(
-        dir,
-        &[
-            (OUTPUT_FILES[0], json.as_bytes()),
-            (OUTPUT_FILES[1], energy),
-            (OUTPUT_FILES[2], life),
-        ],
-    )
+    let mut files: Vec<(&str, &[u8])> = vec![
+        (OUTPUT_FILES[0], json.as_bytes()),
+        (OUTPUT_FILES[1], energy),
+        (OUTPUT_FILES[2], life),
+    ];
+    files.extend_from_slice(extra);
+    crate::fsout::write_set(dir, &files)
 }

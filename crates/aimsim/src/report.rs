@@ -25,6 +25,10 @@ pub struct Report {
     pub rule: String,
     /// Training algorithm.
     pub algorithm: String,
+    /// The chip's update-forming unit (`chip.update_unit`); absent from
+    /// reports written before it existed (read back as `digital-mac`).
+    #[serde(default = "default_update_unit")]
+    pub update_unit: String,
     /// Workload and its metric.
     pub workload: WorkloadReport,
     /// Simulated time.
@@ -49,6 +53,10 @@ pub struct Report {
     pub area_mm2: AreaReport,
     /// The same training on a GPU (docs/gpu-model.md).
     pub gpu: crate::gpu::GpuReport,
+}
+
+fn default_update_unit() -> String {
+    "digital-mac".into()
 }
 
 impl Report {
@@ -134,6 +142,13 @@ pub struct EnergyReport {
     pub by_tile: BTreeMap<String, f64>,
     /// Operation counts by component.
     pub ops_by_component: BTreeMap<String, u64>,
+    /// The update phase's energy split into forming the requested changes,
+    /// deciding what to write, writing the cells and static leakage, pJ
+    /// (`aimsim_engine::update_stage`); the parts add up to
+    /// `by_phase.update`. Absent from reports written before it existed
+    /// (read back as zeros).
+    #[serde(default)]
+    pub update_split: aimsim_engine::UpdateSplit,
 }
 
 /// `writes` section.
@@ -170,8 +185,9 @@ pub struct LifetimeReport {
 pub struct AreaReport {
     /// Total, mm² (the sum of `by_component`).
     pub total: f64,
-    /// By component (`array`, `dac`, `adc`, `sense`, `driver`, `digital`),
-    /// mm².
+    /// By component (`array`, `dac`, `adc`, `sense`, `driver`, `digital`,
+    /// and `update_unit` for a chip whose update-forming unit stands beside
+    /// its MAC array), mm².
     pub by_component: BTreeMap<String, f64>,
     /// Tiles counted.
     pub tiles: u64,

@@ -5,7 +5,7 @@ use crate::report::*;
 use crate::spec::{Resolved, RunSpec};
 use crate::{AimsimError, Result};
 use aimsim_controller::UpdateRule;
-use aimsim_energy::{Component, EnergyLedger};
+use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
 use aimsim_workload::Workload;
@@ -327,6 +327,7 @@ impl Simulation {
             device: chip.device().name.clone(),
             rule: chip.rule_name().into(),
             algorithm: self.algo.name().into(),
+            update_unit: cfg.update_unit.kind().name().into(),
             workload: WorkloadReport {
                 name: self.workload.name.clone(),
                 steps,
@@ -362,6 +363,7 @@ impl Simulation {
                     .iter()
                     .map(|&c| (c.key().to_string(), ledger.component_count(c)))
                     .collect(),
+                update_split: aimsim_engine::UpdateSplit::from_ledger(ledger, Phase::UPDATE),
             },
             inference: eval.inference.clone(),
             writes: WritesReport {
@@ -412,6 +414,11 @@ impl Simulation {
             adcs: cfg.adc.adcs_per_tile(),
             mac_units: cfg.digital.macs_per_cycle(),
             random_bits: cfg.digital.random_bits_per_decision(),
+            update_unit_transistors: aimsim_periphery::update_unit_transistors(
+                &cfg.update_unit,
+                cfg.tile_rows,
+                cfg.tile_cols,
+            ),
         };
         let mut by_component = aimsim_periphery::tile_area_mm2(&g, chip.tile_count());
         by_component.extend(self.algo.extra_area_mm2());
@@ -442,6 +449,17 @@ impl Simulation {
     /// Finishes the run if needed and writes `report.json`, `energy.csv`
     /// and `lifetime.csv` into `dir` ([`crate::write_outputs`]).
     pub fn write_outputs(&mut self, dir: &std::path::Path) -> Result<()> {
+        self.write_outputs_inner(dir, false)
+    }
+
+    /// [`Simulation::write_outputs`] and the plots ([`crate::PLOT_FILES`]:
+    /// energy by component and phase, writes and energy per step, pulses
+    /// per cell) in the same result set.
+    pub fn write_outputs_with_plots(&mut self, dir: &std::path::Path) -> Result<()> {
+        self.write_outputs_inner(dir, true)
+    }
+
+    fn write_outputs_inner(&mut self, dir: &std::path::Path, plots: bool) -> Result<()> {
         self.report()?;
         let (energy, life) = match self.spilled.as_mut() {
             Some(files) => files.read().map_err(|source| AimsimError::Io {
@@ -454,7 +472,28 @@ impl Simulation {
                 self.trainer.lifetime_rows(),
             ),
         };
-        crate::output::write_outputs(dir, self.report.as_ref().expect("built"), &energy, &life)
+        if !plots {
+            return crate::output::write_outputs(
+                dir,
+                self.report.as_ref().expect("built"),
+                &energy,
+                &life,
+            );
+        }
+        let report = self.report.as_ref().expect("built");
+        let svgs = crate::plots::run_plots(
+            report,
+            &energy,
+            &life,
+            self.chip.cells() as u64,
+            &self.chip.pulses_per_cell(),
+        )
+        .map_err(|e| AimsimError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        let extra: Vec<(&str, &[u8])> = svgs.iter().map(|(n, s)| (*n, s.as_bytes())).collect();
+        crate::output::write_outputs_with(dir, report, &energy, &life, &extra)
     }
 
     /// Writes trace rows to temporary files as they are recorded instead of

@@ -311,8 +311,41 @@ impl RunSpec {
             over.extend(train_over.iter().cloned());
             Train::from_raw_with(RawTrain::default(), &over)?
         };
+        // Before any data is made: a network too large to simulate never
+        // allocates its cells or its (possibly ImageNet-sized) samples.
+        check_fits_the_simulator(&network)?;
         Ok((chip, device_spec, device, train, network))
     }
+}
+
+/// The most weights a run places on the chip. Each weight is a pair of
+/// cells of 12 B (20 B on a device that relaxes), so 2²³ weights hold
+/// 0.2–0.34 GB of cell state, and every training step touches each of them
+/// several times: a larger network (ResNet-50 has 2.5·10⁷) is a case for
+/// `aimsim gpu-estimate`, not for a cycle-level run.
+pub const MAX_SIMULATED_WEIGHTS: u64 = 1 << 23;
+
+/// Refuses a network with more weights than [`MAX_SIMULATED_WEIGHTS`],
+/// naming the file and pointing to `aimsim gpu-estimate`.
+fn check_fits_the_simulator(network: &Network) -> Result<()> {
+    let weights: u64 = network
+        .layers
+        .iter()
+        .filter_map(|l| l.matrix())
+        .map(|(r, c)| (r * c) as u64)
+        .sum();
+    if weights > MAX_SIMULATED_WEIGHTS {
+        return Err(Check::new(&network.file)
+            .err(
+                "layers",
+                format!(
+                    "{weights} weights are too large for the chip simulation; expected at most {MAX_SIMULATED_WEIGHTS} (use `aimsim gpu-estimate --network {} --batch N` for the GPU reference of a network this size)",
+                    network.file
+                ),
+            )
+            .into());
+    }
+    Ok(())
 }
 
 /// `s` as a JSON string value.

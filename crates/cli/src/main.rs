@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod gpus;
+mod reproduce;
 mod sweep;
 mod workloads;
 
@@ -60,6 +61,8 @@ enum Command {
     Synth(SynthArgs),
     /// Design-space sweeps: run (parallel, resumable, --shard), slurm, merge, report.
     Sweep(sweep::SweepArgs),
+    /// Run a paper's claims on aimsim's workloads: `aimsim reproduce eapu [--quick] [--out DIR]`.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 #[derive(Parser)]
@@ -170,6 +173,10 @@ struct RunArgs {
     /// same bits for any number.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threads: usize,
+    /// Also write SVG plots into --out: energy.svg (energy by component and phase),
+    /// progress.svg (writes and energy per step), pulses.svg (pulses per cell).
+    #[arg(long)]
+    plots: bool,
     /// No progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
@@ -208,6 +215,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::Synth(args) => cmd_synth(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),
+        Command::Reproduce(args) => reproduce::cmd_reproduce(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -356,7 +364,12 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     // temporary VCD goes with the last handle.
     result.map_err(run_error)?;
     let wall = started.elapsed().as_secs_f64();
-    sim.write_outputs(&args.out).map_err(run_error)?;
+    if args.plots {
+        sim.write_outputs_with_plots(&args.out)
+    } else {
+        sim.write_outputs(&args.out)
+    }
+    .map_err(run_error)?;
     if let Some(dir) = &args.save_images {
         workloads::save_images(&sim, dir)?;
     }
@@ -405,7 +418,11 @@ impl Write for SharedFile {
 /// creatable in one, its result files regular if present; `--vcd` nothing,
 /// a regular file or a device, in a writable folder).
 fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
-    aimsim::fsout::check_output_dir(&args.out, &aimsim::OUTPUT_FILES)
+    let mut files = aimsim::OUTPUT_FILES.to_vec();
+    if args.plots {
+        files.extend(aimsim::PLOT_FILES);
+    }
+    aimsim::fsout::check_output_dir(&args.out, &files)
         .map_err(|e| bad(anyhow::anyhow!("--out {e}")))?;
     if let Some(v) = &args.vcd {
         aimsim::fsout::check_output_file(v).map_err(|e| bad(anyhow::anyhow!("--vcd {e}")))?;
@@ -438,9 +455,17 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> 
         .collect::<Vec<_>>()
         .join(", ");
     println!("  energy          {:.4} µJ ({share})", e.total * 1e-6);
+    let update = e.by_phase.get("update").copied().unwrap_or(0.0);
+    let u = &e.update_split;
+    let pct = |v: f64| 100.0 * v / update.max(f64::MIN_POSITIVE);
     println!(
-        "  update energy   {:.4} µJ",
-        e.by_phase.get("update").copied().unwrap_or(0.0) * 1e-6
+        "  update energy   {:.4} µJ (unit {}: forming {:.1}%, deciding {:.1}%, writing {:.1}%, static {:.1}%)",
+        update * 1e-6,
+        r.update_unit,
+        pct(u.forming),
+        pct(u.deciding),
+        pct(u.writing),
+        pct(u.static_pj)
     );
     println!(
         "  inference       {:.3} nJ and {:.3} µs per test sample ({} samples, own ledger)",
@@ -473,8 +498,13 @@ fn print_summary(r: &Report, args: &RunArgs, wall_s: f64) -> anyhow::Result<()> 
     );
     gpus::print_gpu_line(r)?;
     println!(
-        "  wrote           {}/report.json, energy.csv, lifetime.csv{} ({wall_s:.1} s wall)",
+        "  wrote           {}/report.json, energy.csv, lifetime.csv{}{} ({wall_s:.1} s wall)",
         args.out.display(),
+        if args.plots {
+            format!(", {}", aimsim::PLOT_FILES.join(", "))
+        } else {
+            String::new()
+        },
         args.vcd
             .as_ref()
             .map_or(String::new(), |v| format!(", {}", v.display()))

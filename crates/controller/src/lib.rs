@@ -34,9 +34,14 @@
 //!   tolerance or a pulse budget.
 //! * `ideal` — digital floating point, no device (the accuracy ceiling).
 //!
+//! Two update-forming units change what is decided ([`log_quantise`] for
+//! `low-precision`, [`sample_eapu_rank1`] for `sparse-sampler`; the units
+//! and their costs are `aimsim_periphery::UpdateUnit`).
+//!
 //! A rule defined outside this crate implements [`UpdateRule`] (see its
 //! example) and is handed to the engine as a `Box<dyn UpdateRule>`.
 
+mod forming;
 mod plan;
 mod registry;
 mod request;
@@ -44,6 +49,7 @@ mod rule;
 mod rules;
 mod write;
 
+pub use forming::{log_quantise, sample_eapu_rank1, SamplerStats};
 pub use plan::{
     apply_write, verify_writes, PlannedWrite, PulsePhase, RowPlan, VerifyOutcome, VerifyRead,
     WritePlan,

@@ -210,6 +210,16 @@ pub trait UpdateRule: Send {
         true
     }
 
+    /// `Some(ΔG_th)` when the rule decides exactly as EaPU: a request with
+    /// `|ΔG| ≥ ΔG_th` is written as asked, one below it is written as
+    /// `sign(ΔG)·ΔG_th` with probability `|ΔG|/ΔG_th`, independently per
+    /// cell, with no state kept. A sparse sampler may then draw the
+    /// decisions itself ([`sample_eapu_rank1`](crate::sample_eapu_rank1))
+    /// instead of calling [`UpdateRule::decide`]. Default: `None`.
+    fn eapu_threshold_us(&self) -> Option<f32> {
+        None
+    }
+
     /// Decides the change to write for each requested change (µS, one per
     /// weight, `input.rows × input.cols` row-major, all of `decided_us`
     /// written); 0 means no write. Draws only from `ctx.rng()` and counts

@@ -6,7 +6,8 @@ use aimsim_core::config::{self, Check};
 use aimsim_core::{Clock, Result};
 use aimsim_device::DeviceModel;
 use aimsim_periphery::{
-    Adc, Dac, Digital, Driver, RawAdc, RawDac, RawDigital, RawDriver, RawSense, Sense,
+    Adc, Dac, Digital, Driver, RawAdc, RawDac, RawDigital, RawDriver, RawSense, RawUpdateUnits,
+    Sense, UpdateUnit, UpdateUnitKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +102,15 @@ pub struct RawChip {
     /// Scheduling and shared resources (default: sequential, no chip-wide budget).
     #[serde(default)]
     pub engine: RawEngine,
+    /// The update-forming unit: `digital-mac`, `low-precision`,
+    /// `sparse-sampler` or `off-chip` (default: `digital-mac`; DESIGN.md
+    /// §1.7, docs/energy-model.md "Update-forming units").
+    #[serde(default)]
+    pub update_unit: UpdateUnitKind,
+    /// Parameters of the update-forming units (default: each unit's
+    /// documented defaults).
+    #[serde(default)]
+    pub update_units: RawUpdateUnits,
 }
 
 /// A validated chip.
@@ -136,6 +146,8 @@ pub struct Chip {
     pub schedule: Schedule,
     /// Chip-wide write-current budget in cells pulsed at once, if any.
     pub write_budget_cells: Option<u32>,
+    /// The update-forming unit.
+    pub update_unit: UpdateUnit,
     /// The file the chip came from.
     pub file: String,
 }
@@ -213,6 +225,11 @@ impl Chip {
             rule: raw.rule,
             schedule: raw.engine.schedule,
             write_budget_cells: raw.engine.write_budget_cells,
+            update_unit: UpdateUnit::validate(
+                &c.section("update_units"),
+                raw.update_unit,
+                raw.update_units,
+            )?,
             file: file.to_string(),
         };
         check_rule(&c.section("rule"), &chip.rule)?;
@@ -251,6 +268,7 @@ mod tests {
         assert_eq!(c.tile_cols, 64);
         assert_eq!(c.pulse_cycles(), 5);
         assert_eq!(c.read_cycles(), 2);
+        assert_eq!(c.update_unit.kind(), UpdateUnitKind::DigitalMac);
     }
 
     #[test]
@@ -311,6 +329,15 @@ mod tests {
             ("sense.noise_ua", "0.3"),
             ("digital.sram_read_pj", "10"),
             ("digital.sram_write_pj", "12"),
+            ("update_unit", "\"sparse-sampler\""),
+            ("update_unit", "off-chip"),
+            ("update_units.low_precision.code_bits", "3"),
+            ("update_units.low_precision.lanes", "64"),
+            ("update_units.sparse_sampler.lanes", "4"),
+            ("update_units.off_chip.host_mac_pj", "20"),
+            ("update_units.off_chip.link_pj_per_byte", "50"),
+            ("update_units.off_chip.bytes_per_value", "2"),
+            ("update_units.off_chip.link_bytes_per_cycle", "4"),
         ] {
             let mut o = over(p, v);
             if p == "adc.energy_pj" {
@@ -347,6 +374,13 @@ mod tests {
             ("driver.set_gate_v", "0", "driver.set_gate_v"),
             ("digital.sram_write_pj", "-1", "digital.sram_write_pj"),
             ("static_power_mw", "-1", "static_power_mw"),
+            ("update_unit", "magic", "update_unit"),
+            (
+                "update_units.sparse_sampler.lanes",
+                "0",
+                "update_units.sparse_sampler.lanes",
+            ),
+            ("update_units.off_chip.colour", "1", "update_units.off_chip"),
         ] {
             let e = Chip::builtin("eapu-180nm", &over(p, v))
                 .err()

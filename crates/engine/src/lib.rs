@@ -26,6 +26,10 @@
 //!   independent of the event queue, that the engine is tested against;
 //! * `probe`, `vcd` — observers ([`Probe`], [`VcdProbe`]);
 //! * `stats` — timing report, write counters, wear;
+//! * `forming` — the update-forming unit of each tile (`chip.update_unit`):
+//!   forms the requested ΔG, has the rule decide (or samples EaPU's
+//!   decisions), counts and prices the work; sorts update energy into
+//!   forming, deciding, writing and static ([`UpdateSplit`]);
 //! * `chip` — chip files (`aimsim.chip/1`).
 //!
 //! Resources: each tile executes its operations one at a time in issue
@@ -37,6 +41,7 @@
 
 mod budget;
 mod chip;
+mod forming;
 mod probe;
 mod queue;
 mod read;
@@ -48,6 +53,7 @@ mod vcd;
 mod write;
 
 pub use chip::{Chip, RawArray, RawChip, RawEngine, BUILTIN_CHIPS, CHIP_SCHEMA};
+pub use forming::{update_stage, UpdateSplit, UpdateStage};
 pub use probe::Probe;
 pub use sim::{ChipSim, MatrixId, MatrixUpdate, Schedule, TimeMode};
 pub use stats::{CriticalPath, LifetimeRow, TileTiming, TimingReport, WriteStats};

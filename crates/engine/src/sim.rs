@@ -3,16 +3,14 @@
 
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
+use crate::forming::{form_and_decide, FormCounts, FormInput};
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
 use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{OwnedPhase, Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{
-    DecisionStats, FactorScratch, RuleContext, RuleInput, TileBlock, UpdateRequest, UpdateRule,
-    WritePlan,
-};
+use aimsim_controller::{FactorScratch, UpdateRequest, UpdateRule, WritePlan};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -109,11 +107,6 @@ pub struct ChipSim {
     pool: Option<rayon::ThreadPool>,
     /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
     inv_scales: Vec<f32>,
-    /// Requested and decided conductance changes of the tile being
-    /// updated, shared by all tiles (the largest tile's size): per-tile
-    /// buffers would cost 4 B per cell.
-    req: Vec<f32>,
-    dec: Vec<f32>,
 }
 
 impl ChipSim {
@@ -157,8 +150,6 @@ impl ChipSim {
             probe: None,
             pool: None,
             inv_scales: Vec::new(),
-            req: Vec::new(),
-            dec: Vec::new(),
         }
     }
 
@@ -592,11 +583,15 @@ impl ChipSim {
     }
 
     /// One update of the chip's weights: for every tile of every listed
-    /// matrix the gradient unit forms the requested `ΔG = ΔW · r_wg`, the
-    /// write rule decides what to write, and the write plan is packed into
-    /// pulse phases that the tile's driver executes. `digital_macs` are
-    /// multiply-accumulates the algorithm's own digital update performs in
-    /// the same phase (e.g. bias updates), charged with the gradient unit's.
+    /// matrix the chip's update-forming unit (`chip.update_unit`) forms the
+    /// requested `ΔG = ΔW · r_wg` (the digital MAC array: P MACs per weight
+    /// of a rank-P request), the write rule decides what to write (or the
+    /// sparse sampler draws EaPU's decisions), and the write plan is packed
+    /// into pulse phases that the tile's driver executes; the forming unit
+    /// and the decisions take their cycles before the tile's writes.
+    /// `digital_macs` are multiply-accumulates the algorithm's own digital
+    /// update performs in the same phase (e.g. bias updates), charged with
+    /// the gradient MACs.
     /// In the sequential schedule the call returns when every write is
     /// done; pipelined, with the writes in flight.
     pub fn update(&mut self, updates: &[MatrixUpdate<'_>], digital_macs: u64) -> Result<()> {
@@ -604,59 +599,43 @@ impl ChipSim {
         let model = &self.model;
         let r_wg = model.r_wg_us;
         let mode = self.rule.write_mode();
-        let gradient = self.rule.needs_gradient();
         let max_parallel = self.chip.driver.max_parallel() as usize;
-        let mut stats = DecisionStats::default();
-        let mut macs = digital_macs;
+        let mut counts = FormCounts::default();
         let mut scratch = FactorScratch::default();
+        let mut sampled = Vec::new();
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
             let (rows, cols) = (mx.rows, mx.cols);
             check_request(&u.request, rows, cols);
             for &ti in &mx.tiles {
+                let input = FormInput {
+                    unit: &self.chip.update_unit,
+                    digital: &self.chip.digital,
+                    request: &u.request,
+                    rows,
+                    cols,
+                    r_wg_us: r_wg,
+                    tile_index: ti,
+                };
                 let tile = &mut self.tiles[ti];
-                let n = tile.rows * tile.cols;
-                self.req.resize(n.max(self.req.len()), 0.0);
-                self.dec.resize(n.max(self.dec.len()), 0.0);
-                let (req, dec) = (&mut self.req[..n], &mut self.dec[..n]);
-                let block = TileBlock {
-                    row0: tile.row0,
-                    col0: tile.col0,
-                    rows: tile.rows,
-                    cols: tile.cols,
-                };
-                u.request.requested_us(rows, cols, block, r_wg, req);
-                let input = RuleInput {
-                    tile: ti,
-                    rows: tile.rows,
-                    cols: tile.cols,
-                    requested_us: req,
-                    factors: u
-                        .request
-                        .tile_factors(rows, cols, block, r_wg, &mut scratch),
-                };
-                let mut ctx = RuleContext::new(&mut tile.rng_decide);
-                self.rule.decide(&input, dec, &mut ctx);
-                let s = ctx.costs();
-                let grad = if gradient { n as u64 } else { 0 };
-                macs += grad + s.macs;
-                // Compares and counts run in the same pipeline as the MACs.
-                tile.update_ops = grad.max(s.compares + s.coincidence_counts) + s.macs;
-                stats.compares += s.compares;
-                stats.coincidence_counts += s.coincidence_counts;
-                stats.random_decisions += s.random_decisions;
-                stats.sram_reads += s.sram_reads;
-                stats.sram_writes += s.sram_writes;
+                tile.form_cycles = form_and_decide(
+                    &input,
+                    self.rule.as_mut(),
+                    tile,
+                    &mut scratch,
+                    &mut sampled,
+                    &mut counts,
+                );
                 match tile.cells.as_ref() {
                     None => {
                         let inv = 1.0 / r_wg;
                         tile.weights
                             .iter_mut()
-                            .zip(dec.iter())
+                            .zip(&tile.dec)
                             .for_each(|(w, &g)| *w += g * inv);
                     }
                     Some(cells) => {
-                        let plan = WritePlan::build(cells, model, dec, mode);
+                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
                         tile.write_phase_tag = phase;
                         tile.phases
                             .extend(plan.phases(max_parallel).map(|p| OwnedPhase {
@@ -668,27 +647,9 @@ impl ChipSim {
                 }
             }
         }
-        let dig = &self.chip.digital;
-        let (mac_pj, add_pj, bit_pj, bits) = (
-            dig.mac_pj(),
-            dig.add_pj(),
-            dig.random_bit_pj(),
-            u64::from(dig.random_bits_per_decision()),
-        );
-        let (sram_r, sram_w, per_cycle) = (
-            dig.sram_read_pj(),
-            dig.sram_write_pj(),
-            dig.macs_per_cycle(),
-        );
-        self.charge_digital("gradient_mac", macs, mac_pj);
-        self.charge_digital("threshold_compare", stats.compares, add_pj);
-        self.charge_digital("random_bits", stats.random_decisions * bits, bit_pj);
-        if stats.coincidence_counts > 0 {
-            self.charge_digital("coincidence_count", stats.coincidence_counts, add_pj);
-        }
-        if stats.sram_reads + stats.sram_writes > 0 {
-            self.charge_digital("sram_read", stats.sram_reads, sram_r);
-            self.charge_digital("sram_write", stats.sram_writes, sram_w);
+        let charges = counts.charges(&self.chip.update_unit, &self.chip.digital, digital_macs);
+        for (op, n, pj) in charges {
+            self.charge_digital(op, n, pj);
         }
         // Each tile's gradient unit runs in parallel before its writes.
         self.update_issued = self.now;
@@ -697,8 +658,7 @@ impl ChipSim {
             if tile.phases.is_empty() {
                 continue;
             }
-            let grad_cycles = tile.update_ops.div_ceil(u64::from(per_cycle));
-            let ready = self.now + self.chip.clock.cycles(grad_cycles);
+            let ready = self.now + self.chip.clock.cycles(tile.form_cycles);
             self.issue_op(ti, TileOp::Write, ready);
         }
         if self.chip.schedule == Schedule::Sequential {

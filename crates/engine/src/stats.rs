@@ -254,6 +254,16 @@ impl ChipSim {
         }
     }
 
+    /// Pulses each cell has received, tile by tile in placement order (an
+    /// inspection: no energy, no time). Empty without a device.
+    pub fn pulses_per_cell(&self) -> Vec<u32> {
+        self.tiles
+            .iter()
+            .filter_map(|t| t.cells.as_ref())
+            .flat_map(|c| c.pulses().iter().copied())
+            .collect()
+    }
+
     /// The median endurance of the chip's cells, in pulses (0 without cells).
     pub fn endurance_median(&self) -> u32 {
         let arrays = || self.tiles.iter().filter_map(|t| t.cells.as_ref());

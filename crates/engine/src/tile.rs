@@ -36,6 +36,8 @@ pub(crate) struct Tile {
     pub(crate) rng_read: Rng,
     pub(crate) rng_write: Rng,
     pub(crate) rng_decide: Rng,
+    /// Stochastic rounding of the `low-precision` update unit's codes.
+    pub(crate) rng_form: Rng,
     /// Normalised inputs, row voltages and outputs of the current read.
     pub(crate) x: Vec<f32>,
     pub(crate) v: Vec<f32>,
@@ -52,9 +54,16 @@ pub(crate) struct Tile {
     /// Read powers of transposed reads computed ahead; kernel scratch.
     ahead_power: Vec<f64>,
     ahead_scratch: Vec<f32>,
-    /// Digital operations of the current update, pipelined at
-    /// `macs_per_cycle` (sets the cycles before the tile's writes).
-    pub(crate) update_ops: u64,
+    /// Scratch for requested and decided updates.
+    pub(crate) req: Vec<f32>,
+    pub(crate) dec: Vec<f32>,
+    /// Coded factors of the `low-precision` update unit (`P × rows`,
+    /// `P × cols`).
+    pub(crate) qx: Vec<f32>,
+    pub(crate) qd: Vec<f32>,
+    /// Cycles the update-forming unit and the rule's decisions take before
+    /// the tile's writes start.
+    pub(crate) form_cycles: u64,
     pub(crate) phases: VecDeque<OwnedPhase>,
     /// The controller phase the pending writes are charged to.
     pub(crate) write_phase_tag: Phase,
@@ -128,6 +137,7 @@ impl Tile {
             rng_read: stream(seed, &format!("tile{id}/read")),
             rng_write: stream(seed, &format!("tile{id}/write")),
             rng_decide: stream(seed, &format!("tile{id}/decide")),
+            rng_form: stream(seed, &format!("tile{id}/form")),
             x: vec![0.0; rows.max(cols)],
             v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
@@ -138,7 +148,11 @@ impl Tile {
             ahead_v: Vec::new(),
             ahead_power: Vec::new(),
             ahead_scratch: Vec::new(),
-            update_ops: 0,
+            req: vec![0.0; rows * cols],
+            dec: vec![0.0; rows * cols],
+            qx: Vec::new(),
+            qd: Vec::new(),
+            form_cycles: 0,
             phases: VecDeque::new(),
             write_phase_tag: Phase::UPDATE,
             adc_range: [AdcRange::default(); 2],

@@ -8,8 +8,13 @@
 //! each occupying what one transistor of NeuroSim's 6T SRAM cell occupies:
 //! 10 F × 28 F / 6 ≈ 46.7 F² (same file, `heightInFeatureSizeSRAM = 10`,
 //! `widthInFeatureSizeSRAM = 28`). The transistor counts per block are
-//! assumptions of aimsim, stated beside each constant.
+//! assumptions of aimsim, stated beside each constant. An update-forming
+//! unit other than the digital MAC array (`chip.update_unit`) adds its own
+//! transistors as the component `update_unit` ([`update_unit_transistors`]);
+//! the MAC array stays, since rank-P requests, other rules and the rest of
+//! the digital periphery still use it.
 
+use crate::update_unit::{UpdateUnit, UpdateUnitKind};
 use std::collections::BTreeMap;
 
 /// Feature size of the chip, nm.
@@ -51,6 +56,49 @@ pub struct TileGeometry {
     /// Random bits per update decision (one LFSR of this length per MAC
     /// unit).
     pub random_bits: u32,
+    /// Transistors of the tile's update-forming unit beside the MAC array
+    /// ([`update_unit_transistors`]; 0 for `digital-mac`).
+    pub update_unit_transistors: f64,
+}
+
+/// Transistors of one tile's update-forming unit, beside the digital MAC
+/// array that the `digital` component counts (0 for `digital-mac`, whose
+/// unit *is* that array, and for `off-chip`, whose unit is the host). For
+/// a tile of `weight_rows × weight_cols` weights:
+///
+/// * `low-precision`, `b = code_bits`: per lane a b-bit exponent adder
+///   (b full adders), a 12T sign XOR and a (b+1)-bit code register; per
+///   line (rows and weight columns) an 8-bit leading-one detector (48 T),
+///   an 8-bit comparator for the stochastic rounding (8 full adders) and a
+///   (b+1)-bit code register;
+/// * `sparse-sampler`: per lane a 256 × 8-bit logarithm ROM (one
+///   transistor per bit), an 8×8 array multiplier (64 full adders), an
+///   8-bit index adder and an 8-bit comparator (8 full adders each), two
+///   16-bit LFSRs (for the skip and the thinning draws) and 16 flip-flops
+///   of row state; per weight column an 8-bit register of `|δ_j|/max|δ|`.
+///
+/// The counts are aimsim's assumptions, priced with the same transistor
+/// footprint as the rest of the periphery.
+pub fn update_unit_transistors(unit: &UpdateUnit, weight_rows: usize, weight_cols: usize) -> f64 {
+    let lfsr16 = 16.0 * FLIP_FLOP_T + 3.0 * 12.0;
+    match unit.kind() {
+        UpdateUnitKind::DigitalMac | UpdateUnitKind::OffChip => 0.0,
+        UpdateUnitKind::LowPrecision => {
+            let b = f64::from(unit.code_bits());
+            let code_reg = (b + 1.0) * FLIP_FLOP_T;
+            let lane = b * FULL_ADDER_T + 12.0 + code_reg;
+            let line = 48.0 + 8.0 * FULL_ADDER_T + code_reg;
+            f64::from(unit.low_precision_lanes()) * lane + (weight_rows + weight_cols) as f64 * line
+        }
+        UpdateUnitKind::SparseSampler => {
+            let lane = 256.0 * 8.0
+                + 64.0 * FULL_ADDER_T
+                + 2.0 * 8.0 * FULL_ADDER_T
+                + 2.0 * lfsr16
+                + 16.0 * FLIP_FLOP_T;
+            f64::from(unit.sampler_lanes()) * lane + weight_cols as f64 * 8.0 * FLIP_FLOP_T
+        }
+    }
 }
 
 /// Transistors of each periphery block of one tile.
@@ -81,7 +129,8 @@ fn transistors(g: &TileGeometry) -> [(&'static str, f64); 5] {
 }
 
 /// Area of `tiles` tiles of geometry `g` by component (`array`, `dac`,
-/// `adc`, `sense`, `driver`, `digital`), mm².
+/// `adc`, `sense`, `driver`, `digital`, and `update_unit` when the tile has
+/// one beside its MAC array), mm².
 pub fn tile_area_mm2(g: &TileGeometry, tiles: usize) -> BTreeMap<String, f64> {
     let f2_mm2 = (FEATURE_NM * 1e-6).powi(2);
     let n = tiles as f64;
@@ -89,6 +138,12 @@ pub fn tile_area_mm2(g: &TileGeometry, tiles: usize) -> BTreeMap<String, f64> {
     out.insert("array".to_string(), n * g.cells as f64 * CELL_F2 * f2_mm2);
     for (name, t) in transistors(g) {
         out.insert(name.to_string(), n * t * TRANSISTOR_F2 * f2_mm2);
+    }
+    if g.update_unit_transistors > 0.0 {
+        out.insert(
+            "update_unit".to_string(),
+            n * g.update_unit_transistors * TRANSISTOR_F2 * f2_mm2,
+        );
     }
     out
 }
@@ -145,8 +200,10 @@ mod tests {
             adcs: 8,
             mac_units: 128,
             random_bits: 16,
+            update_unit_transistors: 0.0,
         };
         let a = tile_area_mm2(&g, 1);
+        assert!(!a.contains_key("update_unit"));
         let close = |k: &str, want: f64| {
             assert!((a[k] - want).abs() < 1e-6 * want, "{k}: {} vs {want}", a[k]);
         };
@@ -158,6 +215,48 @@ mod tests {
         close("digital", 442_880.0 * 280.0 / 6.0 * 0.0324e-6);
         let two = tile_area_mm2(&g, 2);
         assert!((two["digital"] - 2.0 * a["digital"]).abs() < 1e-12);
+    }
+
+    /// The units' transistor counts by hand for the default tile (128 × 64
+    /// weights): low-precision (4-bit codes, 128 lanes): lane 4·28 + 12 +
+    /// 5·24 = 244, line 48 + 224 + 120 = 392 → 128·244 + 192·392 = 106,496;
+    /// sparse-sampler (8 lanes): lane 2,048 + 1,792 + 448 + 2·420 + 384 =
+    /// 5,512, column 192 → 8·5,512 + 64·192 = 56,384; none for the others.
+    /// The component joins the map and the parts still add up.
+    #[test]
+    fn update_units_by_hand() {
+        let mut raw = crate::RawUpdateUnits::default();
+        let c = aimsim_core::config::Check::new("t");
+        let unit =
+            |k, raw: &crate::RawUpdateUnits| UpdateUnit::validate(&c, k, raw.clone()).unwrap();
+        let lp = unit(UpdateUnitKind::LowPrecision, &raw);
+        assert_eq!(update_unit_transistors(&lp, 128, 64), 106_496.0);
+        let ss = unit(UpdateUnitKind::SparseSampler, &raw);
+        assert_eq!(update_unit_transistors(&ss, 128, 64), 56_384.0);
+        for k in [UpdateUnitKind::DigitalMac, UpdateUnitKind::OffChip] {
+            assert_eq!(update_unit_transistors(&unit(k, &raw), 128, 64), 0.0);
+        }
+        raw.sparse_sampler.lanes = 16;
+        let ss16 = unit(UpdateUnitKind::SparseSampler, &raw);
+        assert_eq!(
+            update_unit_transistors(&ss16, 128, 64),
+            56_384.0 + 8.0 * 5_512.0
+        );
+        let g = TileGeometry {
+            rows: 128,
+            cols: 128,
+            cells: 16_384,
+            dac_bits: 8,
+            adc_bits: 8,
+            adcs: 8,
+            mac_units: 128,
+            random_bits: 16,
+            update_unit_transistors: 56_384.0,
+        };
+        let a = tile_area_mm2(&g, 3);
+        let want = 3.0 * 56_384.0 * 280.0 / 6.0 * 0.0324e-6;
+        assert!((a["update_unit"] - want).abs() < 1e-9 * want);
+        assert_eq!(a.len(), 7);
     }
 
     /// 138 tones (digits-mlp's neurons): 138 × 80 bits × 6 T + 2,560 T =

@@ -33,7 +33,11 @@
 //!   word line and a fixed overhead per pulse phase, all in pJ; pulse width
 //!   in ns, phase setup in cycles;
 //! * `digital` — [`Digital`] ([`RawDigital`]): energy per MAC, add, activation,
-//!   random bit and SRAM word in pJ; the gradient unit's MACs per cycle.
+//!   random bit and SRAM word in pJ; the gradient unit's MACs per cycle;
+//! * `update_unit` — [`UpdateUnit`] ([`UpdateUnitKind`], [`RawUpdateUnits`]):
+//!   the update-forming unit (`digital-mac`, `low-precision`,
+//!   `sparse-sampler`, `off-chip`) and its energies, lanes and link;
+//! * `area` — [`tile_area_mm2`]: a tile's silicon area by component.
 
 mod adc;
 mod area;
@@ -41,10 +45,17 @@ mod dac;
 mod digital;
 mod driver;
 mod sense;
+mod update_unit;
 
 pub use adc::{Adc, AdcKind, RawAdc};
-pub use area::{lockin_area_mm2, tile_area_mm2, TileGeometry, CELL_F2, FEATURE_NM, TRANSISTOR_F2};
+pub use area::{
+    lockin_area_mm2, tile_area_mm2, update_unit_transistors, TileGeometry, CELL_F2, FEATURE_NM,
+    TRANSISTOR_F2,
+};
 pub use dac::{Dac, DacEncoding, RawDac};
 pub use digital::{Digital, RawDigital};
 pub use driver::{Driver, RawDriver};
 pub use sense::{RawSense, Sense};
+pub use update_unit::{
+    RawLowPrecision, RawOffChip, RawSparseSampler, RawUpdateUnits, UpdateUnit, UpdateUnitKind,
+};

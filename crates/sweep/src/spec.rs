@@ -143,7 +143,7 @@ impl SweepSpec {
         SweepSpec::from_tree(file, tree)
     }
 
-    /// The runs the sweep plans: points × seeds (at most [`MAX_POINTS`]).
+    /// The runs the sweep plans: points × seeds (at most `MAX_POINTS`).
     pub fn runs(&self) -> u64 {
         runs(&self.axes, &self.sample, self.seeds).expect("bounded when parsed")
     }

@@ -1,6 +1,6 @@
-//! The crate's errors: of the VCD writer and of the CSV writer.
+//! The crate's errors: of the VCD writer, the CSV writer and the plots.
 
-/// Errors of the VCD and CSV writers.
+/// Errors of the VCD and CSV writers and of the plots.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
@@ -44,6 +44,9 @@ pub enum TraceError {
         /// Fields in the row.
         got: usize,
     },
+    /// A plot could not be drawn (its data or the SVG backend).
+    #[error("plot: {0}")]
+    Plot(String),
 }
 
 /// Result alias of this crate.

@@ -50,6 +50,7 @@ mod builder;
 mod code;
 mod csv;
 mod error;
+pub mod plot;
 mod scope;
 mod select;
 #[cfg(test)]

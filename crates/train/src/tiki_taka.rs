@@ -70,7 +70,7 @@ impl Bands {
 
 struct Layer {
     spec: LayerSpec,
-    /// `A` and `C` side by side ([`Bands`]): `inputs × 2·outputs`.
+    /// `A` and `C` side by side (`Bands`): `inputs × 2·outputs`.
     matrix: MatrixId,
     bands: Bands,
     bias: Vec<f32>,
@@ -97,7 +97,7 @@ pub struct TikiTaka {
 
 impl TikiTaka {
     /// Places every layer's `A` (zeros) and `C` (initial weights) as one
-    /// matrix of two arrays per tile ([`Bands`]).
+    /// matrix of two arrays per tile (`Bands`).
     pub fn new(
         chip: &mut ChipSim,
         layers: &[LayerSpec],

@@ -50,6 +50,10 @@ impl UpdateRule for Eapu {
         RawEapu::NAME
     }
 
+    fn eapu_threshold_us(&self) -> Option<f32> {
+        Some(self.threshold_us)
+    }
+
     fn decide(&mut self, input: &RuleInput<'_>, out: &mut [f32], ctx: &mut RuleContext<'_>) {
         let th = self.threshold_us;
         let req = input.requested_us;
