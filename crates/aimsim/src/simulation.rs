@@ -125,6 +125,13 @@ impl Simulation {
         self.gpu = gpu;
     }
 
+    /// Computes the chip's tile reads on `threads` threads (0: one per
+    /// CPU; default 1). Not part of the run's spec: the results are the
+    /// same bits for any number ([`ChipSim::set_threads`]).
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        Ok(self.chip.set_threads(threads)?)
+    }
+
     /// Switches the chip to the naive fixed-step reference (for testing the
     /// event engine; before the first step).
     pub fn use_fixed_step_reference(&mut self) {

@@ -206,3 +206,60 @@ fn spilled_trace_rows_write_the_same_files() {
         "header + rows at 4, 8, …, 44, 45"
     );
 }
+
+/// Runs on 1 and 2 threads give the same bits step by step (ledger total,
+/// time, events and write counts after every step) and the same report, for a
+/// dense network at batch 4 and a convolutional one.
+#[test]
+fn same_bits_for_one_and_two_threads() {
+    let specs = [
+        RunSpec::builder()
+            .steps(6)
+            .seed(3)
+            .set("train.batch", "4")
+            .build()
+            .unwrap(),
+        RunSpec::builder()
+            .workload("digits-cnn")
+            .steps(4)
+            .seed(3)
+            .set("train.batch", "2")
+            .build()
+            .unwrap(),
+    ];
+    for spec in &specs {
+        let mut sims: Vec<Simulation> = [1, 2]
+            .into_iter()
+            .map(|t| {
+                let mut sim = Simulation::new(spec).unwrap();
+                sim.set_threads(t).unwrap();
+                sim
+            })
+            .collect();
+        for step in 0..spec.steps.unwrap() {
+            let state: Vec<_> = sims
+                .iter_mut()
+                .map(|sim| {
+                    sim.step(1).unwrap();
+                    let c = sim.chip();
+                    (
+                        c.ledger().total_pj().to_bits(),
+                        c.now().ps(),
+                        c.events(),
+                        format!("{:?}", c.writes()),
+                    )
+                })
+                .collect();
+            assert!(
+                state[0] == state[1],
+                "{:?}: step {step} differs between 1 and 2 threads",
+                spec.workload
+            );
+        }
+        let reports: Vec<String> = sims
+            .iter_mut()
+            .map(|s| serde_json::to_string(s.report().unwrap()).unwrap())
+            .collect();
+        assert_eq!(reports[0], reports[1]);
+    }
+}

@@ -171,6 +171,10 @@ struct RunArgs {
     /// GPU of the report's `gpu` section: V100, A100, H100 or a GPU file (aimsim.gpu/1).
     #[arg(long, default_value = aimsim::DEFAULT_GPU, value_name = "NAME|FILE")]
     gpu: String,
+    /// Threads computing the tiles' reads (0: one per CPU). Results are the
+    /// same bits for any number.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
     /// Also write SVG plots into --out: energy.svg (energy by component and phase),
     /// progress.svg (writes and energy per step), pulses.svg (pulses per cell).
     #[arg(long)]
@@ -312,6 +316,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<()> {
     // however long the run.
     sim.spill_trace_rows().map_err(run_error)?;
     sim.set_gpu(gpu);
+    sim.set_threads(args.threads).map_err(run_error)?;
     workloads::check_save_images(&sim, args.save_images.as_deref()).map_err(bad)?;
     // The VCD streams into a hidden temporary file (or straight into a
     // device), renamed into place after the run; the shared handle lets the

@@ -2,7 +2,7 @@
 
 use crate::mram::MramGroups;
 use crate::params::{asymptote, step_shape};
-use crate::{DeviceModel, MramCells};
+use crate::{kernel, DeviceModel, MramCells};
 use aimsim_core::Rng;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
@@ -50,6 +50,12 @@ pub struct CellArray {
     /// The junctions, kept only when the cells are groups of binary
     /// STT-MRAM junctions (`model.mram`).
     mram: Option<Box<MramGroups>>,
+    /// Each row's `Σ (G⁺ + G⁻)` as the forward read sums it
+    /// ([`kernel::row_conductance`]), valid where `row_stale` is false.
+    /// Every change of `g_us` marks its row stale ([`CellArray::touch`]);
+    /// [`CellArray::refresh_row_sums`] recomputes the stale ones.
+    row_g_us: Vec<f32>,
+    row_stale: Vec<bool>,
 }
 
 /// What relaxation needs per cell: the value written and when (8 B/cell).
@@ -186,6 +192,8 @@ impl CellArray {
             d2d_seed: rng.random(),
             relax: None,
             mram: None,
+            row_g_us: vec![0.0; rows],
+            row_stale: vec![true; rows],
         };
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
@@ -219,9 +227,34 @@ impl CellArray {
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
     }
 
+    /// Marks the row of `cell` stale in the row-sum cache: called by
+    /// everything that changes a conductance.
+    #[inline]
+    fn touch(&mut self, cell: usize) {
+        self.row_stale[cell / (2 * self.cols)] = true;
+    }
+
+    /// Recomputes the stale row sums the forward read uses (a read is
+    /// correct without it, only slower: it sums stale rows itself).
+    pub fn refresh_row_sums(&mut self) {
+        let w = 2 * self.cols;
+        for (r, (s, stale)) in self
+            .row_g_us
+            .iter_mut()
+            .zip(&mut self.row_stale)
+            .enumerate()
+        {
+            if *stale {
+                *s = kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]);
+                *stale = false;
+            }
+        }
+    }
+
     /// Records that `cell` now holds a freshly written value.
     #[inline]
     fn record_write(&mut self, cell: usize) {
+        self.touch(cell);
         if let Some(r) = self.relax.as_mut() {
             r.g_written_us[cell] = self.g_us[cell];
             r.written_at_s[cell] = r.now_s as f32;
@@ -264,6 +297,7 @@ impl CellArray {
             self.g_us[cell] =
                 relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi);
         }
+        self.row_stale.fill(true);
         self.relax = Some(r);
     }
 
@@ -310,6 +344,7 @@ impl CellArray {
 
     /// Conductances for direct placement (synthetic measurements, tests).
     pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
+        self.row_stale.fill(true);
         &mut self.g_us
     }
 
@@ -359,6 +394,7 @@ impl CellArray {
                 self.g_us[2 * k] = g.place(m, 2 * k, plus as usize);
                 self.g_us[2 * k + 1] = g.place(m, 2 * k + 1, (plus - d) as usize);
             }
+            self.row_stale.fill(true);
             return;
         }
         let mid = model.g_mid_us();
@@ -420,6 +456,7 @@ impl CellArray {
         );
         self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
         self.g_us[cell] = g.g_us(m, cell);
+        self.touch(cell);
         (
             ProgramOutcome {
                 pulses,
@@ -436,7 +473,13 @@ impl CellArray {
     /// Returns the junctions the read switched.
     pub fn read_disturb(&mut self, model: &DeviceModel, rng: &mut Rng) -> u64 {
         match (&model.mram, self.mram.as_mut()) {
-            (Some(m), Some(g)) => g.read_all(m, &mut self.g_us, rng),
+            (Some(m), Some(g)) => {
+                let flips = g.read_all(m, &mut self.g_us, rng);
+                if flips > 0 {
+                    self.row_stale.fill(true);
+                }
+                flips
+            }
             _ => 0,
         }
     }
@@ -480,24 +523,127 @@ impl CellArray {
         debug_assert_eq!(v_v.len(), self.rows);
         debug_assert_eq!(out_ua.len(), self.cols);
         out_ua.fill(0.0);
+        let (power_uw, sum_v2) = self.forward_power(v_v);
+        self.accumulate_driven(v_v, out_ua);
+        add_read_noise(model, sum_v2, out_ua, rng);
+        power_uw
+    }
+
+    /// The noiseless part of [`CellArray::mvm_forward`] for `n` row-voltage
+    /// vectors at once (`vs`: `n × rows`): `outs` (`n × cols`) receives each
+    /// vector's column currents, the same bits as the single read before
+    /// its noise, computed as one matrix-matrix product. Complete each
+    /// vector's read with [`CellArray::forward_power`] and
+    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
+    /// working memory.
+    pub fn mvm_forward_batch_noiseless(
+        &self,
+        vs: &[f32],
+        outs: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
+        debug_assert_eq!(vs.len() / self.rows.max(1), outs.len() / self.cols.max(1));
+        outs.fill(0.0);
+        if vs.len() > self.rows {
+            kernel::forward_accumulate_batch(&self.g_us, self.cols, vs, outs, scratch);
+        } else {
+            // One vector: only its driven rows, as `mvm_forward` reads.
+            self.accumulate_driven(vs, outs);
+        }
+    }
+
+    /// `out += Σ_r v_r·(G⁺−G⁻)[r]` over the rows with `v_r ≠ 0`, in row
+    /// order, handed to the kernel in blocks (no allocation).
+    fn accumulate_driven(&self, v_v: &[f32], out_ua: &mut [f32]) {
+        const BLOCK: usize = 64;
+        let mut driven = [(0usize, 0.0f32); BLOCK];
+        let mut n = 0;
+        for (r, &v) in v_v.iter().enumerate() {
+            if v == 0.0 {
+                continue;
+            }
+            driven[n] = (r, v);
+            n += 1;
+            if n == BLOCK {
+                kernel::forward_accumulate(&self.g_us, self.cols, &driven, out_ua);
+                n = 0;
+            }
+        }
+        kernel::forward_accumulate(&self.g_us, self.cols, &driven[..n], out_ua);
+    }
+
+    /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
+    /// rows, summed as [`CellArray::mvm_forward`] sums them.
+    pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
+        let w = 2 * self.cols;
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
         for (r, &v) in v_v.iter().enumerate() {
             if v == 0.0 {
                 continue;
             }
-            let row = &self.g_us[2 * r * self.cols..2 * (r + 1) * self.cols];
-            let mut g_sum = 0.0f32;
-            for (o, pair) in out_ua.iter_mut().zip(row.chunks_exact(2)) {
-                *o += v * (pair[0] - pair[1]);
-                g_sum += pair[0] + pair[1];
-            }
+            let g_sum = if self.row_stale[r] {
+                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
+            } else {
+                debug_assert_eq!(
+                    self.row_g_us[r].to_bits(),
+                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
+                    "row {r}: a conductance changed without CellArray::touch"
+                );
+                self.row_g_us[r]
+            };
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
             power_uw += v2 * f64::from(g_sum);
         }
+        (power_uw, sum_v2)
+    }
+
+    /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
+    /// output currents (as [`CellArray::mvm_forward`] does).
+    pub fn add_read_noise(
+        &self,
+        model: &DeviceModel,
+        sum_v2: f64,
+        out_ua: &mut [f32],
+        rng: &mut Rng,
+    ) {
         add_read_noise(model, sum_v2, out_ua, rng);
-        power_uw
+    }
+
+    /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
+    /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
+    /// receives each vector's row currents and `powers` (`n`) its read
+    /// power in µW, the bits of the single reads before their noise.
+    /// Complete each read with [`CellArray::transposed_sum_v2`] and
+    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
+    /// working memory.
+    pub fn mvm_backward_batch_noiseless(
+        &self,
+        vs: &[f32],
+        outs: &mut [f32],
+        powers: &mut [f64],
+        scratch: &mut Vec<f32>,
+    ) {
+        // Below a vector register's width of vectors, rows side by side
+        // (one vector at a time) beat vectors side by side; same bits.
+        if powers.len() < 8 {
+            for ((v, out), p) in vs
+                .chunks_exact(self.cols)
+                .zip(outs.chunks_exact_mut(self.rows))
+                .zip(powers.iter_mut())
+            {
+                *p = kernel::transposed(&self.g_us, self.cols, v, out);
+            }
+        } else {
+            kernel::transposed_batch(&self.g_us, self.cols, vs, outs, powers, scratch);
+        }
+    }
+
+    /// `Σ V²` of a transposed read's column voltages, summed as
+    /// [`CellArray::mvm_backward`] sums it.
+    pub fn transposed_sum_v2(&self, v_v: &[f32]) -> f64 {
+        v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
 
     /// Transposed read: column voltages `v_v` (one per weight column, driven
@@ -513,19 +659,8 @@ impl CellArray {
     ) -> f64 {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
-        let mut power_uw = 0.0f64;
-        for (r, o) in out_ua.iter_mut().enumerate() {
-            let row = &self.g_us[2 * r * self.cols..2 * (r + 1) * self.cols];
-            let mut acc = 0.0f32;
-            let mut p = 0.0f32;
-            for (&v, pair) in v_v.iter().zip(row.chunks_exact(2)) {
-                acc += v * (pair[0] - pair[1]);
-                p += v * v * (pair[0] + pair[1]);
-            }
-            *o = acc;
-            power_uw += f64::from(p);
-        }
-        let sum_v2: f64 = v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        let power_uw = kernel::transposed(&self.g_us, self.cols, v_v, out_ua);
+        let sum_v2 = self.transposed_sum_v2(v_v);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
     }
@@ -645,6 +780,7 @@ impl CellArray {
         let z: f32 = rng.sample(StandardNormal);
         let (lo, hi) = self.cell_bounds_us(model, cell);
         self.g_us[cell] = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
+        self.touch(cell);
     }
 
     /// One read of one cell: its conductance plus read noise `N(0, σ_r²)`, µS.

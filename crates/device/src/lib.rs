@@ -40,6 +40,7 @@
 mod array;
 mod calibrate;
 mod error;
+pub mod kernel;
 mod measured;
 mod mram;
 mod mram_fit;

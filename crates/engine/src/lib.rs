@@ -72,6 +72,14 @@ pub enum EngineError {
     /// Writing the VCD failed.
     #[error(transparent)]
     Trace(#[from] aimsim_trace::TraceError),
+    /// The worker threads could not be started.
+    #[error("cannot start {threads} worker threads: {reason}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        reason: String,
+    },
     /// The chip waits for operations that can never finish.
     #[error("deadlock at {at_ps} ps: {reads_pending} reads and {writes_pending} writes pending with no event scheduled")]
     Deadlock {

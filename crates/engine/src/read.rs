@@ -8,36 +8,49 @@
 //! weight.
 
 use crate::chip::Chip;
-use crate::tile::Tile;
+use crate::tile::{AdcRange, Tile};
 use aimsim_controller::VerifyRead;
-use aimsim_core::SimTime;
+use aimsim_core::{Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::DacEncoding;
 
+/// What the ledger needs of one tile read once its arithmetic is done.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadArith {
+    /// Output lines converted.
+    pub(crate) lines: usize,
+    /// Line drives (DAC conversions); 0 for a digital read.
+    pub(crate) drives: u64,
+    /// The array's read power, µW (ohmic energy over one integration).
+    pub(crate) read_uw: f64,
+    /// A digital MVM (no device): one MAC per weight.
+    pub(crate) digital: bool,
+}
+
 /// The arithmetic of one tile read, inputs in `tile.x`, outputs left in
 /// `tile.out`: forward (inputs on rows) or transposed (inputs on weight
-/// columns). Returns the number of output lines converted.
-pub(crate) fn read(
+/// columns). Touches only the tile (its cells, streams, ADC calibration
+/// and scratch), so tiles compute side by side on any number of threads
+/// with the same bits; [`charge`] books the energy afterwards.
+pub(crate) fn compute(
     chip: &Chip,
     model: &DeviceModel,
     tile: &mut Tile,
     transposed: bool,
-    phase: Phase,
     now: SimTime,
-    ledger: &mut EnergyLedger,
-) -> usize {
+) -> ReadArith {
     // The clock feeds relaxation: cells drift from their written values
     // by the simulated time since each was written.
     if let Some(c) = tile.cells.as_mut() {
         c.advance_to(model, now.seconds());
+        c.refresh_row_sums();
     }
     let (n_in, n_out) = if transposed {
         (tile.cols, tile.rows)
     } else {
         (tile.rows, tile.cols)
     };
-    let id = Some(tile.id);
     let Some(cells) = tile.cells.as_ref() else {
         // Digital MVM on floating-point weights.
         let out = &mut tile.out[..n_out];
@@ -54,19 +67,14 @@ pub(crate) fn read(
                 out.iter_mut().zip(wrow).for_each(|(o, w)| *o += xr * w);
             }
         }
-        let macs = (tile.rows * tile.cols) as u64;
-        ledger.add(
-            Component::Digital,
-            "mac",
-            phase,
-            id,
-            macs,
-            macs as f64 * chip.digital.mac_pj(),
-        );
-        return n_out;
+        return ReadArith {
+            lines: n_out,
+            drives: 0,
+            read_uw: 0.0,
+            digital: true,
+        };
     };
     chip.dac.convert(&tile.x[..n_in], &mut tile.v[..n_in]);
-    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
     let forward = !transposed;
     let out = &mut tile.out[..n_out];
     let power_uw = if forward {
@@ -74,27 +82,46 @@ pub(crate) fn read(
     } else {
         cells.mvm_backward(model, &tile.v[..n_in], out, &mut tile.rng_read)
     };
-    chip.sense.add_noise(out, &mut tile.rng_read);
+    let (x, rng, range) = (&tile.x[..n_in], &mut tile.rng_read, &mut tile.adc_range);
+    let arith = convert(chip, cells, rng, range, forward, x, out, power_uw);
+    // Binary STT-MRAM: the read current may switch junctions (read
+    // disturb, drawn from the read stream after the read's own draws); a
+    // no-op for analog cells. Such reads are never computed ahead
+    // (`ChipSim::compute_ahead`), so each disturbs at its own event.
+    if model.is_binary() {
+        if let Some(c) = tile.cells.as_mut() {
+            c.read_disturb(model, &mut tile.rng_read);
+        }
+    }
+    arith
+}
+
+/// The rest of a device read once the array's currents (with read noise)
+/// are in `out`: sense noise, the ADC (calibrating its range), and the
+/// figures the ledger needs. `x` are the normalised inputs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn convert(
+    chip: &Chip,
+    cells: &CellArray,
+    rng: &mut Rng,
+    adc_range: &mut [AdcRange; 2],
+    forward: bool,
+    x: &[f32],
+    out: &mut [f32],
+    power_uw: f64,
+) -> ReadArith {
+    chip.sense.add_noise(out, rng);
     let configured = if forward {
         chip.adc.lsb_ua()
     } else {
         chip.adc.backward_lsb_ua()
     };
-    let lsb = tile.adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
-    chip.adc.convert_with_lsb(lsb, out, &mut tile.rng_read);
-    let x = &tile.x[..n_in];
+    let lsb = adc_range[usize::from(!forward)].step(&chip.adc, configured, out);
+    chip.adc.convert_with_lsb(lsb, out, rng);
     // Each line drive: one DAC conversion (differential transposed drive
     // counts as one conversion per weight column); bit-serial encoding
     // drives a line once per set bit of its code.
     let drives: u64 = x.iter().map(|&xi| u64::from(chip.dac.drives(xi))).sum();
-    ledger.add(
-        Component::Dac,
-        "conversion",
-        phase,
-        id,
-        drives,
-        drives as f64 * chip.dac.energy_pj(),
-    );
     // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
     // or, bit-serial, of `V_read` on each line in each cycle it is driven.
     let read_uw = match chip.dac.encoding() {
@@ -105,16 +132,54 @@ pub(crate) fn read(
             v * v * g_us
         }
     };
+    ReadArith {
+        lines: out.len(),
+        drives,
+        read_uw,
+        digital: false,
+    }
+}
+
+/// Charges one tile read's energy to the ledger (docs/energy-model.md).
+pub(crate) fn charge(
+    chip: &Chip,
+    tile: &Tile,
+    a: ReadArith,
+    phase: Phase,
+    ledger: &mut EnergyLedger,
+) {
+    let id = Some(tile.id);
+    if a.digital {
+        let macs = (tile.rows * tile.cols) as u64;
+        ledger.add(
+            Component::Digital,
+            "mac",
+            phase,
+            id,
+            macs,
+            macs as f64 * chip.digital.mac_pj(),
+        );
+        return;
+    }
+    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
+    ledger.add(
+        Component::Dac,
+        "conversion",
+        phase,
+        id,
+        a.drives,
+        a.drives as f64 * chip.dac.energy_pj(),
+    );
     ledger.add(
         Component::ArrayRead,
         "ohmic",
         phase,
         id,
         1,
-        read_uw * 1e-6 * t_read_s * 1e12,
+        a.read_uw * 1e-6 * t_read_s * 1e12,
     );
     // Every output line integrates in every read cycle.
-    let integrations = n_out as u64 * chip.dac.read_cycles();
+    let integrations = a.lines as u64 * chip.dac.read_cycles();
     ledger.add(
         Component::Sense,
         "integrate",
@@ -123,7 +188,7 @@ pub(crate) fn read(
         integrations,
         integrations as f64 * chip.sense.energy_pj(t_read_s),
     );
-    let lines = n_out as u64;
+    let lines = a.lines as u64;
     ledger.add(
         Component::Adc,
         "conversion",
@@ -132,14 +197,6 @@ pub(crate) fn read(
         lines,
         lines as f64 * chip.adc.energy_pj(),
     );
-    // Binary STT-MRAM: the read current may switch junctions (read
-    // disturb, drawn from the read stream); a no-op for analog cells.
-    if model.is_binary() {
-        if let Some(c) = tile.cells.as_mut() {
-            c.read_disturb(model, &mut tile.rng_read);
-        }
-    }
-    n_out
 }
 
 /// Charges the verify reads of a write-verify phase: `reads` row drives

@@ -107,6 +107,10 @@ pub struct ChipSim {
     ledger: EnergyLedger,
     writes: WriteStats,
     probe: Option<Box<dyn Probe>>,
+    /// Worker threads for the tiles' read arithmetic (`None`: this thread).
+    pool: Option<rayon::ThreadPool>,
+    /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
+    inv_scales: Vec<f32>,
 }
 
 impl ChipSim {
@@ -148,7 +152,43 @@ impl ChipSim {
             ledger: EnergyLedger::new(),
             writes: WriteStats::default(),
             probe: None,
+            pool: None,
+            inv_scales: Vec::new(),
         }
+    }
+
+    /// Computes the tiles' read arithmetic on `threads` threads (0: one
+    /// per CPU; default 1, this thread). Results are the same bits for any
+    /// number: each tile draws only from its own random streams, and the
+    /// ledger, the event queue and the partial-sum accumulation stay on
+    /// the calling thread in a fixed order.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        let n = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        self.pool = if n <= 1 {
+            None
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("aimsim-tile-{i}"))
+                .build()
+                .map_err(|e| EngineError::Threads {
+                    threads: n,
+                    reason: e.to_string(),
+                })?;
+            Some(pool)
+        };
+        Ok(())
+    }
+
+    /// Threads computing the tiles' reads (1: the calling thread).
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or(1, rayon::ThreadPool::current_num_threads)
     }
 
     /// Switches to the fixed-step reference (before anything runs).
@@ -403,30 +443,56 @@ impl ChipSim {
     /// largest magnitude and the outputs back, and accumulates the tiles'
     /// partial sums; each tile of the matrix reads concurrently.
     pub fn mvm(&mut self, m: MatrixId, x: &[f32], y: &mut [f32]) -> Result<()> {
-        self.mvm_directed(m, false, x, y)
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(x.len(), rows, "MVM input length");
+        assert_eq!(y.len(), cols, "MVM output length");
+        self.mvm_vectors(m, false, x, y)
     }
 
     /// Transposed MVM: adds `Σ_j W_ij d_j` to `out[i]` (`d`: one value per
     /// matrix column, `out`: one per row).
     pub fn mvm_transposed(&mut self, m: MatrixId, d: &[f32], out: &mut [f32]) -> Result<()> {
-        self.mvm_directed(m, true, d, out)
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(d.len(), cols, "MVM input length");
+        assert_eq!(out.len(), rows, "MVM output length");
+        self.mvm_vectors(m, true, d, out)
     }
 
     /// Forward MVMs of `n = xs.len() / rows` input vectors against one
     /// matrix (convolutions, mini-batches), each adding into its slice of
     /// `ys` (`n × cols`). The reads run one vector after another on every
-    /// tile of the matrix, events per MVM.
+    /// tile of the matrix, events per MVM; their arithmetic is done ahead,
+    /// tile by tile (in parallel over tiles, see [`ChipSim::set_threads`]),
+    /// as one pass over each tile's cells per block of rows.
     pub fn mvm_batch(&mut self, m: MatrixId, xs: &[f32], ys: &mut [f32]) -> Result<()> {
         let (rows, cols) = self.matrix_shape(m);
         assert_eq!(xs.len() % rows, 0, "inputs must be n × rows");
         assert_eq!(ys.len(), xs.len() / rows * cols, "outputs must be n × cols");
-        for (x, y) in xs.chunks_exact(rows).zip(ys.chunks_exact_mut(cols)) {
-            self.mvm_directed(m, false, x, y)?;
-        }
-        Ok(())
+        self.mvm_vectors(m, false, xs, ys)
     }
 
-    fn mvm_directed(
+    /// Transposed MVMs of `n = ds.len() / cols` vectors (a mini-batch's
+    /// backward pass), each adding into its slice of `outs` (`n × rows`),
+    /// as [`ChipSim::mvm_batch`] does forward.
+    pub fn mvm_transposed_batch(
+        &mut self,
+        m: MatrixId,
+        ds: &[f32],
+        outs: &mut [f32],
+    ) -> Result<()> {
+        let (rows, cols) = self.matrix_shape(m);
+        assert_eq!(ds.len() % cols, 0, "inputs must be n × cols");
+        assert_eq!(
+            outs.len(),
+            ds.len() / cols * rows,
+            "outputs must be n × rows"
+        );
+        self.mvm_vectors(m, true, ds, outs)
+    }
+
+    /// MVMs of every `n_in`-vector of `input` in turn, adding into the
+    /// matching `n_out`-slices of `output`.
+    fn mvm_vectors(
         &mut self,
         m: MatrixId,
         transposed: bool,
@@ -439,22 +505,88 @@ impl ChipSim {
         } else {
             (rows, cols)
         };
-        assert_eq!(input.len(), n_in, "MVM input length");
-        assert_eq!(output.len(), n_out, "MVM output length");
+        let ahead = self.compute_ahead(m, transposed, input, n_in);
+        for (x, y) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
+            if let Err(e) = self.mvm_directed(m, transposed, x, y, ahead) {
+                for &ti in &self.matrices[m.0].tiles {
+                    self.tiles[ti].drop_ahead();
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Computes the read arithmetic of the MVMs of `input` on every tile of
+    /// `m` ahead of their events, tiles in parallel; returns whether it
+    /// did. It may only when the results cannot depend on when the reads
+    /// run: every tile of `m` idle (no write in flight or queued before
+    /// them) and cells that do not relax with time nor change when read
+    /// (binary STT-MRAM junctions' read disturb).
+    fn compute_ahead(&mut self, m: MatrixId, transposed: bool, input: &[f32], n_in: usize) -> bool {
+        let device = self.rule.uses_device();
+        // Relaxing cells depend on the time of each read; binary junctions
+        // may be disturbed by each read, changing the next one.
+        if device && (self.model.relaxes() || self.model.is_binary()) {
+            return false;
+        }
+        let ids = &self.matrices[m.0].tiles;
+        let first = ids[0];
+        let range = first..first + ids.len();
+        debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
+        if self.tiles[range.clone()]
+            .iter()
+            .any(|t| t.reserved || !t.ahead.is_empty())
+        {
+            return false;
+        }
+        self.inv_scales.clear();
+        for x in input.chunks_exact(n_in) {
+            let scale = max_abs(x);
+            self.inv_scales
+                .push(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+        }
+        let (chip, model, now, inv) = (&self.chip, &self.model, self.now, &self.inv_scales[..]);
+        let work = |t: &mut Tile| {
+            t.compute_ahead(chip, model, transposed, now, input, n_in, inv, device);
+        };
+        let tiles = &mut self.tiles[range];
+        match &self.pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                tiles.par_iter_mut().with_max_len(1).for_each(work);
+            }),
+            None => tiles.iter_mut().for_each(work),
+        }
+        true
+    }
+
+    fn mvm_directed(
+        &mut self,
+        m: MatrixId,
+        transposed: bool,
+        input: &[f32],
+        output: &mut [f32],
+        ahead: bool,
+    ) -> Result<()> {
+        let n_in = input.len();
+        let n_out = output.len();
         let add_pj = self.chip.digital.add_pj();
         let scale = max_abs(input);
         self.charge_digital("normalise", n_in as u64, add_pj);
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         let device = self.rule.uses_device();
-        for &ti in &self.matrices[m.0].tiles {
-            let tile = &mut self.tiles[ti];
-            let src = if transposed {
-                &input[tile.col0..tile.col0 + tile.cols]
-            } else {
-                &input[tile.row0..tile.row0 + tile.rows]
-            };
-            for (d, &s) in tile.x.iter_mut().zip(src) {
-                *d = if device { s * inv } else { s };
+        if !ahead {
+            for &ti in &self.matrices[m.0].tiles {
+                let tile = &mut self.tiles[ti];
+                let src = if transposed {
+                    &input[tile.col0..tile.col0 + tile.cols]
+                } else {
+                    &input[tile.row0..tile.row0 + tile.rows]
+                };
+                for (d, &s) in tile.x.iter_mut().zip(src) {
+                    *d = if device { s * inv } else { s };
+                }
             }
         }
         let op = TileOp::Read { transposed };
@@ -748,16 +880,24 @@ impl ChipSim {
     /// Performs a tile read's arithmetic and returns its cycles: settle +
     /// integrate, and (ADC batches, cycles per batch).
     pub(crate) fn start_read(&mut self, ti: usize, transposed: bool) -> (u64, (u64, u64)) {
-        let phase = self.ctrl_phase;
-        let lines = crate::read::read(
+        let arith = match self.tiles[ti].take_ahead() {
+            Some(a) => a,
+            None => crate::read::compute(
+                &self.chip,
+                &self.model,
+                &mut self.tiles[ti],
+                transposed,
+                self.now,
+            ),
+        };
+        crate::read::charge(
             &self.chip,
-            &self.model,
-            &mut self.tiles[ti],
-            transposed,
-            phase,
-            self.now,
+            &self.tiles[ti],
+            arith,
+            self.ctrl_phase,
             &mut self.ledger,
         );
+        let lines = arith.lines;
         let chip = &self.chip;
         let settle = chip.read_cycles();
         let (batches, conv) = if self.tiles[ti].cells.is_some() {
@@ -1223,6 +1363,121 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// A 5×9 matrix on 2×4 tiles (9 tiles, ragged edges) with read noise,
+    /// driven step by step with batched forward and transposed MVMs and
+    /// updates on `threads` threads; returns each step's outputs, ledger
+    /// total, time and events, as bits.
+    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64)> {
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[
+                ("array.rows", "2"),
+                ("array.cols", "4"),
+                ("engine.schedule", schedule),
+            ]),
+        )
+        .unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let mut sim = ChipSim::new(chip, model, 7).unwrap();
+        sim.set_threads(threads).unwrap();
+        assert_eq!(sim.threads(), threads);
+        let (rows, cols, batch) = (5, 9, 3);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
+        let m = sim.place(rows, cols, &w);
+        let mut steps = Vec::new();
+        for step in 0..6 {
+            let xs: Vec<f32> = (0..batch * rows)
+                .map(|i| ((i + step) as f32 * 0.71).cos())
+                .collect();
+            let ds: Vec<f32> = (0..batch * cols)
+                .map(|i| ((i * 3 + step) as f32 * 0.29).sin() * 0.1)
+                .collect();
+            let mut ys = vec![0.1f32; batch * cols];
+            let mut gs = vec![0.0f32; batch * rows];
+            sim.enter_phase(Phase::FORWARD).unwrap();
+            sim.mvm_batch(m, &xs, &mut ys).unwrap();
+            sim.mvm(m, &xs[..rows], &mut ys[..cols]).unwrap();
+            sim.enter_phase(Phase::BACKWARD).unwrap();
+            sim.mvm_transposed_batch(m, &ds, &mut gs).unwrap();
+            sim.enter_phase(Phase::UPDATE).unwrap();
+            let u = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs,
+                    delta: &ds,
+                    scale: -2.0,
+                },
+            };
+            sim.update(&[u], 0).unwrap();
+            let out = ys.iter().chain(&gs).map(|v| v.to_bits()).collect();
+            steps.push((
+                out,
+                sim.ledger().total_pj().to_bits(),
+                sim.now().ps(),
+                sim.events(),
+            ));
+        }
+        steps
+    }
+
+    #[test]
+    fn same_bits_for_one_and_many_threads() {
+        for schedule in ["sequential", "pipelined"] {
+            let one = threaded_steps(1, schedule);
+            for threads in [2, 3] {
+                let many = threaded_steps(threads, schedule);
+                for (step, (a, b)) in one.iter().zip(&many).enumerate() {
+                    assert_eq!(
+                        a, b,
+                        "{schedule}: step {step} differs between 1 and {threads} threads"
+                    );
+                }
+            }
+            // The steps did something: outputs and energy change.
+            assert_ne!(one[0].0, one[5].0, "{schedule}: outputs never changed");
+            assert!(one[5].1 != one[0].1);
+        }
+    }
+
+    #[test]
+    fn reads_computed_ahead_match_reads_computed_at_their_events() {
+        // A relaxing device computes at each event; the same run with
+        // relaxation off but otherwise identical computes ahead. Both
+        // must agree with a one-vector-at-a-time drive of the same MVMs.
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[("array.rows", "2"), ("array.cols", "4")]),
+        )
+        .unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+        let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();
+        let run = |batched: bool| {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
+            let m = sim.place(5, 9, &w);
+            let mut ys = vec![0.0f32; 3 * 9];
+            if batched {
+                sim.mvm_batch(m, &xs, &mut ys).unwrap();
+            } else {
+                // A busy tile (a write queued) stops reads computing ahead.
+                for (x, y) in xs.chunks_exact(5).zip(ys.chunks_exact_mut(9)) {
+                    sim.tiles[0].reserved = true;
+                    let ahead = sim.compute_ahead(m, false, x, 5);
+                    sim.tiles[0].reserved = false;
+                    assert!(!ahead);
+                    sim.mvm_directed(m, false, x, y, false).unwrap();
+                }
+            }
+            (
+                ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                sim.ledger().total_pj().to_bits(),
+            )
+        };
+        assert_eq!(run(true), run(false));
     }
 
     #[test]

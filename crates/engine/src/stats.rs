@@ -217,23 +217,27 @@ impl ChipSim {
     /// cells, and the steps left until the first cell reaches its endurance
     /// at each cell's rate so far.
     pub fn lifetime(&self, step: u64) -> LifetimeRow {
-        let mut pulses: Vec<u32> = Vec::with_capacity(self.cells());
+        let arrays = || self.tiles.iter().filter_map(|t| t.cells.as_ref());
+        let mut n = 0usize;
+        let mut sum = 0.0f64;
+        let mut max = 0u32;
         let mut failed = 0u64;
         let mut steps_left = f64::INFINITY;
-        for c in self.tiles.iter().filter_map(|t| t.cells.as_ref()) {
-            pulses.extend_from_slice(c.pulses());
+        for c in arrays() {
+            n += c.cells();
             failed += c.failed_cells() as u64;
+            for &p in c.pulses() {
+                sum += f64::from(p);
+                max = max.max(p);
+            }
             steps_left = steps_left.min(c.steps_to_first_failure(self.device(), step));
         }
-        let (mean, p99, max) = if pulses.is_empty() {
+        let (mean, p99, max) = if n == 0 {
             (0.0, 0, 0)
         } else {
-            let mean = pulses.iter().map(|&p| f64::from(p)).sum::<f64>() / pulses.len() as f64;
-            let n = pulses.len();
             let k = (((n as f64) * 0.99).ceil() as usize).clamp(1, n) - 1;
-            let (_, p99, _) = pulses.select_nth_unstable(k);
-            let p99 = *p99;
-            (mean, p99, pulses.iter().copied().max().unwrap_or(0))
+            let p99 = kth_smallest(|| arrays().map(|c| c.pulses()), k);
+            (sum / n as f64, p99, max)
         };
         LifetimeRow {
             step,
@@ -263,17 +267,79 @@ impl ChipSim {
         if let (Some(m), true) = (&self.device().mram, self.cells() > 0) {
             return m.endurance_median_pulses as u64;
         }
-        let mut endurance: Vec<u32> = self
-            .tiles
-            .iter()
-            .filter_map(|t| t.cells.as_ref())
-            .flat_map(|c| c.endurance().iter().copied())
-            .collect();
-        if endurance.is_empty() {
+        let arrays = || self.tiles.iter().filter_map(|t| t.cells.as_ref());
+        let n: usize = arrays().map(|c| c.cells()).sum();
+        if n == 0 {
             0
         } else {
-            let k = endurance.len() / 2;
-            u64::from(*endurance.select_nth_unstable(k).1)
+            u64::from(kth_smallest(|| arrays().map(|c| c.endurance()), n / 2))
+        }
+    }
+}
+
+/// The `k`-th smallest (from 0) of the values of `slices` taken together,
+/// without copying them (memory stays independent of the cell count): a
+/// histogram of the high 16 bits finds the value's bucket, a second one of
+/// the low 16 bits within that bucket the value itself.
+fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(slices: impl Fn() -> I, k: usize) -> u32 {
+    let mut hist = vec![0u64; 1 << 16];
+    for s in slices() {
+        for &v in s {
+            hist[(v >> 16) as usize] += 1;
+        }
+    }
+    let find = |hist: &[u64], mut k: u64| -> (u32, u64) {
+        for (b, &n) in hist.iter().enumerate() {
+            if k < n {
+                return (b as u32, k);
+            }
+            k -= n;
+        }
+        panic!("rank beyond the values counted");
+    };
+    let (high, k) = find(&hist, k as u64);
+    hist.fill(0);
+    for s in slices() {
+        for &v in s {
+            if v >> 16 == high {
+                hist[(v & 0xffff) as usize] += 1;
+            }
+        }
+    }
+    let (low, _) = find(&hist, k);
+    (high << 16) | low
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kth_smallest;
+
+    #[test]
+    fn kth_smallest_equals_sorting() {
+        let mut s = 0x9e37_79b9u32;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s
+        };
+        // Values spread over all 32 bits, clustered in one bucket, and
+        // repeated, split over uneven slices.
+        let parts: Vec<Vec<u32>> = vec![
+            (0..1000).map(|_| next()).collect(),
+            (0..300).map(|_| 0x0005_0000 | (next() & 0xff)).collect(),
+            vec![7; 50],
+            Vec::new(),
+            vec![u32::MAX, 0],
+        ];
+        let mut all: Vec<u32> = parts.concat();
+        all.sort_unstable();
+        for k in [0, 1, 49, 500, 676, 1000, all.len() - 1] {
+            assert_eq!(
+                kth_smallest(|| parts.iter().map(Vec::as_slice), k),
+                all[k],
+                "k = {k}"
+            );
         }
     }
 }

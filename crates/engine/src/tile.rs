@@ -1,7 +1,9 @@
 //! One crossbar tile: its cells (or digital weights), periphery state,
 //! random streams, scratch buffers and resource bookkeeping.
 
+use crate::chip::Chip;
 use crate::queue::TileOp;
+use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
 use aimsim_controller::PlannedWrite;
@@ -40,6 +42,18 @@ pub(crate) struct Tile {
     pub(crate) x: Vec<f32>,
     pub(crate) v: Vec<f32>,
     pub(crate) out: Vec<f32>,
+    /// Reads computed ahead of their events ([`Tile::compute_ahead`]),
+    /// oldest first, and their outputs (`lines` values each) from
+    /// `ahead_pos` on.
+    pub(crate) ahead: VecDeque<ReadArith>,
+    pub(crate) ahead_out: Vec<f32>,
+    pub(crate) ahead_pos: usize,
+    /// Normalised inputs and line voltages of reads computed ahead.
+    ahead_x: Vec<f32>,
+    ahead_v: Vec<f32>,
+    /// Read powers of transposed reads computed ahead; kernel scratch.
+    ahead_power: Vec<f64>,
+    ahead_scratch: Vec<f32>,
     /// Scratch for requested and decided updates.
     pub(crate) req: Vec<f32>,
     pub(crate) dec: Vec<f32>,
@@ -127,6 +141,13 @@ impl Tile {
             x: vec![0.0; rows.max(cols)],
             v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
+            ahead: VecDeque::new(),
+            ahead_out: Vec::new(),
+            ahead_pos: 0,
+            ahead_x: Vec::new(),
+            ahead_v: Vec::new(),
+            ahead_power: Vec::new(),
+            ahead_scratch: Vec::new(),
             req: vec![0.0; rows * cols],
             dec: vec![0.0; rows * cols],
             qx: Vec::new(),
@@ -146,6 +167,141 @@ impl Tile {
             budget_wait_since: None,
             fsm: Fsm::Idle,
         }
+    }
+
+    /// Computes the tile's part of `n` reads ahead of their events: input
+    /// vector `b` is `input[b·n_in..]`, scaled by `inv_scale[b]` on a
+    /// device. The tile's random streams are drawn in the order the reads
+    /// will run, so the results are the bits the events would compute;
+    /// [`crate::ChipSim`] calls this only while nothing else can change the
+    /// tile before those reads (idle, a device that does not relax).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compute_ahead(
+        &mut self,
+        chip: &Chip,
+        model: &DeviceModel,
+        transposed: bool,
+        now: SimTime,
+        input: &[f32],
+        n_in: usize,
+        inv_scale: &[f32],
+        device: bool,
+    ) {
+        let (off, len, lines) = if transposed {
+            (self.col0, self.cols, self.rows)
+        } else {
+            (self.row0, self.rows, self.cols)
+        };
+        self.ahead_out.clear();
+        self.ahead_pos = 0;
+        if self.cells.is_some() {
+            self.device_ahead(chip, model, transposed, now, input, n_in, inv_scale);
+            return;
+        }
+        for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
+            for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
+                *d = if device { s * inv } else { s };
+            }
+            let a = read::compute(chip, model, self, transposed, now);
+            self.ahead.push_back(a);
+            self.ahead_out.extend_from_slice(&self.out[..lines]);
+        }
+    }
+
+    /// [`Tile::compute_ahead`] of reads on cells: the array's currents for
+    /// all vectors as one matrix-matrix product, then each read's noise,
+    /// ADC and figures in vector order (the order of the tile's random
+    /// draws when the reads run one by one).
+    #[allow(clippy::too_many_arguments)]
+    fn device_ahead(
+        &mut self,
+        chip: &Chip,
+        model: &DeviceModel,
+        transposed: bool,
+        now: SimTime,
+        input: &[f32],
+        n_in: usize,
+        inv_scale: &[f32],
+    ) {
+        let (off, len, lines) = if transposed {
+            (self.col0, self.cols, self.rows)
+        } else {
+            (self.row0, self.rows, self.cols)
+        };
+        let n = inv_scale.len();
+        let cells = self.cells.as_mut().expect("device_ahead needs cells");
+        cells.advance_to(model, now.seconds());
+        cells.refresh_row_sums();
+        self.ahead_x.resize(n * len, 0.0);
+        self.ahead_v.resize(n * len, 0.0);
+        for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
+            self.ahead_x
+                .chunks_exact_mut(len)
+                .zip(self.ahead_v.chunks_exact_mut(len)),
+        ) {
+            for (d, &s) in xn.iter_mut().zip(&x[off..off + len]) {
+                *d = s * inv;
+            }
+            chip.dac.convert(xn, v);
+        }
+        self.ahead_out.resize(n * lines, 0.0);
+        let cells = self.cells.as_ref().expect("checked above");
+        if transposed {
+            self.ahead_power.resize(n, 0.0);
+            cells.mvm_backward_batch_noiseless(
+                &self.ahead_v,
+                &mut self.ahead_out,
+                &mut self.ahead_power,
+                &mut self.ahead_scratch,
+            );
+        } else {
+            cells.mvm_forward_batch_noiseless(
+                &self.ahead_v,
+                &mut self.ahead_out,
+                &mut self.ahead_scratch,
+            );
+        }
+        for (b, ((xn, v), out)) in self
+            .ahead_x
+            .chunks_exact(len)
+            .zip(self.ahead_v.chunks_exact(len))
+            .zip(self.ahead_out.chunks_exact_mut(lines))
+            .enumerate()
+        {
+            let (power_uw, sum_v2) = if transposed {
+                (self.ahead_power[b], cells.transposed_sum_v2(v))
+            } else {
+                cells.forward_power(v)
+            };
+            cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
+            let a = read::convert(
+                chip,
+                cells,
+                &mut self.rng_read,
+                &mut self.adc_range,
+                !transposed,
+                xn,
+                out,
+                power_uw,
+            );
+            self.ahead.push_back(a);
+        }
+    }
+
+    /// The next read computed ahead, its outputs moved to `out`.
+    pub(crate) fn take_ahead(&mut self) -> Option<ReadArith> {
+        let a = self.ahead.pop_front()?;
+        let p = self.ahead_pos;
+        self.out[..a.lines].copy_from_slice(&self.ahead_out[p..p + a.lines]);
+        self.ahead_pos += a.lines;
+        Some(a)
+    }
+
+    /// Forgets reads computed ahead (after an error stopped them).
+    pub(crate) fn drop_ahead(&mut self) {
+        self.ahead.clear();
+        self.ahead_out.clear();
+        self.ahead_pos = 0;
     }
 
     /// Cells the next pulse phase pulses (0 if none is pending).

@@ -384,10 +384,7 @@ impl Backprop {
                 LayerKind::Dense { .. } => {
                     let w = self.weights[l].as_mut().expect("dense has weights");
                     if l > 0 {
-                        let gin = &mut below[l - 1];
-                        for (gb, ib) in g.chunks_exact(n_out).zip(gin.chunks_exact_mut(n_in)) {
-                            chip.mvm_transposed(w.matrix, gb, ib)?;
-                        }
+                        chip.mvm_transposed_batch(w.matrix, g, &mut below[l - 1])?;
                     }
                     w.ds.clear();
                     w.ds.extend_from_slice(g);
@@ -402,18 +399,14 @@ impl Backprop {
                     if l > 0 {
                         let gin = &mut below[l - 1];
                         let cols = &mut self.scratch;
-                        cols.resize(p * w.rows, 0.0);
-                        for (db, ib) in
-                            w.ds.chunks_exact(p * w.cols)
-                                .zip(gin.chunks_exact_mut(n_in))
+                        cols.clear();
+                        cols.resize(b * p * w.rows, 0.0);
+                        chip.mvm_transposed_batch(w.matrix, &w.ds, cols)?;
+                        for (cb, ib) in cols
+                            .chunks_exact(p * w.rows)
+                            .zip(gin.chunks_exact_mut(n_in))
                         {
-                            cols.fill(0.0);
-                            for (dq, cq) in
-                                db.chunks_exact(w.cols).zip(cols.chunks_exact_mut(w.rows))
-                            {
-                                chip.mvm_transposed(w.matrix, dq, cq)?;
-                            }
-                            geometry.col2im_add(cols, ib);
+                            geometry.col2im_add(cb, ib);
                         }
                         chip.charge_digital("col2im", (b * p * w.rows) as u64, add_pj);
                     }

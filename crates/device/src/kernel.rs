@@ -1,0 +1,450 @@
+//! Read kernels over a tile's conductances, cell `2k` = `G⁺` and `2k+1` =
+//! `G⁻` of weight `k`, one weight row a contiguous slice of pairs.
+//!
+//! Every kernel keeps the floating-point operation order of the plain
+//! loops it replaces (one output's sum in ascending row or column order,
+//! `v·(G⁺−G⁻)` and `v·v·(G⁺+G⁻)` as written), so its results are the same
+//! bits; it is faster only by doing independent sums side by side (which
+//! the compiler vectorises or overlaps) and by not recomputing what it can
+//! keep. Rust never contracts `a·b + c` into a fused multiply-add on its
+//! own, so the order written is the order executed.
+//!
+//! On x86-64 each kernel is compiled twice: for the baseline target and
+//! with AVX2 (eight `f32` lanes instead of four), chosen at run time by
+//! `is_x86_feature_detected!`. Both executions perform the same IEEE
+//! operations in the same order, so the bits do not depend on the machine.
+
+/// Rows a forward kernel accumulates per pass over the outputs.
+const FWD_ROWS: usize = 4;
+/// Rows a transposed kernel sums side by side.
+const BWD_ROWS: usize = 8;
+
+/// The pairs of one weight row.
+#[inline]
+fn pairs(row: &[f32]) -> &[[f32; 2]] {
+    row.as_chunks::<2>().0
+}
+
+/// `Σ (G⁺ + G⁻)` over one row's pairs, in column order: the row's total
+/// conductance as the forward read sums it.
+#[inline]
+pub fn row_conductance(row: &[f32]) -> f32 {
+    let mut s = 0.0f32;
+    for p in pairs(row) {
+        s += p[0] + p[1];
+    }
+    s
+}
+
+/// Forward accumulation of the driven rows: `out[c] += v_r·(G⁺−G⁻)[r][c]`
+/// for every `(r, v_r)` of `driven` in order (`g` holds `2·cols` cells per
+/// row, `out` `cols` values). Rows go four at a time through the outputs,
+/// each output still summed in the order of `driven`.
+pub fn forward_accumulate(g: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { forward_accumulate_avx2(g, cols, driven, out) };
+    }
+    forward_accumulate_body(g, cols, driven, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_accumulate_avx2(g: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    forward_accumulate_body(g, cols, driven, out);
+}
+
+#[inline(always)]
+fn forward_accumulate_body(g: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    let out = &mut out[..cols];
+    let row = |r: usize| pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
+    let mut groups = driven.chunks_exact(FWD_ROWS);
+    for grp in &mut groups {
+        let rs = [row(grp[0].0), row(grp[1].0), row(grp[2].0), row(grp[3].0)];
+        rows4(rs, [grp[0].1, grp[1].1, grp[2].1, grp[3].1], out);
+    }
+    for &(r, v) in groups.remainder() {
+        row1(row(r), v, out);
+    }
+}
+
+/// `out[c] += v_i·(G⁺−G⁻)[i][c]` for the four rows in order.
+#[inline(always)]
+fn rows4(rs: [&[[f32; 2]]; FWD_ROWS], v: [f32; FWD_ROWS], out: &mut [f32]) {
+    let [r0, r1, r2, r3] = rs;
+    let [v0, v1, v2, v3] = v;
+    for ((((o, a), b), c), d) in out.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+        let mut s = *o;
+        s += v0 * (a[0] - a[1]);
+        s += v1 * (b[0] - b[1]);
+        s += v2 * (c[0] - c[1]);
+        s += v3 * (d[0] - d[1]);
+        *o = s;
+    }
+}
+
+#[inline(always)]
+fn row1(r: &[[f32; 2]], v: f32, out: &mut [f32]) {
+    for (o, a) in out.iter_mut().zip(r) {
+        *o += v * (a[0] - a[1]);
+    }
+}
+
+/// Forward accumulation of `n` input vectors at once, a matrix-matrix
+/// product: `outs[b][c] += Σ_r vs[b][r]·(G⁺−G⁻)[r][c]` (`vs`: `n × rows`,
+/// `outs`: `n × cols`), each output summed in ascending row order as
+/// [`forward_accumulate`] sums it. The differences `G⁺−G⁻` of four rows
+/// are formed once (in `scratch`, in the L1 cache) for all vectors instead
+/// of once per vector. A vector's zero inputs inside a block of four rows
+/// add `±0`, which leaves a sum unchanged (a sum that starts at `+0` is
+/// never `−0`), so the bits equal those of skipping them; blocks where a
+/// vector's four inputs are all zero are skipped.
+pub fn forward_accumulate_batch(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { forward_accumulate_batch_avx2(g, cols, vs, outs, scratch) };
+    }
+    forward_accumulate_batch_body(g, cols, vs, outs, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_accumulate_batch_avx2(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    forward_accumulate_batch_body(g, cols, vs, outs, scratch);
+}
+
+#[inline(always)]
+fn forward_accumulate_batch_body(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    if cols == 0 {
+        return;
+    }
+    let rows = g.len() / (2 * cols);
+    debug_assert_eq!(vs.len() / rows.max(1), outs.len() / cols);
+    scratch.clear();
+    scratch.resize(FWD_ROWS * cols, 0.0);
+    let mut r = 0;
+    while r < rows {
+        let k = FWD_ROWS.min(rows - r);
+        for (i, d) in scratch.chunks_exact_mut(cols).take(k).enumerate() {
+            let row = pairs(&g[2 * (r + i) * cols..2 * (r + i + 1) * cols]);
+            for (d, a) in d.iter_mut().zip(row) {
+                *d = a[0] - a[1];
+            }
+        }
+        let ds = &scratch[..];
+        for (v, out) in vs.chunks_exact(rows).zip(outs.chunks_exact_mut(cols)) {
+            if k == FWD_ROWS {
+                let v = [v[r], v[r + 1], v[r + 2], v[r + 3]];
+                if v == [0.0; FWD_ROWS] {
+                    continue;
+                }
+                let (d0, rest) = ds.split_at(cols);
+                let (d1, rest) = rest.split_at(cols);
+                let (d2, d3) = rest.split_at(cols);
+                for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(d0).zip(d1).zip(d2).zip(d3) {
+                    let mut s = *o;
+                    s += v[0] * a;
+                    s += v[1] * b;
+                    s += v[2] * c;
+                    s += v[3] * d;
+                    *o = s;
+                }
+            } else {
+                for (i, d) in ds.chunks_exact(cols).take(k).enumerate() {
+                    let vi = v[r + i];
+                    if vi != 0.0 {
+                        for (o, &di) in out.iter_mut().zip(d) {
+                            *o += vi * di;
+                        }
+                    }
+                }
+            }
+        }
+        r += k;
+    }
+}
+
+/// Transposed read of rows `[0, rows)`: `out[r] = Σ_c v_c·(G⁺−G⁻)[r][c]`
+/// and the row's read power `Σ_c v_c·v_c·(G⁺+G⁻)[r][c]`, both summed in
+/// column order in `f32`; returns `Σ_r power_r` summed in row order in
+/// `f64`. Eight rows are summed side by side (independent chains).
+pub fn transposed(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { transposed_avx2(g, cols, v, out) };
+    }
+    transposed_body(g, cols, v, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transposed_avx2(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
+    transposed_body(g, cols, v, out)
+}
+
+#[inline(always)]
+fn transposed_body(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
+    let v = &v[..cols];
+    let rows = out.len();
+    let mut power_uw = 0.0f64;
+    let mut r = 0;
+    while r + BWD_ROWS <= rows {
+        let rs: [&[[f32; 2]]; BWD_ROWS] =
+            std::array::from_fn(|i| pairs(&g[2 * (r + i) * cols..2 * (r + i + 1) * cols]));
+        let mut acc = [0.0f32; BWD_ROWS];
+        let mut p = [0.0f32; BWD_ROWS];
+        for (c, &vc) in v.iter().enumerate() {
+            let vv = vc * vc;
+            for i in 0..BWD_ROWS {
+                let pair = rs[i][c];
+                acc[i] += vc * (pair[0] - pair[1]);
+                p[i] += vv * (pair[0] + pair[1]);
+            }
+        }
+        out[r..r + BWD_ROWS].copy_from_slice(&acc);
+        for pi in p {
+            power_uw += f64::from(pi);
+        }
+        r += BWD_ROWS;
+    }
+    for (ri, o) in out.iter_mut().enumerate().skip(r) {
+        let row = pairs(&g[2 * ri * cols..2 * (ri + 1) * cols]);
+        let mut acc = 0.0f32;
+        let mut p = 0.0f32;
+        for (&vc, pair) in v.iter().zip(row) {
+            acc += vc * (pair[0] - pair[1]);
+            p += vc * vc * (pair[0] + pair[1]);
+        }
+        *o = acc;
+        power_uw += f64::from(p);
+    }
+    power_uw
+}
+
+/// Transposed reads of `n` vectors at once (`vs`: `n × cols`, `outs`:
+/// `n × rows`), each output and each row power summed in column order and
+/// the powers over rows in row order, as [`transposed`] sums them for one
+/// vector; `powers[b]` receives vector `b`'s `Σ_r power_r`. A row's cells
+/// are read once for all vectors, the vectors side by side in the
+/// vector lanes (`scratch` holds the inputs transposed, column-major).
+pub fn transposed_batch(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { transposed_batch_avx2(g, cols, vs, outs, powers, scratch) };
+    }
+    transposed_batch_body(g, cols, vs, outs, powers, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transposed_batch_avx2(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    transposed_batch_body(g, cols, vs, outs, powers, scratch);
+}
+
+#[inline(always)]
+fn transposed_batch_body(
+    g: &[f32],
+    cols: usize,
+    vs: &[f32],
+    outs: &mut [f32],
+    powers: &mut [f64],
+    scratch: &mut Vec<f32>,
+) {
+    let n = powers.len();
+    powers.fill(0.0);
+    if cols == 0 || n == 0 {
+        outs.fill(0.0);
+        return;
+    }
+    let rows = outs.len() / n;
+    // [vT | vvT | acc | p]: inputs and their squares column-major
+    // (`cols × n`), then one row's sums per vector.
+    scratch.clear();
+    scratch.resize(2 * cols * n + 2 * n, 0.0);
+    let (vt, rest) = scratch.split_at_mut(cols * n);
+    let (vvt, rest) = rest.split_at_mut(cols * n);
+    let (acc, p) = rest.split_at_mut(n);
+    for (b, v) in vs.chunks_exact(cols).enumerate() {
+        for (c, &vc) in v.iter().enumerate() {
+            vt[c * n + b] = vc;
+            vvt[c * n + b] = vc * vc;
+        }
+    }
+    for r in 0..rows {
+        acc.fill(0.0);
+        p.fill(0.0);
+        let row = pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
+        for ((pair, v), vv) in row.iter().zip(vt.chunks_exact(n)).zip(vvt.chunks_exact(n)) {
+            let (d, s) = (pair[0] - pair[1], pair[0] + pair[1]);
+            for (a, &x) in acc.iter_mut().zip(v) {
+                *a += x * d;
+            }
+            for (q, &x) in p.iter_mut().zip(vv) {
+                *q += x * s;
+            }
+        }
+        for (b, (&a, &q)) in acc.iter().zip(p.iter()).enumerate() {
+            outs[b * rows + r] = a;
+            powers[b] += f64::from(q);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain loops the kernels replace.
+    fn plain_forward(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) {
+        for (r, &vr) in v.iter().enumerate() {
+            if vr == 0.0 {
+                continue;
+            }
+            let row = &g[2 * r * cols..2 * (r + 1) * cols];
+            for (o, pair) in out.iter_mut().zip(row.chunks_exact(2)) {
+                *o += vr * (pair[0] - pair[1]);
+            }
+        }
+    }
+
+    fn plain_transposed(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
+        let mut power = 0.0f64;
+        for (r, o) in out.iter_mut().enumerate() {
+            let row = &g[2 * r * cols..2 * (r + 1) * cols];
+            let (mut acc, mut p) = (0.0f32, 0.0f32);
+            for (&vc, pair) in v.iter().zip(row.chunks_exact(2)) {
+                acc += vc * (pair[0] - pair[1]);
+                p += vc * vc * (pair[0] + pair[1]);
+            }
+            *o = acc;
+            power += f64::from(p);
+        }
+        power
+    }
+
+    fn data(rows: usize, cols: usize, seed: u32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1 << 24) as f32
+        };
+        let g: Vec<f32> = (0..2 * rows * cols).map(|_| 1.0 + 99.0 * next()).collect();
+        // Some zero inputs, as after ReLU or quantisation.
+        let vr: Vec<f32> = (0..rows)
+            .map(|i| if i % 5 == 3 { 0.0 } else { next() - 0.5 })
+            .collect();
+        let vc: Vec<f32> = (0..cols).map(|_| next() - 0.5).collect();
+        (g, vr, vc)
+    }
+
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn kernels_give_the_plain_loops_bits() {
+        for (rows, cols) in [(1, 1), (3, 5), (8, 8), (13, 7), (128, 128), (37, 130)] {
+            let (g, vr, vc) = data(rows, cols, (rows * 31 + cols) as u32);
+            let mut want = vec![0.25f32; cols];
+            plain_forward(&g, cols, &vr, &mut want);
+            let driven: Vec<(usize, f32)> = vr
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(r, &v)| (r, v))
+                .collect();
+            let mut got = vec![0.25f32; cols];
+            forward_accumulate(&g, cols, &driven, &mut got);
+            let mut generic = vec![0.25f32; cols];
+            forward_accumulate_body(&g, cols, &driven, &mut generic);
+            assert_eq!(bits(&want), bits(&got));
+            assert_eq!(bits(&want), bits(&generic));
+            // Three vectors at once (the second all zero, the third with
+            // isolated zeros) against one at a time.
+            let vs: Vec<f32> = vr
+                .iter()
+                .map(|_| 0.0)
+                .chain(vr.iter().map(|&v| if v > 0.3 { 0.0 } else { v }))
+                .collect();
+            let vs: Vec<f32> = vr.iter().copied().chain(vs).collect();
+            let mut want = vec![0.25f32; 3 * cols];
+            for (v, o) in vs.chunks_exact(rows).zip(want.chunks_exact_mut(cols)) {
+                plain_forward(&g, cols, v, o);
+            }
+            let mut got = vec![0.25f32; 3 * cols];
+            forward_accumulate_batch(&g, cols, &vs, &mut got, &mut Vec::new());
+            assert_eq!(bits(&want), bits(&got));
+            let mut want = vec![0.0f32; rows];
+            let pw = plain_transposed(&g, cols, &vc, &mut want);
+            let mut got = vec![0.0f32; rows];
+            let pg = transposed(&g, cols, &vc, &mut got);
+            let mut generic = vec![0.0f32; rows];
+            let pgen = transposed_body(&g, cols, &vc, &mut generic);
+            assert_eq!(pw.to_bits(), pg.to_bits());
+            assert_eq!(pw.to_bits(), pgen.to_bits());
+            assert_eq!(bits(&want), bits(&got));
+            assert_eq!(bits(&want), bits(&generic));
+            // Three vectors at once against one at a time.
+            let vcs: Vec<f32> = (0..3 * cols)
+                .map(|i| {
+                    if i % 7 == 2 {
+                        0.0
+                    } else {
+                        vc[i % cols] * (1.0 + (i / cols) as f32)
+                    }
+                })
+                .collect();
+            let (mut want, mut pw) = (vec![0.0f32; 3 * rows], Vec::new());
+            for (v, o) in vcs.chunks_exact(cols).zip(want.chunks_exact_mut(rows)) {
+                pw.push(plain_transposed(&g, cols, v, o).to_bits());
+            }
+            let (mut got, mut pg, mut scratch) = (vec![0.0f32; 3 * rows], vec![0.0; 3], Vec::new());
+            transposed_batch(&g, cols, &vcs, &mut got, &mut pg, &mut scratch);
+            assert_eq!(bits(&want), bits(&got));
+            assert_eq!(pw, pg.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
+            for r in 0..rows {
+                let row = &g[2 * r * cols..2 * (r + 1) * cols];
+                let plain: f32 = row.chunks_exact(2).fold(0.0, |s, p| s + (p[0] + p[1]));
+                assert_eq!(plain.to_bits(), row_conductance(row).to_bits());
+            }
+        }
+    }
+}
