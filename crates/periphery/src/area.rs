@@ -285,6 +285,7 @@ mod tests {
             adcs: 8,
             mac_units: 128,
             random_bits: 16,
+            cell_f2: CELL_F2,
             update_unit_transistors: 56_384.0,
         };
         let a = tile_area_mm2(&g, 3);
