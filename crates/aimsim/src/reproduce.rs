@@ -449,7 +449,7 @@ fn restoration_claims(opts: &ReproduceOptions, get: &Get<'_>, out: &mut Vec<Clai
                 aimsim: format!("{psnr:.2} dB / SSIM {ssim:.4}{base}"),
                 workload: setting(&e, r, opts),
                 commands: vec![r.command.clone()],
-                drives: "aimsim's built-in 64×64 test images and small CNN, trained from scratch on the chip; the paper's data set, noise level, network and colour channel are not public, so the SSIM is not comparable beyond its order (REFERENCES.md: report PSNR and SSIM with the baseline beside them)".into(),
+                drives: "aimsim's built-in 128×128 held-out test images (astronaut, rocket) and small CNN, trained from scratch on the chip; the paper's data set, noise level, network and colour channel are not public, so the SSIM is not comparable beyond its order (REFERENCES.md: report PSNR and SSIM with the baseline beside them)".into(),
             });
         }
     }
