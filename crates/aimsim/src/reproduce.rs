@@ -49,7 +49,7 @@ pub fn reproduce_files() -> Vec<String> {
 /// their network files' epochs).
 pub const QUICK_STEPS: &[(&str, u64)] = &[
     ("digits-mlp", 1438),
-    ("digits-cnn", 3000),
+    ("digits-cnn", 720),
     ("denoise", 600),
     ("sr2", 600),
 ];

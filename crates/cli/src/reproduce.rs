@@ -21,7 +21,7 @@ pub(crate) enum Paper {
 pub(crate) struct ReproduceArgs {
     /// The paper whose claims are run.
     paper: Paper,
-    /// Fewer steps per workload (digits-mlp 1438, digits-cnn 3000, denoise 600, sr2 600).
+    /// Fewer steps per workload (digits-mlp 1438, digits-cnn 720, denoise 600, sr2 600).
     #[arg(long)]
     quick: bool,
     /// Output directory for reproduce.json, reproduce.md and the plots.
