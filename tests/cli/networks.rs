@@ -206,6 +206,54 @@ fn bad_network_files_exit_2_naming_file_layer_and_field() {
     }
 }
 
+/// A network above `aimsim::MAX_SIMULATED_WEIGHTS` is refused before any
+/// data is made (its synthetic set alone would be 16 GB), naming the file
+/// and `gpu-estimate`; one just under the limit is accepted by the check
+/// (`aimsim run` is not started on it here: placing 1.3·10⁸ cells takes
+/// seconds and 2 GiB — docs/performance.md measures it).
+#[test]
+fn networks_above_the_simulator_limit_are_refused() {
+    let d = tmp();
+    let limit = aimsim::MAX_SIMULATED_WEIGHTS;
+    assert_eq!(limit, 1 << 26);
+    // 8193 × 8193 + 8193 × 10 > 2^26 = 8192².
+    let big = d.path().join("big.network.json");
+    let net = |n: u64, train: u64| {
+        serde_json::json!({
+            "schema": "aimsim.network/1",
+            "name": "big",
+            "input": [n],
+            "data": { "synthetic": { "train": train, "test": 8, "classes": 10, "seed": 1 } },
+            "layers": [
+                { "kind": "dense", "outputs": n, "activation": "tanh" },
+                { "kind": "dense", "outputs": 10 }
+            ],
+            "loss": "cross_entropy",
+            "metric": "accuracy"
+        })
+        .to_string()
+    };
+    std::fs::write(&big, net(8193, 500_000)).unwrap();
+    bad_input(
+        &["--network", big.to_str().unwrap()],
+        &[
+            big.to_str().unwrap(),
+            "too large for the chip",
+            "gpu-estimate",
+        ],
+    );
+    let ok = aimsim::workload::Network::from_file(&big).map(|n| {
+        n.layers
+            .iter()
+            .filter_map(|l| l.matrix())
+            .map(|(r, c)| (r * c) as u64)
+            .sum::<u64>()
+    });
+    assert!(ok.unwrap() > limit);
+    // 7071-7071-10 (the 10^8-cell point of scripts/scaling.sh) fits.
+    assert!(7071u64 * 7071 + 7071 * 10 <= limit);
+}
+
 #[test]
 fn save_images_writes_pngs_of_the_restored_test_image() {
     let d = tmp();
