@@ -75,7 +75,13 @@ impl Dac {
             }
         } else {
             for (o, &xi) in out_v.iter_mut().zip(x) {
-                *o = v * self.code(xi) as f32 / self.levels;
+                // `code(xi) as f32`: the code is an integer of at most
+                // 2^15 − 1, exact in f32; `+ 0` turns the −0 of a small
+                // negative input into the +0 of the integer code 0, and a
+                // NaN input has code 0 (Rust's `NaN as i32`).
+                let code = round(xi.clamp(-1.0, 1.0) * self.levels) + 0.0;
+                let code = if code.is_nan() { 0.0 } else { code };
+                *o = v * code / self.levels;
             }
         }
     }

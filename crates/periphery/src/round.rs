@@ -1,24 +1,31 @@
 //! Rounding to the nearest integer, halves away from zero (`f32::round`),
-//! as straight-line arithmetic: `f32::round` is a call into the C library
-//! (`roundf`, no x86 instruction rounds halves away from zero), which keeps
-//! the DAC's and ADC's loops from being vectorised. Same bits for every
+//! in floating-point arithmetic and selects only: `f32::round` is a call
+//! into the C library (`roundf`, no x86 instruction rounds halves away from
+//! zero), and a round trip through `i32` is scalar code (Rust's saturating
+//! conversions), either of which keeps the DAC's and ADC's loops from being
+//! vectorised. Same bits for every
 //! input, signed zeros, NaN and infinities included (tested against
 //! `f32::round` below).
 
 /// `x.round()`.
 #[inline(always)]
 pub(crate) fn round(x: f32) -> f32 {
-    // From 2^23 on every f32 is an integer; NaN and ±∞ round to themselves.
-    if x.abs() >= 8_388_608.0 || x.is_nan() {
-        return x;
+    const TWO_23: f32 = 8_388_608.0;
+    let a = x.abs();
+    // Below 2^23, `a + 2^23` lands where the f32 step is 1: the sum is `a`
+    // rounded to the nearest integer, ties to even, and subtracting 2^23
+    // again is exact. Rust never reassociates the two operations.
+    let n = (a + TWO_23) - TWO_23;
+    // `a − n` is exact; it is ½ only on a tie rounded down to even, which
+    // rounding away from zero takes up (`n + 1 ≤ 2^23` is exact).
+    let n = if a - n == 0.5 { n + 1.0 } else { n };
+    // From 2^23 on every f32 is an integer; NaN and ±∞ round to themselves
+    // (the comparison is false for NaN). `copysign` gives `−0.3` its `−0`.
+    if a < TWO_23 {
+        n.copysign(x)
+    } else {
+        x
     }
-    let t = x as i32;
-    // `x − trunc(x)` is exact: `x` and `trunc(x)` share their exponent
-    // range (Sterbenz) or `trunc(x)` is 0.
-    let frac = x - t as f32;
-    let r = t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
-    // `copysign` gives `−0.3` its `−0`, as `f32::round` does.
-    (r as f32).copysign(x)
 }
 
 #[cfg(test)]
