@@ -206,42 +206,52 @@ pub struct Tally {
 /// The ledger of one run.
 ///
 /// A key's tally lives in a slot of `tallies`; `entries` finds it by the
-/// key (in key order, for the sums), `by_identity` by the addresses of the
-/// key's strings. A charge is a hot-path operation (several per tile read),
-/// and the key's operation names are compared as strings in the ordered
-/// map; the identity lookup hashes a few words instead. Two equal strings
-/// at different addresses are two identities of one key: both lead to its
-/// one slot, so a key's charges add up in the order they were made, as in
-/// a plain map from key to tally, and the sums are the same bits.
+/// key (in key order, for the sums). A charge is a hot-path operation
+/// (several per tile read and per pulse phase), and the ordered map
+/// compares the keys' operation names as strings, node after node; so a
+/// charge finds its slot by identity instead: `kinds` numbers each
+/// (component, operation, phase) by the addresses of its strings (a few
+/// dozen, a small table that stays in cache), and `slots[kind]` holds the
+/// slot of each tile (index 0 for chip-wide entries, `t + 1` for tile `t`).
+/// Two equal strings at different addresses are two identities of one key:
+/// both lead to its one slot, so a key's charges add up in the order they
+/// were made, as in a plain map from key to tally, and every sum is the
+/// same bits.
 #[derive(Clone, Debug, Default)]
 pub struct EnergyLedger {
     entries: BTreeMap<Key, usize>,
     tallies: Vec<Tally>,
-    by_identity: HashMap<Identity, usize, BuildHasherDefault<WordHasher>>,
+    kinds: HashMap<Kind, usize, BuildHasherDefault<WordHasher>>,
+    slots: Vec<Vec<u32>>,
 }
 
-/// A key named by the addresses and lengths of its strings (a built-in
-/// phase by its rank alone): equal identities are equal keys.
+/// A slot not made yet in [`EnergyLedger`]'s `slots`.
+const NO_SLOT: u32 = u32::MAX;
+/// Tiles from this index on are looked up in the ordered map (the dense
+/// per-tile rows stay small on any chip).
+const DENSE_TILES: usize = 1 << 16;
+
+/// A key without its tile, named by the addresses and lengths of its
+/// strings (a built-in phase by its rank alone): equal kinds with equal
+/// tiles are equal keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Identity {
+struct Kind {
     component: Component,
     operation: (usize, usize),
     phase: (u8, usize, usize),
-    tile: Option<u32>,
 }
 
-impl Identity {
-    fn of(k: &Key) -> Identity {
+impl Kind {
+    fn of(k: &Key) -> Kind {
         let name = if k.phase.rank < 4 {
             (0, 0)
         } else {
             (k.phase.name.as_ptr() as usize, k.phase.name.len())
         };
-        Identity {
+        Kind {
             component: k.component,
             operation: (k.operation.as_ptr() as usize, k.operation.len()),
             phase: (k.phase.rank, name.0, name.1),
-            tile: k.tile,
         }
     }
 }
@@ -302,25 +312,43 @@ impl EnergyLedger {
             pj.is_finite() && pj >= 0.0,
             "energy {pj} pJ charged to {key:?}"
         );
-        let slot = match self.by_identity.get(&Identity::of(&key)) {
-            Some(&slot) => slot,
-            None => self.slot_of(key),
+        let kind = match self.kinds.get(&Kind::of(&key)) {
+            Some(&kind) => kind,
+            None => {
+                let kind = self.slots.len();
+                self.slots.push(Vec::new());
+                self.kinds.insert(Kind::of(&key), kind);
+                kind
+            }
+        };
+        let tile = key.tile.map_or(0, |t| t as usize + 1);
+        let slot = match self.slots[kind].get(tile) {
+            Some(&slot) if slot != NO_SLOT => slot as usize,
+            _ => self.slot_of(key, kind, tile),
         };
         let t = &mut self.tallies[slot];
         t.count += count;
         t.pj += pj;
     }
 
-    /// The slot of `key`, made if it is new, and remembered under the
-    /// identity it came with.
+    /// The slot of `key`, made if it is new, and remembered under its kind
+    /// and tile.
     #[cold]
-    fn slot_of(&mut self, key: Key) -> usize {
+    fn slot_of(&mut self, key: Key, kind: usize, tile: usize) -> usize {
         let next = self.tallies.len();
         let slot = *self.entries.entry(key).or_insert(next);
         if slot == next {
             self.tallies.push(Tally::default());
         }
-        self.by_identity.insert(Identity::of(&key), slot);
+        if tile < DENSE_TILES {
+            if let Ok(s) = u32::try_from(slot) {
+                let row = &mut self.slots[kind];
+                if row.len() <= tile {
+                    row.resize(tile + 1, NO_SLOT);
+                }
+                row[tile] = s;
+            }
+        }
         slot
     }
 
@@ -511,6 +539,39 @@ mod tests {
             [
                 ("forward", Tally { count: 6, pj: want }),
                 ("perturb", tally)
+            ]
+        );
+    }
+
+    #[test]
+    fn tiles_far_apart_and_chip_wide_entries_keep_their_own_tallies() {
+        // Tiles past the dense rows go through the ordered map each time.
+        let mut l = EnergyLedger::new();
+        let tiles = [None, Some(0), Some(u32::MAX), Some(70_000), Some(3), None];
+        for (i, &t) in tiles.iter().cycle().take(30).enumerate() {
+            l.add(
+                Component::Sense,
+                "integrate",
+                Phase::BACKWARD,
+                t,
+                1,
+                i as f64,
+            );
+        }
+        let got: Vec<_> = l.entries().map(|(k, t)| (k.tile, t.count, t.pj)).collect();
+        let sum = |first: usize, every: usize| (first..30).step_by(every).map(|i| i as f64).sum();
+        let none = (0..30)
+            .filter(|i| i % 6 == 0 || i % 6 == 5)
+            .map(|i| i as f64)
+            .sum();
+        assert_eq!(
+            got,
+            [
+                (None, 10, none),
+                (Some(0), 5, sum(1, 6)),
+                (Some(3), 5, sum(4, 6)),
+                (Some(70_000), 5, sum(3, 6)),
+                (Some(u32::MAX), 5, sum(2, 6)),
             ]
         );
     }
