@@ -917,13 +917,22 @@ mod tests {
         a.touch(2 * cols * 17 + 3);
         for n in [1, 7, 8, 9, 19] {
             let vs: Vec<f32> = (0..n * rows)
-                .map(|k| if k % 4 == 1 { 0.0 } else { (k as f32 * 0.71).cos() * 0.2 })
+                .map(|k| {
+                    if k % 4 == 1 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.71).cos() * 0.2
+                    }
+                })
                 .collect();
             let (mut p, mut s) = (vec![f64::NAN; n], vec![f64::NAN; n]);
             a.forward_powers(&vs, &mut p, &mut s);
             for (b, v) in vs.chunks_exact(rows).enumerate() {
                 let (pw, sw) = a.forward_power(v);
-                assert_eq!((p[b].to_bits(), s[b].to_bits()), (pw.to_bits(), sw.to_bits()));
+                assert_eq!(
+                    (p[b].to_bits(), s[b].to_bits()),
+                    (pw.to_bits(), sw.to_bits())
+                );
             }
         }
     }
