@@ -627,6 +627,8 @@ impl CellArray {
         while b0 + SIDE <= n {
             let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
             let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
+            // `r` is the row of all eight vectors at once.
+            #[allow(clippy::needless_range_loop)]
             for r in 0..rows {
                 let g = f64::from(g_row(r));
                 for i in 0..SIDE {

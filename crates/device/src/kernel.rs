@@ -62,6 +62,8 @@ fn row_conductances_body(g: &[f32], cols: usize, rows: &[usize], sums: &mut [f32
     for grp in &mut groups {
         let rs: [&[[f32; 2]]; BWD_ROWS] = std::array::from_fn(|i| row(grp[i]));
         let mut s = [0.0f32; BWD_ROWS];
+        // `c` is the column of all eight rows at once.
+        #[allow(clippy::needless_range_loop)]
         for c in 0..cols {
             for i in 0..BWD_ROWS {
                 let p = rs[i][c];
