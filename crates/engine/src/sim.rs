@@ -289,7 +289,9 @@ impl ChipSim {
         self.now
     }
 
-    /// Events processed so far.
+    /// Events processed so far. A read's ADC batches before its last one
+    /// count as events (at the read's start) though they are not queued:
+    /// they change nothing.
     pub fn events(&self) -> u64 {
         self.events
     }
