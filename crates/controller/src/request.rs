@@ -132,18 +132,16 @@ impl<'a> UpdateRequest<'a> {
             UpdateRequest::Factors { x, delta, scale } => {
                 let rank = self.rank(rows);
                 assert_eq!(delta.len(), rank * cols, "delta is not P × cols");
-                for p in 0..rank {
-                    let xs = &x[p * rows + block.row0..p * rows + block.row0 + block.rows];
-                    let ds = &delta[p * cols + block.col0..p * cols + block.col0 + block.cols];
-                    for (out_row, &xi) in out.chunks_exact_mut(block.cols).zip(xs) {
-                        let k = scale * xi * r_wg_us;
-                        if p == 0 {
-                            out_row.iter_mut().zip(ds).for_each(|(q, &dj)| *q = k * dj);
-                        } else {
-                            out_row.iter_mut().zip(ds).for_each(|(q, &dj)| *q += k * dj);
-                        }
-                    }
-                }
+                let f = Factors {
+                    x,
+                    delta,
+                    rank,
+                    rows,
+                    cols,
+                    scale,
+                    r_wg_us,
+                };
+                factor_sums(&f, block, out);
             }
         }
     }
@@ -191,9 +189,174 @@ impl<'a> UpdateRequest<'a> {
     }
 }
 
+/// A rank-P factor request and its conductance unit, for [`factor_sums`].
+struct Factors<'a> {
+    x: &'a [f32],
+    delta: &'a [f32],
+    rank: usize,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    r_wg_us: f32,
+}
+
+/// Columns a factor sum keeps in registers: eight vectors of eight lanes
+/// with AVX2, eight of four on the baseline target (SSE2), enough
+/// independent sums to cover the latency of an addition.
+const CHUNK_AVX2: usize = 64;
+const CHUNK_BASE: usize = 32;
+
+/// `out[i][j] = Σ_p ((scale · x_pi) · r_wg) · delta_pj` over `block`, each
+/// sum in `p` order from the `p = 0` term. A row's columns go in chunks
+/// with the `p` loop inside, so each output is written once and
+/// the chunk's sums stay in vector registers (`P` passes over the whole
+/// block, reading and writing it each time, were 5.8 % of a batch-32 run).
+/// Every output still sees the same operations in the same order.
+fn factor_sums(f: &Factors<'_>, block: TileBlock, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { factor_sums_avx2(f, block, out) };
+    }
+    factor_sums_body::<CHUNK_BASE>(f, block, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn factor_sums_avx2(f: &Factors<'_>, block: TileBlock, out: &mut [f32]) {
+    factor_sums_body::<CHUNK_AVX2>(f, block, out);
+}
+
+#[inline(always)]
+fn factor_sums_body<const CHUNK: usize>(f: &Factors<'_>, block: TileBlock, out: &mut [f32]) {
+    if block.cols == 0 {
+        return;
+    }
+    for (i, out_row) in out.chunks_exact_mut(block.cols).enumerate() {
+        let r = block.row0 + i;
+        let k = |p: usize| f.scale * f.x[p * f.rows + r] * f.r_wg_us;
+        let d = |p: usize, c0: usize, n: usize| {
+            let s = p * f.cols + block.col0 + c0;
+            &f.delta[s..s + n]
+        };
+        let mut chunks = out_row.chunks_exact_mut(CHUNK);
+        let mut c0 = 0;
+        for o in &mut chunks {
+            let o: &mut [f32; CHUNK] = o.try_into().expect("a whole chunk");
+            let k0 = k(0);
+            let mut acc = [0.0f32; CHUNK];
+            for (a, &dj) in acc.iter_mut().zip(d(0, c0, CHUNK)) {
+                *a = k0 * dj;
+            }
+            for p in 1..f.rank {
+                let kp = k(p);
+                for (a, &dj) in acc.iter_mut().zip(d(p, c0, CHUNK)) {
+                    *a += kp * dj;
+                }
+            }
+            *o = acc;
+            c0 += CHUNK;
+        }
+        let rest = chunks.into_remainder();
+        let n = rest.len();
+        if n > 0 {
+            let k0 = k(0);
+            for (a, &dj) in rest.iter_mut().zip(d(0, c0, n)) {
+                *a = k0 * dj;
+            }
+            for p in 1..f.rank {
+                let kp = k(p);
+                for (a, &dj) in rest.iter_mut().zip(d(p, c0, n)) {
+                    *a += kp * dj;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The factor loop before [`factor_sums`]: one pass over the block per
+    /// term.
+    fn plain_factor_sums(f: &Factors<'_>, block: TileBlock, out: &mut [f32]) {
+        for p in 0..f.rank {
+            let xs = &f.x[p * f.rows + block.row0..][..block.rows];
+            let ds = &f.delta[p * f.cols + block.col0..][..block.cols];
+            for (out_row, &xi) in out.chunks_exact_mut(block.cols).zip(xs) {
+                let k = f.scale * xi * f.r_wg_us;
+                if p == 0 {
+                    out_row.iter_mut().zip(ds).for_each(|(q, &dj)| *q = k * dj);
+                } else {
+                    out_row.iter_mut().zip(ds).for_each(|(q, &dj)| *q += k * dj);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn factor_sums_give_the_plain_loops_bits() {
+        // Shapes around the chunk width, ranks 1 to 33, zeros of both signs
+        // among the factors (a `p = 0` term of −0 must stay −0).
+        for (rows, cols, rank, block) in [
+            (5, 7, 1, (1, 3, 3, 4)),
+            (9, 70, 3, (2, 1, 6, 67)),
+            (40, 130, 32, (0, 0, 40, 130)),
+            (33, 100, 33, (8, 36, 20, 64)),
+            (4, 31, 2, (0, 0, 4, 31)),
+            (3, 32, 5, (1, 0, 2, 32)),
+        ] {
+            let x: Vec<f32> = (0..rank * rows)
+                .map(|k| {
+                    if k % 7 == 3 {
+                        -0.0
+                    } else {
+                        (k as f32 * 0.37).sin()
+                    }
+                })
+                .collect();
+            let delta: Vec<f32> = (0..rank * cols)
+                .map(|k| {
+                    if k % 11 == 5 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.71).cos() * 1e-3
+                    }
+                })
+                .collect();
+            let f = Factors {
+                x: &x,
+                delta: &delta,
+                rank,
+                rows,
+                cols,
+                scale: -0.013,
+                r_wg_us: 83.7,
+            };
+            let (row0, col0, br, bc) = block;
+            let block = TileBlock {
+                row0,
+                col0,
+                rows: br,
+                cols: bc,
+            };
+            let mut got = vec![f32::NAN; br * bc];
+            let mut want = vec![f32::NAN; br * bc];
+            factor_sums(&f, block, &mut got);
+            plain_factor_sums(&f, block, &mut want);
+            let bits = |v: &[f32]| v.iter().map(|q| q.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{rows} × {cols}, rank {rank}, {block:?}"
+            );
+            factor_sums_body::<CHUNK_BASE>(&f, block, &mut got);
+            assert_eq!(bits(&got), bits(&want), "baseline chunks, rank {rank}");
+            factor_sums_body::<CHUNK_AVX2>(&f, block, &mut got);
+            assert_eq!(bits(&got), bits(&want), "AVX2 chunks, rank {rank}");
+        }
+    }
 
     #[test]
     fn rank_one_block_matches_the_engine_formula_bit_for_bit() {

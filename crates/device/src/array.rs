@@ -237,18 +237,22 @@ impl CellArray {
     /// Recomputes the stale row sums the forward read uses (a read is
     /// correct without it, only slower: it sums stale rows itself).
     pub fn refresh_row_sums(&mut self) {
-        let w = 2 * self.cols;
-        for (r, (s, stale)) in self
-            .row_g_us
-            .iter_mut()
-            .zip(&mut self.row_stale)
-            .enumerate()
-        {
+        // The stale rows go to the kernel in blocks (no allocation).
+        const BLOCK: usize = 64;
+        let mut rows = [0usize; BLOCK];
+        let mut n = 0;
+        for (r, stale) in self.row_stale.iter_mut().enumerate() {
             if *stale {
-                *s = kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]);
                 *stale = false;
+                rows[n] = r;
+                n += 1;
+                if n == BLOCK {
+                    kernel::row_conductances(&self.g_us, self.cols, &rows, &mut self.row_g_us);
+                    n = 0;
+                }
             }
         }
+        kernel::row_conductances(&self.g_us, self.cols, &rows[..n], &mut self.row_g_us);
     }
 
     /// Records that `cell` now holds a freshly written value.
@@ -599,6 +603,51 @@ impl CellArray {
         (power_uw, sum_v2)
     }
 
+    /// [`CellArray::forward_power`] of `n` row-voltage vectors at once
+    /// (`vs`: `n × rows`) into `powers_uw[b]` and `sums_v2[b]`, the same
+    /// bits. Each vector's two sums are chains of dependent additions; the
+    /// vectors' chains run side by side, eight vectors at a time, a row a
+    /// vector does not drive leaving its sums as they are (a select, where
+    /// the single read skips the row).
+    pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+        const SIDE: usize = 8;
+        let rows = self.rows;
+        let w = 2 * self.cols;
+        let n = powers_uw.len();
+        debug_assert_eq!(vs.len(), n * rows);
+        debug_assert_eq!(sums_v2.len(), n);
+        let g_row = |r: usize| {
+            if self.row_stale[r] {
+                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
+            } else {
+                self.row_g_us[r]
+            }
+        };
+        let mut b0 = 0;
+        while b0 + SIDE <= n {
+            let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
+            let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
+            // `r` is the row of all eight vectors at once.
+            #[allow(clippy::needless_range_loop)]
+            for r in 0..rows {
+                let g = f64::from(g_row(r));
+                for i in 0..SIDE {
+                    let vr = v[i][r];
+                    let v2 = f64::from(vr) * f64::from(vr);
+                    let driven = vr != 0.0;
+                    s[i] = if driven { s[i] + v2 } else { s[i] };
+                    p[i] = if driven { p[i] + v2 * g } else { p[i] };
+                }
+            }
+            powers_uw[b0..b0 + SIDE].copy_from_slice(&p);
+            sums_v2[b0..b0 + SIDE].copy_from_slice(&s);
+            b0 += SIDE;
+        }
+        for b in b0..n {
+            (powers_uw[b], sums_v2[b]) = self.forward_power(&vs[b * rows..(b + 1) * rows]);
+        }
+    }
+
     /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
     /// output currents (as [`CellArray::mvm_forward`] does).
     pub fn add_read_noise(
@@ -854,6 +903,40 @@ mod tests {
         a.mvm_backward(&m, &[0.2, 0.1], &mut back, &mut rng);
         // row0 = (0.2·0.5 − 0.1·0.25)·80 = 6 µA; row1 = 0.2·1.0·80 = 16 µA.
         assert!((back[0] - 6.0).abs() < 1e-4 && (back[1] - 16.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn forward_powers_are_the_single_reads_bits() {
+        let m = model(&[]);
+        let (rows, cols) = (21, 9);
+        let mut rng = stream(3, "t");
+        let mut a = CellArray::new(&m, rows, cols, &mut rng);
+        let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
+        a.set_weights(&m, &w);
+        // Some rows fresh in the row-sum cache, some stale.
+        a.refresh_row_sums();
+        a.touch(2 * cols * 5);
+        a.touch(2 * cols * 17 + 3);
+        for n in [1, 7, 8, 9, 19] {
+            let vs: Vec<f32> = (0..n * rows)
+                .map(|k| {
+                    if k % 4 == 1 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.71).cos() * 0.2
+                    }
+                })
+                .collect();
+            let (mut p, mut s) = (vec![f64::NAN; n], vec![f64::NAN; n]);
+            a.forward_powers(&vs, &mut p, &mut s);
+            for (b, v) in vs.chunks_exact(rows).enumerate() {
+                let (pw, sw) = a.forward_power(v);
+                assert_eq!(
+                    (p[b].to_bits(), s[b].to_bits()),
+                    (pw.to_bits(), sw.to_bits())
+                );
+            }
+        }
     }
 
     #[test]

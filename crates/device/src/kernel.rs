@@ -36,6 +36,49 @@ pub fn row_conductance(row: &[f32]) -> f32 {
     s
 }
 
+/// [`row_conductance`] of each row `r` of `rows` into `sums[r]` (`g`
+/// holds `2·cols` cells per row). Eight rows are summed side by side,
+/// eight independent chains where one row's sum is a chain of dependent
+/// additions, each still in column order.
+pub fn row_conductances(g: &[f32], cols: usize, rows: &[usize], sums: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { row_conductances_avx2(g, cols, rows, sums) };
+    }
+    row_conductances_body(g, cols, rows, sums);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn row_conductances_avx2(g: &[f32], cols: usize, rows: &[usize], sums: &mut [f32]) {
+    row_conductances_body(g, cols, rows, sums);
+}
+
+#[inline(always)]
+fn row_conductances_body(g: &[f32], cols: usize, rows: &[usize], sums: &mut [f32]) {
+    let row = |r: usize| &pairs(&g[2 * r * cols..2 * (r + 1) * cols])[..cols];
+    let mut groups = rows.chunks_exact(BWD_ROWS);
+    for grp in &mut groups {
+        let rs: [&[[f32; 2]]; BWD_ROWS] = std::array::from_fn(|i| row(grp[i]));
+        let mut s = [0.0f32; BWD_ROWS];
+        // `c` is the column of all eight rows at once.
+        #[allow(clippy::needless_range_loop)]
+        for c in 0..cols {
+            for i in 0..BWD_ROWS {
+                let p = rs[i][c];
+                s[i] += p[0] + p[1];
+            }
+        }
+        for (&r, si) in grp.iter().zip(s) {
+            sums[r] = si;
+        }
+    }
+    for &r in groups.remainder() {
+        sums[r] = row_conductance(&g[2 * r * cols..2 * (r + 1) * cols]);
+    }
+}
+
 /// Forward accumulation of the driven rows: `out[c] += v_r·(G⁺−G⁻)[r][c]`
 /// for every `(r, v_r)` of `driven` in order (`g` holds `2·cols` cells per
 /// row, `out` `cols` values). Rows go four at a time through the outputs,
@@ -440,10 +483,24 @@ mod tests {
             transposed_batch(&g, cols, &vcs, &mut got, &mut pg, &mut scratch);
             assert_eq!(bits(&want), bits(&got));
             assert_eq!(pw, pg.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
-            for r in 0..rows {
+            let mut plain = vec![0.0f32; rows];
+            for (r, p) in plain.iter_mut().enumerate() {
                 let row = &g[2 * r * cols..2 * (r + 1) * cols];
-                let plain: f32 = row.chunks_exact(2).fold(0.0, |s, p| s + (p[0] + p[1]));
-                assert_eq!(plain.to_bits(), row_conductance(row).to_bits());
+                *p = row.chunks_exact(2).fold(0.0, |s, p| s + (p[0] + p[1]));
+                assert_eq!(p.to_bits(), row_conductance(row).to_bits());
+            }
+            // Every row, and every third row (groups of scattered rows).
+            for step in [1, 3] {
+                let some: Vec<usize> = (0..rows).step_by(step).collect();
+                let mut got = vec![f32::NAN; rows];
+                let mut generic = vec![f32::NAN; rows];
+                row_conductances(&g, cols, &some, &mut got);
+                row_conductances_body(&g, cols, &some, &mut generic);
+                for &r in &some {
+                    assert_eq!(plain[r].to_bits(), got[r].to_bits(), "row {r}");
+                    assert_eq!(plain[r].to_bits(), generic[r].to_bits(), "row {r}");
+                }
+                assert!((0..rows).filter(|r| r % step != 0).all(|r| got[r].is_nan()));
             }
         }
     }

@@ -13,7 +13,8 @@
 //! `docs/energy-model.md`).
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The hardware block an energy belongs to (the report's `by_component` keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -203,9 +204,95 @@ pub struct Tally {
 }
 
 /// The ledger of one run.
+///
+/// A key's tally lives in a slot of `tallies`; `entries` finds it by the
+/// key (in key order, for the sums). A charge is a hot-path operation
+/// (several per tile read and per pulse phase), and the ordered map
+/// compares the keys' operation names as strings, node after node; so a
+/// charge finds its slot by identity instead: `kinds` numbers each
+/// (component, operation, phase) by the addresses of its strings (a few
+/// dozen, a small table that stays in cache), and `slots[kind]` holds the
+/// slot of each tile (index 0 for chip-wide entries, `t + 1` for tile `t`).
+/// Two equal strings at different addresses are two identities of one key:
+/// both lead to its one slot, so a key's charges add up in the order they
+/// were made, as in a plain map from key to tally, and every sum is the
+/// same bits.
 #[derive(Clone, Debug, Default)]
 pub struct EnergyLedger {
-    entries: BTreeMap<Key, Tally>,
+    entries: BTreeMap<Key, usize>,
+    tallies: Vec<Tally>,
+    kinds: HashMap<Kind, usize, BuildHasherDefault<WordHasher>>,
+    slots: Vec<Vec<u32>>,
+}
+
+/// A slot not made yet in [`EnergyLedger`]'s `slots`.
+const NO_SLOT: u32 = u32::MAX;
+/// Tiles from this index on are looked up in the ordered map (the dense
+/// per-tile rows stay small on any chip).
+const DENSE_TILES: usize = 1 << 16;
+
+/// A key without its tile, named by the addresses and lengths of its
+/// strings (a built-in phase by its rank alone): equal kinds with equal
+/// tiles are equal keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Kind {
+    component: Component,
+    operation: (usize, usize),
+    phase: (u8, usize, usize),
+}
+
+impl Kind {
+    fn of(k: &Key) -> Kind {
+        let name = if k.phase.rank < 4 {
+            (0, 0)
+        } else {
+            (k.phase.name.as_ptr() as usize, k.phase.name.len())
+        };
+        Kind {
+            component: k.component,
+            operation: (k.operation.as_ptr() as usize, k.operation.len()),
+            phase: (k.phase.rank, name.0, name.1),
+        }
+    }
+}
+
+/// A multiply-rotate hash of a few machine words (the identity lookup
+/// needs speed, not resistance to chosen keys; no iteration order of the
+/// map reaches an output).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    #[inline]
+    fn mix(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.mix(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.mix(n as u64);
+    }
 }
 
 impl EnergyLedger {
@@ -225,9 +312,44 @@ impl EnergyLedger {
             pj.is_finite() && pj >= 0.0,
             "energy {pj} pJ charged to {key:?}"
         );
-        let t = self.entries.entry(key).or_default();
+        let kind = match self.kinds.get(&Kind::of(&key)) {
+            Some(&kind) => kind,
+            None => {
+                let kind = self.slots.len();
+                self.slots.push(Vec::new());
+                self.kinds.insert(Kind::of(&key), kind);
+                kind
+            }
+        };
+        let tile = key.tile.map_or(0, |t| t as usize + 1);
+        let slot = match self.slots[kind].get(tile) {
+            Some(&slot) if slot != NO_SLOT => slot as usize,
+            _ => self.slot_of(key, kind, tile),
+        };
+        let t = &mut self.tallies[slot];
         t.count += count;
         t.pj += pj;
+    }
+
+    /// The slot of `key`, made if it is new, and remembered under its kind
+    /// and tile.
+    #[cold]
+    fn slot_of(&mut self, key: Key, kind: usize, tile: usize) -> usize {
+        let next = self.tallies.len();
+        let slot = *self.entries.entry(key).or_insert(next);
+        if slot == next {
+            self.tallies.push(Tally::default());
+        }
+        if tile < DENSE_TILES {
+            if let Ok(s) = u32::try_from(slot) {
+                let row = &mut self.slots[kind];
+                if row.len() <= tile {
+                    row.resize(tile + 1, NO_SLOT);
+                }
+                row[tile] = s;
+            }
+        }
+        slot
     }
 
     /// Shorthand for [`EnergyLedger::charge`] with the key's parts.
@@ -254,21 +376,21 @@ impl EnergyLedger {
 
     /// Every entry, in key order.
     pub fn entries(&self) -> impl Iterator<Item = (&Key, &Tally)> {
-        self.entries.iter()
+        self.entries
+            .iter()
+            .map(|(k, &slot)| (k, &self.tallies[slot]))
     }
 
     /// Energy of one component, pJ.
     pub fn component_pj(&self, c: Component) -> f64 {
-        self.entries
-            .iter()
+        self.entries()
             .filter(|(k, _)| k.component == c)
             .fold(0.0, |a, (_, t)| a + t.pj)
     }
 
     /// Operations counted for one component.
     pub fn component_count(&self, c: Component) -> u64 {
-        self.entries
-            .iter()
+        self.entries()
             .filter(|(k, _)| k.component == c)
             .map(|(_, t)| t.count)
             .sum()
@@ -276,8 +398,7 @@ impl EnergyLedger {
 
     /// Energy of one phase, pJ.
     pub fn phase_pj(&self, p: Phase) -> f64 {
-        self.entries
-            .iter()
+        self.entries()
             .filter(|(k, _)| k.phase == p)
             .fold(0.0, |a, (_, t)| a + t.pj)
     }
@@ -309,7 +430,7 @@ impl EnergyLedger {
     /// Energy by tile (chip-wide entries under `None`), in tile order.
     pub fn by_tile(&self) -> BTreeMap<Option<u32>, f64> {
         let mut m = BTreeMap::new();
-        for (k, t) in &self.entries {
+        for (k, t) in self.entries() {
             *m.entry(k.tile).or_insert(0.0) += t.pj;
         }
         m
@@ -388,6 +509,71 @@ mod tests {
         assert!(l.component_pj(Component::Adc).is_sign_positive());
         assert!(l.phase_pj(Phase::named("none")).is_sign_positive());
         assert_eq!(Phase::named("update"), Phase::UPDATE);
+    }
+
+    #[test]
+    fn equal_names_at_different_addresses_are_one_key() {
+        // Two copies of each name: the same keys by value, other identities.
+        let op: &'static str = Box::leak(String::from("conversion").into_boxed_str());
+        let phase: &'static str = Box::leak(String::from("perturb").into_boxed_str());
+        assert_ne!(op.as_ptr(), "conversion".as_ptr());
+        let mut l = EnergyLedger::new();
+        let mut want = 0.0f64;
+        for (i, pj) in [0.1, 1e-3, 7.0, 0.3, 1e5, 0.7].into_iter().enumerate() {
+            let (o, p) = if i % 2 == 0 {
+                ("conversion", Phase::named("perturb"))
+            } else {
+                (op, Phase::named(phase))
+            };
+            l.add(Component::Adc, o, p, Some(3), 2, pj);
+            l.add(Component::Adc, o, Phase::FORWARD, Some(3), 1, pj);
+            want += pj;
+        }
+        let got: Vec<_> = l.entries().map(|(k, t)| (k.phase.key(), *t)).collect();
+        let tally = Tally {
+            count: 12,
+            pj: want,
+        };
+        assert_eq!(
+            got,
+            [
+                ("forward", Tally { count: 6, pj: want }),
+                ("perturb", tally)
+            ]
+        );
+    }
+
+    #[test]
+    fn tiles_far_apart_and_chip_wide_entries_keep_their_own_tallies() {
+        // Tiles past the dense rows go through the ordered map each time.
+        let mut l = EnergyLedger::new();
+        let tiles = [None, Some(0), Some(u32::MAX), Some(70_000), Some(3), None];
+        for (i, &t) in tiles.iter().cycle().take(30).enumerate() {
+            l.add(
+                Component::Sense,
+                "integrate",
+                Phase::BACKWARD,
+                t,
+                1,
+                i as f64,
+            );
+        }
+        let got: Vec<_> = l.entries().map(|(k, t)| (k.tile, t.count, t.pj)).collect();
+        let sum = |first: usize, every: usize| (first..30).step_by(every).map(|i| i as f64).sum();
+        let none = (0..30)
+            .filter(|i| i % 6 == 0 || i % 6 == 5)
+            .map(|i| i as f64)
+            .sum();
+        assert_eq!(
+            got,
+            [
+                (None, 10, none),
+                (Some(0), 5, sum(1, 6)),
+                (Some(3), 5, sum(4, 6)),
+                (Some(70_000), 5, sum(3, 6)),
+                (Some(u32::MAX), 5, sum(2, 6)),
+            ]
+        );
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! `aimsim-train`) drive it.
 //!
 //! Time is integer picoseconds ([`aimsim_core::SimTime`]). Events are per
-//! operation, never per cell: a tile's MVM start, each of its ADC batches,
-//! each pulse phase of a row write. The cell arithmetic inside an event is a
+//! operation, never per cell: a tile's MVM start, its ADCs' start and the
+//! end of their last batch (the earlier batches change nothing and are
+//! counted, not queued), each pulse phase of a row write. The cell arithmetic inside an event is a
 //! vectorised loop over contiguous slices.
 //!
 //! Modules, one job each:

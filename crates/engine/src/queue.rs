@@ -36,8 +36,9 @@ pub(crate) enum EventKind {
     Start { tile: u32, op: TileOp },
     /// A tile's ADCs start converting (after DAC settle and integration).
     AdcStart { tile: u32 },
-    /// One ADC batch of a tile's read finished; `last` ends the read.
-    AdcBatch { tile: u32, last: bool },
+    /// A tile's ADCs finished the last batch of its read, ending it (the
+    /// batches before it change nothing and are not queued).
+    AdcDone { tile: u32 },
     /// The next pulse phase of a tile's write plan starts.
     WritePhase { tile: u32 },
     /// A pulse phase of `cells` cells ends, releasing its write current.
@@ -51,7 +52,7 @@ pub(crate) enum EventKind {
 impl EventKind {
     fn class_and_tile(self) -> (u8, u32) {
         match self {
-            EventKind::AdcBatch { tile, .. }
+            EventKind::AdcDone { tile }
             | EventKind::PhaseEnd { tile, .. }
             | EventKind::WriteDone { tile } => (0, tile),
             EventKind::Start { tile, .. }
@@ -62,13 +63,41 @@ impl EventKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A queued event. It orders by `(time, class, tile, seq)`; `seq` is
+/// unique, so the kind never takes part in a comparison and the class and
+/// tile are kept packed in one word (`class << 32 | tile`).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Event {
     pub(crate) time: SimTime,
-    class: u8,
-    tile: u32,
+    class_tile: u64,
     seq: u64,
     pub(crate) kind: EventKind,
+}
+
+impl Event {
+    fn key(&self) -> (SimTime, u64, u64) {
+        (self.time, self.class_tile, self.seq)
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+
+impl Eq for Event {}
+
+impl Ord for Event {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&o.key())
+    }
+}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 /// Pending events.
@@ -84,8 +113,7 @@ impl EventQueue {
         let (class, tile) = kind.class_and_tile();
         self.heap.push(Reverse(Event {
             time,
-            class,
-            tile,
+            class_tile: u64::from(class) << 32 | u64::from(tile),
             seq: self.seq,
             kind,
         }));

@@ -121,7 +121,7 @@ pub(crate) fn convert(
     // Each line drive: one DAC conversion (differential transposed drive
     // counts as one conversion per weight column); bit-serial encoding
     // drives a line once per set bit of its code.
-    let drives: u64 = x.iter().map(|&xi| u64::from(chip.dac.drives(xi))).sum();
+    let drives = chip.dac.total_drives(x);
     // Ohmic read energy `Σ V² G t_int`: of the amplitudes the MVM drove,
     // or, bit-serial, of `V_read` on each line in each cycle it is driven.
     let read_uw = match chip.dac.encoding() {

@@ -51,8 +51,10 @@ pub(crate) struct Tile {
     /// Normalised inputs and line voltages of reads computed ahead.
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
-    /// Read powers of transposed reads computed ahead; kernel scratch.
+    /// Read powers of reads computed ahead, and `Σ V²` of forward ones;
+    /// kernel scratch.
     ahead_power: Vec<f64>,
+    ahead_sum_v2: Vec<f64>,
     ahead_scratch: Vec<f32>,
     /// Scratch for requested and decided updates.
     pub(crate) req: Vec<f32>,
@@ -147,6 +149,7 @@ impl Tile {
             ahead_x: Vec::new(),
             ahead_v: Vec::new(),
             ahead_power: Vec::new(),
+            ahead_sum_v2: Vec::new(),
             ahead_scratch: Vec::new(),
             req: vec![0.0; rows * cols],
             dec: vec![0.0; rows * cols],
@@ -260,6 +263,9 @@ impl Tile {
                 &mut self.ahead_out,
                 &mut self.ahead_scratch,
             );
+            self.ahead_power.resize(n, 0.0);
+            self.ahead_sum_v2.resize(n, 0.0);
+            cells.forward_powers(&self.ahead_v, &mut self.ahead_power, &mut self.ahead_sum_v2);
         }
         for (b, ((xn, v), out)) in self
             .ahead_x
@@ -271,7 +277,7 @@ impl Tile {
             let (power_uw, sum_v2) = if transposed {
                 (self.ahead_power[b], cells.transposed_sum_v2(v))
             } else {
-                cells.forward_power(v)
+                (self.ahead_power[b], self.ahead_sum_v2[b])
             };
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(

@@ -1,6 +1,7 @@
 //! The DAC: signed normalised inputs to row voltages, amplitude or
 //! bit-serial, with its read-cycle count and line-drive events.
 
+use crate::round::round;
 use aimsim_core::config::Check;
 use aimsim_core::Result;
 use serde::{Deserialize, Serialize};
@@ -68,19 +69,27 @@ impl Dac {
     /// amplitude the binary-weighted bit reads add up to.
     pub fn convert(&self, x: &[f32], out_v: &mut [f32]) {
         let v = self.cfg.read_voltage_v as f32;
-        for (o, &xi) in out_v.iter_mut().zip(x) {
-            let xi = xi.clamp(-1.0, 1.0);
-            *o = if self.cfg.ideal {
-                v * xi
-            } else {
-                v * self.code(xi) as f32 / self.levels
-            };
+        if self.cfg.ideal {
+            for (o, &xi) in out_v.iter_mut().zip(x) {
+                *o = v * xi.clamp(-1.0, 1.0);
+            }
+        } else {
+            for (o, &xi) in out_v.iter_mut().zip(x) {
+                // `code(xi) as f32`: the code is an integer of at most
+                // 2^15 − 1, exact in f32; `+ 0` turns the −0 of a small
+                // negative input into the +0 of the integer code 0, and a
+                // NaN input has code 0 (Rust's `NaN as i32`).
+                let code = round(xi.clamp(-1.0, 1.0) * self.levels) + 0.0;
+                let code = if code.is_nan() { 0.0 } else { code };
+                *o = v * code / self.levels;
+            }
         }
     }
 
     /// The signed code of `x ∈ [−1, 1]` (clipped): `round(x · (2^(b−1) − 1))`.
+    #[inline]
     pub fn code(&self, x: f32) -> i32 {
-        (x.clamp(-1.0, 1.0) * self.levels).round() as i32
+        round(x.clamp(-1.0, 1.0) * self.levels) as i32
     }
 
     /// Read cycles of one MVM: 1 for amplitude encoding, `max(bits − 1, 1)`
@@ -99,6 +108,14 @@ impl Dac {
         match self.cfg.encoding {
             DacEncoding::Amplitude => u32::from(x != 0.0),
             DacEncoding::BitSerial => self.code(x).unsigned_abs().count_ones(),
+        }
+    }
+
+    /// `Σ drives(x_i)`: the line drives of an MVM with inputs `x`.
+    pub fn total_drives(&self, x: &[f32]) -> u64 {
+        match self.cfg.encoding {
+            DacEncoding::Amplitude => x.iter().map(|&xi| u64::from(xi != 0.0)).sum(),
+            DacEncoding::BitSerial => x.iter().map(|&xi| u64::from(self.drives(xi))).sum(),
         }
     }
 }
@@ -164,6 +181,38 @@ mod tests {
         // x = −1 → 127 = 0b1111111: seven. Amplitude drives once either way.
         assert_eq!((b.drives(0.5), b.drives(-1.0), b.drives(0.0)), (1, 7, 0));
         assert_eq!((a.drives(0.5), a.drives(-1.0), a.drives(0.0)), (1, 1, 0));
+    }
+
+    #[test]
+    fn convert_and_drives_match_the_plain_formulas_bit_for_bit() {
+        // The loops before the vectorisable rounding: `f32::round` per
+        // input, `drives` summed one input at a time.
+        let xs: Vec<f32> = (-3000..=3000)
+            .map(|k| k as f32 / 2500.0)
+            .chain([
+                0.0,
+                -0.0,
+                1.0 / 254.0,
+                -1.0 / 254.0,
+                0.5 / 127.0,
+                -0.5 / 127.0,
+            ])
+            .chain([f32::NAN, f32::INFINITY, -f32::INFINITY, 7.0, -7.0])
+            .collect();
+        for bits in [1, 2, 5, 8, 12, 16] {
+            for enc in [DacEncoding::Amplitude, DacEncoding::BitSerial] {
+                let d = dac(bits, enc);
+                let mut got = vec![0.0; xs.len()];
+                d.convert(&xs, &mut got);
+                for (&x, g) in xs.iter().zip(&got) {
+                    let code = (x.clamp(-1.0, 1.0) * d.levels).round() as i32;
+                    let want = 0.2f32 * code as f32 / d.levels;
+                    assert_eq!(g.to_bits(), want.to_bits(), "x {x}, {bits} bits");
+                }
+                let want: u64 = xs.iter().map(|&x| u64::from(d.drives(x))).sum();
+                assert_eq!(d.total_drives(&xs), want);
+            }
+        }
     }
 
     #[test]

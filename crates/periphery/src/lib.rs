@@ -44,6 +44,7 @@ mod area;
 mod dac;
 mod digital;
 mod driver;
+mod round;
 mod sense;
 mod update_unit;
 

@@ -68,6 +68,8 @@ pub struct Backprop {
     argmax: Vec<Vec<usize>>,
     scratch: Vec<f32>,
     scratch2: Vec<f32>,
+    /// A layer's bias gradient in the update (kept: no allocation per step).
+    grad_b: Vec<f32>,
 }
 
 const PHASES: [Phase; 3] = Phase::TRAINING;
@@ -208,6 +210,7 @@ impl Backprop {
             argmax: vec![Vec::new(); n],
             scratch: Vec::new(),
             scratch2: Vec::new(),
+            grad_b: Vec::new(),
         };
         bp.resize(1);
         Ok(bp)
@@ -482,11 +485,13 @@ impl Backprop {
             }
             let mut ds = w.ds.chunks_exact(w.cols);
             let first = ds.next().expect("at least one factor");
-            let mut grad_b = first.to_vec();
+            let grad_b = &mut self.grad_b;
+            grad_b.clear();
+            grad_b.extend_from_slice(first);
             for dq in ds {
-                add_into(&mut grad_b, dq);
+                add_into(grad_b, dq);
             }
-            for (bias, &dj) in w.bias.iter_mut().zip(&grad_b) {
+            for (bias, &dj) in w.bias.iter_mut().zip(grad_b.iter()) {
                 *bias -= lr * dj;
             }
             bias_macs += w.bias.len() as u64;

@@ -162,13 +162,16 @@ impl Trainer {
             chip.sync_time();
             self.step += 1;
             ran += 1;
-            let (now, total_pj, writes) = (
-                chip.now(),
-                chip.ledger().total_pj(),
-                chip.writes().cell_writes,
-            );
-            if let Some(p) = chip.probe_mut() {
-                p.step_end(now, total_pj, writes)?;
+            if chip.probe_mut().is_some() {
+                // The total sums the whole ledger: only for a probe.
+                let (now, total_pj, writes) = (
+                    chip.now(),
+                    chip.ledger().total_pj(),
+                    chip.writes().cell_writes,
+                );
+                if let Some(p) = chip.probe_mut() {
+                    p.step_end(now, total_pj, writes)?;
+                }
             }
             if self.step.is_multiple_of(self.trace_every) || self.step == self.total {
                 let energy = EnergyRow::from_ledger(self.step, chip.ledger(), &phases);
