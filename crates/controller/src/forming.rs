@@ -371,10 +371,20 @@ mod tests {
                 }
             }
             let mut req = vec![0.0f32; rows * cols];
-            crate::UpdateRequest::Factors { x: &x, delta: &delta, scale }.requested_us(
+            crate::UpdateRequest::Factors {
+                x: &x,
+                delta: &delta,
+                scale,
+            }
+            .requested_us(
                 rows,
                 cols,
-                crate::TileBlock { row0: 0, col0: 0, rows, cols },
+                crate::TileBlock {
+                    row0: 0,
+                    col0: 0,
+                    rows,
+                    cols,
+                },
                 r_wg,
                 &mut req,
             );
@@ -384,7 +394,10 @@ mod tests {
             let mut sorted: Vec<f32> = delta.iter().map(|d| d.abs()).collect();
             sorted.sort_unstable_by(f32::total_cmp);
             let n = eapu_random_count(&x, &sorted, scale, r_wg, th);
-            assert_eq!(n, dense.random_decisions, "trial {trial}: x {x:?} δ {delta:?}");
+            assert_eq!(
+                n, dense.random_decisions,
+                "trial {trial}: x {x:?} δ {delta:?}"
+            );
         }
         assert!(exact > 30, "{exact} trials with a request exactly at ΔG_th");
         // By hand, k = 0.5: 1e-45 · 0.5 underflows to 0; 0.5 and 1.5 are

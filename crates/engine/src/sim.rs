@@ -3,14 +3,14 @@
 
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
-use crate::forming::{form_and_decide, FormCounts, FormInput};
+use crate::forming::{form_and_decide, Decided, FormCounts, FormInput, UpdateScratch};
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
 use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
-use crate::tile::{OwnedPhase, Placement, Tile};
+use crate::tile::{Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{FactorScratch, UpdateRequest, UpdateRule, WritePlan};
+use aimsim_controller::{UpdateRequest, UpdateRule};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -111,6 +111,8 @@ pub struct ChipSim {
     pool: Option<rayon::ThreadPool>,
     /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
     inv_scales: Vec<f32>,
+    /// Buffers of `update`, shared by the tiles.
+    update_scratch: UpdateScratch,
 }
 
 impl ChipSim {
@@ -154,6 +156,7 @@ impl ChipSim {
             probe: None,
             pool: None,
             inv_scales: Vec::new(),
+            update_scratch: UpdateScratch::default(),
         }
     }
 
@@ -636,8 +639,7 @@ impl ChipSim {
         let mode = self.rule.write_mode();
         let max_parallel = self.chip.driver.max_parallel() as usize;
         let mut counts = FormCounts::default();
-        let mut scratch = FactorScratch::default();
-        let mut sampled = Vec::new();
+        let scratch = &mut self.update_scratch;
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
             let (rows, cols) = (mx.rows, mx.cols);
@@ -655,31 +657,36 @@ impl ChipSim {
                     tile_index: ti,
                 };
                 let tile = &mut self.tiles[ti];
-                tile.form_cycles = form_and_decide(
-                    &input,
-                    self.rule.as_mut(),
-                    tile,
-                    &mut scratch,
-                    &mut sampled,
-                    &mut counts,
-                );
-                match tile.cells.as_ref() {
-                    None => {
+                let (cycles, decided) =
+                    form_and_decide(&input, self.rule.as_mut(), tile, scratch, &mut counts);
+                tile.form_cycles = cycles;
+                let n = tile.rows * tile.cols;
+                match (tile.cells.as_ref(), decided) {
+                    (None, Decided::Dense) => {
                         let inv = 1.0 / r_wg;
                         tile.weights
                             .iter_mut()
-                            .zip(&tile.dec)
+                            .zip(&scratch.dec[..n])
                             .for_each(|(w, &g)| *w += g * inv);
                     }
-                    Some(cells) => {
-                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
+                    (None, Decided::Sparse) => {
+                        let inv = 1.0 / r_wg;
+                        for &(k, g) in &scratch.sampled {
+                            tile.weights[k as usize] += g * inv;
+                        }
+                    }
+                    (Some(cells), decided) => {
+                        let plan = &mut scratch.plan;
+                        match decided {
+                            Decided::Dense => {
+                                plan.fill_dense(cells, model, &scratch.dec[..n], mode);
+                            }
+                            Decided::Sparse => {
+                                plan.fill_sparse(cells, model, &scratch.sampled, mode);
+                            }
+                        }
                         tile.write_phase_tag = phase;
-                        tile.phases
-                            .extend(plan.phases(max_parallel).map(|p| OwnedPhase {
-                                row: p.row,
-                                polarity: p.polarity,
-                                writes: p.writes.to_vec(),
-                            }));
+                        tile.push_phases(plan, max_parallel);
                     }
                 }
             }
