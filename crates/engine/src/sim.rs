@@ -1044,6 +1044,7 @@ fn max_abs(x: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aimsim_controller::{TileBlock, WriteMode};
     use aimsim_core::config::overrides as over;
     use aimsim_device::builtin_device;
 
@@ -1491,5 +1492,115 @@ mod tests {
     fn chip_sim_is_send() {
         fn send<T: Send>() {}
         send::<ChipSim>();
+    }
+
+    /// The engine's EaPU path on the default `digital-mac` unit (sparse
+    /// sampling, plan from the sparse list) writes each weight with EaPU's
+    /// probability `p = min(1, |ΔG|/ΔG_th)`, each written weight once with
+    /// `sign(ΔG)·ΔG_th` (or ΔG at or above the threshold): N = 20 000
+    /// updates of a 12 × 16 tile (seed 4) whose requests span p from 0.002
+    /// to 1. Each weight's count is binomial(N, p), so `|count − N p| ≤
+    /// 5 √(N p (1 − p)) + 1` for all 192 weights with probability > 0.9999
+    /// (5σ per weight), and the chi-square of the sub-threshold weights
+    /// stays below its 99.99 % quantile (Wilson–Hilferty, z = 3.719).
+    #[test]
+    fn eapu_writes_each_weight_with_its_probability() {
+        let (rows, cols) = (12usize, 16usize);
+        let o = over(&[("array.rows", "12"), ("array.cols", "32")]);
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &[]).unwrap();
+        let mut sim = ChipSim::new(chip, model, 4).unwrap();
+        let m = sim.place(rows, cols, &vec![0.0; rows * cols]);
+        let x: Vec<f32> = (0..rows)
+            .map(|i| match i {
+                3 => 0.0,
+                7 => 0.8,
+                _ => (0.01 + 0.016 * i as f32) * if i % 2 == 0 { 1.0 } else { -1.0 },
+            })
+            .collect();
+        let delta: Vec<f32> = (0..cols)
+            .map(|j| match j {
+                5 => 0.0,
+                _ => (0.02 + 0.06 * j as f32) * if j % 3 == 0 { -1.0 } else { 1.0 },
+            })
+            .collect();
+        let request = UpdateRequest::Factors {
+            x: &x,
+            delta: &delta,
+            scale: -0.05,
+        };
+        let r_wg = sim.model.r_wg_us;
+        let th = sim.rule.eapu_threshold_us().unwrap();
+        let mut req = vec![0.0f32; rows * cols];
+        let block = TileBlock {
+            row0: 0,
+            col0: 0,
+            rows,
+            cols,
+        };
+        request.requested_us(rows, cols, block, r_wg, &mut req);
+        let p: Vec<f64> = req
+            .iter()
+            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
+            .collect();
+        assert!(p.contains(&1.0) && p.iter().any(|&q| q > 0.0 && q < 0.01));
+        let n = 20_000u32;
+        let mut writes = vec![0u32; rows * cols];
+        let mut counts = FormCounts::default();
+        let ti = sim.matrices[m.0].tiles[0];
+        for _ in 0..n {
+            let input = FormInput {
+                unit: &sim.chip.update_unit,
+                digital: &sim.chip.digital,
+                request: &request,
+                rows,
+                cols,
+                r_wg_us: r_wg,
+                tile_index: ti,
+            };
+            let tile = &mut sim.tiles[ti];
+            let scratch = &mut sim.update_scratch;
+            let (_, decided) =
+                form_and_decide(&input, sim.rule.as_mut(), tile, scratch, &mut counts);
+            assert_eq!(decided, Decided::Sparse);
+            let cells = tile.cells.as_ref().unwrap();
+            scratch
+                .plan
+                .fill_sparse(cells, &sim.model, &scratch.sampled, WriteMode::Program);
+            for w in scratch.plan.writes() {
+                let k = w.cell as usize / 2;
+                let r = req[k];
+                let want = if r.abs() >= th { r } else { th.copysign(r) };
+                // The pair's cell takes ±ΔG by polarity ([`CellArray::route`]).
+                assert_eq!(w.dg_us.abs(), want.abs(), "weight {k}");
+                writes[k] += 1;
+            }
+        }
+        let nf = f64::from(n);
+        let (mut chi2, mut df) = (0.0f64, 0.0f64);
+        for (k, &q) in p.iter().enumerate() {
+            let c = f64::from(writes[k]);
+            let bound = 5.0 * (nf * q * (1.0 - q)).sqrt() + 1.0;
+            assert!(
+                (c - nf * q).abs() <= bound,
+                "weight {k}: {c} writes, expected {:.1} (p = {q})",
+                nf * q
+            );
+            if q > 0.0 && q < 1.0 {
+                chi2 += (c - nf * q).powi(2) / (nf * q * (1.0 - q));
+                df += 1.0;
+            }
+        }
+        let h = 2.0 / (9.0 * df);
+        let quantile = df * (1.0 - h + 3.719 * h.sqrt()).powi(3);
+        assert!(
+            chi2 < quantile,
+            "chi-square {chi2} over {df} weights, bound {quantile}"
+        );
+        // Charged as the dense rule: a compare per weight per update.
+        assert_eq!(
+            counts.decision.compares,
+            (rows * cols) as u64 * u64::from(n)
+        );
     }
 }
