@@ -397,7 +397,8 @@ fn add_decisions(sum: &mut DecisionStats, s: &DecisionStats) {
 pub(crate) type Charge = (&'static str, u64, f64);
 
 impl FormCounts {
-    /// The digital charges of the update, in ledger order, with
+    /// The digital charges of the update, in ledger order (an iterator:
+    /// nothing is allocated per update), with
     /// `algorithm_macs` (the caller's own MACs) added to the gradient MACs.
     /// The first five entries are those of the digital MAC array with any
     /// rule (zero counts of the optional ones left out), so a
@@ -407,7 +408,7 @@ impl FormCounts {
         unit: &UpdateUnit,
         dig: &Digital,
         algorithm_macs: u64,
-    ) -> Vec<Charge> {
+    ) -> impl Iterator<Item = Charge> {
         let d = &self.decision;
         let bits = u64::from(dig.random_bits_per_decision());
         let (mac, add, lut, bit) = (
@@ -416,7 +417,7 @@ impl FormCounts {
             dig.activation_pj(),
             dig.random_bit_pj(),
         );
-        let mut c: Vec<Charge> = vec![
+        let dense: [Charge; 3] = [
             ("gradient_mac", algorithm_macs + self.grad_macs, mac),
             ("threshold_compare", d.compares, add),
             (
@@ -444,11 +445,10 @@ impl FormCounts {
             ("sampler_compare", self.sampler_compares, add),
             ("host_mac", self.host_macs, unit.host_mac_pj()),
         ];
-        c.extend(optional.into_iter().filter(|x| x.1 > 0));
-        if self.link_bytes > 0 {
-            c.push(("link_transfer", self.link_bytes, unit.link_pj_per_byte()));
-        }
-        c
+        let link: Charge = ("link_transfer", self.link_bytes, unit.link_pj_per_byte());
+        dense
+            .into_iter()
+            .chain(optional.into_iter().chain([link]).filter(|x| x.1 > 0))
     }
 }
 
