@@ -161,7 +161,11 @@ pub fn sample_eapu_rank1(
             s.skip_draws += 1;
             // U on (0, 1]: ln U is finite.
             let u = 1.0 - rng.random::<f64>();
-            next += (u.ln() / ln_q).floor();
+            // ⌊s⌋ of s = ln U / ln(1 − p̄) ≥ 0 by truncation: the same
+            // value as `floor` (exact below 2⁵³, already whole above, and
+            // past the row's end when saturated at 2⁶⁴), without the libm
+            // call the baseline x86-64 target makes for `floor`.
+            next += (u.ln() / ln_q) as u64 as f64;
             if next >= cols as f64 {
                 break;
             }
