@@ -187,28 +187,57 @@ pub fn sample_eapu_rank1(
 
 /// The random decisions EaPU's dense rule makes on the rank-1 request
 /// `ΔG_ij = k_i δ_j` (`k_i = scale · x_i · r_wg_us`, f32 as
-/// `UpdateRequest::requested_us`): the requests with `0 < |ΔG_ij| < ΔG_th`.
-/// `sorted_abs_delta` holds `|δ_j|` of the tile's columns in ascending
-/// order; `|k · d|` in f32 is non-decreasing in `d ≥ 0` (rounding is
-/// monotone), so each row's zero products form a prefix and its products
-/// at or above the threshold a suffix, both found by binary search: the
-/// work is `rows · log cols`, not `rows · cols`.
+/// `UpdateRequest::requested_us`): the requests with `0 < |ΔG_ij| < ΔG_th`,
+/// counted without visiting every cell. `|k · d|` in f32 is
+/// non-decreasing in `d ≥ 0` (rounding is monotone), so a row whose
+/// largest product `|k · max|δ||` is below the threshold and whose
+/// smallest non-zero one `|k · min_{δ≠0}|δ||` does not underflow counts
+/// every non-zero `δ_j`; any other row (a request at or above the
+/// threshold, or a product that underflows to 0) is counted by binary
+/// search over `|δ|` sorted into `sorted_abs` (a scratch, sorted once per
+/// call and only when such a row occurs): its zero products form a prefix
+/// and its products at or above the threshold a suffix. The work is one
+/// pass over `delta` plus `rows`, or `rows · log cols` and a sort, not
+/// `rows · cols`.
 pub fn eapu_random_count(
     x: &[f32],
-    sorted_abs_delta: &[f32],
+    delta: &[f32],
     scale: f32,
     r_wg_us: f32,
     threshold_us: f32,
+    sorted_abs: &mut Vec<f32>,
 ) -> u64 {
     let th = threshold_us;
+    let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
+    for d in delta {
+        let a = d.abs();
+        if a != 0.0 {
+            max = max.max(a);
+            min_nz = min_nz.min(a);
+            nnz += 1;
+        }
+    }
+    if nnz == 0 {
+        return 0;
+    }
+    let mut sorted = false;
     x.iter()
         .map(|&xi| {
             let k = scale * xi * r_wg_us;
             if k == 0.0 {
                 return 0;
             }
-            let zero = sorted_abs_delta.partition_point(|&d| k * d == 0.0);
-            let below = sorted_abs_delta.partition_point(|&d| (k * d).abs() < th);
+            if (k * max).abs() < th && k * min_nz != 0.0 {
+                return nnz;
+            }
+            if !sorted {
+                sorted_abs.clear();
+                sorted_abs.extend(delta.iter().map(|d| d.abs()));
+                sorted_abs.sort_unstable_by(f32::total_cmp);
+                sorted = true;
+            }
+            let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
+            let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
             (below - zero) as u64
         })
         .sum()
@@ -350,6 +379,7 @@ mod tests {
         let mut rng = stream(21, "count");
         let th = 2.0f32;
         let mut exact = 0;
+        let mut scratch = Vec::new();
         for trial in 0..300 {
             let (rows, cols) = (1 + trial % 9, 1 + (trial * 7) % 23);
             let r_wg = 80.0f32;
@@ -395,9 +425,7 @@ mod tests {
             let mut dec = vec![0.0f32; rows * cols];
             let mut rule = Eapu { threshold_us: th };
             let dense = decide_plain(&mut rule, &req, &mut dec, &mut stream(1, "d"));
-            let mut sorted: Vec<f32> = delta.iter().map(|d| d.abs()).collect();
-            sorted.sort_unstable_by(f32::total_cmp);
-            let n = eapu_random_count(&x, &sorted, scale, r_wg, th);
+            let n = eapu_random_count(&x, &delta, scale, r_wg, th, &mut scratch);
             assert_eq!(
                 n, dense.random_decisions,
                 "trial {trial}: x {x:?} δ {delta:?}"
@@ -406,8 +434,18 @@ mod tests {
         assert!(exact > 30, "{exact} trials with a request exactly at ΔG_th");
         // By hand, k = 0.5: 1e-45 · 0.5 underflows to 0; 0.5 and 1.5 are
         // random; 2 (exactly ΔG_th) and 2.5 are not.
-        let n = eapu_random_count(&[1.0], &[0.0, 1e-45, 1.0, 3.0, 4.0, 5.0], 0.5, 1.0, 2.0);
-        assert_eq!(n, 2);
+        let d = [5.0, 1e-45, 0.0, 3.0, 4.0, 1.0];
+        assert_eq!(
+            eapu_random_count(&[1.0], &d, 0.5, 1.0, 2.0, &mut scratch),
+            2
+        );
+        // Every row below the threshold with no underflow: the non-zero
+        // count per row, 0 for a zero row, whatever the order of δ.
+        let d = [0.5, 0.0, -1.0, 0.25];
+        assert_eq!(
+            eapu_random_count(&[1.0, 0.0, -1.5], &d, 1.0, 1.0, 2.0, &mut scratch),
+            6
+        );
     }
 
     #[test]

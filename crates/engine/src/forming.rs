@@ -165,7 +165,7 @@ pub(crate) struct UpdateScratch {
     qd: Vec<f32>,
     /// Decisions of the sparse path: (row-major index, ΔG µS), in order.
     pub(crate) sampled: Vec<(u32, f32)>,
-    /// `|δ_j|` of the tile's columns, ascending ([`eapu_random_count`]).
+    /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
     sorted_abs: Vec<f32>,
     /// The tile's write plan.
     pub(crate) plan: WritePlan,
@@ -246,12 +246,10 @@ pub(crate) fn form_and_decide(
             }
             // What EaPU's dense `decide` counts: a compare per weight and a
             // random decision per sub-threshold non-zero request.
-            scratch.sorted_abs.clear();
-            scratch.sorted_abs.extend(ds.iter().map(|d| d.abs()));
-            scratch.sorted_abs.sort_unstable_by(f32::total_cmp);
+            let random = eapu_random_count(xs, ds, scale, r_wg, th, &mut scratch.sorted_abs);
             let dense = DecisionStats {
                 compares: weights,
-                random_decisions: eapu_random_count(xs, &scratch.sorted_abs, scale, r_wg, th),
+                random_decisions: random,
                 ..DecisionStats::default()
             };
             let cycles = charge_unit(input, counts, &dense, rank, weights, lines, true, false);
