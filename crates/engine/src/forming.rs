@@ -23,7 +23,8 @@
 use crate::tile::Tile;
 use aimsim_controller::{
     eapu_random_count, log_quantise, sample_eapu_rank1, DecisionStats, FactorScratch, RuleContext,
-    RuleInput, TileBlock, TileFactors, UpdateRequest, UpdateRule, WriteMode, WritePlan,
+    RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule, WriteMode,
+    WritePlan,
 };
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::{Digital, UpdateUnit, UpdateUnitKind};
@@ -163,12 +164,114 @@ pub(crate) struct UpdateScratch {
     /// `P × cols`).
     qx: Vec<f32>,
     qd: Vec<f32>,
-    /// Decisions of the sparse path: (row-major index, ΔG µS), in order.
+    /// The sparse path's work (with one thread).
+    pub(crate) sparse: SparseWork,
+    /// The dense path's write plan.
+    pub(crate) plan: WritePlan,
+}
+
+/// One tile's sparse EaPU work ([`sample_tile`]): what it draws needs
+/// only the tile, so tiles may do it apart (on the chip's thread pool),
+/// and [`charge_sampled`] counts it afterwards in tile order.
+#[derive(Debug, Default)]
+pub(crate) struct SparseWork {
+    /// The decisions: (row-major index, ΔG µS), in order.
     pub(crate) sampled: Vec<(u32, f32)>,
     /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
     sorted_abs: Vec<f32>,
-    /// The tile's write plan.
+    /// The sampler's work.
+    stats: SamplerStats,
+    /// The dense rule's random decisions (on units that are charged them).
+    random: u64,
+    /// The tile's write plan from `sampled`.
     pub(crate) plan: WritePlan,
+}
+
+/// ΔG_th when the tile's decisions of `request` are drawn by the sparse
+/// sampler ([`form_and_decide`]): a rank-1 factor request, EaPU's rule
+/// with its analog [`WriteMode::Program`] write, any unit but
+/// `low-precision`.
+pub(crate) fn sparse_eapu(
+    rule: &dyn UpdateRule,
+    unit: &UpdateUnit,
+    request: &UpdateRequest<'_>,
+    rows: usize,
+) -> Option<f32> {
+    let th = rule.eapu_threshold_us()?;
+    (rule.write_mode() == WriteMode::Program
+        && unit.kind() != UpdateUnitKind::LowPrecision
+        && matches!(request, UpdateRequest::Factors { .. })
+        && request.rank(rows) == 1)
+        .then_some(th)
+}
+
+/// Draws the tile's EaPU decisions of a request that [`sparse_eapu`]
+/// admits into `work.sampled` (from the tile's `decide` stream only) and
+/// records the work [`charge_sampled`] counts.
+pub(crate) fn sample_tile(
+    input: &FormInput<'_, '_>,
+    th: f32,
+    tile: &mut Tile,
+    work: &mut SparseWork,
+) {
+    let UpdateRequest::Factors { x, delta, scale } = *input.request else {
+        unreachable!("sparse_eapu admits factor requests only");
+    };
+    let xs = &x[tile.row0..tile.row0 + tile.rows];
+    let ds = &delta[tile.col0..tile.col0 + tile.cols];
+    let r_wg = input.r_wg_us;
+    work.sampled.clear();
+    work.stats = sample_eapu_rank1(
+        xs,
+        ds,
+        scale,
+        r_wg,
+        th,
+        &mut tile.rng_decide,
+        &mut work.sampled,
+    );
+    // What EaPU's dense `decide` counts: a random decision per
+    // sub-threshold non-zero request (and a compare per weight).
+    work.random = if input.unit.kind() == UpdateUnitKind::SparseSampler {
+        0
+    } else {
+        eapu_random_count(xs, ds, scale, r_wg, th, &mut work.sorted_abs)
+    };
+}
+
+/// Counts the unit's work for the tile's sampled decisions `work` in
+/// `counts`; returns the cycles before the tile's writes. The
+/// `sparse-sampler` unit is charged the sampler's work; `digital-mac` and
+/// `off-chip` their dense work.
+pub(crate) fn charge_sampled(
+    input: &FormInput<'_, '_>,
+    counts: &mut FormCounts,
+    tile: &Tile,
+    work: &SparseWork,
+) -> u64 {
+    let unit = input.unit;
+    let weights = (tile.rows * tile.cols) as u64;
+    let lines = (tile.rows + tile.cols) as u64;
+    let per_cycle = u64::from(input.digital.macs_per_cycle());
+    let s = &work.stats;
+    if unit.kind() == UpdateUnitKind::SparseSampler {
+        counts.sampler_line_max += tile.cols as u64;
+        counts.sampler_row_tests += tile.rows as u64;
+        counts.sampler_rows += s.sampled_rows;
+        counts.sampler_skip_draws += s.skip_draws;
+        counts.sampler_compares += s.skip_draws + s.candidates;
+        counts.sampler_random += s.skip_draws + s.candidates + s.dense_random;
+        counts.grad_macs += s.dense_macs;
+        counts.decision.compares += s.dense_macs;
+        let lanes = u64::from(unit.sampler_lanes());
+        return (lines + s.skip_draws).div_ceil(lanes) + s.dense_macs.div_ceil(per_cycle);
+    }
+    let dense = DecisionStats {
+        compares: weights,
+        random_decisions: work.random,
+        ..DecisionStats::default()
+    };
+    charge_unit(input, counts, &dense, 1, weights, lines, true, false)
 }
 
 /// Where [`form_and_decide`] left a tile's decisions.
@@ -176,7 +279,7 @@ pub(crate) struct UpdateScratch {
 pub(crate) enum Decided {
     /// One per weight in `scratch.dec[..rows × cols]`.
     Dense,
-    /// The written weights only, in `scratch.sampled`.
+    /// The written weights only, in `scratch.sparse.sampled`.
     Sparse,
 }
 
@@ -210,51 +313,11 @@ pub(crate) fn form_and_decide(
     };
     let weights = (tile.rows * tile.cols) as u64;
     let lines = (tile.rows + tile.cols) as u64;
-    let per_cycle = u64::from(input.digital.macs_per_cycle());
     let rank = input.request.rank(rows).max(1) as u64;
-    let eapu = rule
-        .eapu_threshold_us()
-        .filter(|_| rule.write_mode() == WriteMode::Program);
-    if let (Some(th), UpdateRequest::Factors { x, delta, scale }, 1) = (eapu, *input.request, rank)
-    {
-        if unit.kind() != UpdateUnitKind::LowPrecision {
-            let xs = &x[block.row0..block.row0 + block.rows];
-            let ds = &delta[block.col0..block.col0 + block.cols];
-            scratch.sampled.clear();
-            let s = sample_eapu_rank1(
-                xs,
-                ds,
-                scale,
-                r_wg,
-                th,
-                &mut tile.rng_decide,
-                &mut scratch.sampled,
-            );
-            if unit.kind() == UpdateUnitKind::SparseSampler {
-                counts.sampler_line_max += tile.cols as u64;
-                counts.sampler_row_tests += tile.rows as u64;
-                counts.sampler_rows += s.sampled_rows;
-                counts.sampler_skip_draws += s.skip_draws;
-                counts.sampler_compares += s.skip_draws + s.candidates;
-                counts.sampler_random += s.skip_draws + s.candidates + s.dense_random;
-                counts.grad_macs += s.dense_macs;
-                counts.decision.compares += s.dense_macs;
-                let lanes = u64::from(unit.sampler_lanes());
-                let cycles =
-                    (lines + s.skip_draws).div_ceil(lanes) + s.dense_macs.div_ceil(per_cycle);
-                return (cycles, Decided::Sparse);
-            }
-            // What EaPU's dense `decide` counts: a compare per weight and a
-            // random decision per sub-threshold non-zero request.
-            let random = eapu_random_count(xs, ds, scale, r_wg, th, &mut scratch.sorted_abs);
-            let dense = DecisionStats {
-                compares: weights,
-                random_decisions: random,
-                ..DecisionStats::default()
-            };
-            let cycles = charge_unit(input, counts, &dense, rank, weights, lines, true, false);
-            return (cycles, Decided::Sparse);
-        }
+    if let Some(th) = sparse_eapu(rule, unit, input.request, rows) {
+        sample_tile(input, th, tile, &mut scratch.sparse);
+        let cycles = charge_sampled(input, counts, tile, &scratch.sparse);
+        return (cycles, Decided::Sparse);
     }
     let n = tile.rows * tile.cols;
     for buf in [&mut scratch.req, &mut scratch.dec] {

@@ -3,7 +3,10 @@
 
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
-use crate::forming::{form_and_decide, Decided, FormCounts, FormInput, UpdateScratch};
+use crate::forming::{
+    charge_sampled, form_and_decide, sample_tile, sparse_eapu, Decided, FormCounts, FormInput,
+    SparseWork, UpdateScratch,
+};
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
 use crate::reference::Fsm;
@@ -113,6 +116,9 @@ pub struct ChipSim {
     inv_scales: Vec<f32>,
     /// Buffers of `update`, shared by the tiles.
     update_scratch: UpdateScratch,
+    /// Each tile's sparse EaPU work when tiles draw in parallel (by
+    /// position in the matrix).
+    tile_work: Vec<SparseWork>,
 }
 
 impl ChipSim {
@@ -157,6 +163,7 @@ impl ChipSim {
             pool: None,
             inv_scales: Vec::new(),
             update_scratch: UpdateScratch::default(),
+            tile_work: Vec::new(),
         }
     }
 
@@ -646,9 +653,53 @@ impl ChipSim {
             // Conductance per weight unit of this matrix (`gain` 1: r_wg).
             let r_wg = model.r_wg_us / mx.gain;
             check_request(&u.request, rows, cols);
+            let unit = &self.chip.update_unit;
+            let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request, rows);
+            if let (Some(th), Some(pool)) = (sparse, self.pool.as_ref()) {
+                // Each tile draws from its own streams into its own work, in
+                // parallel; the counts and the queued phases follow in tile
+                // order, so the bits do not depend on the threads.
+                let ids = &mx.tiles;
+                let first = ids[0];
+                debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
+                if self.tile_work.len() < ids.len() {
+                    self.tile_work.resize_with(ids.len(), SparseWork::default);
+                }
+                let input = FormInput {
+                    unit,
+                    digital: &self.chip.digital,
+                    request: &u.request,
+                    rows,
+                    cols,
+                    r_wg_us: r_wg,
+                    tile_index: first,
+                };
+                let tiles = &mut self.tiles[first..first + ids.len()];
+                let works = &mut self.tile_work[..ids.len()];
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    tiles
+                        .par_iter_mut()
+                        .zip(works.par_iter_mut())
+                        .with_max_len(1)
+                        .for_each(|(tile, work)| {
+                            sample_tile(&input, th, tile, work);
+                            if let Some(cells) = tile.cells.as_ref() {
+                                work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                            }
+                        });
+                });
+                for (k, &ti) in ids.iter().enumerate() {
+                    let tile = &mut self.tiles[ti];
+                    let work = &self.tile_work[k];
+                    tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
+                    apply_sampled(tile, work, r_wg, phase, max_parallel);
+                }
+                continue;
+            }
             for &ti in &mx.tiles {
                 let input = FormInput {
-                    unit: &self.chip.update_unit,
+                    unit,
                     digital: &self.chip.digital,
                     request: &u.request,
                     rows,
@@ -662,6 +713,13 @@ impl ChipSim {
                 tile.form_cycles = cycles;
                 let n = tile.rows * tile.cols;
                 match (tile.cells.as_ref(), decided) {
+                    (_, Decided::Sparse) => {
+                        let work = &mut scratch.sparse;
+                        if let Some(cells) = tile.cells.as_ref() {
+                            work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                        }
+                        apply_sampled(tile, work, r_wg, phase, max_parallel);
+                    }
                     (None, Decided::Dense) => {
                         let inv = 1.0 / r_wg;
                         tile.weights
@@ -669,22 +727,9 @@ impl ChipSim {
                             .zip(&scratch.dec[..n])
                             .for_each(|(w, &g)| *w += g * inv);
                     }
-                    (None, Decided::Sparse) => {
-                        let inv = 1.0 / r_wg;
-                        for &(k, g) in &scratch.sampled {
-                            tile.weights[k as usize] += g * inv;
-                        }
-                    }
-                    (Some(cells), decided) => {
+                    (Some(cells), Decided::Dense) => {
                         let plan = &mut scratch.plan;
-                        match decided {
-                            Decided::Dense => {
-                                plan.fill_dense(cells, model, &scratch.dec[..n], mode);
-                            }
-                            Decided::Sparse => {
-                                plan.fill_sparse(cells, model, &scratch.sampled, mode);
-                            }
-                        }
+                        plan.fill_dense(cells, model, &scratch.dec[..n], mode);
                         tile.write_phase_tag = phase;
                         tile.push_phases(plan, max_parallel);
                     }
@@ -1041,6 +1086,21 @@ fn max_abs(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
 
+/// Applies a tile's sampled decisions `work`: added to its digital
+/// weights, or, on cells, its plan (filled from them) queued as pulse
+/// phases charged to `phase`.
+fn apply_sampled(tile: &mut Tile, work: &SparseWork, r_wg: f32, phase: Phase, max_parallel: usize) {
+    if tile.cells.is_none() {
+        let inv = 1.0 / r_wg;
+        for &(k, g) in &work.sampled {
+            tile.weights[k as usize] += g * inv;
+        }
+        return;
+    }
+    tile.write_phase_tag = phase;
+    tile.push_phases(&work.plan, max_parallel);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1377,7 +1437,7 @@ mod tests {
     /// driven step by step with batched forward and transposed MVMs and
     /// updates on `threads` threads; returns each step's outputs, ledger
     /// total, time and events, as bits.
-    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64)> {
+    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64, u64)> {
         let chip = Chip::builtin(
             "eapu-180nm",
             &over(&[
@@ -1420,13 +1480,25 @@ mod tests {
                     scale: -2.0,
                 },
             };
-            sim.update(&[u], 0).unwrap();
+            // With it a rank-1 EaPU update of the same matrix: every tile
+            // draws its sparse decisions (on the pool when there are
+            // threads).
+            let r1 = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs[..rows],
+                    delta: &ds[..cols],
+                    scale: -0.5,
+                },
+            };
+            sim.update(&[u, r1], 0).unwrap();
             let out = ys.iter().chain(&gs).map(|v| v.to_bits()).collect();
             steps.push((
                 out,
                 sim.ledger().total_pj().to_bits(),
                 sim.now().ps(),
                 sim.events(),
+                sim.writes().cell_writes,
             ));
         }
         steps
@@ -1445,9 +1517,11 @@ mod tests {
                     );
                 }
             }
-            // The steps did something: outputs and energy change.
+            // The steps did something: outputs and energy change, cells
+            // are written.
             assert_ne!(one[0].0, one[5].0, "{schedule}: outputs never changed");
             assert!(one[5].1 != one[0].1);
+            assert!(one[5].4 > one[0].4, "{schedule}: no writes");
         }
     }
 
@@ -1564,10 +1638,13 @@ mod tests {
                 form_and_decide(&input, sim.rule.as_mut(), tile, scratch, &mut counts);
             assert_eq!(decided, Decided::Sparse);
             let cells = tile.cells.as_ref().unwrap();
-            scratch
-                .plan
-                .fill_sparse(cells, &sim.model, &scratch.sampled, WriteMode::Program);
-            for w in scratch.plan.writes() {
+            scratch.sparse.plan.fill_sparse(
+                cells,
+                &sim.model,
+                &scratch.sparse.sampled,
+                WriteMode::Program,
+            );
+            for w in scratch.sparse.plan.writes() {
                 let k = w.cell as usize / 2;
                 let r = req[k];
                 let want = if r.abs() >= th { r } else { th.copysign(r) };
