@@ -167,11 +167,12 @@ impl ChipSim {
         }
     }
 
-    /// Computes the tiles' read arithmetic on `threads` threads (0: one
+    /// Computes the tiles' read arithmetic, and the sampled decisions and
+    /// write plans of rank-1 EaPU updates, on `threads` threads (0: one
     /// per CPU; default 1, this thread). Results are the same bits for any
     /// number: each tile draws only from its own random streams, and the
-    /// ledger, the event queue and the partial-sum accumulation stay on
-    /// the calling thread in a fixed order.
+    /// ledger, the event queue, the update's counts and the partial-sum
+    /// accumulation stay on the calling thread in a fixed order.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         let n = if threads == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
@@ -194,7 +195,8 @@ impl ChipSim {
         Ok(())
     }
 
-    /// Threads computing the tiles' reads (1: the calling thread).
+    /// Threads computing the tiles' reads and sampled updates (1: the
+    /// calling thread).
     pub fn threads(&self) -> usize {
         self.pool
             .as_ref()
