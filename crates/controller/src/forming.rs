@@ -22,6 +22,11 @@
 //!   threshold; it is decided densely, exactly as EaPU (a MAC, a compare
 //!   and, below threshold, a random decision per weight). The work is one
 //!   skip draw per candidate plus one per active row, not one per cell.
+//!   The engine also draws EaPU's rank-1 decisions this way on the
+//!   `digital-mac` and `off-chip` units (the simulator's method, not the
+//!   modelled hardware's: those units are charged their dense work, and
+//!   [`eapu_random_count`] gives the random decisions the dense rule
+//!   makes without visiting every cell).
 
 use aimsim_core::Rng;
 use rand::Rng as _;
@@ -156,7 +161,11 @@ pub fn sample_eapu_rank1(
             s.skip_draws += 1;
             // U on (0, 1]: ln U is finite.
             let u = 1.0 - rng.random::<f64>();
-            next += (u.ln() / ln_q).floor();
+            // ⌊s⌋ of s = ln U / ln(1 − p̄) ≥ 0 by truncation: the same
+            // value as `floor` (exact below 2⁵³, already whole above, and
+            // past the row's end when saturated at 2⁶⁴), without the libm
+            // call the baseline x86-64 target makes for `floor`.
+            next += (u.ln() / ln_q) as u64 as f64;
             if next >= cols as f64 {
                 break;
             }
@@ -174,6 +183,64 @@ pub fn sample_eapu_rank1(
         }
     }
     s
+}
+
+/// The random decisions EaPU's dense rule makes on the rank-1 request
+/// `ΔG_ij = k_i δ_j` (`k_i = scale · x_i · r_wg_us`, f32 as
+/// `UpdateRequest::requested_us`): the requests with `0 < |ΔG_ij| < ΔG_th`,
+/// counted without visiting every cell. `|k · d|` in f32 is
+/// non-decreasing in `d ≥ 0` (rounding is monotone), so a row whose
+/// largest product `|k · max|δ||` is below the threshold and whose
+/// smallest non-zero one `|k · min_{δ≠0}|δ||` does not underflow counts
+/// every non-zero `δ_j`; any other row (a request at or above the
+/// threshold, or a product that underflows to 0) is counted by binary
+/// search over `|δ|` sorted into `sorted_abs` (a scratch, sorted once per
+/// call and only when such a row occurs): its zero products form a prefix
+/// and its products at or above the threshold a suffix. The work is one
+/// pass over `delta` plus `rows`, or `rows · log cols` and a sort, not
+/// `rows · cols`.
+pub fn eapu_random_count(
+    x: &[f32],
+    delta: &[f32],
+    scale: f32,
+    r_wg_us: f32,
+    threshold_us: f32,
+    sorted_abs: &mut Vec<f32>,
+) -> u64 {
+    let th = threshold_us;
+    let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
+    for d in delta {
+        let a = d.abs();
+        if a != 0.0 {
+            max = max.max(a);
+            min_nz = min_nz.min(a);
+            nnz += 1;
+        }
+    }
+    if nnz == 0 {
+        return 0;
+    }
+    let mut sorted = false;
+    x.iter()
+        .map(|&xi| {
+            let k = scale * xi * r_wg_us;
+            if k == 0.0 {
+                return 0;
+            }
+            if (k * max).abs() < th && k * min_nz != 0.0 {
+                return nnz;
+            }
+            if !sorted {
+                sorted_abs.clear();
+                sorted_abs.extend(delta.iter().map(|d| d.abs()));
+                sorted_abs.sort_unstable_by(f32::total_cmp);
+                sorted = true;
+            }
+            let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
+            let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
+            (below - zero) as u64
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -302,6 +369,83 @@ mod tests {
         // Fewer candidates than cells: the work follows the writes.
         assert!(stats.candidates < (rows * cols) as u64 * u64::from(n) / 2);
         assert!(stats.candidates >= stats.writes / 2);
+    }
+
+    /// The count by binary search equals the dense rule's random decisions
+    /// on random rank-1 requests with zeros, values exactly at the
+    /// threshold, products that underflow to zero and rows above it.
+    #[test]
+    fn eapu_random_count_matches_the_dense_rule() {
+        let mut rng = stream(21, "count");
+        let th = 2.0f32;
+        let mut exact = 0;
+        let mut scratch = Vec::new();
+        for trial in 0..300 {
+            let (rows, cols) = (1 + trial % 9, 1 + (trial * 7) % 23);
+            let r_wg = 80.0f32;
+            let scale = -0.01 * (1.0 + rng.random::<f32>());
+            let pick = |rng: &mut Rng, v: f32| match rng.random_range(0..6) {
+                0 => 0.0,
+                1 => -v,
+                2 => 1e-40,
+                _ => v * rng.random::<f32>() * if rng.random() { 1.0 } else { -1.0 },
+            };
+            let x: Vec<f32> = (0..rows).map(|_| pick(&mut rng, 3.0)).collect();
+            let mut delta: Vec<f32> = (0..cols).map(|_| pick(&mut rng, 4.0)).collect();
+            // Some δ_j with |k_0 δ_j| exactly ΔG_th (when k_0 divides it
+            // exactly in f32), and its neighbours either side.
+            let k0 = scale * x[0] * r_wg;
+            if k0 != 0.0 && cols > 3 {
+                let d = th / k0;
+                if (k0 * d).abs() == th {
+                    exact += 1;
+                    delta[0] = d;
+                    delta[1] = f32::from_bits(d.to_bits() - 1);
+                    delta[2] = -f32::from_bits(d.to_bits() + 1);
+                }
+            }
+            let mut req = vec![0.0f32; rows * cols];
+            crate::UpdateRequest::Factors {
+                x: &x,
+                delta: &delta,
+                scale,
+            }
+            .requested_us(
+                rows,
+                cols,
+                crate::TileBlock {
+                    row0: 0,
+                    col0: 0,
+                    rows,
+                    cols,
+                },
+                r_wg,
+                &mut req,
+            );
+            let mut dec = vec![0.0f32; rows * cols];
+            let mut rule = Eapu { threshold_us: th };
+            let dense = decide_plain(&mut rule, &req, &mut dec, &mut stream(1, "d"));
+            let n = eapu_random_count(&x, &delta, scale, r_wg, th, &mut scratch);
+            assert_eq!(
+                n, dense.random_decisions,
+                "trial {trial}: x {x:?} δ {delta:?}"
+            );
+        }
+        assert!(exact > 30, "{exact} trials with a request exactly at ΔG_th");
+        // By hand, k = 0.5: 1e-45 · 0.5 underflows to 0; 0.5 and 1.5 are
+        // random; 2 (exactly ΔG_th) and 2.5 are not.
+        let d = [5.0, 1e-45, 0.0, 3.0, 4.0, 1.0];
+        assert_eq!(
+            eapu_random_count(&[1.0], &d, 0.5, 1.0, 2.0, &mut scratch),
+            2
+        );
+        // Every row below the threshold with no underflow: the non-zero
+        // count per row, 0 for a zero row, whatever the order of δ.
+        let d = [0.5, 0.0, -1.0, 0.25];
+        assert_eq!(
+            eapu_random_count(&[1.0, 0.0, -1.5], &d, 1.0, 1.0, 2.0, &mut scratch),
+            6
+        );
     }
 
     #[test]

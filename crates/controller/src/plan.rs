@@ -4,7 +4,6 @@
 use crate::WriteMode;
 use aimsim_core::Rng;
 use aimsim_device::{CellArray, DeviceModel, Polarity, ProgramOutcome};
-use bitvec::vec::BitVec;
 use rand_distr::{Distribution, StandardNormal};
 
 /// One cell's planned change.
@@ -20,19 +19,16 @@ pub struct PlannedWrite {
     pub pulses: u32,
 }
 
-/// The writes of one row of cells, by polarity.
-#[derive(Clone, Debug, Default)]
-pub struct RowPlan {
+/// The writes of one row of cells, by polarity (a view into a
+/// [`WritePlan`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RowPlan<'a> {
     /// Weight row.
     pub row: u32,
-    /// SET mask over the row's cells (`2 × cols`).
-    pub set: BitVec,
-    /// RESET mask over the row's cells.
-    pub reset: BitVec,
     /// SET writes, in cell order.
-    pub set_writes: Vec<PlannedWrite>,
+    pub set_writes: &'a [PlannedWrite],
     /// RESET writes, in cell order.
-    pub reset_writes: Vec<PlannedWrite>,
+    pub reset_writes: &'a [PlannedWrite],
 }
 
 /// A group of cells of one row pulsed together with one polarity.
@@ -53,96 +49,201 @@ impl PulsePhase<'_> {
     }
 }
 
-/// The write plan of one tile for one update.
+/// Where one row's writes sit in [`WritePlan`]'s flat list: `set` SET
+/// writes from `start`, then `reset` RESET writes.
+#[derive(Clone, Copy, Debug)]
+struct RowSpan {
+    row: u32,
+    start: u32,
+    set: u32,
+    reset: u32,
+}
+
+/// The write plan of one tile for one update: every planned write in one
+/// flat list, row by row (SET writes then RESET writes, each in cell
+/// order), and each written row's span of it. A plan is refilled in place
+/// ([`WritePlan::fill_dense`], [`WritePlan::fill_sparse`]), so one plan
+/// reused across updates allocates nothing once its buffers have grown.
 #[derive(Clone, Debug, Default)]
 pub struct WritePlan {
-    rows: Vec<RowPlan>,
+    writes: Vec<PlannedWrite>,
+    rows: Vec<RowSpan>,
+    /// The current row's RESET writes while its SET writes are listed.
+    reset_buf: Vec<PlannedWrite>,
 }
 
 impl WritePlan {
-    /// Routes each non-zero decided change (µS, one per weight, row-major
-    /// over `array`'s `rows × cols`) to a cell of its pair
-    /// ([`CellArray::route`]) and groups the cells by row and polarity.
-    /// With [`WriteMode::Pulses`] each write carries `round(|ΔG|/step)`
-    /// fixed pulses (a change that rounds to none is dropped).
+    /// The plan of `decided_us` ([`WritePlan::fill_dense`]) in a new plan.
     pub fn build(
         array: &CellArray,
         model: &DeviceModel,
         decided_us: &[f32],
         mode: WriteMode,
     ) -> WritePlan {
+        let mut plan = WritePlan::default();
+        plan.fill_dense(array, model, decided_us, mode);
+        plan
+    }
+
+    /// Replaces the plan by that of the decided changes `decided_us` (µS,
+    /// one per weight, row-major over `array`'s `rows × cols`): each
+    /// non-zero change is routed to a cell of its pair
+    /// ([`CellArray::route`]) and the cells are grouped by row and
+    /// polarity. With [`WriteMode::Pulses`] each write carries
+    /// `round(|ΔG|/step)` fixed pulses (a change that rounds to none is
+    /// dropped).
+    pub fn fill_dense(
+        &mut self,
+        array: &CellArray,
+        model: &DeviceModel,
+        decided_us: &[f32],
+        mode: WriteMode,
+    ) {
+        self.clear();
         let cols = array.cols();
-        let mut rows = Vec::new();
         for (r, chunk) in decided_us.chunks_exact(cols).enumerate() {
-            if chunk.iter().all(|&d| d == 0.0) {
-                continue;
-            }
-            let mut rp = RowPlan {
-                row: r as u32,
-                set: BitVec::repeat(false, 2 * cols),
-                reset: BitVec::repeat(false, 2 * cols),
-                ..RowPlan::default()
-            };
+            let base = r * cols;
+            let mut open = false;
             for (c, &d) in chunk.iter().enumerate() {
                 if d == 0.0 {
                     continue;
                 }
-                let (cell, pol, dg) = array.route(model, r * cols + c, d);
-                let pulses = match mode {
-                    WriteMode::Pulses { step_us } => (dg.abs() / step_us).round() as u32,
-                    WriteMode::Switch {
-                        step_us,
-                        stochastic,
-                    } => crate::switching::planned_pulses(dg, step_us, stochastic),
-                    _ => nominal_pulses(model, dg),
-                };
-                if pulses == 0 {
-                    continue;
+                if !open {
+                    self.open_row(r as u32);
+                    open = true;
                 }
-                let w = PlannedWrite {
-                    cell: cell as u32,
-                    dg_us: dg,
-                    pulses,
-                };
-                let local = cell - 2 * r * cols;
-                match pol {
-                    Polarity::Set => {
-                        rp.set.set(local, true);
-                        rp.set_writes.push(w);
-                    }
-                    Polarity::Reset => {
-                        rp.reset.set(local, true);
-                        rp.reset_writes.push(w);
-                    }
-                }
+                self.push(array, model, base + c, d, mode);
             }
-            if !(rp.set_writes.is_empty() && rp.reset_writes.is_empty()) {
-                rows.push(rp);
+            if open {
+                self.close_row();
             }
         }
-        WritePlan { rows }
     }
 
-    /// The rows that have writes.
-    pub fn rows(&self) -> &[RowPlan] {
-        &self.rows
+    /// Replaces the plan by that of the sparse decided changes `decided`:
+    /// (weight index, row-major over `array`'s `rows × cols`; ΔG in µS),
+    /// indices strictly increasing, zero changes allowed and skipped. The
+    /// plan is the one [`WritePlan::fill_dense`] builds from the dense
+    /// array holding these changes, at a cost that grows with the writes,
+    /// not the cells.
+    ///
+    /// # Panics
+    /// If the indices are not increasing or leave the array (a broken
+    /// caller invariant).
+    pub fn fill_sparse(
+        &mut self,
+        array: &CellArray,
+        model: &DeviceModel,
+        decided: &[(u32, f32)],
+        mode: WriteMode,
+    ) {
+        self.clear();
+        let cols = array.cols();
+        let weights = array.rows() * cols;
+        let mut row = None;
+        let mut last = None;
+        for &(k, d) in decided {
+            assert!(
+                last.is_none_or(|l| k > l) && (k as usize) < weights,
+                "sparse decisions must be increasing indices below {weights}"
+            );
+            last = Some(k);
+            if d == 0.0 {
+                continue;
+            }
+            let r = k / cols as u32;
+            if row != Some(r) {
+                if row.is_some() {
+                    self.close_row();
+                }
+                self.open_row(r);
+                row = Some(r);
+            }
+            self.push(array, model, k as usize, d, mode);
+        }
+        if row.is_some() {
+            self.close_row();
+        }
+    }
+
+    /// Empties the plan, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.writes.clear();
+        self.rows.clear();
+        self.reset_buf.clear();
+    }
+
+    fn open_row(&mut self, row: u32) {
+        self.rows.push(RowSpan {
+            row,
+            start: self.writes.len() as u32,
+            set: 0,
+            reset: 0,
+        });
+    }
+
+    /// Appends the open row's RESET writes after its SET writes; drops
+    /// the row if it has none.
+    fn close_row(&mut self) {
+        let span = self.rows.last_mut().expect("a row is open");
+        span.reset = self.reset_buf.len() as u32;
+        span.set = self.writes.len() as u32 - span.start;
+        if span.set + span.reset == 0 {
+            self.rows.pop();
+        }
+        self.writes.append(&mut self.reset_buf);
+    }
+
+    /// Plans the change `d` (µS, non-zero) of weight `k` in the open row.
+    fn push(&mut self, array: &CellArray, model: &DeviceModel, k: usize, d: f32, mode: WriteMode) {
+        let (cell, pol, dg) = array.route(model, k, d);
+        let pulses = match mode {
+            WriteMode::Pulses { step_us } => (dg.abs() / step_us).round() as u32,
+            WriteMode::Switch {
+                step_us,
+                stochastic,
+            } => crate::switching::planned_pulses(dg, step_us, stochastic),
+            _ => nominal_pulses(model, dg),
+        };
+        if pulses == 0 {
+            return;
+        }
+        let w = PlannedWrite {
+            cell: cell as u32,
+            dg_us: dg,
+            pulses,
+        };
+        match pol {
+            Polarity::Set => self.writes.push(w),
+            Polarity::Reset => self.reset_buf.push(w),
+        }
+    }
+
+    /// The rows that have writes, in row order.
+    pub fn rows(&self) -> impl Iterator<Item = RowPlan<'_>> {
+        self.rows.iter().map(|s| {
+            let (a, b) = (s.start as usize, (s.start + s.set) as usize);
+            RowPlan {
+                row: s.row,
+                set_writes: &self.writes[a..b],
+                reset_writes: &self.writes[b..b + s.reset as usize],
+            }
+        })
+    }
+
+    /// Every planned write, row by row (SET then RESET writes).
+    pub fn writes(&self) -> &[PlannedWrite] {
+        &self.writes
     }
 
     /// Cells written by the plan.
     pub fn cell_writes(&self) -> usize {
-        self.rows
-            .iter()
-            .map(|r| r.set_writes.len() + r.reset_writes.len())
-            .sum()
+        self.writes.len()
     }
 
     /// Nominal pulses of the plan.
     pub fn pulses(&self) -> u64 {
-        self.rows
-            .iter()
-            .flat_map(|r| r.set_writes.iter().chain(&r.reset_writes))
-            .map(|w| u64::from(w.pulses))
-            .sum()
+        self.writes.iter().map(|w| u64::from(w.pulses)).sum()
     }
 
     /// Whether the plan writes nothing.
@@ -154,7 +255,7 @@ impl WritePlan {
     /// RESET cells, each split into chunks of at most `max_parallel` cells.
     pub fn phases(&self, max_parallel: usize) -> impl Iterator<Item = PulsePhase<'_>> {
         assert!(max_parallel > 0, "parallel-write limit must be positive");
-        self.rows.iter().flat_map(move |rp| {
+        self.rows().flat_map(move |rp| {
             let set = rp.set_writes.chunks(max_parallel).map(move |w| PulsePhase {
                 row: rp.row,
                 polarity: Polarity::Set,
@@ -365,9 +466,21 @@ mod tests {
             prop_assert_eq!(phase_pulses, plan.pulses());
             let keys: BTreeSet<u32> = seen.keys().copied().collect();
             prop_assert_eq!(keys.len(), plan.cell_writes());
+            // The sparse list of the same changes gives the same plan.
+            let sparse: Vec<(u32, f32)> = decided.iter().enumerate()
+                .filter(|(_, &d)| d != 0.0)
+                .map(|(k, &d)| (k as u32, d))
+                .collect();
+            let mut again = WritePlan::build(&a, &m, &[0.0; 48], mode);
+            again.fill_sparse(&a, &m, &sparse, mode);
+            prop_assert_eq!(again.writes(), plan.writes());
+            let spans = |p: &WritePlan| p.rows()
+                .map(|r| (r.row, r.set_writes.len(), r.reset_writes.len()))
+                .collect::<Vec<_>>();
+            prop_assert_eq!(spans(&again), spans(&plan));
             for rp in plan.rows() {
-                prop_assert_eq!(rp.set.count_ones(), rp.set_writes.len());
-                prop_assert_eq!(rp.reset.count_ones(), rp.reset_writes.len());
+                prop_assert!(rp.set_writes.iter().all(|w| w.dg_us > 0.0));
+                prop_assert!(rp.reset_writes.iter().all(|w| w.dg_us < 0.0));
             }
         }
     }
@@ -424,7 +537,7 @@ mod tests {
             .collect();
         let mut written = vec![false; before.len()];
         for rp in plan.rows() {
-            for wr in rp.set_writes.iter().chain(&rp.reset_writes) {
+            for wr in rp.set_writes.iter().chain(rp.reset_writes) {
                 written[wr.cell as usize] = true;
             }
         }

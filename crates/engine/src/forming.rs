@@ -22,8 +22,9 @@
 
 use crate::tile::Tile;
 use aimsim_controller::{
-    log_quantise, sample_eapu_rank1, DecisionStats, FactorScratch, RuleContext, RuleInput,
-    TileBlock, TileFactors, UpdateRequest, UpdateRule,
+    eapu_random_count, log_quantise, sample_eapu_rank1, DecisionStats, FactorScratch, RuleContext,
+    RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule, WriteMode,
+    WritePlan,
 };
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::{Digital, UpdateUnit, UpdateUnitKind};
@@ -149,17 +150,159 @@ pub(crate) struct FormInput<'a, 'r> {
     pub(crate) tile_index: usize,
 }
 
+/// Buffers of one update, shared by every tile in turn (a tile's requests
+/// and decisions live only while it is formed, decided and planned), so
+/// the chip holds one tile's worth of them however many tiles it has.
+#[derive(Debug, Default)]
+pub(crate) struct UpdateScratch {
+    factors: FactorScratch,
+    /// Requested and decided ΔG of the dense path (the first
+    /// `rows × cols` values).
+    req: Vec<f32>,
+    pub(crate) dec: Vec<f32>,
+    /// Coded factors of the `low-precision` update unit (`P × rows`,
+    /// `P × cols`).
+    qx: Vec<f32>,
+    qd: Vec<f32>,
+    /// The sparse path's work (with one thread).
+    pub(crate) sparse: SparseWork,
+    /// The dense path's write plan.
+    pub(crate) plan: WritePlan,
+}
+
+/// One tile's sparse EaPU work ([`sample_tile`]): what it draws needs
+/// only the tile, so tiles may do it apart (on the chip's thread pool),
+/// and [`charge_sampled`] counts it afterwards in tile order.
+#[derive(Debug, Default)]
+pub(crate) struct SparseWork {
+    /// The decisions: (row-major index, ΔG µS), in order.
+    pub(crate) sampled: Vec<(u32, f32)>,
+    /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
+    sorted_abs: Vec<f32>,
+    /// The sampler's work.
+    stats: SamplerStats,
+    /// The dense rule's random decisions (on units that are charged them).
+    random: u64,
+    /// The tile's write plan from `sampled`.
+    pub(crate) plan: WritePlan,
+}
+
+/// ΔG_th when the tile's decisions of `request` are drawn by the sparse
+/// sampler ([`form_and_decide`]): a rank-1 factor request, EaPU's rule
+/// with its analog [`WriteMode::Program`] write, any unit but
+/// `low-precision`.
+pub(crate) fn sparse_eapu(
+    rule: &dyn UpdateRule,
+    unit: &UpdateUnit,
+    request: &UpdateRequest<'_>,
+    rows: usize,
+) -> Option<f32> {
+    let th = rule.eapu_threshold_us()?;
+    (rule.write_mode() == WriteMode::Program
+        && unit.kind() != UpdateUnitKind::LowPrecision
+        && matches!(request, UpdateRequest::Factors { .. })
+        && request.rank(rows) == 1)
+        .then_some(th)
+}
+
+/// Draws the tile's EaPU decisions of a request that [`sparse_eapu`]
+/// admits into `work.sampled` (from the tile's `decide` stream only) and
+/// records the work [`charge_sampled`] counts.
+pub(crate) fn sample_tile(
+    input: &FormInput<'_, '_>,
+    th: f32,
+    tile: &mut Tile,
+    work: &mut SparseWork,
+) {
+    let UpdateRequest::Factors { x, delta, scale } = *input.request else {
+        unreachable!("sparse_eapu admits factor requests only");
+    };
+    let xs = &x[tile.row0..tile.row0 + tile.rows];
+    let ds = &delta[tile.col0..tile.col0 + tile.cols];
+    let r_wg = input.r_wg_us;
+    work.sampled.clear();
+    work.stats = sample_eapu_rank1(
+        xs,
+        ds,
+        scale,
+        r_wg,
+        th,
+        &mut tile.rng_decide,
+        &mut work.sampled,
+    );
+    // What EaPU's dense `decide` counts: a random decision per
+    // sub-threshold non-zero request (and a compare per weight).
+    work.random = if input.unit.kind() == UpdateUnitKind::SparseSampler {
+        0
+    } else {
+        eapu_random_count(xs, ds, scale, r_wg, th, &mut work.sorted_abs)
+    };
+}
+
+/// Counts the unit's work for the tile's sampled decisions `work` in
+/// `counts`; returns the cycles before the tile's writes. The
+/// `sparse-sampler` unit is charged the sampler's work; `digital-mac` and
+/// `off-chip` their dense work.
+pub(crate) fn charge_sampled(
+    input: &FormInput<'_, '_>,
+    counts: &mut FormCounts,
+    tile: &Tile,
+    work: &SparseWork,
+) -> u64 {
+    let unit = input.unit;
+    let weights = (tile.rows * tile.cols) as u64;
+    let lines = (tile.rows + tile.cols) as u64;
+    let per_cycle = u64::from(input.digital.macs_per_cycle());
+    let s = &work.stats;
+    if unit.kind() == UpdateUnitKind::SparseSampler {
+        counts.sampler_line_max += tile.cols as u64;
+        counts.sampler_row_tests += tile.rows as u64;
+        counts.sampler_rows += s.sampled_rows;
+        counts.sampler_skip_draws += s.skip_draws;
+        counts.sampler_compares += s.skip_draws + s.candidates;
+        counts.sampler_random += s.skip_draws + s.candidates + s.dense_random;
+        counts.grad_macs += s.dense_macs;
+        counts.decision.compares += s.dense_macs;
+        let lanes = u64::from(unit.sampler_lanes());
+        return (lines + s.skip_draws).div_ceil(lanes) + s.dense_macs.div_ceil(per_cycle);
+    }
+    let dense = DecisionStats {
+        compares: weights,
+        random_decisions: work.random,
+        ..DecisionStats::default()
+    };
+    charge_unit(input, counts, &dense, 1, weights, lines, true, false)
+}
+
+/// Where [`form_and_decide`] left a tile's decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decided {
+    /// One per weight in `scratch.dec[..rows × cols]`.
+    Dense,
+    /// The written weights only, in `scratch.sparse.sampled`.
+    Sparse,
+}
+
 /// Forms the tile's requested changes with the chip's unit, has them
-/// decided into `tile.dec`, counts the work in `counts`, and returns the
-/// cycles before the tile's writes may start.
+/// decided (into `scratch`, as [`Decided`] says), counts the work in
+/// `counts`, and returns the cycles before the tile's writes may start.
+///
+/// A rank-1 factor request under EaPU's rule (`eapu_threshold_us`, the
+/// analog [`WriteMode::Program`] write) is drawn by the sparse sampler
+/// ([`sample_eapu_rank1`]) on every unit but `low-precision` (whose coded
+/// requests are no longer rank 1): on `sparse-sampler` that is the
+/// modelled hardware; on `digital-mac` and `off-chip` only the simulator's
+/// method — the same distribution of decisions at a cost that grows with
+/// the writes — and those units are charged exactly their dense work (a
+/// MAC and a compare per weight, the dense rule's random decisions
+/// counted by [`eapu_random_count`]).
 pub(crate) fn form_and_decide(
     input: &FormInput<'_, '_>,
     rule: &mut dyn UpdateRule,
     tile: &mut Tile,
-    scratch: &mut FactorScratch,
-    sampled: &mut Vec<(u32, f32)>,
+    scratch: &mut UpdateScratch,
     counts: &mut FormCounts,
-) -> u64 {
+) -> (u64, Decided) {
     let (rows, cols, r_wg) = (input.rows, input.cols, input.r_wg_us);
     let unit = input.unit;
     let block = TileBlock {
@@ -170,61 +313,48 @@ pub(crate) fn form_and_decide(
     };
     let weights = (tile.rows * tile.cols) as u64;
     let lines = (tile.rows + tile.cols) as u64;
-    let per_cycle = u64::from(input.digital.macs_per_cycle());
     let rank = input.request.rank(rows).max(1) as u64;
-    if unit.kind() == UpdateUnitKind::SparseSampler && rank == 1 {
-        if let (Some(th), UpdateRequest::Factors { x, delta, scale }) =
-            (rule.eapu_threshold_us(), *input.request)
-        {
-            let xs = &x[block.row0..block.row0 + block.rows];
-            let ds = &delta[block.col0..block.col0 + block.cols];
-            sampled.clear();
-            let s = sample_eapu_rank1(xs, ds, scale, r_wg, th, &mut tile.rng_decide, sampled);
-            tile.dec.fill(0.0);
-            for &(k, d) in sampled.iter() {
-                tile.dec[k as usize] = d;
-            }
-            counts.sampler_line_max += tile.cols as u64;
-            counts.sampler_row_tests += tile.rows as u64;
-            counts.sampler_rows += s.sampled_rows;
-            counts.sampler_skip_draws += s.skip_draws;
-            counts.sampler_compares += s.skip_draws + s.candidates;
-            counts.sampler_random += s.skip_draws + s.candidates + s.dense_random;
-            counts.grad_macs += s.dense_macs;
-            counts.decision.compares += s.dense_macs;
-            let lanes = u64::from(unit.sampler_lanes());
-            return (lines + s.skip_draws).div_ceil(lanes) + s.dense_macs.div_ceil(per_cycle);
+    if let Some(th) = sparse_eapu(rule, unit, input.request, rows) {
+        sample_tile(input, th, tile, &mut scratch.sparse);
+        let cycles = charge_sampled(input, counts, tile, &scratch.sparse);
+        return (cycles, Decided::Sparse);
+    }
+    let n = tile.rows * tile.cols;
+    for buf in [&mut scratch.req, &mut scratch.dec] {
+        if buf.len() < n {
+            buf.resize(n, 0.0);
         }
     }
-    input
-        .request
-        .requested_us(rows, cols, block, r_wg, &mut tile.req);
+    let req = &mut scratch.req[..n];
+    input.request.requested_us(rows, cols, block, r_wg, req);
     let gradient = rule.needs_gradient();
     let low_precision = unit.kind() == UpdateUnitKind::LowPrecision && gradient;
-    let mut factors = input.request.tile_factors(rows, cols, block, r_wg, scratch);
+    let mut factors = input
+        .request
+        .tile_factors(rows, cols, block, r_wg, &mut scratch.factors);
     if low_precision {
         let levels = unit.code_levels();
         let rng = &mut tile.rng_form;
         match factors {
             Some(f) => {
-                tile.qx.clear();
-                tile.qx.extend_from_slice(f.x);
-                tile.qd.clear();
-                tile.qd.extend_from_slice(f.delta);
+                scratch.qx.clear();
+                scratch.qx.extend_from_slice(f.x);
+                scratch.qd.clear();
+                scratch.qd.extend_from_slice(f.delta);
                 for p in 0..f.rank {
-                    let xr = &mut tile.qx[p * tile.rows..(p + 1) * tile.rows];
+                    let xr = &mut scratch.qx[p * tile.rows..(p + 1) * tile.rows];
                     counts.lp_round_draws += log_quantise(xr, levels, rng);
-                    let dr = &mut tile.qd[p * tile.cols..(p + 1) * tile.cols];
+                    let dr = &mut scratch.qd[p * tile.cols..(p + 1) * tile.cols];
                     counts.lp_round_draws += log_quantise(dr, levels, rng);
                 }
                 let q = TileFactors {
-                    x: &tile.qx,
-                    delta: &tile.qd,
+                    x: &scratch.qx,
+                    delta: &scratch.qd,
                     rank: f.rank,
                     scale_us: f.scale_us,
                 };
                 for (p, (xp, dp)) in (0..q.rank).map(|p| (p, q.term(p))) {
-                    for (out_row, &xi) in tile.req.chunks_exact_mut(tile.cols).zip(xp) {
+                    for (out_row, &xi) in req.chunks_exact_mut(tile.cols).zip(xp) {
                         let k = q.scale_us * xi;
                         if p == 0 {
                             out_row.iter_mut().zip(dp).for_each(|(o, &d)| *o = k * d);
@@ -238,7 +368,7 @@ pub(crate) fn form_and_decide(
                 factors = Some(q);
             }
             None => {
-                counts.lp_round_draws += log_quantise(&mut tile.req, levels, rng);
+                counts.lp_round_draws += log_quantise(req, levels, rng);
                 counts.lp_line_max += weights;
                 counts.lp_encodes += weights;
             }
@@ -248,13 +378,43 @@ pub(crate) fn form_and_decide(
         tile: input.tile_index,
         rows: tile.rows,
         cols: tile.cols,
-        requested_us: &tile.req,
+        requested_us: req,
         factors,
     };
     let mut ctx = RuleContext::new(&mut tile.rng_decide);
-    rule.decide(&rule_input, &mut tile.dec, &mut ctx);
+    rule.decide(&rule_input, &mut scratch.dec[..n], &mut ctx);
     let s = ctx.costs();
-    add_decisions(&mut counts.decision, &s);
+    let cycles = charge_unit(
+        input,
+        counts,
+        &s,
+        rank,
+        weights,
+        lines,
+        gradient,
+        low_precision,
+    );
+    (cycles, Decided::Dense)
+}
+
+/// Counts the unit's forming work and the rule's decisions `s` of one
+/// tile (`weights`, `lines` rows + columns, a rank-`rank` request; the
+/// gradient formed when `gradient`, its factors coded when
+/// `low_precision`); returns the cycles before the tile's writes.
+#[allow(clippy::too_many_arguments)]
+fn charge_unit(
+    input: &FormInput<'_, '_>,
+    counts: &mut FormCounts,
+    s: &DecisionStats,
+    rank: u64,
+    weights: u64,
+    lines: u64,
+    gradient: bool,
+    low_precision: bool,
+) -> u64 {
+    let unit = input.unit;
+    let per_cycle = u64::from(input.digital.macs_per_cycle());
+    add_decisions(&mut counts.decision, s);
     let grad = if gradient { rank * weights } else { 0 };
     let decide_ops = s.compares + s.coincidence_counts;
     match unit.kind() {
@@ -298,7 +458,8 @@ fn add_decisions(sum: &mut DecisionStats, s: &DecisionStats) {
 pub(crate) type Charge = (&'static str, u64, f64);
 
 impl FormCounts {
-    /// The digital charges of the update, in ledger order, with
+    /// The digital charges of the update, in ledger order (an iterator:
+    /// nothing is allocated per update), with
     /// `algorithm_macs` (the caller's own MACs) added to the gradient MACs.
     /// The first five entries are those of the digital MAC array with any
     /// rule (zero counts of the optional ones left out), so a
@@ -308,7 +469,7 @@ impl FormCounts {
         unit: &UpdateUnit,
         dig: &Digital,
         algorithm_macs: u64,
-    ) -> Vec<Charge> {
+    ) -> impl Iterator<Item = Charge> {
         let d = &self.decision;
         let bits = u64::from(dig.random_bits_per_decision());
         let (mac, add, lut, bit) = (
@@ -317,7 +478,7 @@ impl FormCounts {
             dig.activation_pj(),
             dig.random_bit_pj(),
         );
-        let mut c: Vec<Charge> = vec![
+        let dense: [Charge; 3] = [
             ("gradient_mac", algorithm_macs + self.grad_macs, mac),
             ("threshold_compare", d.compares, add),
             (
@@ -345,11 +506,10 @@ impl FormCounts {
             ("sampler_compare", self.sampler_compares, add),
             ("host_mac", self.host_macs, unit.host_mac_pj()),
         ];
-        c.extend(optional.into_iter().filter(|x| x.1 > 0));
-        if self.link_bytes > 0 {
-            c.push(("link_transfer", self.link_bytes, unit.link_pj_per_byte()));
-        }
-        c
+        let link: Charge = ("link_transfer", self.link_bytes, unit.link_pj_per_byte());
+        dense
+            .into_iter()
+            .chain(optional.into_iter().chain([link]).filter(|x| x.1 > 0))
     }
 }
 
@@ -509,6 +669,47 @@ mod tests {
         // Another rule uses the MAC array.
         let (_, ops) = one_update(&[("update_unit", "sparse-sampler")], "bp", small);
         assert_eq!(count(&ops, "gradient_mac"), 24 + 3);
+    }
+
+    /// A rank-1 EaPU request on `digital-mac` and `off-chip` is drawn by
+    /// the sparse sampler, but the units are charged their dense work: a
+    /// MAC (or host MAC) and a compare per weight, and the random bits of
+    /// every request with `0 < |ΔG| < ΔG_th`, counted here cell by cell.
+    #[test]
+    fn sampled_eapu_is_charged_the_units_dense_work() {
+        for scale in [-0.005f32, -0.05, -0.5, 0.0] {
+            let req = UpdateRequest::Factors {
+                x: &X[..4],
+                delta: &D[..6],
+                scale,
+            };
+            let mut want = vec![0.0f32; 24];
+            let block = TileBlock {
+                row0: 0,
+                col0: 0,
+                rows: 4,
+                cols: 6,
+            };
+            req.requested_us(4, 6, block, 80.0, &mut want);
+            let random = want
+                .iter()
+                .filter(|r| r.abs() > 0.0 && r.abs() < 2.0)
+                .count() as u64;
+            assert_eq!(
+                random == 0,
+                scale == 0.0 || scale == -0.5,
+                "{scale}: {random}"
+            );
+            let (sim, ops) = one_update(&[], "eapu", req);
+            assert_eq!(count(&ops, "gradient_mac"), 24 + 3, "scale {scale}");
+            assert_eq!(count(&ops, "threshold_compare"), 24);
+            let bits = u64::from(sim.chip().digital.random_bits_per_decision());
+            assert_eq!(count(&ops, "random_bits"), random * bits, "scale {scale}");
+            let (_, ops) = one_update(&[("update_unit", "off-chip")], "eapu", req);
+            assert_eq!(count(&ops, "host_mac"), 24);
+            assert_eq!(count(&ops, "threshold_compare"), 24);
+            assert_eq!(count(&ops, "random_bits"), random * bits);
+        }
     }
 
     #[test]

@@ -3,14 +3,17 @@
 
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
-use crate::forming::{form_and_decide, FormCounts, FormInput};
+use crate::forming::{
+    charge_sampled, form_and_decide, sample_tile, sparse_eapu, Decided, FormCounts, FormInput,
+    SparseWork, UpdateScratch,
+};
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
 use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
-use crate::tile::{OwnedPhase, Placement, Tile};
+use crate::tile::{Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{FactorScratch, UpdateRequest, UpdateRule, WritePlan};
+use aimsim_controller::{UpdateRequest, UpdateRule};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -112,6 +115,11 @@ pub struct ChipSim {
     pool: Option<rayon::ThreadPool>,
     /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
     inv_scales: Vec<f32>,
+    /// Buffers of `update`, shared by the tiles.
+    update_scratch: UpdateScratch,
+    /// Each tile's sparse EaPU work when tiles draw in parallel (by
+    /// position in the matrix).
+    tile_work: Vec<SparseWork>,
 }
 
 impl ChipSim {
@@ -155,14 +163,17 @@ impl ChipSim {
             probe: None,
             pool: None,
             inv_scales: Vec::new(),
+            update_scratch: UpdateScratch::default(),
+            tile_work: Vec::new(),
         }
     }
 
-    /// Computes the tiles' read arithmetic on `threads` threads (0: one
+    /// Computes the tiles' read arithmetic, and the sampled decisions and
+    /// write plans of rank-1 EaPU updates, on `threads` threads (0: one
     /// per CPU; default 1, this thread). Results are the same bits for any
     /// number: each tile draws only from its own random streams, and the
-    /// ledger, the event queue and the partial-sum accumulation stay on
-    /// the calling thread in a fixed order.
+    /// ledger, the event queue, the update's counts and the partial-sum
+    /// accumulation stay on the calling thread in a fixed order.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         let n = if threads == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
@@ -185,7 +196,8 @@ impl ChipSim {
         Ok(())
     }
 
-    /// Threads computing the tiles' reads (1: the calling thread).
+    /// Threads computing the tiles' reads and sampled updates (1: the
+    /// calling thread).
     pub fn threads(&self) -> usize {
         self.pool
             .as_ref()
@@ -639,17 +651,60 @@ impl ChipSim {
         let mode = self.rule.write_mode();
         let max_parallel = self.chip.driver.max_parallel() as usize;
         let mut counts = FormCounts::default();
-        let mut scratch = FactorScratch::default();
-        let mut sampled = Vec::new();
+        let scratch = &mut self.update_scratch;
         for u in updates {
             let mx = &self.matrices[u.matrix.0];
             let (rows, cols) = (mx.rows, mx.cols);
             // Conductance per weight unit of this matrix (`gain` 1: r_wg).
             let r_wg = model.r_wg_us / mx.gain;
             check_request(&u.request, rows, cols);
+            let unit = &self.chip.update_unit;
+            let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request, rows);
+            if let (Some(th), Some(pool)) = (sparse, self.pool.as_ref()) {
+                // Each tile draws from its own streams into its own work, in
+                // parallel; the counts and the queued phases follow in tile
+                // order, so the bits do not depend on the threads.
+                let ids = &mx.tiles;
+                let first = ids[0];
+                debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
+                if self.tile_work.len() < ids.len() {
+                    self.tile_work.resize_with(ids.len(), SparseWork::default);
+                }
+                let input = FormInput {
+                    unit,
+                    digital: &self.chip.digital,
+                    request: &u.request,
+                    rows,
+                    cols,
+                    r_wg_us: r_wg,
+                    tile_index: first,
+                };
+                let tiles = &mut self.tiles[first..first + ids.len()];
+                let works = &mut self.tile_work[..ids.len()];
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    tiles
+                        .par_iter_mut()
+                        .zip(works.par_iter_mut())
+                        .with_max_len(1)
+                        .for_each(|(tile, work)| {
+                            sample_tile(&input, th, tile, work);
+                            if let Some(cells) = tile.cells.as_ref() {
+                                work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                            }
+                        });
+                });
+                for (k, &ti) in ids.iter().enumerate() {
+                    let tile = &mut self.tiles[ti];
+                    let work = &self.tile_work[k];
+                    tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
+                    apply_sampled(tile, work, r_wg, phase, max_parallel);
+                }
+                continue;
+            }
             for &ti in &mx.tiles {
                 let input = FormInput {
-                    unit: &self.chip.update_unit,
+                    unit,
                     digital: &self.chip.digital,
                     request: &u.request,
                     rows,
@@ -658,31 +713,30 @@ impl ChipSim {
                     tile_index: ti,
                 };
                 let tile = &mut self.tiles[ti];
-                tile.form_cycles = form_and_decide(
-                    &input,
-                    self.rule.as_mut(),
-                    tile,
-                    &mut scratch,
-                    &mut sampled,
-                    &mut counts,
-                );
-                match tile.cells.as_ref() {
-                    None => {
+                let (cycles, decided) =
+                    form_and_decide(&input, self.rule.as_mut(), tile, scratch, &mut counts);
+                tile.form_cycles = cycles;
+                let n = tile.rows * tile.cols;
+                match (tile.cells.as_ref(), decided) {
+                    (_, Decided::Sparse) => {
+                        let work = &mut scratch.sparse;
+                        if let Some(cells) = tile.cells.as_ref() {
+                            work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                        }
+                        apply_sampled(tile, work, r_wg, phase, max_parallel);
+                    }
+                    (None, Decided::Dense) => {
                         let inv = 1.0 / r_wg;
                         tile.weights
                             .iter_mut()
-                            .zip(&tile.dec)
+                            .zip(&scratch.dec[..n])
                             .for_each(|(w, &g)| *w += g * inv);
                     }
-                    Some(cells) => {
-                        let plan = WritePlan::build(cells, model, &tile.dec, mode);
+                    (Some(cells), Decided::Dense) => {
+                        let plan = &mut scratch.plan;
+                        plan.fill_dense(cells, model, &scratch.dec[..n], mode);
                         tile.write_phase_tag = phase;
-                        tile.phases
-                            .extend(plan.phases(max_parallel).map(|p| OwnedPhase {
-                                row: p.row,
-                                polarity: p.polarity,
-                                writes: p.writes.to_vec(),
-                            }));
+                        tile.push_phases(plan, max_parallel);
                     }
                 }
             }
@@ -1039,9 +1093,25 @@ fn max_abs(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
 
+/// Applies a tile's sampled decisions `work`: added to its digital
+/// weights, or, on cells, its plan (filled from them) queued as pulse
+/// phases charged to `phase`.
+fn apply_sampled(tile: &mut Tile, work: &SparseWork, r_wg: f32, phase: Phase, max_parallel: usize) {
+    if tile.cells.is_none() {
+        let inv = 1.0 / r_wg;
+        for &(k, g) in &work.sampled {
+            tile.weights[k as usize] += g * inv;
+        }
+        return;
+    }
+    tile.write_phase_tag = phase;
+    tile.push_phases(&work.plan, max_parallel);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aimsim_controller::{TileBlock, WriteMode};
     use aimsim_core::config::overrides as over;
     use aimsim_device::builtin_device;
 
@@ -1374,7 +1444,7 @@ mod tests {
     /// driven step by step with batched forward and transposed MVMs and
     /// updates on `threads` threads; returns each step's outputs, ledger
     /// total, time and events, as bits.
-    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64)> {
+    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64, u64)> {
         let chip = Chip::builtin(
             "eapu-180nm",
             &over(&[
@@ -1417,13 +1487,25 @@ mod tests {
                     scale: -2.0,
                 },
             };
-            sim.update(&[u], 0).unwrap();
+            // With it a rank-1 EaPU update of the same matrix: every tile
+            // draws its sparse decisions (on the pool when there are
+            // threads).
+            let r1 = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs[..rows],
+                    delta: &ds[..cols],
+                    scale: -0.5,
+                },
+            };
+            sim.update(&[u, r1], 0).unwrap();
             let out = ys.iter().chain(&gs).map(|v| v.to_bits()).collect();
             steps.push((
                 out,
                 sim.ledger().total_pj().to_bits(),
                 sim.now().ps(),
                 sim.events(),
+                sim.writes().cell_writes,
             ));
         }
         steps
@@ -1442,9 +1524,11 @@ mod tests {
                     );
                 }
             }
-            // The steps did something: outputs and energy change.
+            // The steps did something: outputs and energy change, cells
+            // are written.
             assert_ne!(one[0].0, one[5].0, "{schedule}: outputs never changed");
             assert!(one[5].1 != one[0].1);
+            assert!(one[5].4 > one[0].4, "{schedule}: no writes");
         }
     }
 
@@ -1489,5 +1573,118 @@ mod tests {
     fn chip_sim_is_send() {
         fn send<T: Send>() {}
         send::<ChipSim>();
+    }
+
+    /// The engine's EaPU path on the default `digital-mac` unit (sparse
+    /// sampling, plan from the sparse list) writes each weight with EaPU's
+    /// probability `p = min(1, |ΔG|/ΔG_th)`, each written weight once with
+    /// `sign(ΔG)·ΔG_th` (or ΔG at or above the threshold): N = 20 000
+    /// updates of a 12 × 16 tile (seed 4) whose requests span p from 0.002
+    /// to 1. Each weight's count is binomial(N, p), so `|count − N p| ≤
+    /// 5 √(N p (1 − p)) + 1` for all 192 weights with probability > 0.9999
+    /// (5σ per weight), and the chi-square of the sub-threshold weights
+    /// stays below its 99.99 % quantile (Wilson–Hilferty, z = 3.719).
+    #[test]
+    fn eapu_writes_each_weight_with_its_probability() {
+        let (rows, cols) = (12usize, 16usize);
+        let o = over(&[("array.rows", "12"), ("array.cols", "32")]);
+        let chip = Chip::builtin("eapu-180nm", &o).unwrap();
+        let model = builtin_device("eapu-180nm", &[]).unwrap();
+        let mut sim = ChipSim::new(chip, model, 4).unwrap();
+        let m = sim.place(rows, cols, &vec![0.0; rows * cols]);
+        let x: Vec<f32> = (0..rows)
+            .map(|i| match i {
+                3 => 0.0,
+                7 => 0.8,
+                _ => (0.01 + 0.016 * i as f32) * if i % 2 == 0 { 1.0 } else { -1.0 },
+            })
+            .collect();
+        let delta: Vec<f32> = (0..cols)
+            .map(|j| match j {
+                5 => 0.0,
+                _ => (0.02 + 0.06 * j as f32) * if j % 3 == 0 { -1.0 } else { 1.0 },
+            })
+            .collect();
+        let request = UpdateRequest::Factors {
+            x: &x,
+            delta: &delta,
+            scale: -0.05,
+        };
+        let r_wg = sim.model.r_wg_us;
+        let th = sim.rule.eapu_threshold_us().unwrap();
+        let mut req = vec![0.0f32; rows * cols];
+        let block = TileBlock {
+            row0: 0,
+            col0: 0,
+            rows,
+            cols,
+        };
+        request.requested_us(rows, cols, block, r_wg, &mut req);
+        let p: Vec<f64> = req
+            .iter()
+            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
+            .collect();
+        assert!(p.contains(&1.0) && p.iter().any(|&q| q > 0.0 && q < 0.01));
+        let n = 20_000u32;
+        let mut writes = vec![0u32; rows * cols];
+        let mut counts = FormCounts::default();
+        let ti = sim.matrices[m.0].tiles[0];
+        for _ in 0..n {
+            let input = FormInput {
+                unit: &sim.chip.update_unit,
+                digital: &sim.chip.digital,
+                request: &request,
+                rows,
+                cols,
+                r_wg_us: r_wg,
+                tile_index: ti,
+            };
+            let tile = &mut sim.tiles[ti];
+            let scratch = &mut sim.update_scratch;
+            let (_, decided) =
+                form_and_decide(&input, sim.rule.as_mut(), tile, scratch, &mut counts);
+            assert_eq!(decided, Decided::Sparse);
+            let cells = tile.cells.as_ref().unwrap();
+            scratch.sparse.plan.fill_sparse(
+                cells,
+                &sim.model,
+                &scratch.sparse.sampled,
+                WriteMode::Program,
+            );
+            for w in scratch.sparse.plan.writes() {
+                let k = w.cell as usize / 2;
+                let r = req[k];
+                let want = if r.abs() >= th { r } else { th.copysign(r) };
+                // The pair's cell takes ±ΔG by polarity ([`CellArray::route`]).
+                assert_eq!(w.dg_us.abs(), want.abs(), "weight {k}");
+                writes[k] += 1;
+            }
+        }
+        let nf = f64::from(n);
+        let (mut chi2, mut df) = (0.0f64, 0.0f64);
+        for (k, &q) in p.iter().enumerate() {
+            let c = f64::from(writes[k]);
+            let bound = 5.0 * (nf * q * (1.0 - q)).sqrt() + 1.0;
+            assert!(
+                (c - nf * q).abs() <= bound,
+                "weight {k}: {c} writes, expected {:.1} (p = {q})",
+                nf * q
+            );
+            if q > 0.0 && q < 1.0 {
+                chi2 += (c - nf * q).powi(2) / (nf * q * (1.0 - q));
+                df += 1.0;
+            }
+        }
+        let h = 2.0 / (9.0 * df);
+        let quantile = df * (1.0 - h + 3.719 * h.sqrt()).powi(3);
+        assert!(
+            chi2 < quantile,
+            "chi-square {chi2} over {df} weights, bound {quantile}"
+        );
+        // Charged as the dense rule: a compare per weight per update.
+        assert_eq!(
+            counts.decision.compares,
+            (rows * cols) as u64 * u64::from(n)
+        );
     }
 }

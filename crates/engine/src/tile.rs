@@ -6,18 +6,21 @@ use crate::queue::TileOp;
 use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
-use aimsim_controller::PlannedWrite;
+use aimsim_controller::{PlannedWrite, WritePlan};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::Phase;
 use aimsim_periphery::Adc;
 use std::collections::VecDeque;
 
-/// One pulse phase of a tile's pending write plan.
-pub(crate) struct OwnedPhase {
+/// One pulse phase of a tile's pending writes: `len` writes of
+/// [`Tile::phase_writes`] from `start`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PhaseSpan {
     pub(crate) row: u32,
     pub(crate) polarity: Polarity,
-    pub(crate) writes: Vec<PlannedWrite>,
+    pub(crate) start: u32,
+    pub(crate) len: u32,
 }
 
 /// One crossbar tile with its periphery state and random streams.
@@ -56,17 +59,13 @@ pub(crate) struct Tile {
     ahead_power: Vec<f64>,
     ahead_sum_v2: Vec<f64>,
     ahead_scratch: Vec<f32>,
-    /// Scratch for requested and decided updates.
-    pub(crate) req: Vec<f32>,
-    pub(crate) dec: Vec<f32>,
-    /// Coded factors of the `low-precision` update unit (`P × rows`,
-    /// `P × cols`).
-    pub(crate) qx: Vec<f32>,
-    pub(crate) qd: Vec<f32>,
     /// Cycles the update-forming unit and the rule's decisions take before
     /// the tile's writes start.
     pub(crate) form_cycles: u64,
-    pub(crate) phases: VecDeque<OwnedPhase>,
+    /// Pending pulse phases, oldest first, over the planned writes of
+    /// `phase_writes` (both buffers reused from update to update).
+    pub(crate) phases: VecDeque<PhaseSpan>,
+    pub(crate) phase_writes: Vec<PlannedWrite>,
     /// The controller phase the pending writes are charged to.
     pub(crate) write_phase_tag: Phase,
     /// ADC full-scale calibration of forward (0) and transposed (1) reads.
@@ -151,12 +150,9 @@ impl Tile {
             ahead_power: Vec::new(),
             ahead_sum_v2: Vec::new(),
             ahead_scratch: Vec::new(),
-            req: vec![0.0; rows * cols],
-            dec: vec![0.0; rows * cols],
-            qx: Vec::new(),
-            qd: Vec::new(),
             form_cycles: 0,
             phases: VecDeque::new(),
+            phase_writes: Vec::new(),
             write_phase_tag: Phase::UPDATE,
             adc_range: [AdcRange::default(); 2],
             busy_ps: 0,
@@ -312,7 +308,33 @@ impl Tile {
 
     /// Cells the next pulse phase pulses (0 if none is pending).
     pub(crate) fn next_phase_cells(&self) -> u32 {
-        self.phases.front().map_or(0, |p| p.writes.len() as u32)
+        self.phases.front().map_or(0, |p| p.len)
+    }
+
+    /// Appends `plan`'s pulse phases (at most `max_parallel` cells each)
+    /// to the pending ones. The writes of phases already executed are
+    /// dropped first, so `phase_writes` holds only pending writes and,
+    /// once grown, allocates nothing.
+    pub(crate) fn push_phases(&mut self, plan: &WritePlan, max_parallel: usize) {
+        let done = self
+            .phases
+            .front()
+            .map_or(self.phase_writes.len(), |p| p.start as usize);
+        if done > 0 {
+            self.phase_writes.drain(..done);
+            for p in self.phases.iter_mut() {
+                p.start -= done as u32;
+            }
+        }
+        for ph in plan.phases(max_parallel) {
+            self.phases.push_back(PhaseSpan {
+                row: ph.row,
+                polarity: ph.polarity,
+                start: self.phase_writes.len() as u32,
+                len: ph.writes.len() as u32,
+            });
+            self.phase_writes.extend_from_slice(ph.writes);
+        }
     }
 }
 

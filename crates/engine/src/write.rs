@@ -37,7 +37,8 @@ pub(crate) fn write_phase(
     } else {
         ("reset_pulse", "reset_phase")
     };
-    let n = ph.writes.len() as u32;
+    let n = ph.len;
+    let writes = &tile.phase_writes[ph.start as usize..(ph.start + ph.len) as usize];
     let hw = WriteHardware {
         driver: &chip.driver,
         adc: &chip.adc,
@@ -49,7 +50,7 @@ pub(crate) fn write_phase(
         cells,
         model,
         set,
-        &ph.writes,
+        writes,
         &hw,
         &mut tile.rng_write,
         &mut tile.rng_read,
