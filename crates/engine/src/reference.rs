@@ -74,10 +74,10 @@ impl ChipSim {
                         self.tiles[ti].fsm = Fsm::Idle;
                         self.budget.release(cells);
                         released = true;
-                        if self.tiles[ti].phases.is_empty() {
-                            self.finish_op(ti, t, true);
-                        } else {
+                        if self.tiles[ti].op_has_phases() {
                             wants_phase.push(ti);
+                        } else {
+                            self.finish_op(ti, t, true);
                         }
                         changed = true;
                     }
@@ -96,7 +96,10 @@ impl ChipSim {
                     self.tiles[ti].op_start = t;
                     self.tiles[ti].fsm = Fsm::Idle;
                     match op {
-                        TileOp::Write => self.request_phase_stepped(ti, t)?,
+                        TileOp::Write => {
+                            self.tiles[ti].begin_write_op();
+                            self.request_phase_stepped(ti, t)?
+                        }
                         TileOp::Read { transposed } => {
                             let (settle, (batches, conv)) = self.start_read(ti, transposed);
                             self.tiles[ti].fsm = Fsm::Read {

@@ -748,8 +748,8 @@ impl ChipSim {
         // Each tile's gradient unit runs in parallel before its writes.
         self.update_issued = self.now;
         for ti in 0..self.tiles.len() {
-            let tile = &self.tiles[ti];
-            if tile.phases.is_empty() {
+            let tile = &mut self.tiles[ti];
+            if !tile.issue_write_op() {
                 continue;
             }
             let ready = self.now + self.chip.clock.cycles(tile.form_cycles);
@@ -890,7 +890,10 @@ impl ChipSim {
                             self.queue.push(at, EventKind::AdcDone { tile });
                         }
                     }
-                    TileOp::Write => self.try_write_phase(ti, t)?,
+                    TileOp::Write => {
+                        self.tiles[ti].begin_write_op();
+                        self.try_write_phase(ti, t)?
+                    }
                 }
             }
             EventKind::AdcStart { tile } => {
@@ -914,10 +917,10 @@ impl ChipSim {
                     self.budget.grant_scheduled = true;
                     self.queue.push(t, EventKind::Grant);
                 }
-                let next = if self.tiles[tile as usize].phases.is_empty() {
-                    EventKind::WriteDone { tile }
-                } else {
+                let next = if self.tiles[tile as usize].op_has_phases() {
                     EventKind::WritePhase { tile }
+                } else {
+                    EventKind::WriteDone { tile }
                 };
                 self.queue.push(t, next);
             }
@@ -1509,6 +1512,60 @@ mod tests {
             ));
         }
         steps
+    }
+
+    /// Two updates issued back to back in the pipelined schedule, with no
+    /// read between them, are two write operations of their own: each
+    /// executes its update's phases (the first used to run both, and the
+    /// second then found none and panicked). Both plans are made before
+    /// either executes, as when one `update` call carries both requests,
+    /// and the cells end the same as then.
+    #[test]
+    fn back_to_back_pipelined_updates_each_write_their_own_phases() {
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[
+                ("array.rows", "2"),
+                ("array.cols", "4"),
+                ("engine.schedule", "pipelined"),
+            ]),
+        )
+        .unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let (rows, cols) = (5, 9);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
+        let xs: Vec<f32> = (0..rows).map(|i| (i as f32 * 0.71).cos()).collect();
+        let ds: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.29).sin() * 0.3).collect();
+        let run = |one_call: bool| {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 7).unwrap();
+            let m = sim.place(rows, cols, &w);
+            sim.enter_phase(Phase::UPDATE).unwrap();
+            let u = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs,
+                    delta: &ds,
+                    scale: -20.0,
+                },
+            };
+            if one_call {
+                sim.update(&[u, u], 0).unwrap();
+            } else {
+                sim.update(&[u], 0).unwrap();
+                sim.update(&[u], 0).unwrap();
+            }
+            sim.finish_pending().unwrap();
+            let mut y = vec![0.0f32; cols];
+            sim.enter_phase(Phase::FORWARD).unwrap();
+            sim.mvm(m, &xs, &mut y).unwrap();
+            let writes = sim.writes().cell_writes;
+            (y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), writes)
+        };
+        let (a, b) = (run(false), run(true));
+        assert!(a.1 > 0, "no writes");
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -65,6 +65,13 @@ pub(crate) struct Tile {
     /// Pending pulse phases, oldest first, over the planned writes of
     /// `phase_writes` (both buffers reused from update to update).
     pub(crate) phases: VecDeque<PhaseSpan>,
+    /// Phases pushed since the last write operation was issued.
+    pub(crate) unissued_phases: u32,
+    /// The phase count of each issued write operation not yet started, in
+    /// issue order: an operation executes its own update's phases only.
+    pub(crate) write_ops: VecDeque<u32>,
+    /// Phases left of the write operation in progress.
+    pub(crate) op_phases: u32,
     pub(crate) phase_writes: Vec<PlannedWrite>,
     /// The controller phase the pending writes are charged to.
     pub(crate) write_phase_tag: Phase,
@@ -152,6 +159,9 @@ impl Tile {
             ahead_scratch: Vec::new(),
             form_cycles: 0,
             phases: VecDeque::new(),
+            unissued_phases: 0,
+            write_ops: VecDeque::new(),
+            op_phases: 0,
             phase_writes: Vec::new(),
             write_phase_tag: Phase::UPDATE,
             adc_range: [AdcRange::default(); 2],
@@ -334,7 +344,33 @@ impl Tile {
                 len: ph.writes.len() as u32,
             });
             self.phase_writes.extend_from_slice(ph.writes);
+            self.unissued_phases += 1;
         }
+    }
+
+    /// Takes the phases pushed since the last write operation as one new
+    /// operation's; returns whether there were any.
+    pub(crate) fn issue_write_op(&mut self) -> bool {
+        if self.unissued_phases == 0 {
+            return false;
+        }
+        self.write_ops.push_back(self.unissued_phases);
+        self.unissued_phases = 0;
+        true
+    }
+
+    /// Starts the oldest issued write operation: its phases are the next
+    /// ones to execute.
+    pub(crate) fn begin_write_op(&mut self) {
+        self.op_phases = self
+            .write_ops
+            .pop_front()
+            .expect("a write operation was issued");
+    }
+
+    /// Whether the write operation in progress has phases left.
+    pub(crate) fn op_has_phases(&self) -> bool {
+        self.op_phases > 0
     }
 }
 

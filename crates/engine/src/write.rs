@@ -26,6 +26,7 @@ pub(crate) fn write_phase(
     let tid = tile.id;
     let phase = tile.write_phase_tag;
     let ph = tile.phases.pop_front().expect("a scheduled phase exists");
+    tile.op_phases -= 1;
     let cells = tile
         .cells
         .as_mut()
