@@ -339,11 +339,11 @@ impl AdcRange {
             self.max_ua = currents_ua.iter().fold(self.max_ua, |m, i| m.max(i.abs()));
             self.reads += 1;
             if self.reads == window {
+                // A window of zero currents keeps the step it had.
                 if self.max_ua > 0.0 {
                     let fs = self.max_ua * adc.calibration_margin() as f32;
                     self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
                 }
-                // A window of zero currents keeps the step it had.
                 if self.lsb_ua.is_some() && adc.recalibrate_every() > 0 {
                     self.reads = 0;
                     self.max_ua = 0.0;
