@@ -474,6 +474,7 @@ fn impossible_chip_values_exit_2_naming_the_field() {
         ("chip.dac.energy_pj=NaN", "dac.energy_pj"),
         ("chip.adc.walden_fom_fj=-100", "adc.walden_fom_fj"),
         ("chip.adc.calibration_margin=0.5", "adc.calibration_margin"),
+        ("chip.adc.recalibrate_every=64", "adc.recalibrate_every"),
         ("chip.adc.conversion_cycles=0", "adc.conversion_cycles"),
         ("chip.adc.adcs_per_tile=0", "adc.adcs_per_tile"),
         ("chip.driver.set_gate_v=20", "driver.set_gate_v"),

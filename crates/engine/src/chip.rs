@@ -389,6 +389,7 @@ mod tests {
             ("dac.encoding", "\"thermometer\"", "dac.encoding"),
             ("adc.offset_lsb", "1e9", "adc.offset_lsb"),
             ("adc.calibration_margin", "0.9", "adc.calibration_margin"),
+            ("adc.recalibrate_every", "8", "adc.recalibrate_every"),
             ("adc.conversion_cycles", "0", "adc.conversion_cycles"),
             ("sense.noise_ua", "-0.1", "sense.noise_ua"),
             ("driver.set_gate_v", "0", "driver.set_gate_v"),

@@ -197,6 +197,18 @@ pub(crate) fn charge(
         lines,
         lines as f64 * chip.adc.energy_pj(),
     );
+    // Re-ranging (`adc.recalibrate_every`) compares every conversion with
+    // the window's peak: one digital compare, charged as an add.
+    if chip.adc.recalibrate_every() > 0 {
+        ledger.add(
+            Component::Adc,
+            "range_peak",
+            phase,
+            id,
+            lines,
+            lines as f64 * chip.digital.add_pj(),
+        );
+    }
 }
 
 /// Charges the verify reads of a write-verify phase: `reads` row drives

@@ -375,31 +375,98 @@ impl Tile {
 }
 
 /// The full-scale state of one tile's ADCs for one read direction
-/// (`adc.calibration_reads`).
+/// (`adc.calibration_reads`, `adc.recalibrate_every`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AdcRange {
-    /// Reads recorded so far.
+    /// Reads recorded in the current window.
     reads: u64,
     /// Largest `|I|` seen in them, µA.
     max_ua: f32,
-    /// The calibrated step, once `calibration_reads` reads were seen.
+    /// The calibrated step, once the first `calibration_reads` reads were seen.
     lsb_ua: Option<f32>,
 }
 
 impl AdcRange {
     /// The step to convert `currents_ua` with (`configured_ua` until
-    /// calibrated); records their largest magnitude while calibrating.
+    /// calibrated); records their largest magnitude while calibrating, and
+    /// sets the step of the next window at the end of each window (the
+    /// first of `calibration_reads` reads, then, if re-ranging, every
+    /// `recalibrate_every` reads).
     pub(crate) fn step(&mut self, adc: &Adc, configured_ua: f32, currents_ua: &[f32]) -> f32 {
-        let n = adc.calibration_reads();
-        if self.reads < n {
+        let step = self.lsb_ua.unwrap_or(configured_ua);
+        let window = if self.lsb_ua.is_none() {
+            adc.calibration_reads()
+        } else {
+            adc.recalibrate_every()
+        };
+        if self.reads < window {
             self.max_ua = currents_ua.iter().fold(self.max_ua, |m, i| m.max(i.abs()));
             self.reads += 1;
-            if self.reads == n && self.max_ua > 0.0 {
-                let fs = self.max_ua * adc.calibration_margin() as f32;
-                self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
+            if self.reads == window {
+                // A window of zero currents keeps the step it had.
+                if self.max_ua > 0.0 {
+                    let fs = self.max_ua * adc.calibration_margin() as f32;
+                    self.lsb_ua = Some(adc.lsb_for_full_scale(fs));
+                }
+                if self.lsb_ua.is_some() && adc.recalibrate_every() > 0 {
+                    self.reads = 0;
+                    self.max_ua = 0.0;
+                }
             }
-            return configured_ua;
         }
-        self.lsb_ua.unwrap_or(configured_ua)
+        step
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::config::Check;
+    use aimsim_periphery::{AdcKind, RawAdc};
+
+    fn adc(recalibrate_every: u64) -> Adc {
+        let raw = RawAdc {
+            kind: AdcKind::Sar,
+            bits: 8,
+            full_scale_ua: 500.0,
+            backward_full_scale_ua: None,
+            adcs_per_tile: 8,
+            energy_pj: None,
+            walden_fom_fj: Some(100.0),
+            noise_lsb: 0.0,
+            offset_lsb: 0.0,
+            conversion_cycles: None,
+            calibration_reads: 2,
+            calibration_margin: 2.0,
+            recalibrate_every,
+            ideal: false,
+        };
+        Adc::validate(&Check::new("adc"), raw).unwrap()
+    }
+
+    #[test]
+    fn adc_range_calibrates_once_or_follows_each_window() {
+        let configured = 1000.0 / 256.0;
+        // Once: two reads at the configured step, then 2 × their peak for good.
+        let a = adc(0);
+        let mut r = AdcRange::default();
+        assert_eq!(r.step(&a, configured, &[3.0, -4.0]), configured);
+        assert_eq!(r.step(&a, configured, &[1.0]), configured);
+        for _ in 0..5 {
+            assert_eq!(r.step(&a, configured, &[40.0]), a.lsb_for_full_scale(8.0));
+        }
+        // Re-ranging every 3 reads: each window's peak sets the next step,
+        // up when the currents grow and down when they shrink.
+        let a = adc(3);
+        let mut r = AdcRange::default();
+        r.step(&a, configured, &[3.0, -4.0]);
+        r.step(&a, configured, &[1.0]);
+        for _ in 0..3 {
+            assert_eq!(r.step(&a, configured, &[-10.0]), a.lsb_for_full_scale(8.0));
+        }
+        for _ in 0..3 {
+            assert_eq!(r.step(&a, configured, &[1.0]), a.lsb_for_full_scale(20.0));
+        }
+        assert_eq!(r.step(&a, configured, &[0.0]), a.lsb_for_full_scale(2.0));
     }
 }

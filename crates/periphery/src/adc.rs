@@ -63,6 +63,17 @@ pub struct RawAdc {
     /// Head-room factor on the calibrated full scale, 1..=16 (default: 1.25).
     #[serde(default = "default_margin")]
     pub calibration_margin: f64,
+    /// Re-ranging window, in reads: if > 0 (and `calibration_reads` > 0),
+    /// after the first calibration each tile's ADCs keep recording the
+    /// largest `|I|` of every further window of this many reads per
+    /// direction and set `calibration_margin × max |I|` of the window as
+    /// the full scale of the next one (a peak detector on the integrator
+    /// output and a programmable integration gain, the automatic gain
+    /// control of a sensing chain), so the range follows the weights as
+    /// they grow or shrink during training. 0 keeps the first calibration
+    /// (default: 0).
+    #[serde(default)]
+    pub recalibrate_every: u64,
     /// No quantisation, clipping or noise (energy and timing still charged) (default: false).
     #[serde(default)]
     pub ideal: bool,
@@ -94,6 +105,12 @@ impl Adc {
             c.int_range("conversion_cycles", n, 1, 1_000_000)?;
         }
         c.range("calibration_margin", raw.calibration_margin, 1.0, 16.0)?;
+        if raw.recalibrate_every > 0 && raw.calibration_reads == 0 {
+            return Err(c.err(
+                "recalibrate_every",
+                "re-ranging needs a first calibration: set calibration_reads > 0",
+            ));
+        }
         let energy_pj = match (raw.energy_pj, raw.walden_fom_fj) {
             (Some(_), Some(_)) => {
                 return Err(c.err("walden_fom_fj", "give energy_pj or walden_fom_fj, not both (to replace one, set the other to null)"));
@@ -258,6 +275,11 @@ impl Adc {
         self.cfg.calibration_margin
     }
 
+    /// Reads per re-ranging window after the first calibration (0: never).
+    pub fn recalibrate_every(&self) -> u64 {
+        self.cfg.recalibrate_every
+    }
+
     /// Whether quantisation, clipping and noise are off.
     pub fn ideal(&self) -> bool {
         self.cfg.ideal
@@ -286,6 +308,7 @@ mod tests {
                 conversion_cycles: None,
                 calibration_reads: 0,
                 calibration_margin: 1.25,
+                recalibrate_every: 0,
                 ideal: false,
             },
         )
@@ -355,6 +378,7 @@ mod tests {
             conversion_cycles: None,
             calibration_reads: 0,
             calibration_margin: 1.25,
+            recalibrate_every: 0,
             ideal: false,
         };
         let both = RawAdc {
@@ -427,6 +451,7 @@ mod tests {
             conversion_cycles: Some(3),
             calibration_reads: 16,
             calibration_margin: 2.0,
+            recalibrate_every: 64,
             ideal: true,
         };
         let a = Adc::validate(&Check::new("t"), raw).unwrap();
@@ -444,7 +469,14 @@ mod tests {
         );
         assert_eq!((a.noise_lsb(), a.offset_lsb()), (0.25, -0.5));
         assert_eq!(a.configured_conversion_cycles(), Some(3));
-        assert_eq!((a.calibration_reads(), a.calibration_margin()), (16, 2.0));
+        assert_eq!(
+            (
+                a.calibration_reads(),
+                a.calibration_margin(),
+                a.recalibrate_every()
+            ),
+            (16, 2.0, 64)
+        );
         assert!(a.ideal());
     }
 
