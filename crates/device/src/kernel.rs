@@ -134,6 +134,59 @@ fn row1(r: &[[f32; 2]], v: f32, out: &mut [f32]) {
     }
 }
 
+/// [`forward_accumulate`] from the rows' cached differences: `d` holds
+/// `G⁺−G⁻` of each weight (`cols` per row, each formed by the same `f32`
+/// subtraction the pair kernel does), so the sums have the same bits from
+/// half the bytes.
+pub fn forward_accumulate_diff(d: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { forward_accumulate_diff_avx2(d, cols, driven, out) };
+    }
+    forward_accumulate_diff_body(d, cols, driven, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_accumulate_diff_avx2(d: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    forward_accumulate_diff_body(d, cols, driven, out);
+}
+
+#[inline(always)]
+fn forward_accumulate_diff_body(d: &[f32], cols: usize, driven: &[(usize, f32)], out: &mut [f32]) {
+    let out = &mut out[..cols];
+    let row = |r: usize| &d[r * cols..(r + 1) * cols];
+    let mut groups = driven.chunks_exact(FWD_ROWS);
+    for grp in &mut groups {
+        let [r0, r1, r2, r3] = [row(grp[0].0), row(grp[1].0), row(grp[2].0), row(grp[3].0)];
+        let [v0, v1, v2, v3] = [grp[0].1, grp[1].1, grp[2].1, grp[3].1];
+        for ((((o, &a), &b), &c), &e) in out.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            let mut s = *o;
+            s += v0 * a;
+            s += v1 * b;
+            s += v2 * c;
+            s += v3 * e;
+            *o = s;
+        }
+    }
+    for &(r, v) in groups.remainder() {
+        for (o, &a) in out.iter_mut().zip(row(r)) {
+            *o += v * a;
+        }
+    }
+}
+
+/// `G⁺−G⁻` of each weight of rows `rows` into `d` (`cols` per row).
+pub fn row_differences(g: &[f32], cols: usize, rows: &[usize], d: &mut [f32]) {
+    for &r in rows {
+        let src = pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
+        for (o, p) in d[r * cols..(r + 1) * cols].iter_mut().zip(src) {
+            *o = p[0] - p[1];
+        }
+    }
+}
+
 /// Forward accumulation of `n` input vectors at once, a matrix-matrix
 /// product: `outs[b][c] += Σ_r vs[b][r]·(G⁺−G⁻)[r][c]` (`vs`: `n × rows`,
 /// `outs`: `n × cols`), each output summed in ascending row order as
@@ -438,6 +491,16 @@ mod tests {
             forward_accumulate(&g, cols, &driven, &mut got);
             let mut generic = vec![0.25f32; cols];
             forward_accumulate_body(&g, cols, &driven, &mut generic);
+            assert_eq!(bits(&want), bits(&got));
+            assert_eq!(bits(&want), bits(&generic));
+            // From the cached differences of every row.
+            let all: Vec<usize> = (0..rows).collect();
+            let mut d = vec![f32::NAN; rows * cols];
+            row_differences(&g, cols, &all, &mut d);
+            let mut got = vec![0.25f32; cols];
+            forward_accumulate_diff(&d, cols, &driven, &mut got);
+            let mut generic = vec![0.25f32; cols];
+            forward_accumulate_diff_body(&d, cols, &driven, &mut generic);
             assert_eq!(bits(&want), bits(&got));
             assert_eq!(bits(&want), bits(&generic));
             // Three vectors at once (the second all zero, the third with
