@@ -227,6 +227,8 @@ impl CellArray {
     /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
     /// plus 8 (written value and write time) for a device that relaxes,
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
+    /// The read caches (each weight's `G⁺−G⁻`, 2 B per cell, and one sum
+    /// per row) are not state and not counted.
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
