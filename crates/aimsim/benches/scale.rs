@@ -5,6 +5,10 @@
 //! trains a fresh simulation (assembly not timed) for a fixed number of
 //! steps; the test-set inference of the report is not included.
 //!
+//! A second group, `place_and_step`, is the 10⁶ → 10⁸-cell scaling
+//! series (placing a chip and 2 training steps; the 10⁸ point with
+//! `AIMSIM_BENCH_1E8=1`).
+//!
 //! Run: `cargo bench -p aimsim --bench scale`. Figures are recorded in
 //! docs/performance.md beside aihwkit's (`scripts/aihwkit_bench.py`).
 
@@ -62,5 +66,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The 10⁶ → 10⁸-cell scaling series of `scripts/scaling.sh` as a bench:
+/// N-N-10 dense networks on synthetic data (`2·(N² + 10N)` cells), each
+/// iteration placing the chip (`Simulation::new`) and training 2 steps.
+/// The 10⁸-cell point (N = 7071, ≈ 1.5 GiB, seconds per iteration) runs
+/// only with `AIMSIM_BENCH_1E8=1`; peak memory is measured by the script.
+fn scaling(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut sizes = vec![707usize, 2236];
+    if std::env::var_os("AIMSIM_BENCH_1E8").is_some() {
+        sizes.push(7071);
+    }
+    let mut g = c.benchmark_group("place_and_step");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for n in sizes {
+        let file = dir.path().join(format!("n{n}.network.json"));
+        let net = format!(
+            r#"{{"schema": "aimsim.network/1", "name": "mlp-{n}-{n}-10", "input": [{n}],
+  "data": {{"synthetic": {{"train": 64, "test": 8, "classes": 10, "seed": 1}}}},
+  "layers": [{{"kind": "dense", "outputs": {n}, "activation": "tanh"}}, {{"kind": "dense", "outputs": 10}}],
+  "loss": "cross_entropy", "metric": "accuracy"}}"#
+        );
+        std::fs::write(&file, net).expect("network file");
+        let spec = RunSpec::builder()
+            .steps(2)
+            .network(file.to_str().expect("utf-8 path"))
+            .build()
+            .expect("valid spec");
+        let cells = 2 * (n * n + 10 * n) as u64;
+        g.throughput(Throughput::Elements(cells));
+        g.bench_function(format!("cells_{cells}"), |b| {
+            b.iter(|| {
+                let mut sim = Simulation::new(&spec).expect("simulation");
+                sim.step(2).expect("steps")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, scaling);
 criterion_main!(benches);
