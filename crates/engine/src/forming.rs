@@ -22,10 +22,11 @@
 
 use crate::tile::Tile;
 use aimsim_controller::{
-    eapu_random_count, log_quantise, sample_eapu_rank1, DecisionStats, FactorScratch, RuleContext,
-    RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule, WriteMode,
-    WritePlan,
+    eapu_random_count, log_quantise, sample_eapu_rank1, DecisionStats, Eapu, FactorScratch,
+    RuleContext, RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule,
+    WriteMode, WritePlan,
 };
+use aimsim_device::DeviceModel;
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::{Digital, UpdateUnit, UpdateUnitKind};
 
@@ -203,6 +204,103 @@ pub(crate) fn sparse_eapu(
         && matches!(request, UpdateRequest::Factors { .. })
         && request.rank(rows) == 1)
         .then_some(th)
+}
+
+/// `Some(ΔG_th)` when the tiles of a request that EaPU decides densely
+/// (not rank 1; the analog [`WriteMode::Program`] write) may be formed and
+/// decided apart, on the chip's thread pool ([`dense_eapu_tile`]): on the
+/// units whose charges do not depend on the tile order (`digital-mac`,
+/// `sparse-sampler`; `off-chip`'s tiles queue on one link).
+pub(crate) fn dense_eapu(
+    rule: &dyn UpdateRule,
+    unit: &UpdateUnit,
+    request: &UpdateRequest<'_>,
+    rows: usize,
+) -> Option<f32> {
+    let th = rule.eapu_threshold_us()?;
+    (rule.write_mode() == WriteMode::Program
+        && rule.needs_gradient()
+        && matches!(
+            unit.kind(),
+            UpdateUnitKind::DigitalMac | UpdateUnitKind::SparseSampler
+        )
+        && sparse_eapu(rule, unit, request, rows).is_none())
+    .then_some(th)
+}
+
+/// One thread's working memory for [`dense_eapu_tile`]: the tile's
+/// requested and decided ΔG.
+#[derive(Debug, Default)]
+pub(crate) struct DenseScratch {
+    req: Vec<f32>,
+    dec: Vec<f32>,
+}
+
+/// One tile's dense EaPU work: its decisions' counts and write plan.
+#[derive(Debug, Default)]
+pub(crate) struct DenseWork {
+    stats: DecisionStats,
+    pub(crate) plan: WritePlan,
+}
+
+/// Forms the tile's requested changes, decides them as [`Eapu::decide`]
+/// does (from the tile's `decide` stream: the bits of the serial path) and
+/// plans the writes into `work.plan`; [`charge_dense`] counts the work
+/// afterwards in tile order.
+pub(crate) fn dense_eapu_tile(
+    input: &FormInput<'_, '_>,
+    th: f32,
+    tile: &mut Tile,
+    model: &DeviceModel,
+    work: &mut DenseWork,
+    scratch: &mut DenseScratch,
+) {
+    let n = tile.rows * tile.cols;
+    for buf in [&mut scratch.req, &mut scratch.dec] {
+        if buf.len() < n {
+            buf.resize(n, 0.0);
+        }
+    }
+    let block = TileBlock {
+        row0: tile.row0,
+        col0: tile.col0,
+        rows: tile.rows,
+        cols: tile.cols,
+    };
+    let req = &mut scratch.req[..n];
+    input
+        .request
+        .requested_us(input.rows, input.cols, block, input.r_wg_us, req);
+    let rule_input = RuleInput {
+        tile: tile.id as usize,
+        rows: tile.rows,
+        cols: tile.cols,
+        requested_us: req,
+        factors: None,
+    };
+    let mut ctx = RuleContext::new(&mut tile.rng_decide);
+    Eapu { threshold_us: th }.decide(&rule_input, &mut scratch.dec[..n], &mut ctx);
+    work.stats = ctx.costs();
+    let cells = tile
+        .cells
+        .as_ref()
+        .expect("dense_eapu_tile on device tiles only");
+    work.plan
+        .fill_dense(cells, model, &scratch.dec[..n], WriteMode::Program);
+}
+
+/// Counts one tile's [`dense_eapu_tile`] work as [`form_and_decide`]
+/// counts the serial path's; returns the cycles before its writes.
+pub(crate) fn charge_dense(
+    input: &FormInput<'_, '_>,
+    counts: &mut FormCounts,
+    tile: &Tile,
+    work: &DenseWork,
+) -> u64 {
+    let weights = (tile.rows * tile.cols) as u64;
+    let lines = (tile.rows + tile.cols) as u64;
+    let rank = input.request.rank(input.rows).max(1) as u64;
+    charge_unit(input, counts, &work.stats, rank, weights, lines, true, false)
 }
 
 /// Draws the tile's EaPU decisions of a request that [`sparse_eapu`]

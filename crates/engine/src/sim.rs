@@ -4,8 +4,9 @@
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
 use crate::forming::{
-    charge_sampled, form_and_decide, sample_tile, sparse_eapu, Decided, FormCounts, FormInput,
-    SparseWork, UpdateScratch,
+    charge_dense, charge_sampled, dense_eapu, dense_eapu_tile, form_and_decide, sample_tile,
+    sparse_eapu, Decided, DenseScratch, DenseWork, FormCounts, FormInput, SparseWork,
+    UpdateScratch,
 };
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
@@ -120,6 +121,10 @@ pub struct ChipSim {
     /// Each tile's sparse EaPU work when tiles draw in parallel (by
     /// position in the matrix).
     tile_work: Vec<SparseWork>,
+    /// Each tile's dense EaPU work of an update on the thread pool.
+    dense_work: Vec<DenseWork>,
+    /// One working memory per pool thread for the dense EaPU work.
+    dense_scratch: Vec<std::sync::Mutex<DenseScratch>>,
 }
 
 impl ChipSim {
@@ -165,6 +170,8 @@ impl ChipSim {
             inv_scales: Vec::new(),
             update_scratch: UpdateScratch::default(),
             tile_work: Vec::new(),
+            dense_work: Vec::new(),
+            dense_scratch: Vec::new(),
         }
     }
 
@@ -699,6 +706,54 @@ impl ChipSim {
                     let work = &self.tile_work[k];
                     tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
                     apply_sampled(tile, work, r_wg, phase, max_parallel);
+                }
+                continue;
+            }
+            let dense = dense_eapu(self.rule.as_ref(), unit, &u.request, rows);
+            let on_device = mx.tiles.iter().all(|&t| self.tiles[t].cells.is_some());
+            if let (Some(th), Some(pool), true) = (dense, self.pool.as_ref(), on_device) {
+                // As above: each tile forms, decides (from its own stream)
+                // and plans apart; counts and phases follow in tile order.
+                let ids = &mx.tiles;
+                let first = ids[0];
+                debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
+                if self.dense_work.len() < ids.len() {
+                    self.dense_work.resize_with(ids.len(), DenseWork::default);
+                }
+                if self.dense_scratch.len() < pool.current_num_threads() {
+                    self.dense_scratch
+                        .resize_with(pool.current_num_threads(), Default::default);
+                }
+                let input = FormInput {
+                    unit,
+                    digital: &self.chip.digital,
+                    request: &u.request,
+                    rows,
+                    cols,
+                    r_wg_us: r_wg,
+                    tile_index: first,
+                };
+                let tiles = &mut self.tiles[first..first + ids.len()];
+                let works = &mut self.dense_work[..ids.len()];
+                let scratches = &self.dense_scratch;
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    tiles
+                        .par_iter_mut()
+                        .zip(works.par_iter_mut())
+                        .with_max_len(1)
+                        .for_each(|(tile, work)| {
+                            let t = rayon::current_thread_index().unwrap_or(0);
+                            let mut s = scratches[t].lock().expect("one user per thread");
+                            dense_eapu_tile(&input, th, tile, model, work, &mut s);
+                        });
+                });
+                for (k, &ti) in ids.iter().enumerate() {
+                    let tile = &mut self.tiles[ti];
+                    let work = &self.dense_work[k];
+                    tile.form_cycles = charge_dense(&input, &mut counts, tile, work);
+                    tile.write_phase_tag = phase;
+                    tile.push_phases(&work.plan, max_parallel);
                 }
                 continue;
             }
