@@ -171,7 +171,7 @@ struct RunArgs {
     /// GPU of the report's `gpu` section: V100, A100, H100 or a GPU file (aimsim.gpu/1).
     #[arg(long, default_value = aimsim::DEFAULT_GPU, value_name = "NAME|FILE")]
     gpu: String,
-    /// Threads computing the tiles' reads and sampled EaPU updates (0: one
+    /// Threads computing the tiles' reads and EaPU updates (0: one
     /// per CPU). Results are the same bits for any number.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threads: usize,

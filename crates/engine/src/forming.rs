@@ -300,7 +300,16 @@ pub(crate) fn charge_dense(
     let weights = (tile.rows * tile.cols) as u64;
     let lines = (tile.rows + tile.cols) as u64;
     let rank = input.request.rank(input.rows).max(1) as u64;
-    charge_unit(input, counts, &work.stats, rank, weights, lines, true, false)
+    charge_unit(
+        input,
+        counts,
+        &work.stats,
+        rank,
+        weights,
+        lines,
+        true,
+        false,
+    )
 }
 
 /// Draws the tile's EaPU decisions of a request that [`sparse_eapu`]
