@@ -667,16 +667,16 @@ impl ChipSim {
             check_request(&u.request, rows, cols);
             let unit = &self.chip.update_unit;
             let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request, rows);
-            if let (Some(th), Some(pool)) = (sparse, self.pool.as_ref()) {
-                // Each tile draws from its own streams into its own work, in
+            let on_device = mx.tiles.iter().all(|&t| self.tiles[t].cells.is_some());
+            let dense =
+                dense_eapu(self.rule.as_ref(), unit, &u.request, rows).filter(|_| on_device);
+            if let (Some(pool), true) = (self.pool.as_ref(), sparse.is_some() || dense.is_some()) {
+                // Each tile works from its own streams into its own work, in
                 // parallel; the counts and the queued phases follow in tile
                 // order, so the bits do not depend on the threads.
                 let ids = &mx.tiles;
                 let first = ids[0];
                 debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
-                if self.tile_work.len() < ids.len() {
-                    self.tile_work.resize_with(ids.len(), SparseWork::default);
-                }
                 let input = FormInput {
                     unit,
                     digital: &self.chip.digital,
@@ -687,73 +687,41 @@ impl ChipSim {
                     tile_index: first,
                 };
                 let tiles = &mut self.tiles[first..first + ids.len()];
-                let works = &mut self.tile_work[..ids.len()];
-                pool.install(|| {
-                    use rayon::prelude::*;
-                    tiles
-                        .par_iter_mut()
-                        .zip(works.par_iter_mut())
-                        .with_max_len(1)
-                        .for_each(|(tile, work)| {
-                            sample_tile(&input, th, tile, work);
-                            if let Some(cells) = tile.cells.as_ref() {
-                                work.plan.fill_sparse(cells, model, &work.sampled, mode);
-                            }
-                        });
-                });
-                for (k, &ti) in ids.iter().enumerate() {
-                    let tile = &mut self.tiles[ti];
-                    let work = &self.tile_work[k];
-                    tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
-                    apply_sampled(tile, work, r_wg, phase, max_parallel);
-                }
-                continue;
-            }
-            let dense = dense_eapu(self.rule.as_ref(), unit, &u.request, rows);
-            let on_device = mx.tiles.iter().all(|&t| self.tiles[t].cells.is_some());
-            if let (Some(th), Some(pool), true) = (dense, self.pool.as_ref(), on_device) {
-                // As above: each tile forms, decides (from its own stream)
-                // and plans apart; counts and phases follow in tile order.
-                let ids = &mx.tiles;
-                let first = ids[0];
-                debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
-                if self.dense_work.len() < ids.len() {
-                    self.dense_work.resize_with(ids.len(), DenseWork::default);
-                }
-                if self.dense_scratch.len() < pool.current_num_threads() {
-                    self.dense_scratch
-                        .resize_with(pool.current_num_threads(), Default::default);
-                }
-                let input = FormInput {
-                    unit,
-                    digital: &self.chip.digital,
-                    request: &u.request,
-                    rows,
-                    cols,
-                    r_wg_us: r_wg,
-                    tile_index: first,
-                };
-                let tiles = &mut self.tiles[first..first + ids.len()];
-                let works = &mut self.dense_work[..ids.len()];
-                let scratches = &self.dense_scratch;
-                pool.install(|| {
-                    use rayon::prelude::*;
-                    tiles
-                        .par_iter_mut()
-                        .zip(works.par_iter_mut())
-                        .with_max_len(1)
-                        .for_each(|(tile, work)| {
-                            let t = rayon::current_thread_index().unwrap_or(0);
-                            let mut s = scratches[t].lock().expect("one user per thread");
-                            dense_eapu_tile(&input, th, tile, model, work, &mut s);
-                        });
-                });
-                for (k, &ti) in ids.iter().enumerate() {
-                    let tile = &mut self.tiles[ti];
-                    let work = &self.dense_work[k];
-                    tile.form_cycles = charge_dense(&input, &mut counts, tile, work);
-                    tile.write_phase_tag = phase;
-                    tile.push_phases(&work.plan, max_parallel);
+                if let Some(th) = sparse {
+                    if self.tile_work.len() < ids.len() {
+                        self.tile_work.resize_with(ids.len(), SparseWork::default);
+                    }
+                    let works = &mut self.tile_work[..ids.len()];
+                    on_pool(pool, tiles, works, |tile, work| {
+                        sample_tile(&input, th, tile, work);
+                        if let Some(cells) = tile.cells.as_ref() {
+                            work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                        }
+                    });
+                    for (tile, work) in tiles.iter_mut().zip(works.iter()) {
+                        tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
+                        apply_sampled(tile, work, r_wg, phase, max_parallel);
+                    }
+                } else if let Some(th) = dense {
+                    if self.dense_work.len() < ids.len() {
+                        self.dense_work.resize_with(ids.len(), DenseWork::default);
+                    }
+                    let threads = pool.current_num_threads();
+                    if self.dense_scratch.len() < threads {
+                        self.dense_scratch.resize_with(threads, Default::default);
+                    }
+                    let works = &mut self.dense_work[..ids.len()];
+                    let scratches = &self.dense_scratch;
+                    on_pool(pool, tiles, works, |tile, work| {
+                        let t = rayon::current_thread_index().unwrap_or(0);
+                        let mut s = scratches[t].lock().expect("one user per thread");
+                        dense_eapu_tile(&input, th, tile, model, work, &mut s);
+                    });
+                    for (tile, work) in tiles.iter_mut().zip(works.iter()) {
+                        tile.form_cycles = charge_dense(&input, &mut counts, tile, work);
+                        tile.write_phase_tag = phase;
+                        tile.push_phases(&work.plan, max_parallel);
+                    }
                 }
                 continue;
             }
@@ -1154,6 +1122,24 @@ fn max_abs(x: &[f32]) -> f32 {
 /// Applies a tile's sampled decisions `work`: added to its digital
 /// weights, or, on cells, its plan (filled from them) queued as pulse
 /// phases charged to `phase`.
+/// Runs `work` on each tile with its own work item, one tile per task, on
+/// `pool`.
+fn on_pool<W: Send>(
+    pool: &rayon::ThreadPool,
+    tiles: &mut [Tile],
+    works: &mut [W],
+    work: impl Fn(&mut Tile, &mut W) + Sync,
+) {
+    pool.install(|| {
+        use rayon::prelude::*;
+        tiles
+            .par_iter_mut()
+            .zip(works.par_iter_mut())
+            .with_max_len(1)
+            .for_each(|(tile, w)| work(tile, w));
+    });
+}
+
 fn apply_sampled(tile: &mut Tile, work: &SparseWork, r_wg: f32, phase: Phase, max_parallel: usize) {
     if tile.cells.is_none() {
         let inv = 1.0 / r_wg;
