@@ -6,6 +6,10 @@ use aimsim_core::Rng;
 use aimsim_device::{CellArray, DeviceModel, Polarity, ProgramOutcome};
 use rand_distr::{Distribution, StandardNormal};
 
+/// Sparse decisions ahead of the one being planned whose pair is
+/// prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
 /// One cell's planned change.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlannedWrite {
@@ -142,7 +146,12 @@ impl WritePlan {
         let weights = array.rows() * cols;
         let mut row = None;
         let mut last = None;
-        for &(k, d) in decided {
+        for (i, &(k, d)) in decided.iter().enumerate() {
+            // Routing reads the pair's conductances, scattered over the
+            // array: start the loads a few writes ahead (a cache hint).
+            if let Some(&(ahead, _)) = decided.get(i + PREFETCH_AHEAD) {
+                array.prefetch_weight(ahead as usize);
+            }
             assert!(
                 last.is_none_or(|l| k > l) && (k as usize) < weights,
                 "sparse decisions must be increasing indices below {weights}"

@@ -734,6 +734,22 @@ impl CellArray {
         power_uw
     }
 
+    /// Prefetches what [`CellArray::route`] reads for weight `k` (a hint,
+    /// no effect on any value; nothing if `k` is out of range).
+    #[inline]
+    pub fn prefetch_weight(&self, k: usize) {
+        kernel::prefetch(&self.g_us, 2 * k);
+    }
+
+    /// Prefetches what [`CellArray::program`] reads and writes for `cell`
+    /// (a hint, no effect on any value; nothing if out of range).
+    #[inline]
+    pub fn prefetch_cell(&self, cell: usize) {
+        kernel::prefetch(&self.g_us, cell);
+        kernel::prefetch(&self.pulses, cell);
+        kernel::prefetch(&self.endurance, cell);
+    }
+
     /// Which cell of weight `k`'s pair realises a weight-conductance change
     /// `dg_us`, and with which polarity: a positive change is a SET of G⁺ or
     /// a RESET of G⁻, whichever cell has more room left in the window, so the

@@ -12,6 +12,10 @@ use aimsim_core::SimTime;
 use aimsim_device::{DeviceModel, Polarity};
 use aimsim_energy::{Component, EnergyLedger};
 
+/// Writes of the tile's next phases whose cells are prefetched while a
+/// phase runs.
+const PREFETCH_WRITES: usize = 8;
+
 /// Executes the next pulse phase of `tile` starting at `t`; returns its
 /// cycles and the (polarity, row, cells) it pulsed.
 pub(crate) fn write_phase(
@@ -39,7 +43,22 @@ pub(crate) fn write_phase(
         ("reset_pulse", "reset_phase")
     };
     let n = ph.len;
-    let writes = &tile.phase_writes[ph.start as usize..(ph.start + ph.len) as usize];
+    let end = (ph.start + ph.len) as usize;
+    let writes = &tile.phase_writes[ph.start as usize..end];
+    // The tile's next phases write these cells: start their (scattered)
+    // loads now so they arrive while this phase and the events between
+    // run (a cache hint; no value changes).
+    // Each phase adds the writes entering the window of the next
+    // `PREFETCH_WRITES` (the first phase of the buffer the whole window).
+    let lo = if ph.start == 0 {
+        end
+    } else {
+        (ph.start as usize + PREFETCH_WRITES).max(end)
+    };
+    let hi = (end + PREFETCH_WRITES).min(tile.phase_writes.len());
+    for w in tile.phase_writes.get(lo..hi).unwrap_or_default() {
+        cells.prefetch_cell(w.cell as usize);
+    }
     let hw = WriteHardware {
         driver: &chip.driver,
         adc: &chip.adc,
