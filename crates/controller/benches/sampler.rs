@@ -1,5 +1,6 @@
 //! EaPU's decisions on one rank-1 request, drawn by the sparse sampler
-//! (`sample_eapu_rank1`) and by the dense rule (`Eapu::decide` on the
+//! (`sample_eapu_rank1`), by the blocked sampler the engine uses on the
+//! units charged dense work (`sample_eapu_rank1_blocked`) and by the dense rule (`Eapu::decide` on the
 //! formed requests), as the tile's columns double at a fixed expected
 //! number of writes: 64 rows, 256 … 4096 weight columns, `δ_j = 0.3 ·
 //! 256 / cols`, `x_i = 0.5`, `η r_wg = 0.8 µS`, ΔG_th = 2 µS, so every
@@ -11,7 +12,10 @@
 //!
 //! Run: `cargo bench -p aimsim-controller --bench sampler`
 
-use aimsim_controller::{sample_eapu_rank1, Eapu, RuleContext, RuleInput, UpdateRule};
+use aimsim_controller::{
+    sample_eapu_rank1, sample_eapu_rank1_blocked, BlockedScratch, Eapu, RuleContext, RuleInput,
+    UpdateRule,
+};
 use aimsim_core::stream;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
@@ -36,6 +40,22 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 sample_eapu_rank1(&x, &delta, SCALE, R_WG_US, TH_US, &mut rng, &mut out)
+            })
+        });
+        let mut scratch = BlockedScratch::default();
+        g.bench_with_input(BenchmarkId::new("blocked-sampler", cols), &cols, |b, _| {
+            b.iter(|| {
+                out.clear();
+                sample_eapu_rank1_blocked(
+                    &x,
+                    &delta,
+                    SCALE,
+                    R_WG_US,
+                    TH_US,
+                    &mut rng,
+                    &mut scratch,
+                    &mut out,
+                )
             })
         });
         // The dense path: form every request (the MAC array), then decide.

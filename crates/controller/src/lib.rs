@@ -56,7 +56,10 @@ mod rules;
 pub mod switching;
 mod write;
 
-pub use forming::{eapu_random_count, log_quantise, sample_eapu_rank1, SamplerStats};
+pub use forming::{
+    eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked, BlockedScratch,
+    BlockedStats, SamplerStats,
+};
 pub use plan::{
     apply_write, verify_writes, PlannedWrite, PulsePhase, RowPlan, VerifyOutcome, VerifyRead,
     WritePlan,

@@ -22,9 +22,9 @@
 
 use crate::tile::Tile;
 use aimsim_controller::{
-    eapu_random_count, log_quantise, sample_eapu_rank1, DecisionStats, Eapu, FactorScratch,
-    RuleContext, RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule,
-    WriteMode, WritePlan,
+    eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked, BlockedScratch,
+    DecisionStats, Eapu, FactorScratch, RuleContext, RuleInput, SamplerStats, TileBlock,
+    TileFactors, UpdateRequest, UpdateRule, WriteMode, WritePlan,
 };
 use aimsim_device::DeviceModel;
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -180,8 +180,10 @@ pub(crate) struct SparseWork {
     pub(crate) sampled: Vec<(u32, f32)>,
     /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
     sorted_abs: Vec<f32>,
-    /// The sampler's work.
+    /// The sampler's work (on `sparse-sampler`, where it is charged).
     stats: SamplerStats,
+    /// The blocked sampler's working memory (the other units).
+    blocked: BlockedScratch,
     /// The dense rule's random decisions (on units that are charged them).
     random: u64,
     /// The tile's write plan from `sampled`.
@@ -328,15 +330,32 @@ pub(crate) fn sample_tile(
     let ds = &delta[tile.col0..tile.col0 + tile.cols];
     let r_wg = input.r_wg_us;
     work.sampled.clear();
-    work.stats = sample_eapu_rank1(
-        xs,
-        ds,
-        scale,
-        r_wg,
-        th,
-        &mut tile.rng_decide,
-        &mut work.sampled,
-    );
+    if input.unit.kind() == UpdateUnitKind::SparseSampler {
+        // The modelled hardware's algorithm: its work is charged.
+        work.stats = sample_eapu_rank1(
+            xs,
+            ds,
+            scale,
+            r_wg,
+            th,
+            &mut tile.rng_decide,
+            &mut work.sampled,
+        );
+    } else {
+        // Units charged EaPU's dense work: the same distribution, drawn
+        // the simulator's fastest way.
+        sample_eapu_rank1_blocked(
+            xs,
+            ds,
+            scale,
+            r_wg,
+            th,
+            &mut tile.rng_decide,
+            &mut work.blocked,
+            &mut work.sampled,
+        );
+        work.stats = SamplerStats::default();
+    }
     // What EaPU's dense `decide` counts: a random decision per
     // sub-threshold non-zero request (and a compare per weight).
     work.random = if input.unit.kind() == UpdateUnitKind::SparseSampler {
@@ -395,12 +414,12 @@ pub(crate) enum Decided {
 /// `counts`, and returns the cycles before the tile's writes may start.
 ///
 /// A rank-1 factor request under EaPU's rule (`eapu_threshold_us`, the
-/// analog [`WriteMode::Program`] write) is drawn by the sparse sampler
-/// ([`sample_eapu_rank1`]) on every unit but `low-precision` (whose coded
-/// requests are no longer rank 1): on `sparse-sampler` that is the
-/// modelled hardware; on `digital-mac` and `off-chip` only the simulator's
-/// method — the same distribution of decisions at a cost that grows with
-/// the writes — and those units are charged exactly their dense work (a
+/// analog [`WriteMode::Program`] write) is drawn by sampling on every unit
+/// but `low-precision` (whose coded requests are no longer rank 1): on
+/// `sparse-sampler` by the modelled hardware's [`sample_eapu_rank1`]; on
+/// `digital-mac` and `off-chip` by [`sample_eapu_rank1_blocked`], only the
+/// simulator's method — the same distribution of decisions at a cost that
+/// grows with the writes — and those units are charged exactly their dense work (a
 /// MAC and a compare per weight, the dense rule's random decisions
 /// counted by [`eapu_random_count`]).
 pub(crate) fn form_and_decide(
