@@ -423,23 +423,57 @@ fn transposed_batch_body(
         }
     }
     for r in 0..rows {
-        acc.fill(0.0);
-        p.fill(0.0);
         let row = pairs(&g[2 * r * cols..2 * (r + 1) * cols]);
-        for ((pair, v), vv) in row.iter().zip(vt.chunks_exact(n)).zip(vvt.chunks_exact(n)) {
-            let (d, s) = (pair[0] - pair[1], pair[0] + pair[1]);
-            for (a, &x) in acc.iter_mut().zip(v) {
-                *a += x * d;
-            }
-            for (q, &x) in p.iter_mut().zip(vv) {
-                *q += x * s;
-            }
+        // Blocks of vectors whose sums stay in registers over the row.
+        let mut b0 = 0;
+        while b0 + 32 <= n {
+            transposed_lanes::<32>(row, vt, vvt, n, b0, acc, p);
+            b0 += 32;
+        }
+        while b0 + 8 <= n {
+            transposed_lanes::<8>(row, vt, vvt, n, b0, acc, p);
+            b0 += 8;
+        }
+        while b0 < n {
+            transposed_lanes::<1>(row, vt, vvt, n, b0, acc, p);
+            b0 += 1;
         }
         for (b, (&a, &q)) in acc.iter().zip(p.iter()).enumerate() {
             outs[b * rows + r] = a;
             powers[b] += f64::from(q);
         }
     }
+}
+
+/// One row's transposed sums for the `W` vectors `b0..b0 + W` of
+/// [`transposed_batch_body`] (`vt`, `vvt`: inputs and squares,
+/// column-major with `n` vectors per column) into `acc` and `p`: each
+/// vector's sums in column order, as there, held in `W` lanes.
+#[inline(always)]
+fn transposed_lanes<const W: usize>(
+    row: &[[f32; 2]],
+    vt: &[f32],
+    vvt: &[f32],
+    n: usize,
+    b0: usize,
+    acc: &mut [f32],
+    p: &mut [f32],
+) {
+    let mut a = [0.0f32; W];
+    let mut q = [0.0f32; W];
+    for ((pair, v), vv) in row.iter().zip(vt.chunks_exact(n)).zip(vvt.chunks_exact(n)) {
+        let (d, s) = (pair[0] - pair[1], pair[0] + pair[1]);
+        let v = v[b0..].first_chunk::<W>().expect("W vectors");
+        let vv = vv[b0..].first_chunk::<W>().expect("W vectors");
+        for k in 0..W {
+            a[k] += v[k] * d;
+        }
+        for k in 0..W {
+            q[k] += vv[k] * s;
+        }
+    }
+    acc[b0..b0 + W].copy_from_slice(&a);
+    p[b0..b0 + W].copy_from_slice(&q);
 }
 
 #[cfg(test)]
@@ -548,8 +582,10 @@ mod tests {
             assert_eq!(pw.to_bits(), pgen.to_bits());
             assert_eq!(bits(&want), bits(&got));
             assert_eq!(bits(&want), bits(&generic));
-            // Three vectors at once against one at a time.
-            let vcs: Vec<f32> = (0..3 * cols)
+            // 43 vectors at once (blocks of 32, 8 and 1) against one at a
+            // time.
+            const NV: usize = 43;
+            let vcs: Vec<f32> = (0..NV * cols)
                 .map(|i| {
                     if i % 7 == 2 {
                         0.0
@@ -558,11 +594,12 @@ mod tests {
                     }
                 })
                 .collect();
-            let (mut want, mut pw) = (vec![0.0f32; 3 * rows], Vec::new());
+            let (mut want, mut pw) = (vec![0.0f32; NV * rows], Vec::new());
             for (v, o) in vcs.chunks_exact(cols).zip(want.chunks_exact_mut(rows)) {
                 pw.push(plain_transposed(&g, cols, v, o).to_bits());
             }
-            let (mut got, mut pg, mut scratch) = (vec![0.0f32; 3 * rows], vec![0.0; 3], Vec::new());
+            let (mut got, mut pg, mut scratch) =
+                (vec![0.0f32; NV * rows], vec![0.0; NV], Vec::new());
             transposed_batch(&g, cols, &vcs, &mut got, &mut pg, &mut scratch);
             assert_eq!(bits(&want), bits(&got));
             assert_eq!(pw, pg.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
