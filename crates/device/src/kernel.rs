@@ -366,8 +366,8 @@ fn transposed_avx2(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
             _mm256_storeu_ps(a.as_mut_ptr(), acc);
             _mm256_storeu_ps(q.as_mut_ptr(), p);
         }
-        for c in c8..cols {
-            let (vc, vv) = (v[c], v[c] * v[c]);
+        for (c, &vc) in v.iter().enumerate().skip(c8) {
+            let vv = vc * vc;
             for i in 0..8 {
                 let at = 2 * ((r + i) * cols + c);
                 let (gp, gm) = (g[at], g[at + 1]);
