@@ -205,6 +205,9 @@ pub struct BlockedScratch {
     /// Non-zero columns grouped by class.
     cols: Vec<u32>,
     col_start: [usize; CLASSES + 1],
+    /// Writes per row, and the writes sorted by row (index order).
+    row_count: Vec<usize>,
+    sorted: Vec<(u32, f32)>,
 }
 
 /// The work of one [`sample_eapu_rank1_blocked`] call.
@@ -263,13 +266,14 @@ fn classify(v: &[f32], e_max: i32, out: &mut Vec<u32>, start: &mut [usize; CLASS
 /// `sign(ΔG_ij)·ΔG_th` with probability `|ΔG_ij|/ΔG_th`), drawn with
 /// fewer random numbers and logarithms. Rows and columns are sorted into
 /// power-of-two magnitude classes below their largest factor (`a`, `b`);
-/// every cell of the block `(a, b)` has `|ΔG_ij| ≤ B_s = 2^(e_k + e_δ + 2
-/// − s)`, `s = a + b` (exact: a product of factors below `2^(e+1)` rounds
-/// to at most the power of two above it). The blocks of one `s` are one
-/// sequence sampled by geometric skips at `p = B_s/ΔG_th` with each
-/// candidate kept with probability `|ΔG_ij|/B_s` (≥ 1/4 outside the last
-/// class), so the skips end once per class sum, not once per row; blocks
-/// with `B_s ≥ ΔG_th` are decided cell by cell. The written cells are
+/// every cell of the block `(a, b)` has `|ΔG_ij| ≤ fl(max_a|k| ·
+/// max_b|δ|)` (rounding is monotone), and `B_s` is the largest of these
+/// over the blocks of `s = a + b` (all within a factor 4 of `2^(e_k + e_δ
+/// + 2 − s)`). The blocks of one `s` are one sequence sampled by
+/// geometric skips at `p = B_s/ΔG_th` with each candidate kept with
+/// probability `|ΔG_ij|/B_s` (at least 1/16 outside the last class, and
+/// 1 where the factors are equal), so the skips end once per class sum,
+/// not once per row; blocks with `B_s ≥ ΔG_th` are decided cell by cell. The written cells are
 /// appended to `out` as (row-major index, ΔG µS) in index order. Draws
 /// only from `rng`. The simulator's method for the units charged EaPU's
 /// dense work (`digital-mac`, `off-chip`); the `sparse-sampler` unit's
@@ -294,6 +298,8 @@ pub fn sample_eapu_rank1_blocked(
         row_start,
         cols: cls,
         col_start,
+        row_count,
+        sorted,
     } = scratch;
     k.clear();
     k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
@@ -305,6 +311,15 @@ pub fn sample_eapu_rank1_blocked(
     let (ek, ed) = (exponent(k_max), exponent(d_max));
     classify(k, ek, rows, row_start);
     classify(delta, ed, cls, col_start);
+    let class_max = |v: &[f32], idx: &[u32], start: &[usize; CLASSES + 1]| {
+        std::array::from_fn::<f32, CLASSES, _>(|c| {
+            idx[start[c]..start[c + 1]]
+                .iter()
+                .fold(0.0f32, |m, &i| m.max(v[i as usize].abs()))
+        })
+    };
+    let k_class_max = class_max(k, rows, row_start);
+    let d_class_max = class_max(delta, cls, col_start);
     let first = out.len();
     let th64 = f64::from(th);
     for s in 0..=2 * (CLASSES - 1) {
@@ -321,10 +336,20 @@ pub fn sample_eapu_rank1_blocked(
         if total == 0 {
             continue;
         }
-        // B_s, not below the smallest f32 (a product that rounds up to it
-        // stays within the bound).
-        let e = (ek + ed + 2 - s as i32).max(-149);
-        let bound = 2f64.powi(e);
+        // B_s: the largest f32 product of a class's largest factors over
+        // the blocks of this sum. Every request of the blocks is at most
+        // B_s (rounding is monotone: |k δ| ≤ max|k| · max|δ| exactly, so
+        // the rounded products keep the order).
+        let b_s = blocks
+            .clone()
+            .filter(|&(a, b)| row_start[a + 1] > row_start[a] && col_start[b + 1] > col_start[b])
+            .map(|(a, b)| k_class_max[a] * d_class_max[b])
+            .fold(0.0f32, f32::max);
+        if b_s == 0.0 {
+            // Every product rounds to 0: nothing is written.
+            continue;
+        }
+        let bound = f64::from(b_s);
         let p = bound / th64;
         if p >= 1.0 {
             for (a, b) in blocks {
@@ -393,9 +418,58 @@ pub fn sample_eapu_rank1_blocked(
             }
         }
     }
-    out[first..].sort_unstable_by_key(|&(idx, _)| idx);
+    sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
     st.writes = (out.len() - first) as u64;
     st
+}
+
+/// Sorts sampled writes by index: a comparison sort when there are no
+/// more writes than rows, else counted into their rows (O(n + rows)) and
+/// each row's few writes sorted by insertion.
+fn sort_by_index(
+    w: &mut [(u32, f32)],
+    rows: usize,
+    cols: usize,
+    count: &mut Vec<usize>,
+    tmp: &mut Vec<(u32, f32)>,
+) {
+    if w.len() < 2 || cols == 0 {
+        return;
+    }
+    if w.len() <= rows {
+        // Fewer writes than rows: a comparison sort is cheaper.
+        w.sort_unstable_by_key(|&(idx, _)| idx);
+        return;
+    }
+    count.clear();
+    count.resize(rows + 1, 0);
+    for &(idx, _) in w.iter() {
+        count[idx as usize / cols + 1] += 1;
+    }
+    for r in 0..rows {
+        count[r + 1] += count[r];
+    }
+    tmp.clear();
+    tmp.resize(w.len(), (0, 0.0));
+    for &e in w.iter() {
+        let r = e.0 as usize / cols;
+        tmp[count[r]] = e;
+        count[r] += 1;
+    }
+    // count[r] is now the end of row r.
+    let mut start = 0;
+    for &end in &count[..rows] {
+        let row = &mut tmp[start..end];
+        for i in 1..row.len() {
+            let mut j = i;
+            while j > 0 && row[j - 1].0 > row[j].0 {
+                row.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        start = end;
+    }
+    w.copy_from_slice(tmp);
 }
 
 /// The random decisions EaPU's dense rule makes on the rank-1 request
