@@ -8,8 +8,11 @@
 //! * `denoise`: input = clean + N(0, σ²), σ = 25/255 (drawn from the run
 //!   seed's stream `data/denoise/noise`), target = clean; baseline = the
 //!   noisy input.
-//! * `sr2`: target = the image; baseline = the bicubic up-sampling of its
-//!   ×2 bicubic down-sampling. The network's input is the down-sampled
+//! * `sr2`: target = the image; the low-resolution image is its Gaussian
+//!   blur (σ = 0.8 pixels, [`SR2_BLUR_SIGMA`]) down-sampled ×2 by bicubic
+//!   (the blur-and-bicubic-down-sampling degradation of SRMD, Zhang et
+//!   al., CVPR 2018); baseline = the bicubic up-sampling of the
+//!   low-resolution image. The network's input is the down-sampled
 //!   image when its output tile is twice its input tile (a sub-pixel
 //!   network that up-samples itself, ESPCN-style), or the baseline itself
 //!   when input and output tiles are the same size (SRCNN / VDSR-style:
@@ -28,6 +31,11 @@ use rand_distr_free::normal;
 pub const IMAGE_SIDE: usize = 128;
 /// Noise σ of `denoise` (25/255 of the data range).
 pub const DENOISE_SIGMA: f32 = 25.0 / 255.0;
+/// σ of the Gaussian blur before `sr2`'s ×2 down-sampling, pixels of the
+/// high-resolution image: the narrowest of the eight ×2 test kernels
+/// ("Gaussian8", widths 0.8–1.6) of Gu et al., "Blind super-resolution
+/// with iterative kernel correction", CVPR 2019.
+pub const SR2_BLUR_SIGMA: f64 = 0.8;
 /// Training images.
 const TRAIN: [(&str, &[u8]); 5] = [
     ("camera", include_bytes!("../data/images/camera.pgm")),
@@ -143,6 +151,35 @@ pub fn bicubic(x: &[f32], h: usize, w: usize, ho: usize, wo: usize) -> Vec<f32> 
     out
 }
 
+/// Separable Gaussian blur of an `h × w` image (σ pixels, weights
+/// normalised over the radius ⌈3σ⌉, edges replicated).
+pub fn gaussian_blur(x: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let k: Vec<f64> = (-r..=r)
+        .map(|d| (-0.5 * (d as f64 / sigma).powi(2)).exp())
+        .collect();
+    let s: f64 = k.iter().sum();
+    let k: Vec<f64> = k.iter().map(|v| v / s).collect();
+    let at = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
+    let mut tmp = vec![0.0f64; h * w];
+    for row in 0..h {
+        for c in 0..w {
+            tmp[row * w + c] = (-r..=r)
+                .map(|d| k[(d + r) as usize] * f64::from(x[row * w + at(c as i64 + d, w)]))
+                .sum();
+        }
+    }
+    let mut out = vec![0.0f32; h * w];
+    for row in 0..h {
+        for c in 0..w {
+            out[row * w + c] = (-r..=r)
+                .map(|d| k[(d + r) as usize] * tmp[at(row as i64 + d, h) * w + c])
+                .sum::<f64>() as f32;
+        }
+    }
+    out
+}
+
 /// Copies the `th × tw` window at `(y, x)` of an image of width `w`.
 fn crop(img: &[f32], w: usize, y: usize, x: usize, th: usize, tw: usize, out: &mut Vec<f32>) {
     for r in 0..th {
@@ -171,9 +208,11 @@ pub(crate) fn restoration_data(
     seed: u64,
 ) -> (Dataset, Dataset) {
     let scale = if kind == Restoration::Sr2 { 2 } else { 1 };
-    // ×2 down-sampling, and its bicubic up-sampling (the SR baseline).
+    // Gaussian blur and ×2 bicubic down-sampling, and its bicubic
+    // up-sampling (the SR baseline).
     let down_up = |clean: &[f32], h: usize, w: usize| {
-        let down = bicubic(clean, h, w, h / 2, w / 2);
+        let blurred = gaussian_blur(clean, h, w, SR2_BLUR_SIGMA);
+        let down = bicubic(&blurred, h, w, h / 2, w / 2);
         let up = bicubic(&down, h / 2, w / 2, h, w);
         (down, up)
     };
@@ -282,6 +321,23 @@ mod tests {
         let ramp: Vec<f32> = (0..8).map(|i| i as f32).collect();
         let up = bicubic(&ramp, 1, 8, 1, 16);
         assert!((up[7] - 3.25).abs() < 1e-5, "{up:?}");
+    }
+
+    #[test]
+    fn gaussian_blur_keeps_constants_and_the_mean() {
+        let c = vec![0.25f32; 64];
+        assert!(gaussian_blur(&c, 8, 8, SR2_BLUR_SIGMA)
+            .iter()
+            .all(|&v| (v - 0.25).abs() < 1e-6));
+        // An impulse far from the edges keeps its sum and spreads
+        // symmetrically.
+        let mut x = vec![0.0f32; 15 * 15];
+        x[7 * 15 + 7] = 1.0;
+        let b = gaussian_blur(&x, 15, 15, SR2_BLUR_SIGMA);
+        assert!((b.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(b[7 * 15 + 6], b[7 * 15 + 8]);
+        assert_eq!(b[6 * 15 + 7], b[7 * 15 + 6]);
+        assert!(b[7 * 15 + 7] > b[7 * 15 + 6]);
     }
 
     #[test]
