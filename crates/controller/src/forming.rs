@@ -576,6 +576,51 @@ mod tests {
     /// requests, and the chi-square of the sub-threshold cells' counts
     /// against N·p_ij (one degree of freedom per cell) stays below its
     /// 99.99 % quantile (Wilson–Hilferty, z = 3.719).
+    /// The rank-1 requests `scale · x_i · r_wg · δ_j` (row-major) and
+    /// EaPU's write probability of each, `min(1, |ΔG|/ΔG_th)`.
+    fn rank1_requests(
+        x: &[f32],
+        delta: &[f32],
+        scale: f32,
+        r_wg: f32,
+        th: f32,
+    ) -> (Vec<f32>, Vec<f64>) {
+        let req: Vec<f32> = x
+            .iter()
+            .flat_map(|&xi| delta.iter().map(move |&d| scale * xi * r_wg * d))
+            .collect();
+        let p = req
+            .iter()
+            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
+            .collect();
+        (req, p)
+    }
+
+    /// Asserts that each cell's write count over `n` trials is within
+    /// `5 √(N p (1 − p)) + 1` of `N p`; returns the chi-square of the
+    /// cells with `0 < p < 1` (one degree of freedom each), their number
+    /// and the chi-square's 99.99 % quantile (Wilson–Hilferty, z = 3.719).
+    fn binomial_check(name: &str, p: &[f64], counts: &[u32], n: u32) -> (f64, f64, f64) {
+        let nf = f64::from(n);
+        let (mut chi2, mut df) = (0.0f64, 0.0f64);
+        for (k, (&q, &c)) in p.iter().zip(counts).enumerate() {
+            let c = f64::from(c);
+            let bound = 5.0 * (nf * q * (1.0 - q)).sqrt() + 1.0;
+            assert!(
+                (c - nf * q).abs() <= bound,
+                "{name} cell {k}: {c} writes, expected {:.2} (p = {q})",
+                nf * q
+            );
+            if q > 0.0 && q < 1.0 {
+                let e = nf * q;
+                chi2 += (c - e).powi(2) / (e * (1.0 - q));
+                df += 1.0;
+            }
+        }
+        let h = 2.0 / (9.0 * df);
+        (chi2, df, df * (1.0 - h + 3.719 * h.sqrt()).powi(3))
+    }
+
     #[test]
     fn sparse_sampler_matches_the_dense_rule_in_distribution() {
         let (rows, cols) = (12usize, 16usize);
@@ -593,16 +638,7 @@ mod tests {
             })
             .collect();
         let (scale, r_wg, th) = (-0.01f32, 80.0f32, 2.0f32);
-        let mut req = vec![0.0f32; rows * cols];
-        for i in 0..rows {
-            for j in 0..cols {
-                req[i * cols + j] = scale * x[i] * r_wg * delta[j];
-            }
-        }
-        let p: Vec<f64> = req
-            .iter()
-            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
-            .collect();
+        let (req, p) = rank1_requests(&x, &delta, scale, r_wg, th);
         assert!(p.contains(&1.0), "some rows above threshold");
         assert!(p.iter().any(|&q| q > 0.0 && q < 0.01));
         let n = 40_000u32;
@@ -629,25 +665,8 @@ mod tests {
                 *c += u32::from(d != 0.0);
             }
         }
-        let nf = f64::from(n);
-        let (mut chi2, mut df) = (0.0f64, 0.0f64);
-        for (k, &q) in p.iter().enumerate() {
-            let bound = 5.0 * (nf * q * (1.0 - q)).sqrt() + 1.0;
-            for (name, c) in [("sampler", sampled[k]), ("dense", dense[k])] {
-                assert!(
-                    (f64::from(c) - nf * q).abs() <= bound,
-                    "{name} cell {k}: {c} writes, expected {:.1} (p = {q})",
-                    nf * q
-                );
-            }
-            if q > 0.0 && q < 1.0 {
-                let e = nf * q;
-                chi2 += (f64::from(sampled[k]) - e).powi(2) / (e * (1.0 - q));
-                df += 1.0;
-            }
-        }
-        let h = 2.0 / (9.0 * df);
-        let quantile = df * (1.0 - h + 3.719 * h.sqrt()).powi(3);
+        binomial_check("dense", &p, &dense, n);
+        let (chi2, df, quantile) = binomial_check("sampler", &p, &sampled, n);
         println!("sparse sampler: chi-square {chi2:.1} over {df} cells (bound {quantile:.1}); candidates {} for {} writes", stats.candidates, stats.writes);
         assert!(
             chi2 < quantile,
@@ -665,8 +684,7 @@ mod tests {
     /// `5 √(N p (1 − p)) + 1` of `N p` and the chi-square of the
     /// sub-threshold cells below its 99.99 % quantile (as the test
     /// above); written values are `ΔG` at or above the threshold, else
-    /// `±ΔG_th`, in index order; and it draws fewer candidates than the
-    /// row-by-row sampler on the same requests.
+    /// `±ΔG_th`, in index order.
     #[test]
     fn blocked_sampler_matches_the_dense_rule_in_distribution() {
         let (rows, cols) = (14usize, 18usize);
@@ -685,25 +703,15 @@ mod tests {
             })
             .collect();
         let (scale, r_wg, th) = (-0.5f32, 80.0f32, 2.0f32);
-        let mut req = vec![0.0f32; rows * cols];
-        for i in 0..rows {
-            for j in 0..cols {
-                req[i * cols + j] = scale * x[i] * r_wg * delta[j];
-            }
-        }
-        let p: Vec<f64> = req
-            .iter()
-            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
-            .collect();
+        let (req, p) = rank1_requests(&x, &delta, scale, r_wg, th);
         assert!(p.contains(&1.0), "some requests above threshold");
         assert!(p.iter().any(|&q| q > 0.0 && q < 1e-4));
         let n = 40_000u32;
         let mut counts = vec![0u32; rows * cols];
         let mut rng = stream(12, "blocked");
-        let mut rng_rows = stream(12, "rows");
         let mut scratch = BlockedScratch::default();
-        let (mut out, mut out_rows) = (Vec::new(), Vec::new());
-        let (mut candidates, mut row_candidates) = (0u64, 0u64);
+        let mut out = Vec::new();
+        let mut candidates = 0u64;
         for _ in 0..n {
             out.clear();
             let st = sample_eapu_rank1_blocked(
@@ -731,29 +739,9 @@ mod tests {
                 );
                 counts[idx as usize] += 1;
             }
-            out_rows.clear();
-            let s = sample_eapu_rank1(&x, &delta, scale, r_wg, th, &mut rng_rows, &mut out_rows);
-            row_candidates += s.candidates;
         }
-        let nf = f64::from(n);
-        let (mut chi2, mut df) = (0.0f64, 0.0f64);
-        for (k, &q) in p.iter().enumerate() {
-            let c = f64::from(counts[k]);
-            let bound = 5.0 * (nf * q * (1.0 - q)).sqrt() + 1.0;
-            assert!(
-                (c - nf * q).abs() <= bound,
-                "cell {k}: {c} writes, expected {:.2} (p = {q})",
-                nf * q
-            );
-            if q > 0.0 && q < 1.0 {
-                let e = nf * q;
-                chi2 += (c - e).powi(2) / (e * (1.0 - q));
-                df += 1.0;
-            }
-        }
-        let h = 2.0 / (9.0 * df);
-        let quantile = df * (1.0 - h + 3.719 * h.sqrt()).powi(3);
-        println!("blocked sampler: chi-square {chi2:.1} over {df} cells (bound {quantile:.1}); candidates {candidates}, row by row {row_candidates}");
+        let (chi2, df, quantile) = binomial_check("blocked", &p, &counts, n);
+        println!("blocked sampler: chi-square {chi2:.1} over {df} cells (bound {quantile:.1}); {candidates} candidates");
         assert!(
             chi2 < quantile,
             "chi-square {chi2} over {df} cells, bound {quantile}"

@@ -380,7 +380,23 @@ fn transposed_avx2(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
             power_uw += f64::from(qi);
         }
     }
-    for (ri, o) in out.iter_mut().enumerate().skip(blocks) {
+    transposed_rows(g, cols, v, out, blocks, power_uw)
+}
+
+/// The rows `first..` of a transposed read one at a time (the rows left
+/// over by the eight-row blocks): each row's current into `out[r]`;
+/// returns `power_uw` plus each of these rows' power, added in row order
+/// in `f64` (the blocks' sum continued, not a separate sum).
+#[inline(always)]
+fn transposed_rows(
+    g: &[f32],
+    cols: usize,
+    v: &[f32],
+    out: &mut [f32],
+    first: usize,
+    mut power_uw: f64,
+) -> f64 {
+    for (ri, o) in out.iter_mut().enumerate().skip(first) {
         let row = pairs(&g[2 * ri * cols..2 * (ri + 1) * cols]);
         let mut acc = 0.0f32;
         let mut p = 0.0f32;
@@ -453,18 +469,7 @@ fn transposed_body(g: &[f32], cols: usize, v: &[f32], out: &mut [f32]) -> f64 {
         }
         r += BWD_ROWS;
     }
-    for (ri, o) in out.iter_mut().enumerate().skip(r) {
-        let row = pairs(&g[2 * ri * cols..2 * (ri + 1) * cols]);
-        let mut acc = 0.0f32;
-        let mut p = 0.0f32;
-        for (&vc, pair) in v.iter().zip(row) {
-            acc += vc * (pair[0] - pair[1]);
-            p += vc * vc * (pair[0] + pair[1]);
-        }
-        *o = acc;
-        power_uw += f64::from(p);
-    }
-    power_uw
+    transposed_rows(g, cols, v, out, r, power_uw)
 }
 
 /// Transposed reads of `n` vectors at once (`vs`: `n × cols`, `outs`:

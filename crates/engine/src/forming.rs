@@ -341,6 +341,7 @@ pub(crate) fn sample_tile(
             &mut tile.rng_decide,
             &mut work.sampled,
         );
+        work.random = 0;
     } else {
         // Units charged EaPU's dense work: the same distribution, drawn
         // the simulator's fastest way.
@@ -355,14 +356,10 @@ pub(crate) fn sample_tile(
             &mut work.sampled,
         );
         work.stats = SamplerStats::default();
+        // What EaPU's dense `decide` counts: a random decision per
+        // sub-threshold non-zero request (and a compare per weight).
+        work.random = eapu_random_count(xs, ds, scale, r_wg, th, &mut work.sorted_abs);
     }
-    // What EaPU's dense `decide` counts: a random decision per
-    // sub-threshold non-zero request (and a compare per weight).
-    work.random = if input.unit.kind() == UpdateUnitKind::SparseSampler {
-        0
-    } else {
-        eapu_random_count(xs, ds, scale, r_wg, th, &mut work.sorted_abs)
-    };
 }
 
 /// Counts the unit's work for the tile's sampled decisions `work` in
