@@ -27,6 +27,11 @@ impl WriteBudget {
         }
     }
 
+    /// Whether there is no budget (a phase never waits).
+    pub(crate) fn unlimited(&self) -> bool {
+        self.limit.is_none()
+    }
+
     /// Whether a phase of `cells` cells may start now.
     pub(crate) fn allows(&self, cells: u32) -> bool {
         match self.limit {

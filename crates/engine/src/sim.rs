@@ -1025,44 +1025,75 @@ impl ChipSim {
         Ok(())
     }
 
-    fn start_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
+    fn start_write_phase(&mut self, ti: usize, mut t: SimTime) -> Result<()> {
         if let Some(since) = self.tiles[ti].budget_wait_since.take() {
             let w = t.ps() - since.ps();
             self.tiles[ti].current.budget_wait += w;
             self.timing.budget_wait_ps += w;
         }
-        let cells = self.tiles[ti].next_phase_cells();
-        self.budget.acquire(cells);
+        let back_to_back = self.phases_back_to_back();
         let mode = self.rule.write_mode();
-        let (cycles, (polarity, row), n) = crate::write::write_phase(
-            &self.chip,
-            &self.model,
-            mode,
-            &mut self.tiles[ti],
-            t,
-            &mut self.ledger,
-            &mut self.writes,
-        );
-        let tid = self.tiles[ti].id;
-        if let Some(p) = self.probe.as_mut() {
-            p.pulse(t, tid, Some((polarity, row)), n)?;
-        }
-        let end = t + self.chip.clock.cycles(cycles);
-        let dur = end.ps() - t.ps();
-        let tile = &mut self.tiles[ti];
-        tile.current.pulses += dur;
-        tile.write_phases += 1;
-        self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
-        match self.mode {
-            TimeMode::Event => self
-                .queue
-                .push(end, EventKind::PhaseEnd { tile: tid, cells }),
-            TimeMode::FixedStep => {
-                let left = dur / self.chip.clock.period_ps();
-                self.tiles[ti].fsm = Fsm::Phase { left, cells };
+        loop {
+            let cells = self.tiles[ti].next_phase_cells();
+            self.budget.acquire(cells);
+            let (cycles, (polarity, row), n) = crate::write::write_phase(
+                &self.chip,
+                &self.model,
+                mode,
+                &mut self.tiles[ti],
+                t,
+                &mut self.ledger,
+                &mut self.writes,
+            );
+            let tid = self.tiles[ti].id;
+            if let Some(p) = self.probe.as_mut() {
+                p.pulse(t, tid, Some((polarity, row)), n)?;
+            }
+            let end = t + self.chip.clock.cycles(cycles);
+            let dur = end.ps() - t.ps();
+            let tile = &mut self.tiles[ti];
+            tile.current.pulses += dur;
+            tile.write_phases += 1;
+            self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
+            match self.mode {
+                TimeMode::Event if back_to_back && self.tiles[ti].op_has_phases() => {
+                    // The phase's `PhaseEnd` and the `WritePhase` it
+                    // queues at `end` would only release and re-acquire
+                    // current nobody waits for and start the tile's next
+                    // phase at `end` (`phases_back_to_back`): they are
+                    // counted as events but not queued, as a read's
+                    // intermediate ADC batches are.
+                    self.budget.release(cells);
+                    self.events += 2;
+                    t = end;
+                }
+                TimeMode::Event => {
+                    self.queue
+                        .push(end, EventKind::PhaseEnd { tile: tid, cells });
+                    return Ok(());
+                }
+                TimeMode::FixedStep => {
+                    let left = dur / self.chip.clock.period_ps();
+                    self.tiles[ti].fsm = Fsm::Phase { left, cells };
+                    return Ok(());
+                }
             }
         }
-        Ok(())
+    }
+
+    /// Whether a tile's pulse phases may run back to back without their
+    /// events: nothing can come between two phases of one tile or observe
+    /// the time between them. That holds when no write-current budget can
+    /// make a phase wait, no probe records each phase, and the schedule is
+    /// sequential (an update's writes all finish before the update
+    /// returns, so nothing outside the tile runs while they do). Each
+    /// phase still runs at its own start time, from the tile's own
+    /// streams, charging the ledger's rows of its tile (per-tile sums, so
+    /// the order among tiles does not matter): the same bits.
+    fn phases_back_to_back(&self) -> bool {
+        self.budget.unlimited()
+            && self.probe.is_none()
+            && self.chip.schedule == Schedule::Sequential
     }
 
     pub(crate) fn finish_op(&mut self, ti: usize, t: SimTime, write: bool) {
