@@ -504,14 +504,22 @@ impl CellArray {
         if let (Some(m), Some(g)) = (&model.mram, self.mram.as_deref()) {
             return g.steps_to_first_failure(m, steps);
         }
-        let mut steps_left = f64::INFINITY;
-        for (&p, &e) in self.pulses.iter().zip(&self.endurance) {
-            if p > 0 && p < e {
-                let rate = f64::from(p) / steps as f64;
-                steps_left = steps_left.min(f64::from(e - p) / rate);
-            }
-        }
-        steps_left
+        // Branch-free over the cells (a cell that was never written or has
+        // failed contributes +∞), so the loop vectorises.
+        let steps = steps as f64;
+        self.pulses
+            .iter()
+            .zip(&self.endurance)
+            .map(|(&p, &e)| {
+                let rate = f64::from(p) / steps;
+                let left = f64::from(e.wrapping_sub(p)) / rate;
+                if p > 0 && p < e {
+                    left
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Writes the weights `(G⁺ − G⁻)/r_wg` into `out` (row-major).

@@ -219,25 +219,26 @@ impl ChipSim {
     pub fn lifetime(&self, step: u64) -> LifetimeRow {
         let arrays = || self.tiles.iter().filter_map(|t| t.cells.as_ref());
         let mut n = 0usize;
-        let mut sum = 0.0f64;
+        // Pulse counts summed as integers: exact, and vectorised (below
+        // 2^53 every partial sum is exact in f64 too, so this is the same
+        // value as summing in f64).
+        let mut sum = 0u64;
         let mut max = 0u32;
         let mut failed = 0u64;
         let mut steps_left = f64::INFINITY;
         for c in arrays() {
             n += c.cells();
             failed += c.failed_cells() as u64;
-            for &p in c.pulses() {
-                sum += f64::from(p);
-                max = max.max(p);
-            }
+            sum += c.pulses().iter().map(|&p| u64::from(p)).sum::<u64>();
+            max = max.max(c.pulses().iter().copied().max().unwrap_or(0));
             steps_left = steps_left.min(c.steps_to_first_failure(self.device(), step));
         }
         let (mean, p99, max) = if n == 0 {
             (0.0, 0, 0)
         } else {
             let k = (((n as f64) * 0.99).ceil() as usize).clamp(1, n) - 1;
-            let p99 = kth_smallest(|| arrays().map(|c| c.pulses()), k);
-            (sum / n as f64, p99, max)
+            let p99 = kth_smallest(|| arrays().map(|c| c.pulses()), k, max);
+            (sum as f64 / n as f64, p99, max)
         };
         LifetimeRow {
             step,
@@ -272,22 +273,27 @@ impl ChipSim {
         if n == 0 {
             0
         } else {
-            u64::from(kth_smallest(|| arrays().map(|c| c.endurance()), n / 2))
+            u64::from(kth_smallest(
+                || arrays().map(|c| c.endurance()),
+                n / 2,
+                u32::MAX,
+            ))
         }
     }
 }
 
 /// The `k`-th smallest (from 0) of the values of `slices` taken together,
-/// without copying them (memory stays independent of the cell count): a
-/// histogram of the high 16 bits finds the value's bucket, a second one of
-/// the low 16 bits within that bucket the value itself.
-fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(slices: impl Fn() -> I, k: usize) -> u32 {
-    let mut hist = vec![0u64; 1 << 16];
-    for s in slices() {
-        for &v in s {
-            hist[(v >> 16) as usize] += 1;
-        }
-    }
+/// all at most `max`, without copying them (memory stays independent of
+/// the cell count): values below 2^16 are counted in one histogram of
+/// `max + 1` bins; otherwise a histogram of the high 16 bits finds the
+/// value's bucket, a second one of the low 16 bits within that bucket the
+/// value itself. Pulse counts are mostly small, so one pass over the
+/// cells and a few bins is the usual cost.
+fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(
+    slices: impl Fn() -> I,
+    k: usize,
+    max: u32,
+) -> u32 {
     let find = |hist: &[u64], mut k: u64| -> (u32, u64) {
         for (b, &n) in hist.iter().enumerate() {
             if k < n {
@@ -297,8 +303,23 @@ fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(slices: impl Fn() -> I, k: us
         }
         panic!("rank beyond the values counted");
     };
+    if max < 1 << 16 {
+        let mut hist = vec![0u64; max as usize + 1];
+        for s in slices() {
+            for &v in s {
+                hist[v as usize] += 1;
+            }
+        }
+        return find(&hist, k as u64).0;
+    }
+    let mut hist = vec![0u64; (max >> 16) as usize + 1];
+    for s in slices() {
+        for &v in s {
+            hist[(v >> 16) as usize] += 1;
+        }
+    }
     let (high, k) = find(&hist, k as u64);
-    hist.fill(0);
+    let mut hist = vec![0u64; 1 << 16];
     for s in slices() {
         for &v in s {
             if v >> 16 == high {
@@ -336,7 +357,22 @@ mod tests {
         all.sort_unstable();
         for k in [0, 1, 49, 500, 676, 1000, all.len() - 1] {
             assert_eq!(
-                kth_smallest(|| parts.iter().map(Vec::as_slice), k),
+                kth_smallest(|| parts.iter().map(Vec::as_slice), k, u32::MAX),
+                all[k],
+                "k = {k}"
+            );
+        }
+        // Small values: the one-histogram path.
+        let small: Vec<Vec<u32>> = vec![
+            (0..900).map(|_| next() % 300).collect(),
+            vec![0; 40],
+            vec![299, 65535],
+        ];
+        let mut all: Vec<u32> = small.concat();
+        all.sort_unstable();
+        for k in [0, 39, 40, 500, all.len() - 2, all.len() - 1] {
+            assert_eq!(
+                kth_smallest(|| small.iter().map(Vec::as_slice), k, 65535),
                 all[k],
                 "k = {k}"
             );
