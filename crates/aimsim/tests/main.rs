@@ -209,7 +209,9 @@ fn spilled_trace_rows_write_the_same_files() {
 
 /// Runs on 1 and 2 threads give the same bits step by step (ledger total,
 /// time, events and write counts after every step) and the same report, for a
-/// dense network at batch 4 and a convolutional one.
+/// dense network at batch 4, a convolutional one, and runs whose write
+/// phases the pool runs ahead of their events (EaPU, write-verify, and `bp`
+/// on relaxing cells).
 #[test]
 fn same_bits_for_one_and_two_threads() {
     let specs = [
@@ -224,6 +226,23 @@ fn same_bits_for_one_and_two_threads() {
             .steps(4)
             .seed(3)
             .set("train.batch", "2")
+            .build()
+            .unwrap(),
+        // Write phases run ahead on the pool (batch 1, sequential, no
+        // budget): with verify reads charged from the pool, with cells
+        // that relax between phases, and with every cell written.
+        RunSpec::builder().steps(6).seed(3).build().unwrap(),
+        RunSpec::builder()
+            .rule("write-verify")
+            .steps(4)
+            .seed(3)
+            .build()
+            .unwrap(),
+        RunSpec::builder()
+            .rule("bp")
+            .steps(4)
+            .seed(3)
+            .set("device.relax_rate_per_decade", "0.01")
             .build()
             .unwrap(),
     ];

@@ -220,7 +220,7 @@ pub(crate) fn charge_verify_reads(
     phase: Phase,
     reads: u64,
     r: VerifyRead,
-    ledger: &mut EnergyLedger,
+    ledger: &mut impl crate::write::Charges,
 ) {
     let id = Some(tile);
     let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;

@@ -779,9 +779,68 @@ impl ChipSim {
             self.issue_op(ti, TileOp::Write, ready);
         }
         if self.chip.schedule == Schedule::Sequential {
+            self.write_ahead();
             self.run_while(|e| e.writes_pending > 0)?;
         }
         Ok(())
+    }
+
+    /// With a thread pool, runs the pulse phases of the write operations
+    /// just issued ahead of their events, tiles in parallel
+    /// ([`crate::write::write_ahead`]), when they would run back to back
+    /// anyway (`phases_back_to_back`) and nothing else is in flight: each
+    /// tile's operation then starts at its `start_at`, and its phases
+    /// touch only the tile (its cells and streams) and the tile's rows of
+    /// the ledger, recorded and added in order when the start event comes
+    /// (`account_ahead`). The same bits for any number of threads.
+    fn write_ahead(&mut self) {
+        let Some(pool) = self.pool.as_ref() else {
+            return;
+        };
+        if self.mode != TimeMode::Event || !self.phases_back_to_back() || self.reads_pending > 0 {
+            return;
+        }
+        let (chip, model, mode) = (&self.chip, &self.model, self.rule.write_mode());
+        let tiles = &mut self.tiles[..];
+        pool.install(|| {
+            use rayon::prelude::*;
+            tiles
+                .par_iter_mut()
+                .with_max_len(1)
+                .filter(|t| {
+                    // Started by `start_op` (not queued behind another
+                    // operation), with pulse phases on cells.
+                    t.reserved
+                        && t.pending.is_empty()
+                        && t.write_ops.len() == 1
+                        && t.cells.is_some()
+                        && t.write_ahead.is_none()
+                })
+                .for_each(|t| crate::write::write_ahead(chip, model, mode, t));
+        });
+    }
+
+    /// At its start event, accounts a write operation whose phases ran
+    /// ahead: the ledger gets the tile's charges in their order, the
+    /// counters their sums, and the last phase's end is queued as its
+    /// events would have queued it.
+    fn account_ahead(&mut self, ti: usize, a: crate::write::WriteAhead) {
+        let tile = &mut self.tiles[ti];
+        tile.write_log.replay(&mut self.ledger);
+        let tid = tile.id;
+        self.writes.pulses += a.stats.pulses;
+        self.writes.cell_writes += a.stats.cell_writes;
+        self.writes.phases += a.stats.phases;
+        self.timing.budget_cell_ps += a.cell_ps;
+        self.events += a.events;
+        self.budget.acquire(a.last_cells);
+        self.queue.push(
+            a.end,
+            EventKind::PhaseEnd {
+                tile: tid,
+                cells: a.last_cells,
+            },
+        );
     }
 
     /// Runs every outstanding operation to completion and charges the time
@@ -876,6 +935,7 @@ impl ChipSim {
             tile_wait: at.ps() - ready.max(issued).ps(),
             ..Breakdown::default()
         };
+        tile.start_at = at;
         let id = tile.id;
         if self.mode == TimeMode::Event {
             self.queue.push(at, EventKind::Start { tile: id, op });
@@ -913,10 +973,13 @@ impl ChipSim {
                             self.queue.push(at, EventKind::AdcDone { tile });
                         }
                     }
-                    TileOp::Write => {
-                        self.tiles[ti].begin_write_op();
-                        self.try_write_phase(ti, t)?
-                    }
+                    TileOp::Write => match self.tiles[ti].write_ahead.take() {
+                        Some(a) => self.account_ahead(ti, a),
+                        None => {
+                            self.tiles[ti].begin_write_op();
+                            self.try_write_phase(ti, t)?
+                        }
+                    },
                 }
             }
             EventKind::AdcStart { tile } => {

@@ -95,6 +95,13 @@ pub(crate) struct Tile {
     pub(crate) budget_wait_since: Option<SimTime>,
     /// State in the fixed-step reference.
     pub(crate) fsm: Fsm,
+    /// When the operation started by `start_op` begins.
+    pub(crate) start_at: SimTime,
+    /// The running write operation's phases, executed ahead of their
+    /// events on the thread pool (`crate::write::write_ahead`).
+    pub(crate) write_ahead: Option<crate::write::WriteAhead>,
+    /// The energy those phases charged, in order, for the ledger.
+    pub(crate) write_log: crate::write::ChargeLog,
 }
 
 /// Where a tile sits in its matrix.
@@ -173,6 +180,9 @@ impl Tile {
             reserved: false,
             pending: VecDeque::new(),
             current: Breakdown::default(),
+            start_at: SimTime::ZERO,
+            write_ahead: None,
+            write_log: crate::write::ChargeLog::default(),
             budget_wait_since: None,
             fsm: Fsm::Idle,
         }

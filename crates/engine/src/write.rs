@@ -10,7 +10,7 @@ use crate::tile::Tile;
 use aimsim_controller::{execute_phase, WriteHardware, WriteMode};
 use aimsim_core::SimTime;
 use aimsim_device::{DeviceModel, Polarity};
-use aimsim_energy::{Component, EnergyLedger};
+use aimsim_energy::{Component, EnergyLedger, Phase};
 
 /// Writes of the tile's next phases whose cells are prefetched while a
 /// phase runs.
@@ -24,7 +24,7 @@ pub(crate) fn write_phase(
     mode: WriteMode,
     tile: &mut Tile,
     t: SimTime,
-    ledger: &mut EnergyLedger,
+    ledger: &mut impl Charges,
     stats: &mut WriteStats,
 ) -> (u64, (Polarity, u32), u32) {
     let tid = tile.id;
@@ -92,4 +92,117 @@ pub(crate) fn write_phase(
     stats.cell_writes += u64::from(n);
     stats.phases += o.rounds;
     (o.cycles, (ph.polarity, ph.row), n)
+}
+
+/// Where a write phase's energy goes: the ledger, or a tile's
+/// [`ChargeLog`] added to the ledger later in the same order.
+pub(crate) trait Charges {
+    /// Charges `count` operations totalling `pj` (as [`EnergyLedger::add`]).
+    fn add(
+        &mut self,
+        component: Component,
+        operation: &'static str,
+        phase: Phase,
+        tile: Option<u32>,
+        count: u64,
+        pj: f64,
+    );
+}
+
+impl Charges for EnergyLedger {
+    #[inline]
+    fn add(
+        &mut self,
+        component: Component,
+        operation: &'static str,
+        phase: Phase,
+        tile: Option<u32>,
+        count: u64,
+        pj: f64,
+    ) {
+        EnergyLedger::add(self, component, operation, phase, tile, count, pj);
+    }
+}
+
+/// One tile's charges, recorded in order on a pool thread.
+type Charge = (Component, &'static str, Phase, Option<u32>, u64, f64);
+
+/// Charges recorded in order, to be added to the ledger on the calling
+/// thread ([`ChargeLog::replay`]); the buffer is kept between updates.
+#[derive(Default)]
+pub(crate) struct ChargeLog(Vec<Charge>);
+
+impl Charges for ChargeLog {
+    #[inline]
+    fn add(
+        &mut self,
+        component: Component,
+        operation: &'static str,
+        phase: Phase,
+        tile: Option<u32>,
+        count: u64,
+        pj: f64,
+    ) {
+        self.0.push((component, operation, phase, tile, count, pj));
+    }
+}
+
+impl ChargeLog {
+    /// Adds the recorded charges to `ledger` in the order they were made,
+    /// and empties the log.
+    pub(crate) fn replay(&mut self, ledger: &mut EnergyLedger) {
+        for &(c, op, phase, tile, count, pj) in &self.0 {
+            ledger.add(c, op, phase, tile, count, pj);
+        }
+        self.0.clear();
+    }
+}
+
+/// A write operation whose pulse phases all ran ahead of their events:
+/// what its events still have to account for when its start comes.
+#[derive(Default)]
+pub(crate) struct WriteAhead {
+    /// When the last phase ends (its `PhaseEnd` is queued for then).
+    pub(crate) end: SimTime,
+    /// Cells of the last phase (the current it holds until `end`).
+    pub(crate) last_cells: u32,
+    /// The `PhaseEnd` and `WritePhase` events of the phases before the
+    /// last, counted but never queued.
+    pub(crate) events: u64,
+    /// The phases' write counters.
+    pub(crate) stats: WriteStats,
+    /// `Σ cells × duration` of the phases, ps.
+    pub(crate) cell_ps: u128,
+}
+
+/// Runs every pulse phase of the tile's next write operation, back to back
+/// from `at` (its start), charging `tile.write_log` instead of the ledger;
+/// the outcome is left in `tile.write_ahead` for the operation's start
+/// event. The same arithmetic, streams and times as the phases run one
+/// event at a time under the same conditions (`ChipSim`'s
+/// `phases_back_to_back`), so the same bits.
+pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, tile: &mut Tile) {
+    tile.begin_write_op();
+    let mut log = std::mem::take(&mut tile.write_log);
+    let mut a = WriteAhead::default();
+    let mut t = tile.start_at;
+    loop {
+        let cells = tile.next_phase_cells();
+        let (cycles, _, _) = write_phase(chip, model, mode, tile, t, &mut log, &mut a.stats);
+        let end = t + chip.clock.cycles(cycles);
+        let dur = end.ps() - t.ps();
+        tile.current.pulses += dur;
+        tile.write_phases += 1;
+        a.cell_ps += u128::from(cells) * u128::from(dur);
+        if tile.op_has_phases() {
+            a.events += 2;
+            t = end;
+        } else {
+            a.end = end;
+            a.last_cells = cells;
+            break;
+        }
+    }
+    tile.write_log = log;
+    tile.write_ahead = Some(a);
 }
