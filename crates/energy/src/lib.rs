@@ -223,7 +223,14 @@ pub struct EnergyLedger {
     tallies: Vec<Tally>,
     kinds: HashMap<Kind, usize, BuildHasherDefault<WordHasher>>,
     slots: Vec<Vec<u32>>,
+    /// The last kinds looked up, by the address of their operation name
+    /// (a direct-mapped cache in front of `kinds`: a charge site names the
+    /// same few kinds again and again).
+    recent: [Option<(Kind, usize)>; RECENT],
 }
+
+/// Entries of [`EnergyLedger`]'s `recent` cache (a power of two).
+const RECENT: usize = 32;
 
 /// A slot not made yet in [`EnergyLedger`]'s `slots`.
 const NO_SLOT: u32 = u32::MAX;
@@ -312,12 +319,14 @@ impl EnergyLedger {
             pj.is_finite() && pj >= 0.0,
             "energy {pj} pJ charged to {key:?}"
         );
-        let kind = match self.kinds.get(&Kind::of(&key)) {
-            Some(&kind) => kind,
-            None => {
-                let kind = self.slots.len();
-                self.slots.push(Vec::new());
-                self.kinds.insert(Kind::of(&key), kind);
+        let of = Kind::of(&key);
+        let line = ((of.operation.0 >> 3) ^ of.component as usize ^ usize::from(of.phase.0) << 2)
+            & (RECENT - 1);
+        let kind = match self.recent[line] {
+            Some((k, kind)) if k == of => kind,
+            _ => {
+                let kind = self.kind_of(of);
+                self.recent[line] = Some((of, kind));
                 kind
             }
         };
@@ -329,6 +338,19 @@ impl EnergyLedger {
         let t = &mut self.tallies[slot];
         t.count += count;
         t.pj += pj;
+    }
+
+    /// The number of kind `of`, made if it is new.
+    fn kind_of(&mut self, of: Kind) -> usize {
+        match self.kinds.get(&of) {
+            Some(&kind) => kind,
+            None => {
+                let kind = self.slots.len();
+                self.slots.push(Vec::new());
+                self.kinds.insert(of, kind);
+                kind
+            }
+        }
     }
 
     /// The slot of `key`, made if it is new, and remembered under its kind
