@@ -537,6 +537,303 @@ mod tests {
     use crate::Eapu;
     use aimsim_core::stream;
 
+    /// The blocked sampler and the random count exactly as they were
+    /// before their bookkeeping was fused (commit 10451bb), kept as the
+    /// reference the current ones must equal bit for bit: the same
+    /// writes in the same order, the same stats, the same random numbers
+    /// drawn.
+    #[allow(clippy::all)]
+    mod reference {
+        use super::super::BlockedStats;
+        use aimsim_core::Rng;
+        use rand::Rng as _;
+
+        const REF_CLASSES: usize = 8;
+
+        #[derive(Clone, Debug, Default)]
+        pub struct ReferenceScratch {
+            k: Vec<f32>,
+            rows: Vec<u32>,
+            row_start: [usize; REF_CLASSES + 1],
+            cols: Vec<u32>,
+            col_start: [usize; REF_CLASSES + 1],
+            row_count: Vec<usize>,
+            sorted: Vec<(u32, f32)>,
+        }
+
+        #[inline]
+        fn reference_exponent(v: f32) -> i32 {
+            ((v.to_bits() >> 23) & 0xff) as i32 - 127
+        }
+
+        fn reference_classify(
+            v: &[f32],
+            e_max: i32,
+            out: &mut Vec<u32>,
+            start: &mut [usize; REF_CLASSES + 1],
+        ) {
+            let class = |x: f32| ((e_max - reference_exponent(x)) as usize).min(REF_CLASSES - 1);
+            let mut count = [0usize; REF_CLASSES];
+            for &x in v {
+                if x != 0.0 {
+                    count[class(x)] += 1;
+                }
+            }
+            start[0] = 0;
+            for c in 0..REF_CLASSES {
+                start[c + 1] = start[c] + count[c];
+            }
+            out.clear();
+            out.resize(start[REF_CLASSES], 0);
+            let mut at = *start;
+            for (i, &x) in v.iter().enumerate() {
+                if x != 0.0 {
+                    let c = class(x);
+                    out[at[c]] = i as u32;
+                    at[c] += 1;
+                }
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub fn reference_sample_eapu_rank1_blocked(
+            x: &[f32],
+            delta: &[f32],
+            scale: f32,
+            r_wg_us: f32,
+            threshold_us: f32,
+            rng: &mut Rng,
+            scratch: &mut ReferenceScratch,
+            out: &mut Vec<(u32, f32)>,
+        ) -> BlockedStats {
+            let th = threshold_us;
+            let cols = delta.len();
+            let mut st = BlockedStats::default();
+            let ReferenceScratch {
+                k,
+                rows,
+                row_start,
+                cols: cls,
+                col_start,
+                row_count,
+                sorted,
+            } = scratch;
+            k.clear();
+            k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
+            let k_max = k.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let d_max = delta.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if k_max == 0.0 || d_max == 0.0 {
+                return st;
+            }
+            let (ek, ed) = (reference_exponent(k_max), reference_exponent(d_max));
+            reference_classify(k, ek, rows, row_start);
+            reference_classify(delta, ed, cls, col_start);
+            let class_max = |v: &[f32], idx: &[u32], start: &[usize; REF_CLASSES + 1]| {
+                std::array::from_fn::<f32, REF_CLASSES, _>(|c| {
+                    idx[start[c]..start[c + 1]]
+                        .iter()
+                        .fold(0.0f32, |m, &i| m.max(v[i as usize].abs()))
+                })
+            };
+            let k_class_max = class_max(k, rows, row_start);
+            let d_class_max = class_max(delta, cls, col_start);
+            let first = out.len();
+            let th64 = f64::from(th);
+            for s in 0..=2 * (REF_CLASSES - 1) {
+                let a_lo = s.saturating_sub(REF_CLASSES - 1);
+                let a_hi = s.min(REF_CLASSES - 1);
+                // The blocks (a, s − a) of this class sum, and their cells.
+                let blocks = (a_lo..=a_hi).map(|a| (a, s - a));
+                let total: u64 = blocks
+                    .clone()
+                    .map(|(a, b)| {
+                        ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b]))
+                            as u64
+                    })
+                    .sum();
+                if total == 0 {
+                    continue;
+                }
+                // B_s: the largest f32 product of a class's largest factors over
+                // the blocks of this sum. Every request of the blocks is at most
+                // B_s (rounding is monotone: |k δ| ≤ max|k| · max|δ| exactly, so
+                // the rounded products keep the order).
+                let b_s = blocks
+                    .clone()
+                    .filter(|&(a, b)| {
+                        row_start[a + 1] > row_start[a] && col_start[b + 1] > col_start[b]
+                    })
+                    .map(|(a, b)| k_class_max[a] * d_class_max[b])
+                    .fold(0.0f32, f32::max);
+                if b_s == 0.0 {
+                    // Every product rounds to 0: nothing is written.
+                    continue;
+                }
+                let bound = f64::from(b_s);
+                let p = bound / th64;
+                if p >= 1.0 {
+                    for (a, b) in blocks {
+                        for &i in &rows[row_start[a]..row_start[a + 1]] {
+                            let ki = k[i as usize];
+                            let base = i as usize * cols;
+                            for &j in &cls[col_start[b]..col_start[b + 1]] {
+                                st.dense_cells += 1;
+                                let r = ki * delta[j as usize];
+                                let m = r.abs();
+                                let d = if m >= th {
+                                    r
+                                } else if m == 0.0 {
+                                    0.0
+                                } else {
+                                    let u: f32 = rng.random();
+                                    if u * th < m {
+                                        th.copysign(r)
+                                    } else {
+                                        0.0
+                                    }
+                                };
+                                if d != 0.0 {
+                                    out.push(((base + j as usize) as u32, d));
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let ln_q = (-p).ln_1p();
+                let mut blocks = blocks.peekable();
+                let (mut a, mut b) = *blocks.peek().expect("a block");
+                let mut block_start = 0u64;
+                let size = |a: usize, b: usize| {
+                    ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
+                };
+                let mut block_end = size(a, b);
+                let mut next = 0.0f64;
+                loop {
+                    st.skip_draws += 1;
+                    // U on (0, 1]: ln U is finite; ⌊ln U / ln(1 − p)⌋ by
+                    // truncation, as in `sample_eapu_rank1`.
+                    let u = 1.0 - rng.random::<f64>();
+                    next += (u.ln() / ln_q) as u64 as f64;
+                    if next >= total as f64 {
+                        break;
+                    }
+                    let pos = next as u64;
+                    next += 1.0;
+                    while pos >= block_end {
+                        blocks.next();
+                        (a, b) = *blocks.peek().expect("position inside the class sum");
+                        block_start = block_end;
+                        block_end += size(a, b);
+                    }
+                    let q = (pos - block_start) as usize;
+                    let nb = col_start[b + 1] - col_start[b];
+                    let i = rows[row_start[a] + q / nb] as usize;
+                    let j = cls[col_start[b] + q % nb] as usize;
+                    st.candidates += 1;
+                    let r = k[i] * delta[j];
+                    let v: f32 = rng.random();
+                    if f64::from(v) * bound < f64::from(r.abs()) {
+                        out.push(((i * cols + j) as u32, th.copysign(r)));
+                    }
+                }
+            }
+            reference_sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
+            st.writes = (out.len() - first) as u64;
+            st
+        }
+
+        fn reference_sort_by_index(
+            w: &mut [(u32, f32)],
+            rows: usize,
+            cols: usize,
+            count: &mut Vec<usize>,
+            tmp: &mut Vec<(u32, f32)>,
+        ) {
+            if w.len() < 2 || cols == 0 {
+                return;
+            }
+            if w.len() <= rows {
+                // Fewer writes than rows: a comparison sort is cheaper.
+                w.sort_unstable_by_key(|&(idx, _)| idx);
+                return;
+            }
+            count.clear();
+            count.resize(rows + 1, 0);
+            for &(idx, _) in w.iter() {
+                count[idx as usize / cols + 1] += 1;
+            }
+            for r in 0..rows {
+                count[r + 1] += count[r];
+            }
+            tmp.clear();
+            tmp.resize(w.len(), (0, 0.0));
+            for &e in w.iter() {
+                let r = e.0 as usize / cols;
+                tmp[count[r]] = e;
+                count[r] += 1;
+            }
+            // count[r] is now the end of row r.
+            let mut start = 0;
+            for &end in &count[..rows] {
+                let row = &mut tmp[start..end];
+                for i in 1..row.len() {
+                    let mut j = i;
+                    while j > 0 && row[j - 1].0 > row[j].0 {
+                        row.swap(j - 1, j);
+                        j -= 1;
+                    }
+                }
+                start = end;
+            }
+            w.copy_from_slice(tmp);
+        }
+
+        pub fn reference_eapu_random_count(
+            x: &[f32],
+            delta: &[f32],
+            scale: f32,
+            r_wg_us: f32,
+            threshold_us: f32,
+            sorted_abs: &mut Vec<f32>,
+        ) -> u64 {
+            let th = threshold_us;
+            let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
+            for d in delta {
+                let a = d.abs();
+                if a != 0.0 {
+                    max = max.max(a);
+                    min_nz = min_nz.min(a);
+                    nnz += 1;
+                }
+            }
+            if nnz == 0 {
+                return 0;
+            }
+            let mut sorted = false;
+            x.iter()
+                .map(|&xi| {
+                    let k = scale * xi * r_wg_us;
+                    if k == 0.0 {
+                        return 0;
+                    }
+                    if (k * max).abs() < th && k * min_nz != 0.0 {
+                        return nnz;
+                    }
+                    if !sorted {
+                        sorted_abs.clear();
+                        sorted_abs.extend(delta.iter().map(|d| d.abs()));
+                        sorted_abs.sort_unstable_by(f32::total_cmp);
+                        sorted = true;
+                    }
+                    let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
+                    let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
+                    (below - zero) as u64
+                })
+                .sum()
+        }
+    }
+
     #[test]
     fn log_quantise_is_unbiased_and_on_levels() {
         // 4 levels: 1, 1/2, 1/4, 1/8 of the maximum 2.0. Each value's mean
@@ -857,5 +1154,153 @@ mod tests {
         }
         let ratio = c[1] as f64 / c[0] as f64;
         assert!((0.9..1.1).contains(&ratio), "skip draws {c:?}");
+    }
+
+    /// A random factor vector of `n` values in one of several styles: a
+    /// typical spread, a huge dynamic range (every magnitude class used),
+    /// all equal, mostly zero, all zero, or a mixture of zeros,
+    /// subnormals, negatives and large values.
+    fn random_factors(rng: &mut Rng, n: usize) -> Vec<f32> {
+        let sign = |rng: &mut Rng| if rng.random() { 1.0f32 } else { -1.0 };
+        let top = 2f32.powi(rng.random_range(-12..6));
+        match rng.random_range(0..8) {
+            0 | 1 => (0..n)
+                .map(|_| top * rng.random::<f32>() * sign(rng))
+                .collect(),
+            2 => (0..n)
+                .map(|_| top * 2f32.powf(-40.0 * rng.random::<f32>()) * sign(rng))
+                .collect(),
+            3 => {
+                let v = top * rng.random::<f32>();
+                (0..n)
+                    .map(|_| v * if rng.random_bool(0.2) { -1.0 } else { 1.0 })
+                    .collect()
+            }
+            4 => (0..n)
+                .map(|_| {
+                    if rng.random_bool(0.9) {
+                        0.0
+                    } else {
+                        top * rng.random::<f32>() * sign(rng)
+                    }
+                })
+                .collect(),
+            5 if rng.random_bool(0.3) => vec![0.0; n],
+            _ => (0..n)
+                .map(|_| match rng.random_range(0..8) {
+                    0 => 0.0,
+                    1 => 1e-40 * sign(rng),
+                    2 => f32::from_bits(rng.random_range(1..0x0080_0000)) * sign(rng),
+                    3 => 64.0 * rng.random::<f32>() * sign(rng),
+                    4 => top,
+                    _ => top * rng.random::<f32>() * sign(rng),
+                })
+                .collect(),
+        }
+    }
+
+    /// The blocked sampler and the random count equal their reference
+    /// copies (module `reference`) bit for bit on random inputs: shapes
+    /// from 1 × 1 to 200 × 200, zeros, negatives, subnormals, requests
+    /// exactly at the threshold, all-equal factors, dynamic ranges wider
+    /// than the classes, bounds at or above the threshold (dense blocks),
+    /// a reused scratch and a non-empty `out`. Equal: the written cells
+    /// (index and bits of ΔG, in order), the stats, the count and the
+    /// random stream after the call.
+    #[test]
+    fn blocked_sampler_and_count_equal_their_reference() {
+        let mut gen = stream(31, "bit-identity");
+        let mut scratch = BlockedScratch::default();
+        let mut ref_scratch = reference::ReferenceScratch::default();
+        let (mut sorted_abs, mut ref_sorted_abs) = (Vec::new(), Vec::new());
+        let (mut out, mut ref_out) = (Vec::new(), Vec::new());
+        let (mut writes, mut dense, mut exact) = (0u64, 0u64, 0u64);
+        for trial in 0..4000u64 {
+            let dim = |gen: &mut Rng| {
+                if gen.random_bool(0.3) {
+                    gen.random_range(1..9)
+                } else {
+                    gen.random_range(1..201)
+                }
+            };
+            let (rows, cols) = (dim(&mut gen), dim(&mut gen));
+            let x = random_factors(&mut gen, rows);
+            let mut delta = random_factors(&mut gen, cols);
+            let scale =
+                2f32.powf(gen.random_range(-12.0..2.0)) * if gen.random() { 1.0 } else { -1.0 };
+            let r_wg = [80.0f32, 1.0, 37.5][gen.random_range(0..3)];
+            let th = [2.0f32, 0.5, 1e-3, 1e-6][gen.random_range(0..4)];
+            // Some δ_j with |k_i δ_j| exactly ΔG_th, and its neighbours.
+            let i = gen.random_range(0..rows);
+            let ki = scale * x[i] * r_wg;
+            if ki != 0.0 && cols > 3 && gen.random_bool(0.3) {
+                let d = th / ki;
+                if d.is_finite() && d != 0.0 && (ki * d).abs() == th {
+                    exact += 1;
+                    let j = gen.random_range(0..cols - 2);
+                    delta[j] = d;
+                    delta[j + 1] = f32::from_bits(d.to_bits() - 1);
+                    delta[j + 2] = -f32::from_bits(d.to_bits() + 1);
+                }
+            }
+            // Sometimes writes of an earlier tile are already there.
+            out.clear();
+            if gen.random_bool(0.2) {
+                out.extend([(7u32, 1.0f32), (3, -2.0)]);
+            }
+            ref_out.clone_from(&out);
+            let mut rng = stream(trial, "draws");
+            let mut ref_rng = rng.clone();
+            let st = sample_eapu_rank1_blocked(
+                &x,
+                &delta,
+                scale,
+                r_wg,
+                th,
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            );
+            let ref_st = reference::reference_sample_eapu_rank1_blocked(
+                &x,
+                &delta,
+                scale,
+                r_wg,
+                th,
+                &mut ref_rng,
+                &mut ref_scratch,
+                &mut ref_out,
+            );
+            let ctx =
+                || format!("trial {trial}: {rows} × {cols}, scale {scale}, r_wg {r_wg}, th {th}");
+            assert_eq!(st, ref_st, "{}", ctx());
+            assert_eq!(out.len(), ref_out.len(), "{}", ctx());
+            for (w, r) in out.iter().zip(&ref_out) {
+                assert_eq!((w.0, w.1.to_bits()), (r.0, r.1.to_bits()), "{}", ctx());
+            }
+            assert_eq!(rng.random::<u64>(), ref_rng.random::<u64>(), "{}", ctx());
+            assert_eq!(
+                eapu_random_count(&x, &delta, scale, r_wg, th, &mut sorted_abs),
+                reference::reference_eapu_random_count(
+                    &x,
+                    &delta,
+                    scale,
+                    r_wg,
+                    th,
+                    &mut ref_sorted_abs
+                ),
+                "{}",
+                ctx()
+            );
+            writes += st.writes;
+            dense += u64::from(st.dense_cells > 0);
+        }
+        // The inputs reach every path.
+        assert!(writes > 10_000, "{writes} writes");
+        assert!(dense > 300, "{dense} trials with dense blocks");
+        assert!(
+            exact > 100,
+            "{exact} trials with a request exactly at ΔG_th"
+        );
     }
 }
