@@ -198,13 +198,13 @@ const CLASSES: usize = 8;
 pub struct BlockedScratch {
     /// `k_i = scale · x_i · r_wg` of each row.
     k: Vec<f32>,
-    /// Non-zero rows grouped by class (counting sort), and where each
-    /// class starts.
+    /// The class of each entry of the line being classified (zeros in
+    /// the extra class `CLASSES`).
+    class: Vec<u8>,
+    /// Rows grouped by class (counting sort; the zero rows last).
     rows: Vec<u32>,
-    row_start: [usize; CLASSES + 1],
-    /// Non-zero columns grouped by class.
+    /// Columns grouped by class.
     cols: Vec<u32>,
-    col_start: [usize; CLASSES + 1],
     /// Writes per row, and the writes sorted by row (index order).
     row_count: Vec<usize>,
     sorted: Vec<(u32, f32)>,
@@ -231,30 +231,76 @@ fn exponent(v: f32) -> i32 {
     ((v.to_bits() >> 23) & 0xff) as i32 - 127
 }
 
-/// Counting sort of the non-zero entries of `v` into `out` by magnitude
-/// class (the largest magnitude's exponent `e_max` minus the entry's,
-/// capped at the last class); `start[c]..start[c + 1]` is class `c`.
-fn classify(v: &[f32], e_max: i32, out: &mut Vec<u32>, start: &mut [usize; CLASSES + 1]) {
-    let class = |x: f32| ((e_max - exponent(x)) as usize).min(CLASSES - 1);
-    let mut count = [0usize; CLASSES];
-    for &x in v {
-        if x != 0.0 {
-            count[class(x)] += 1;
-        }
+/// The largest `|v_i|` (0 for none), as `fold(0.0, |m, v| m.max(v.abs()))`
+/// computes it, NaN ignored: non-negative floats order as their bit
+/// patterns, so the largest magnitude is the largest bit pattern of the
+/// non-NaN ones, an integer reduction without a dependency through
+/// `maxss`.
+#[inline]
+fn max_abs(v: &[f32]) -> f32 {
+    let bits = v.iter().fold(0u32, |m, x| {
+        let b = x.to_bits() & 0x7fff_ffff;
+        m.max(if b > 0x7f80_0000 { 0 } else { b })
+    });
+    f32::from_bits(bits)
+}
+
+/// One line's factors sorted into magnitude classes by [`classify`].
+struct Classes {
+    /// `idx[start[c]..start[c + 1]]` holds class `c`'s entries in index
+    /// order (the zeros follow `start[CLASSES]`).
+    start: [usize; CLASSES + 1],
+    /// The largest magnitude of each class (0 when empty).
+    max: [f32; CLASSES],
+}
+
+impl Classes {
+    /// The entries of class `c`.
+    #[inline]
+    fn len(&self, c: usize) -> usize {
+        self.start[c + 1] - self.start[c]
     }
-    start[0] = 0;
+}
+
+/// Counting sort of the entries of `v` into `idx` by magnitude class (the
+/// largest magnitude's exponent `e_max` minus the entry's, capped at the
+/// last class; zeros in an extra class after the others), with each
+/// class's largest magnitude. One pass finds every entry's class (kept in
+/// `class`), its count and the classes' maxima, a second places the
+/// indices; neither branches on the data (the tiles' factors are often
+/// zero or not at random).
+fn classify(v: &[f32], e_max: i32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
+    let mut count = [0usize; CLASSES + 1];
+    let mut max = [0.0f32; CLASSES + 1];
+    class.clear();
+    class.extend(v.iter().map(|&x| {
+        let c = ((e_max - exponent(x)) as usize).min(CLASSES - 1);
+        (if x == 0.0 { CLASSES } else { c }) as u8
+    }));
+    for (&x, &c) in v.iter().zip(class.iter()) {
+        let c = usize::from(c);
+        count[c] += 1;
+        // The same fold as over the class's entries alone: `max` ignores
+        // NaN and the order of its operands.
+        max[c] = max[c].max(x.abs());
+    }
+    let mut at = [0usize; CLASSES + 1];
     for c in 0..CLASSES {
-        start[c + 1] = start[c] + count[c];
+        at[c + 1] = at[c] + count[c];
     }
-    out.clear();
-    out.resize(start[CLASSES], 0);
-    let mut at = *start;
-    for (i, &x) in v.iter().enumerate() {
-        if x != 0.0 {
-            let c = class(x);
-            out[at[c]] = i as u32;
-            at[c] += 1;
-        }
+    let start = at;
+    idx.clear();
+    idx.resize(v.len(), 0);
+    for (i, &c) in class.iter().enumerate() {
+        let c = usize::from(c);
+        idx[at[c]] = i as u32;
+        at[c] += 1;
+    }
+    let mut class_max = [0.0f32; CLASSES];
+    class_max.copy_from_slice(&max[..CLASSES]);
+    Classes {
+        start,
+        max: class_max,
     }
 }
 
@@ -294,69 +340,68 @@ pub fn sample_eapu_rank1_blocked(
     let mut st = BlockedStats::default();
     let BlockedScratch {
         k,
+        class,
         rows,
-        row_start,
         cols: cls,
-        col_start,
         row_count,
         sorted,
     } = scratch;
     k.clear();
     k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
-    let k_max = k.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let d_max = delta.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let k_max = max_abs(k);
+    let d_max = max_abs(delta);
     if k_max == 0.0 || d_max == 0.0 {
         return st;
     }
-    let (ek, ed) = (exponent(k_max), exponent(d_max));
-    classify(k, ek, rows, row_start);
-    classify(delta, ed, cls, col_start);
-    let class_max = |v: &[f32], idx: &[u32], start: &[usize; CLASSES + 1]| {
-        std::array::from_fn::<f32, CLASSES, _>(|c| {
-            idx[start[c]..start[c + 1]]
-                .iter()
-                .fold(0.0f32, |m, &i| m.max(v[i as usize].abs()))
-        })
-    };
-    let k_class_max = class_max(k, rows, row_start);
-    let d_class_max = class_max(delta, cls, col_start);
+    let rc = classify(k, exponent(k_max), class, rows);
+    let cc = classify(delta, exponent(d_max), class, cls);
     let first = out.len();
     let th64 = f64::from(th);
+    let mut blocks = [Block::default(); CLASSES];
     for s in 0..=2 * (CLASSES - 1) {
         let a_lo = s.saturating_sub(CLASSES - 1);
         let a_hi = s.min(CLASSES - 1);
-        // The blocks (a, s − a) of this class sum, and their cells.
-        let blocks = (a_lo..=a_hi).map(|a| (a, s - a));
-        let total: u64 = blocks
-            .clone()
-            .map(|(a, b)| {
-                ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
-            })
-            .sum();
-        if total == 0 {
+        // The non-empty blocks (a, s − a) of this class sum in the order
+        // of `a` (empty ones hold no cell and no position), their cells,
+        // and B_s: the largest f32 product of a class's largest factors
+        // over them. Every request of the blocks is at most B_s (rounding
+        // is monotone: |k δ| ≤ max|k| · max|δ| exactly, so the rounded
+        // products keep the order).
+        let mut n = 0;
+        let mut total = 0u64;
+        let mut b_s = 0.0f32;
+        for a in a_lo..=a_hi {
+            let b = s - a;
+            let (na, nb) = (rc.len(a), cc.len(b));
+            if na == 0 || nb == 0 {
+                continue;
+            }
+            blocks[n] = Block {
+                row0: rc.start[a],
+                rows: na,
+                col0: cc.start[b],
+                cols: nb,
+                size: (na * nb) as u64,
+            };
+            n += 1;
+            total += (na * nb) as u64;
+            b_s = b_s.max(rc.max[a] * cc.max[b]);
+        }
+        if total == 0 || b_s == 0.0 {
+            // No cell, or every product rounds to 0: nothing is written.
             continue;
         }
-        // B_s: the largest f32 product of a class's largest factors over
-        // the blocks of this sum. Every request of the blocks is at most
-        // B_s (rounding is monotone: |k δ| ≤ max|k| · max|δ| exactly, so
-        // the rounded products keep the order).
-        let b_s = blocks
-            .clone()
-            .filter(|&(a, b)| row_start[a + 1] > row_start[a] && col_start[b + 1] > col_start[b])
-            .map(|(a, b)| k_class_max[a] * d_class_max[b])
-            .fold(0.0f32, f32::max);
-        if b_s == 0.0 {
-            // Every product rounds to 0: nothing is written.
-            continue;
-        }
+        let blocks = &blocks[..n];
+        // Exact in f64 (cell counts stay far below 2⁵³).
+        let total_f = total as f64;
         let bound = f64::from(b_s);
         let p = bound / th64;
         if p >= 1.0 {
-            for (a, b) in blocks {
-                for &i in &rows[row_start[a]..row_start[a + 1]] {
+            for bl in blocks {
+                for &i in &rows[bl.row0..bl.row0 + bl.rows] {
                     let ki = k[i as usize];
                     let base = i as usize * cols;
-                    for &j in &cls[col_start[b]..col_start[b + 1]] {
+                    for &j in &cls[bl.col0..bl.col0 + bl.cols] {
                         st.dense_cells += 1;
                         let r = ki * delta[j as usize];
                         let m = r.abs();
@@ -381,46 +426,61 @@ pub fn sample_eapu_rank1_blocked(
             continue;
         }
         let ln_q = (-p).ln_1p();
-        let mut blocks = blocks.peekable();
-        let (mut a, mut b) = *blocks.peek().expect("a block");
+        let mut at = 0;
         let mut block_start = 0u64;
-        let size = |a: usize, b: usize| {
-            ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
-        };
-        let mut block_end = size(a, b);
-        let mut next = 0.0f64;
+        let mut block_end = blocks[0].size;
+        let mut next = 0u64;
         loop {
             st.skip_draws += 1;
-            // U on (0, 1]: ln U is finite; ⌊ln U / ln(1 − p)⌋ by
-            // truncation, as in `sample_eapu_rank1`.
+            // U on (0, 1]: ln U is finite. The skip ⌊ln U / ln(1 − p)⌋
+            // (≥ 0) by truncation, as in `sample_eapu_rank1`, which adds
+            // it to a whole f64 and ends at `total`; here in integers,
+            // clamped to `total` first: the same position below `total`
+            // (exact there), and the end wherever the f64 sum reached it,
+            // without the conversions through u64 of the f64 version.
             let u = 1.0 - rng.random::<f64>();
-            next += (u.ln() / ln_q) as u64 as f64;
-            if next >= total as f64 {
+            let t = u.ln() / ln_q;
+            next += if t < total_f { t as i64 as u64 } else { total };
+            if next >= total {
                 break;
             }
-            let pos = next as u64;
-            next += 1.0;
+            let pos = next;
+            next += 1;
             while pos >= block_end {
-                blocks.next();
-                (a, b) = *blocks.peek().expect("position inside the class sum");
+                at += 1;
                 block_start = block_end;
-                block_end += size(a, b);
+                block_end += blocks[at].size;
             }
+            let bl = &blocks[at];
             let q = (pos - block_start) as usize;
-            let nb = col_start[b + 1] - col_start[b];
-            let i = rows[row_start[a] + q / nb] as usize;
-            let j = cls[col_start[b] + q % nb] as usize;
+            let i = rows[bl.row0 + q / bl.cols] as usize;
+            let j = cls[bl.col0 + q % bl.cols] as usize;
             st.candidates += 1;
             let r = k[i] * delta[j];
             let v: f32 = rng.random();
-            if f64::from(v) * bound < f64::from(r.abs()) {
-                out.push(((i * cols + j) as u32, th.copysign(r)));
-            }
+            // Kept or not without a branch (about half are kept): pushed,
+            // then dropped again when not kept.
+            let keep = f64::from(v) * bound < f64::from(r.abs());
+            let len = out.len();
+            out.push(((i * cols + j) as u32, th.copysign(r)));
+            out.truncate(len + usize::from(keep));
         }
     }
     sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
     st.writes = (out.len() - first) as u64;
     st
+}
+
+/// A non-empty block of one class sum in [`sample_eapu_rank1_blocked`]:
+/// its rows `rows[row0..row0 + rows]` and columns of the class lists, and
+/// its cells.
+#[derive(Clone, Copy, Default)]
+struct Block {
+    row0: usize,
+    rows: usize,
+    col0: usize,
+    cols: usize,
+    size: u64,
 }
 
 /// Sorts sampled writes by index: a comparison sort when there are no
