@@ -192,6 +192,27 @@ pub fn sample_eapu_rank1(
 /// class holding everything smaller.
 const CLASSES: usize = 8;
 
+/// The most writes [`sort_by_index`] sorts by rank.
+const RANK_SORT_MAX: usize = 48;
+
+/// The most cells per write of a tile whose writes [`sort_by_index`]
+/// sorts by bitmap.
+const BITMAP_CELLS_PER_WRITE: usize = 256;
+
+/// Reused working memory of [`sort_by_index`].
+#[derive(Clone, Debug, Default)]
+struct SortScratch {
+    /// The writes' indices, and the writes placed by rank.
+    keys: Vec<u32>,
+    sorted: Vec<(u32, f32)>,
+    /// A bitmap of the tile's cells (clear between calls) and the
+    /// written values by cell.
+    bits: Vec<u64>,
+    values: Vec<f32>,
+    /// The writes as `index << 32 | value bits`.
+    packed: Vec<u64>,
+}
+
 /// Reused working memory of [`sample_eapu_rank1_blocked`] (no allocation
 /// once grown).
 #[derive(Clone, Debug, Default)]
@@ -205,9 +226,8 @@ pub struct BlockedScratch {
     rows: Vec<u32>,
     /// Columns grouped by class.
     cols: Vec<u32>,
-    /// Writes per row, and the writes sorted by row (index order).
-    row_count: Vec<usize>,
-    sorted: Vec<(u32, f32)>,
+    /// For sorting the writes.
+    sort: SortScratch,
 }
 
 /// The work of one [`sample_eapu_rank1_blocked`] call.
@@ -238,70 +258,89 @@ fn exponent(v: f32) -> i32 {
 /// `maxss`.
 #[inline]
 fn max_abs(v: &[f32]) -> f32 {
-    let bits = v.iter().fold(0u32, |m, x| {
-        let b = x.to_bits() & 0x7fff_ffff;
-        m.max(if b > 0x7f80_0000 { 0 } else { b })
-    });
-    f32::from_bits(bits)
+    f32::from_bits(v.iter().fold(0, |m, &x| m.max(magnitude_bits(x))))
+}
+
+/// The bit pattern of `|x|`, 0 for NaN: the order of these is the order
+/// of `f32::max` on magnitudes, which ignores NaN.
+#[inline]
+fn magnitude_bits(x: f32) -> u32 {
+    let b = x.to_bits() & 0x7fff_ffff;
+    if b > 0x7f80_0000 {
+        0
+    } else {
+        b
+    }
 }
 
 /// One line's factors sorted into magnitude classes by [`classify`].
 struct Classes {
-    /// `idx[start[c]..start[c + 1]]` holds class `c`'s entries in index
-    /// order (the zeros follow `start[CLASSES]`).
-    start: [usize; CLASSES + 1],
+    /// `idx[start[c]..start[c] + count[c]]` holds class `c`'s entries in
+    /// index order.
+    start: [usize; CLASSES],
+    count: [usize; CLASSES],
     /// The largest magnitude of each class (0 when empty).
     max: [f32; CLASSES],
 }
 
-impl Classes {
-    /// The entries of class `c`.
-    #[inline]
-    fn len(&self, c: usize) -> usize {
-        self.start[c + 1] - self.start[c]
-    }
-}
-
-/// Counting sort of the entries of `v` into `idx` by magnitude class (the
+/// Sorts the non-zero entries of `v` into `idx` by magnitude class (the
 /// largest magnitude's exponent `e_max` minus the entry's, capped at the
-/// last class; zeros in an extra class after the others), with each
-/// class's largest magnitude. One pass finds every entry's class (kept in
-/// `class`), its count and the classes' maxima, a second places the
-/// indices; neither branches on the data (the tiles' factors are often
-/// zero or not at random).
+/// last class), each class in index order in its own bucket of
+/// `v.len()` places (`idx` grows to `CLASSES · v.len() + 1`, never
+/// shrinks, and is not cleared: only the places written are read), with
+/// each class's largest magnitude. One vectorised pass finds every
+/// entry's class (kept in `class`), a second places the entries (and
+/// counts them) without branching on the data (the tiles' factors are
+/// often zero, and not in any order), a third takes the maxima over the
+/// buckets.
 fn classify(v: &[f32], e_max: i32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
-    let mut count = [0usize; CLASSES + 1];
-    let mut max = [0.0f32; CLASSES + 1];
+    let n = v.len();
     class.clear();
     class.extend(v.iter().map(|&x| {
         let c = ((e_max - exponent(x)) as usize).min(CLASSES - 1);
         (if x == 0.0 { CLASSES } else { c }) as u8
     }));
-    for (&x, &c) in v.iter().zip(class.iter()) {
-        let c = usize::from(c);
-        count[c] += 1;
-        // The same fold as over the class's entries alone: `max` ignores
-        // NaN and the order of its operands.
-        max[c] = max[c].max(x.abs());
+    if idx.len() < CLASSES * n + 1 {
+        idx.resize(CLASSES * n + 1, 0);
     }
-    let mut at = [0usize; CLASSES + 1];
-    for c in 0..CLASSES {
-        at[c + 1] = at[c] + count[c];
+    let start: [usize; CLASSES] = std::array::from_fn(|c| c * n);
+    let mut count = [0usize; CLASSES];
+    if n < 256 {
+        // The counts packed in bytes of one register: the chain from
+        // entry to entry is an add, not a load and store of a count.
+        // Zeros all go to the one place after the buckets.
+        let mut placed = 0u64;
+        for (i, &c) in class.iter().enumerate() {
+            let c = usize::from(c);
+            let (base, shift, mask, one) = if c < CLASSES {
+                (c * n, 8 * c as u32, 0xff, 1u64 << (8 * c))
+            } else {
+                (CLASSES * n, 0, 0, 0)
+            };
+            idx[base + ((placed >> shift) & mask) as usize] = i as u32;
+            placed += one;
+        }
+        for (c, k) in count.iter_mut().enumerate() {
+            *k = ((placed >> (8 * c)) & 0xff) as usize;
+        }
+    } else {
+        let mut at = [0usize; CLASSES + 1];
+        for (i, &c) in class.iter().enumerate() {
+            let c = usize::from(c);
+            idx[c * n + at[c]] = i as u32;
+            at[c] += 1;
+        }
+        count.copy_from_slice(&at[..CLASSES]);
     }
-    let start = at;
-    idx.clear();
-    idx.resize(v.len(), 0);
-    for (i, &c) in class.iter().enumerate() {
-        let c = usize::from(c);
-        idx[at[c]] = i as u32;
-        at[c] += 1;
-    }
-    let mut class_max = [0.0f32; CLASSES];
-    class_max.copy_from_slice(&max[..CLASSES]);
-    Classes {
-        start,
-        max: class_max,
-    }
+    // As bit patterns (`magnitude_bits`): the same as the fold of
+    // `f32::max` over each class's magnitudes.
+    let max = std::array::from_fn(|c| {
+        let bits = idx[start[c]..start[c] + count[c]]
+            .iter()
+            .fold(0, |m, &i| m.max(magnitude_bits(v[i as usize])));
+        f32::from_bits(bits)
+    });
+    Classes { start, count, max }
 }
 
 /// EaPU's decisions for the rank-1 request `ΔG_ij = k_i δ_j` (`k_i =
@@ -343,8 +382,7 @@ pub fn sample_eapu_rank1_blocked(
         class,
         rows,
         cols: cls,
-        row_count,
-        sorted,
+        sort,
     } = scratch;
     k.clear();
     k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
@@ -372,7 +410,7 @@ pub fn sample_eapu_rank1_blocked(
         let mut b_s = 0.0f32;
         for a in a_lo..=a_hi {
             let b = s - a;
-            let (na, nb) = (rc.len(a), cc.len(b));
+            let (na, nb) = (rc.count[a], cc.count[b]);
             if na == 0 || nb == 0 {
                 continue;
             }
@@ -466,7 +504,7 @@ pub fn sample_eapu_rank1_blocked(
             out.truncate(len + usize::from(keep));
         }
     }
-    sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
+    sort_by_index(&mut out[first..], x.len() * cols, sort);
     st.writes = (out.len() - first) as u64;
     st
 }
@@ -483,53 +521,66 @@ struct Block {
     size: u64,
 }
 
-/// Sorts sampled writes by index: a comparison sort when there are no
-/// more writes than rows, else counted into their rows (O(n + rows)) and
-/// each row's few writes sorted by insertion.
-fn sort_by_index(
-    w: &mut [(u32, f32)],
-    rows: usize,
-    cols: usize,
-    count: &mut Vec<usize>,
-    tmp: &mut Vec<(u32, f32)>,
-) {
-    if w.len() < 2 || cols == 0 {
+/// Sorts sampled writes by index (all distinct; `cells` the tile's):
+/// up to `RANK_SORT_MAX` writes each placed at its rank, the count of
+/// smaller indices (`n²` compares in vector lanes and no branch on the
+/// data, where a comparison sort mispredicts about once per write); more
+/// on a tile of at most `BITMAP_CELLS_PER_WRITE` cells per write marked
+/// in a bitmap of the cells (their values kept in a scratch row-major
+/// tile) and read back in order (O(n + cells/64)); else by a sort of
+/// `(index, value bits)` packed in `u64` keys.
+fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) {
+    let n = w.len();
+    if n < 2 {
         return;
     }
-    if w.len() <= rows {
-        // Fewer writes than rows: a comparison sort is cheaper.
-        w.sort_unstable_by_key(|&(idx, _)| idx);
-        return;
-    }
-    count.clear();
-    count.resize(rows + 1, 0);
-    for &(idx, _) in w.iter() {
-        count[idx as usize / cols + 1] += 1;
-    }
-    for r in 0..rows {
-        count[r + 1] += count[r];
-    }
-    tmp.clear();
-    tmp.resize(w.len(), (0, 0.0));
-    for &e in w.iter() {
-        let r = e.0 as usize / cols;
-        tmp[count[r]] = e;
-        count[r] += 1;
-    }
-    // count[r] is now the end of row r.
-    let mut start = 0;
-    for &end in &count[..rows] {
-        let row = &mut tmp[start..end];
-        for i in 1..row.len() {
-            let mut j = i;
-            while j > 0 && row[j - 1].0 > row[j].0 {
-                row.swap(j - 1, j);
-                j -= 1;
+    if n <= RANK_SORT_MAX {
+        let SortScratch { keys, sorted, .. } = scratch;
+        keys.clear();
+        keys.extend(w.iter().map(|e| e.0));
+        sorted.clear();
+        sorted.resize(n, (0, 0.0));
+        for &e in w.iter() {
+            let rank: u32 = keys.iter().map(|&k| u32::from(k < e.0)).sum();
+            sorted[rank as usize] = e;
+        }
+        w.copy_from_slice(sorted);
+    } else if cells <= BITMAP_CELLS_PER_WRITE * n {
+        let SortScratch { bits, values, .. } = scratch;
+        let words = cells.div_ceil(64);
+        if bits.len() < words {
+            bits.resize(words, 0);
+        }
+        if values.len() < cells {
+            values.resize(cells, 0.0);
+        }
+        for &(i, d) in w.iter() {
+            bits[i as usize / 64] |= 1 << (i % 64);
+            values[i as usize] = d;
+        }
+        // Every bit set is taken back out: the bitmap is left clear.
+        let mut at = 0;
+        for (k, b) in bits[..words].iter_mut().enumerate() {
+            let mut m = std::mem::take(b);
+            while m != 0 {
+                let i = k * 64 + m.trailing_zeros() as usize;
+                w[at] = (i as u32, values[i]);
+                at += 1;
+                m &= m - 1;
             }
         }
-        start = end;
+    } else {
+        let keys = &mut scratch.packed;
+        keys.clear();
+        keys.extend(
+            w.iter()
+                .map(|e| u64::from(e.0) << 32 | u64::from(e.1.to_bits())),
+        );
+        keys.sort_unstable();
+        for (e, &k) in w.iter_mut().zip(keys.iter()) {
+            *e = ((k >> 32) as u32, f32::from_bits(k as u32));
+        }
     }
-    w.copy_from_slice(tmp);
 }
 
 /// The random decisions EaPU's dense rule makes on the rank-1 request
@@ -544,8 +595,9 @@ fn sort_by_index(
 /// search over `|δ|` sorted into `sorted_abs` (a scratch, sorted once per
 /// call and only when such a row occurs): its zero products form a prefix
 /// and its products at or above the threshold a suffix. The work is one
-/// pass over `delta` plus `rows`, or `rows · log cols` and a sort, not
-/// `rows · cols`.
+/// pass over `delta` plus `rows` (a second pass over the rows only where
+/// such a row occurs), or `rows · log cols` and a sort, not `rows ·
+/// cols`.
 pub fn eapu_random_count(
     x: &[f32],
     delta: &[f32],
@@ -555,39 +607,49 @@ pub fn eapu_random_count(
     sorted_abs: &mut Vec<f32>,
 ) -> u64 {
     let th = threshold_us;
-    let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
-    for d in delta {
-        let a = d.abs();
-        if a != 0.0 {
-            max = max.max(a);
-            min_nz = min_nz.min(a);
-            nnz += 1;
-        }
+    // The largest and smallest non-zero |δ| (NaN ignored, as `f32::max`
+    // and `min` do; `magnitude_bits`) and the non-zero count (NaN
+    // included), in integers and without a branch on the data.
+    const INF: u32 = 0x7f80_0000;
+    let (mut max, mut min_nz, mut nnz) = (0u32, INF, 0u64);
+    for &d in delta {
+        let b = d.to_bits() & 0x7fff_ffff;
+        max = max.max(magnitude_bits(d));
+        min_nz = min_nz.min(if b == 0 || b > INF { INF } else { b });
+        nnz += u64::from(b != 0);
     }
     if nnz == 0 {
         return 0;
     }
-    let mut sorted = false;
-    x.iter()
-        .map(|&xi| {
+    let (max, min_nz) = (f32::from_bits(max), f32::from_bits(min_nz));
+    // The rows that count every non-zero δ_j, counted without a branch
+    // (zero rows are frequent and not predictable); the others, if any,
+    // in a second pass.
+    let mut easy = 0u64;
+    let mut hard = false;
+    for &xi in x {
+        let k = scale * xi * r_wg_us;
+        let zero = k == 0.0;
+        let all = ((k * max).abs() < th) & (k * min_nz != 0.0);
+        easy += u64::from(!zero & all);
+        hard |= !zero & !all;
+    }
+    let mut n = easy * nnz;
+    if hard {
+        sorted_abs.clear();
+        sorted_abs.extend(delta.iter().map(|d| d.abs()));
+        sorted_abs.sort_unstable_by(f32::total_cmp);
+        for &xi in x {
             let k = scale * xi * r_wg_us;
-            if k == 0.0 {
-                return 0;
-            }
-            if (k * max).abs() < th && k * min_nz != 0.0 {
-                return nnz;
-            }
-            if !sorted {
-                sorted_abs.clear();
-                sorted_abs.extend(delta.iter().map(|d| d.abs()));
-                sorted_abs.sort_unstable_by(f32::total_cmp);
-                sorted = true;
+            if k == 0.0 || ((k * max).abs() < th && k * min_nz != 0.0) {
+                continue;
             }
             let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
             let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
-            (below - zero) as u64
-        })
-        .sum()
+            n += (below - zero) as u64;
+        }
+    }
+    n
 }
 
 #[cfg(test)]
