@@ -406,10 +406,18 @@ pub fn sample_eapu_rank1_blocked(
     let cc = classify(delta, d_max, class, cls);
     let first = out.len();
     let th64 = f64::from(th);
+    // The non-empty classes as bits; `col_rev` has bit `2 (CLASSES − 1)
+    // − b` for a non-empty column class `b`, so that `col_rev >> (2
+    // (CLASSES − 1) − s)` has bit `a` where class `s − a` is non-empty.
+    let occupied = |c: &Classes| (0..CLASSES).fold(0u32, |m, a| m | u32::from(c.count[a] > 0) << a);
+    let row_bits = occupied(&rc);
+    let col_rev = occupied(&cc).reverse_bits() >> (32 - (2 * CLASSES - 1));
     let mut blocks = [Block::default(); CLASSES];
     for s in 0..=2 * (CLASSES - 1) {
-        let a_lo = s.saturating_sub(CLASSES - 1);
-        let a_hi = s.min(CLASSES - 1);
+        let mut pairs = row_bits & (col_rev >> (2 * (CLASSES - 1) - s));
+        if pairs == 0 {
+            continue;
+        }
         // The non-empty blocks (a, s − a) of this class sum in the order
         // of `a` (empty ones hold no cell and no position), their cells,
         // and B_s: the largest f32 product of a class's largest factors
@@ -419,12 +427,11 @@ pub fn sample_eapu_rank1_blocked(
         let mut n = 0;
         let mut total = 0u64;
         let mut b_s = 0.0f32;
-        for a in a_lo..=a_hi {
+        while pairs != 0 {
+            let a = pairs.trailing_zeros() as usize;
+            pairs &= pairs - 1;
             let b = s - a;
             let (na, nb) = (rc.count[a], cc.count[b]);
-            if na == 0 || nb == 0 {
-                continue;
-            }
             blocks[n] = Block {
                 row0: rc.start[a],
                 rows: na,
