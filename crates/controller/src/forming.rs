@@ -222,9 +222,9 @@ pub struct BlockedScratch {
     /// The class of each entry of the line being classified (zeros in
     /// the extra class `CLASSES`).
     class: Vec<u8>,
-    /// Rows grouped by class (counting sort; the zero rows last).
+    /// Rows by class, a bucket per class ([`classify`]).
     rows: Vec<u32>,
-    /// Columns grouped by class.
+    /// Columns by class.
     cols: Vec<u32>,
     /// For sorting the writes.
     sort: SortScratch,
@@ -286,7 +286,7 @@ struct Classes {
 /// Sorts the non-zero entries of `v` into `idx` by magnitude class (the
 /// exponent `e_max` of the largest magnitude `top` minus the entry's,
 /// capped at the last class), each class in index order in its own bucket of
-/// `v.len()` places (`idx` grows to `CLASSES · v.len() + 1`, never
+/// `v.len()` places (`idx` grows to `(CLASSES + 1) · v.len()`, never
 /// shrinks, and is not cleared: only the places written are read), with
 /// each class's largest magnitude. One vectorised pass finds every
 /// entry's class (kept in `class`), a second places the entries (and
@@ -301,29 +301,29 @@ fn classify(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Cla
         let c = ((e_max - exponent(x)) as usize).min(CLASSES - 1);
         (if x == 0.0 { CLASSES } else { c }) as u8
     }));
-    if idx.len() < CLASSES * n + 1 {
-        idx.resize(CLASSES * n + 1, 0);
+    if idx.len() < (CLASSES + 1) * n {
+        idx.resize((CLASSES + 1) * n, 0);
     }
     let start: [usize; CLASSES] = std::array::from_fn(|c| c * n);
     let mut count = [0usize; CLASSES];
     if n < 256 {
         // The counts packed in bytes of one register: the chain from
         // entry to entry is an add, not a load and store of a count.
-        // Zeros all go to the one place after the buckets. Each class's
+        // Zeros go to a bucket after the others, at class 0's count
+        // (below `n`), and are not counted. Each class's
         // bucket, byte and increment come from tables (a choice between
         // the two kinds of entry compiles to a branch, mispredicted on
         // the zeros).
         let mut base = [CLASSES * n; CLASSES + 1];
         let mut shift = [0u32; CLASSES + 1];
-        let mut mask = [0u64; CLASSES + 1];
         let mut one = [0u64; CLASSES + 1];
         for c in 0..CLASSES {
-            (base[c], shift[c], mask[c], one[c]) = (c * n, 8 * c as u32, 0xff, 1 << (8 * c));
+            (base[c], shift[c], one[c]) = (c * n, 8 * c as u32, 1 << (8 * c));
         }
         let mut placed = 0u64;
         for (i, &c) in class.iter().enumerate() {
             let c = usize::from(c).min(CLASSES);
-            idx[base[c] + ((placed >> shift[c]) & mask[c]) as usize] = i as u32;
+            idx[base[c] + ((placed >> shift[c]) & 0xff) as usize] = i as u32;
             placed += one[c];
         }
         for (c, k) in count.iter_mut().enumerate() {
