@@ -192,22 +192,42 @@ pub fn sample_eapu_rank1(
 /// class holding everything smaller.
 const CLASSES: usize = 8;
 
+/// The most writes [`sort_by_index`] sorts by rank.
+const RANK_SORT_MAX: usize = 48;
+
+/// The most cells per write of a tile whose writes [`sort_by_index`]
+/// sorts by bitmap.
+const BITMAP_CELLS_PER_WRITE: usize = 256;
+
+/// Reused working memory of [`sort_by_index`].
+#[derive(Clone, Debug, Default)]
+struct SortScratch {
+    /// The writes' indices, and the writes placed by rank.
+    keys: Vec<u32>,
+    sorted: Vec<(u32, f32)>,
+    /// A bitmap of the tile's cells (clear between calls) and the
+    /// written values by cell.
+    bits: Vec<u64>,
+    values: Vec<f32>,
+    /// The writes as `index << 32 | value bits`.
+    packed: Vec<u64>,
+}
+
 /// Reused working memory of [`sample_eapu_rank1_blocked`] (no allocation
 /// once grown).
 #[derive(Clone, Debug, Default)]
 pub struct BlockedScratch {
     /// `k_i = scale · x_i · r_wg` of each row.
     k: Vec<f32>,
-    /// Non-zero rows grouped by class (counting sort), and where each
-    /// class starts.
+    /// The class of each entry of the line being classified (zeros in
+    /// the extra class `CLASSES`).
+    class: Vec<u8>,
+    /// Rows by class, a bucket per class ([`classify`]).
     rows: Vec<u32>,
-    row_start: [usize; CLASSES + 1],
-    /// Non-zero columns grouped by class.
+    /// Columns by class.
     cols: Vec<u32>,
-    col_start: [usize; CLASSES + 1],
-    /// Writes per row, and the writes sorted by row (index order).
-    row_count: Vec<usize>,
-    sorted: Vec<(u32, f32)>,
+    /// For sorting the writes.
+    sort: SortScratch,
 }
 
 /// The work of one [`sample_eapu_rank1_blocked`] call.
@@ -231,31 +251,107 @@ fn exponent(v: f32) -> i32 {
     ((v.to_bits() >> 23) & 0xff) as i32 - 127
 }
 
-/// Counting sort of the non-zero entries of `v` into `out` by magnitude
-/// class (the largest magnitude's exponent `e_max` minus the entry's,
-/// capped at the last class); `start[c]..start[c + 1]` is class `c`.
-fn classify(v: &[f32], e_max: i32, out: &mut Vec<u32>, start: &mut [usize; CLASSES + 1]) {
-    let class = |x: f32| ((e_max - exponent(x)) as usize).min(CLASSES - 1);
+/// The largest `|v_i|` (0 for none), as `fold(0.0, |m, v| m.max(v.abs()))`
+/// computes it, NaN ignored: non-negative floats order as their bit
+/// patterns, so the largest magnitude is the largest bit pattern of the
+/// non-NaN ones, an integer reduction without a dependency through
+/// `maxss`.
+#[inline]
+fn max_abs(v: &[f32]) -> f32 {
+    f32::from_bits(v.iter().fold(0, |m, &x| m.max(magnitude_bits(x))))
+}
+
+/// The bit pattern of `|x|`, 0 for NaN: the order of these is the order
+/// of `f32::max` on magnitudes, which ignores NaN.
+#[inline]
+fn magnitude_bits(x: f32) -> u32 {
+    let b = x.to_bits() & 0x7fff_ffff;
+    if b > 0x7f80_0000 {
+        0
+    } else {
+        b
+    }
+}
+
+/// One line's factors sorted into magnitude classes by [`classify`].
+struct Classes {
+    /// `idx[start[c]..start[c] + count[c]]` holds class `c`'s entries in
+    /// index order.
+    start: [usize; CLASSES],
+    count: [usize; CLASSES],
+    /// The largest magnitude of each class (0 when empty).
+    max: [f32; CLASSES],
+}
+
+/// Sorts the non-zero entries of `v` into `idx` by magnitude class (the
+/// exponent `e_max` of the largest magnitude `top` minus the entry's,
+/// capped at the last class), each class in index order in its own bucket of
+/// `v.len()` places (`idx` grows to `(CLASSES + 1) · v.len()`, never
+/// shrinks, and is not cleared: only the places written are read), with
+/// each class's largest magnitude. One vectorised pass finds every
+/// entry's class (kept in `class`), a second places the entries (and
+/// counts them) without branching on the data (the tiles' factors are
+/// often zero, and not in any order), a third takes the maxima over the
+/// buckets.
+fn classify(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
+    let n = v.len();
+    let e_max = exponent(top);
+    class.clear();
+    class.extend(v.iter().map(|&x| {
+        let c = ((e_max - exponent(x)) as usize).min(CLASSES - 1);
+        (if x == 0.0 { CLASSES } else { c }) as u8
+    }));
+    if idx.len() < (CLASSES + 1) * n {
+        idx.resize((CLASSES + 1) * n, 0);
+    }
+    let start: [usize; CLASSES] = std::array::from_fn(|c| c * n);
     let mut count = [0usize; CLASSES];
-    for &x in v {
-        if x != 0.0 {
-            count[class(x)] += 1;
+    if n < 256 {
+        // The counts packed in bytes of one register: the chain from
+        // entry to entry is an add, not a load and store of a count.
+        // Zeros go to a bucket after the others, at class 0's count
+        // (below `n`), and are not counted. Each class's
+        // bucket, byte and increment come from tables (a choice between
+        // the two kinds of entry compiles to a branch, mispredicted on
+        // the zeros).
+        let mut base = [CLASSES * n; CLASSES + 1];
+        let mut shift = [0u32; CLASSES + 1];
+        let mut one = [0u64; CLASSES + 1];
+        for c in 0..CLASSES {
+            (base[c], shift[c], one[c]) = (c * n, 8 * c as u32, 1 << (8 * c));
+        }
+        let mut placed = 0u64;
+        for (i, &c) in class.iter().enumerate() {
+            let c = usize::from(c).min(CLASSES);
+            idx[base[c] + ((placed >> shift[c]) & 0xff) as usize] = i as u32;
+            placed += one[c];
+        }
+        for (c, k) in count.iter_mut().enumerate() {
+            *k = ((placed >> (8 * c)) & 0xff) as usize;
+        }
+    } else {
+        for (i, &c) in class.iter().enumerate() {
+            let c = usize::from(c);
+            if c < CLASSES {
+                idx[c * n + count[c]] = i as u32;
+                count[c] += 1;
+            }
         }
     }
-    start[0] = 0;
-    for c in 0..CLASSES {
-        start[c + 1] = start[c] + count[c];
-    }
-    out.clear();
-    out.resize(start[CLASSES], 0);
-    let mut at = *start;
-    for (i, &x) in v.iter().enumerate() {
-        if x != 0.0 {
-            let c = class(x);
-            out[at[c]] = i as u32;
-            at[c] += 1;
+    // As bit patterns (`magnitude_bits`): the same as the fold of
+    // `f32::max` over each class's magnitudes. Class 0 holds the line's
+    // largest magnitude `top` (its exponent is `e_max`; NaN, ignored by
+    // `max`, joins class 0 only beside an infinite `top`).
+    let max = std::array::from_fn(|c| {
+        if c == 0 {
+            return top;
         }
-    }
+        let bits = idx[start[c]..start[c] + count[c]]
+            .iter()
+            .fold(0, |m, &i| m.max(magnitude_bits(v[i as usize])));
+        f32::from_bits(bits)
+    });
+    Classes { start, count, max }
 }
 
 /// EaPU's decisions for the rank-1 request `ΔG_ij = k_i δ_j` (`k_i =
@@ -294,69 +390,74 @@ pub fn sample_eapu_rank1_blocked(
     let mut st = BlockedStats::default();
     let BlockedScratch {
         k,
+        class,
         rows,
-        row_start,
         cols: cls,
-        col_start,
-        row_count,
-        sorted,
+        sort,
     } = scratch;
     k.clear();
     k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
-    let k_max = k.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let d_max = delta.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let k_max = max_abs(k);
+    let d_max = max_abs(delta);
     if k_max == 0.0 || d_max == 0.0 {
         return st;
     }
-    let (ek, ed) = (exponent(k_max), exponent(d_max));
-    classify(k, ek, rows, row_start);
-    classify(delta, ed, cls, col_start);
-    let class_max = |v: &[f32], idx: &[u32], start: &[usize; CLASSES + 1]| {
-        std::array::from_fn::<f32, CLASSES, _>(|c| {
-            idx[start[c]..start[c + 1]]
-                .iter()
-                .fold(0.0f32, |m, &i| m.max(v[i as usize].abs()))
-        })
-    };
-    let k_class_max = class_max(k, rows, row_start);
-    let d_class_max = class_max(delta, cls, col_start);
+    let rc = classify(k, k_max, class, rows);
+    let cc = classify(delta, d_max, class, cls);
     let first = out.len();
     let th64 = f64::from(th);
+    // The non-empty classes as bits; `col_rev` has bit `2 (CLASSES − 1)
+    // − b` for a non-empty column class `b`, so that `col_rev >> (2
+    // (CLASSES − 1) − s)` has bit `a` where class `s − a` is non-empty.
+    let occupied = |c: &Classes| (0..CLASSES).fold(0u32, |m, a| m | u32::from(c.count[a] > 0) << a);
+    let row_bits = occupied(&rc);
+    let col_rev = occupied(&cc).reverse_bits() >> (32 - (2 * CLASSES - 1));
+    let mut blocks = [Block::default(); CLASSES];
     for s in 0..=2 * (CLASSES - 1) {
-        let a_lo = s.saturating_sub(CLASSES - 1);
-        let a_hi = s.min(CLASSES - 1);
-        // The blocks (a, s − a) of this class sum, and their cells.
-        let blocks = (a_lo..=a_hi).map(|a| (a, s - a));
-        let total: u64 = blocks
-            .clone()
-            .map(|(a, b)| {
-                ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
-            })
-            .sum();
-        if total == 0 {
+        let mut pairs = row_bits & (col_rev >> (2 * (CLASSES - 1) - s));
+        if pairs == 0 {
             continue;
         }
-        // B_s: the largest f32 product of a class's largest factors over
-        // the blocks of this sum. Every request of the blocks is at most
-        // B_s (rounding is monotone: |k δ| ≤ max|k| · max|δ| exactly, so
-        // the rounded products keep the order).
-        let b_s = blocks
-            .clone()
-            .filter(|&(a, b)| row_start[a + 1] > row_start[a] && col_start[b + 1] > col_start[b])
-            .map(|(a, b)| k_class_max[a] * d_class_max[b])
-            .fold(0.0f32, f32::max);
-        if b_s == 0.0 {
-            // Every product rounds to 0: nothing is written.
+        // The non-empty blocks (a, s − a) of this class sum in the order
+        // of `a` (empty ones hold no cell and no position), their cells,
+        // and B_s: the largest f32 product of a class's largest factors
+        // over them. Every request of the blocks is at most B_s (rounding
+        // is monotone: |k δ| ≤ max|k| · max|δ| exactly, so the rounded
+        // products keep the order).
+        let mut n = 0;
+        let mut total = 0u64;
+        let mut b_s = 0.0f32;
+        while pairs != 0 {
+            let a = pairs.trailing_zeros() as usize;
+            pairs &= pairs - 1;
+            let b = s - a;
+            let (na, nb) = (rc.count[a], cc.count[b]);
+            blocks[n] = Block {
+                row0: rc.start[a],
+                rows: na,
+                col0: cc.start[b],
+                cols: nb,
+                size: (na * nb) as u64,
+            };
+            n += 1;
+            total += (na * nb) as u64;
+            b_s = b_s.max(rc.max[a] * cc.max[b]);
+        }
+        if total == 0 || b_s == 0.0 {
+            // No cell, or every product rounds to 0: nothing is written.
             continue;
         }
+        let blocks = &blocks[..n];
+        // Exact in f64 (cell counts stay far below 2⁵³).
+        let total_f = total as f64;
         let bound = f64::from(b_s);
         let p = bound / th64;
         if p >= 1.0 {
-            for (a, b) in blocks {
-                for &i in &rows[row_start[a]..row_start[a + 1]] {
+            for bl in blocks {
+                for &i in &rows[bl.row0..bl.row0 + bl.rows] {
                     let ki = k[i as usize];
                     let base = i as usize * cols;
-                    for &j in &cls[col_start[b]..col_start[b + 1]] {
+                    for &j in &cls[bl.col0..bl.col0 + bl.cols] {
                         st.dense_cells += 1;
                         let r = ki * delta[j as usize];
                         let m = r.abs();
@@ -381,95 +482,123 @@ pub fn sample_eapu_rank1_blocked(
             continue;
         }
         let ln_q = (-p).ln_1p();
-        let mut blocks = blocks.peekable();
-        let (mut a, mut b) = *blocks.peek().expect("a block");
+        let mut at = 0;
         let mut block_start = 0u64;
-        let size = |a: usize, b: usize| {
-            ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
-        };
-        let mut block_end = size(a, b);
-        let mut next = 0.0f64;
+        let mut block_end = blocks[0].size;
+        let mut next = 0u64;
         loop {
             st.skip_draws += 1;
-            // U on (0, 1]: ln U is finite; ⌊ln U / ln(1 − p)⌋ by
-            // truncation, as in `sample_eapu_rank1`.
+            // U on (0, 1]: ln U is finite. The skip ⌊ln U / ln(1 − p)⌋
+            // (≥ 0) by truncation, as in `sample_eapu_rank1`, which adds
+            // it to a whole f64 and ends at `total`; here in integers,
+            // clamped to `total` first: the same position below `total`
+            // (exact there), and the end wherever the f64 sum reached it,
+            // without the conversions through u64 of the f64 version.
             let u = 1.0 - rng.random::<f64>();
-            next += (u.ln() / ln_q) as u64 as f64;
-            if next >= total as f64 {
+            let t = u.ln() / ln_q;
+            next += if t < total_f { t as i64 as u64 } else { total };
+            if next >= total {
                 break;
             }
-            let pos = next as u64;
-            next += 1.0;
+            let pos = next;
+            next += 1;
             while pos >= block_end {
-                blocks.next();
-                (a, b) = *blocks.peek().expect("position inside the class sum");
+                at += 1;
                 block_start = block_end;
-                block_end += size(a, b);
+                block_end += blocks[at].size;
             }
+            let bl = &blocks[at];
             let q = (pos - block_start) as usize;
-            let nb = col_start[b + 1] - col_start[b];
-            let i = rows[row_start[a] + q / nb] as usize;
-            let j = cls[col_start[b] + q % nb] as usize;
+            let i = rows[bl.row0 + q / bl.cols] as usize;
+            let j = cls[bl.col0 + q % bl.cols] as usize;
             st.candidates += 1;
             let r = k[i] * delta[j];
             let v: f32 = rng.random();
-            if f64::from(v) * bound < f64::from(r.abs()) {
-                out.push(((i * cols + j) as u32, th.copysign(r)));
-            }
+            // Kept or not without a branch (about half are kept): pushed,
+            // then dropped again when not kept.
+            let keep = f64::from(v) * bound < f64::from(r.abs());
+            let len = out.len();
+            out.push(((i * cols + j) as u32, th.copysign(r)));
+            out.truncate(len + usize::from(keep));
         }
     }
-    sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
+    sort_by_index(&mut out[first..], x.len() * cols, sort);
     st.writes = (out.len() - first) as u64;
     st
 }
 
-/// Sorts sampled writes by index: a comparison sort when there are no
-/// more writes than rows, else counted into their rows (O(n + rows)) and
-/// each row's few writes sorted by insertion.
-fn sort_by_index(
-    w: &mut [(u32, f32)],
+/// A non-empty block of one class sum in [`sample_eapu_rank1_blocked`]:
+/// its rows `rows[row0..row0 + rows]` and columns of the class lists, and
+/// its cells.
+#[derive(Clone, Copy, Default)]
+struct Block {
+    row0: usize,
     rows: usize,
+    col0: usize,
     cols: usize,
-    count: &mut Vec<usize>,
-    tmp: &mut Vec<(u32, f32)>,
-) {
-    if w.len() < 2 || cols == 0 {
+    size: u64,
+}
+
+/// Sorts sampled writes by index (all distinct; `cells` the tile's):
+/// up to `RANK_SORT_MAX` writes each placed at its rank, the count of
+/// smaller indices (`n²` compares in vector lanes and no branch on the
+/// data, where a comparison sort mispredicts about once per write); more
+/// on a tile of at most `BITMAP_CELLS_PER_WRITE` cells per write marked
+/// in a bitmap of the cells (their values kept in a scratch row-major
+/// tile) and read back in order (O(n + cells/64)); else by a sort of
+/// `(index, value bits)` packed in `u64` keys.
+fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) {
+    let n = w.len();
+    if n < 2 {
         return;
     }
-    if w.len() <= rows {
-        // Fewer writes than rows: a comparison sort is cheaper.
-        w.sort_unstable_by_key(|&(idx, _)| idx);
-        return;
-    }
-    count.clear();
-    count.resize(rows + 1, 0);
-    for &(idx, _) in w.iter() {
-        count[idx as usize / cols + 1] += 1;
-    }
-    for r in 0..rows {
-        count[r + 1] += count[r];
-    }
-    tmp.clear();
-    tmp.resize(w.len(), (0, 0.0));
-    for &e in w.iter() {
-        let r = e.0 as usize / cols;
-        tmp[count[r]] = e;
-        count[r] += 1;
-    }
-    // count[r] is now the end of row r.
-    let mut start = 0;
-    for &end in &count[..rows] {
-        let row = &mut tmp[start..end];
-        for i in 1..row.len() {
-            let mut j = i;
-            while j > 0 && row[j - 1].0 > row[j].0 {
-                row.swap(j - 1, j);
-                j -= 1;
+    if n <= RANK_SORT_MAX {
+        let SortScratch { keys, sorted, .. } = scratch;
+        keys.clear();
+        keys.extend(w.iter().map(|e| e.0));
+        sorted.clear();
+        sorted.resize(n, (0, 0.0));
+        for &e in w.iter() {
+            let rank: u32 = keys.iter().map(|&k| u32::from(k < e.0)).sum();
+            sorted[rank as usize] = e;
+        }
+        w.copy_from_slice(sorted);
+    } else if cells <= BITMAP_CELLS_PER_WRITE * n {
+        let SortScratch { bits, values, .. } = scratch;
+        let words = cells.div_ceil(64);
+        if bits.len() < words {
+            bits.resize(words, 0);
+        }
+        if values.len() < cells {
+            values.resize(cells, 0.0);
+        }
+        for &(i, d) in w.iter() {
+            bits[i as usize / 64] |= 1 << (i % 64);
+            values[i as usize] = d;
+        }
+        // Every bit set is taken back out: the bitmap is left clear.
+        let mut at = 0;
+        for (k, b) in bits[..words].iter_mut().enumerate() {
+            let mut m = std::mem::take(b);
+            while m != 0 {
+                let i = k * 64 + m.trailing_zeros() as usize;
+                w[at] = (i as u32, values[i]);
+                at += 1;
+                m &= m - 1;
             }
         }
-        start = end;
+    } else {
+        let keys = &mut scratch.packed;
+        keys.clear();
+        keys.extend(
+            w.iter()
+                .map(|e| u64::from(e.0) << 32 | u64::from(e.1.to_bits())),
+        );
+        keys.sort_unstable();
+        for (e, &k) in w.iter_mut().zip(keys.iter()) {
+            *e = ((k >> 32) as u32, f32::from_bits(k as u32));
+        }
     }
-    w.copy_from_slice(tmp);
 }
 
 /// The random decisions EaPU's dense rule makes on the rank-1 request
@@ -484,8 +613,9 @@ fn sort_by_index(
 /// search over `|δ|` sorted into `sorted_abs` (a scratch, sorted once per
 /// call and only when such a row occurs): its zero products form a prefix
 /// and its products at or above the threshold a suffix. The work is one
-/// pass over `delta` plus `rows`, or `rows · log cols` and a sort, not
-/// `rows · cols`.
+/// pass over `delta` plus `rows` (a second pass over the rows only where
+/// such a row occurs), or `rows · log cols` and a sort, not `rows ·
+/// cols`.
 pub fn eapu_random_count(
     x: &[f32],
     delta: &[f32],
@@ -495,39 +625,49 @@ pub fn eapu_random_count(
     sorted_abs: &mut Vec<f32>,
 ) -> u64 {
     let th = threshold_us;
-    let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
-    for d in delta {
-        let a = d.abs();
-        if a != 0.0 {
-            max = max.max(a);
-            min_nz = min_nz.min(a);
-            nnz += 1;
-        }
+    // The largest and smallest non-zero |δ| (NaN ignored, as `f32::max`
+    // and `min` do; `magnitude_bits`) and the non-zero count (NaN
+    // included), in integers and without a branch on the data.
+    const INF: u32 = 0x7f80_0000;
+    let (mut max, mut min_nz, mut nnz) = (0u32, INF, 0u64);
+    for &d in delta {
+        let b = d.to_bits() & 0x7fff_ffff;
+        max = max.max(magnitude_bits(d));
+        min_nz = min_nz.min(if b == 0 || b > INF { INF } else { b });
+        nnz += u64::from(b != 0);
     }
     if nnz == 0 {
         return 0;
     }
-    let mut sorted = false;
-    x.iter()
-        .map(|&xi| {
+    let (max, min_nz) = (f32::from_bits(max), f32::from_bits(min_nz));
+    // The rows that count every non-zero δ_j, counted without a branch
+    // (zero rows are frequent and not predictable); the others, if any,
+    // in a second pass.
+    let mut easy = 0u64;
+    let mut hard = false;
+    for &xi in x {
+        let k = scale * xi * r_wg_us;
+        let zero = k == 0.0;
+        let all = ((k * max).abs() < th) & (k * min_nz != 0.0);
+        easy += u64::from(!zero & all);
+        hard |= !zero & !all;
+    }
+    let mut n = easy * nnz;
+    if hard {
+        sorted_abs.clear();
+        sorted_abs.extend(delta.iter().map(|d| d.abs()));
+        sorted_abs.sort_unstable_by(f32::total_cmp);
+        for &xi in x {
             let k = scale * xi * r_wg_us;
-            if k == 0.0 {
-                return 0;
-            }
-            if (k * max).abs() < th && k * min_nz != 0.0 {
-                return nnz;
-            }
-            if !sorted {
-                sorted_abs.clear();
-                sorted_abs.extend(delta.iter().map(|d| d.abs()));
-                sorted_abs.sort_unstable_by(f32::total_cmp);
-                sorted = true;
+            if k == 0.0 || ((k * max).abs() < th && k * min_nz != 0.0) {
+                continue;
             }
             let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
             let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
-            (below - zero) as u64
-        })
-        .sum()
+            n += (below - zero) as u64;
+        }
+    }
+    n
 }
 
 #[cfg(test)]
@@ -536,6 +676,303 @@ mod tests {
     use crate::rule::testing::decide_plain;
     use crate::Eapu;
     use aimsim_core::stream;
+
+    /// The blocked sampler and the random count exactly as they were
+    /// before their bookkeeping was fused (commit 10451bb), kept as the
+    /// reference the current ones must equal bit for bit: the same
+    /// writes in the same order, the same stats, the same random numbers
+    /// drawn.
+    #[allow(clippy::all)]
+    mod reference {
+        use super::super::BlockedStats;
+        use aimsim_core::Rng;
+        use rand::Rng as _;
+
+        const REF_CLASSES: usize = 8;
+
+        #[derive(Clone, Debug, Default)]
+        pub struct ReferenceScratch {
+            k: Vec<f32>,
+            rows: Vec<u32>,
+            row_start: [usize; REF_CLASSES + 1],
+            cols: Vec<u32>,
+            col_start: [usize; REF_CLASSES + 1],
+            row_count: Vec<usize>,
+            sorted: Vec<(u32, f32)>,
+        }
+
+        #[inline]
+        pub fn reference_exponent(v: f32) -> i32 {
+            ((v.to_bits() >> 23) & 0xff) as i32 - 127
+        }
+
+        pub fn reference_classify(
+            v: &[f32],
+            e_max: i32,
+            out: &mut Vec<u32>,
+            start: &mut [usize; REF_CLASSES + 1],
+        ) {
+            let class = |x: f32| ((e_max - reference_exponent(x)) as usize).min(REF_CLASSES - 1);
+            let mut count = [0usize; REF_CLASSES];
+            for &x in v {
+                if x != 0.0 {
+                    count[class(x)] += 1;
+                }
+            }
+            start[0] = 0;
+            for c in 0..REF_CLASSES {
+                start[c + 1] = start[c] + count[c];
+            }
+            out.clear();
+            out.resize(start[REF_CLASSES], 0);
+            let mut at = *start;
+            for (i, &x) in v.iter().enumerate() {
+                if x != 0.0 {
+                    let c = class(x);
+                    out[at[c]] = i as u32;
+                    at[c] += 1;
+                }
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub fn reference_sample_eapu_rank1_blocked(
+            x: &[f32],
+            delta: &[f32],
+            scale: f32,
+            r_wg_us: f32,
+            threshold_us: f32,
+            rng: &mut Rng,
+            scratch: &mut ReferenceScratch,
+            out: &mut Vec<(u32, f32)>,
+        ) -> BlockedStats {
+            let th = threshold_us;
+            let cols = delta.len();
+            let mut st = BlockedStats::default();
+            let ReferenceScratch {
+                k,
+                rows,
+                row_start,
+                cols: cls,
+                col_start,
+                row_count,
+                sorted,
+            } = scratch;
+            k.clear();
+            k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
+            let k_max = k.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let d_max = delta.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if k_max == 0.0 || d_max == 0.0 {
+                return st;
+            }
+            let (ek, ed) = (reference_exponent(k_max), reference_exponent(d_max));
+            reference_classify(k, ek, rows, row_start);
+            reference_classify(delta, ed, cls, col_start);
+            let class_max = |v: &[f32], idx: &[u32], start: &[usize; REF_CLASSES + 1]| {
+                std::array::from_fn::<f32, REF_CLASSES, _>(|c| {
+                    idx[start[c]..start[c + 1]]
+                        .iter()
+                        .fold(0.0f32, |m, &i| m.max(v[i as usize].abs()))
+                })
+            };
+            let k_class_max = class_max(k, rows, row_start);
+            let d_class_max = class_max(delta, cls, col_start);
+            let first = out.len();
+            let th64 = f64::from(th);
+            for s in 0..=2 * (REF_CLASSES - 1) {
+                let a_lo = s.saturating_sub(REF_CLASSES - 1);
+                let a_hi = s.min(REF_CLASSES - 1);
+                // The blocks (a, s − a) of this class sum, and their cells.
+                let blocks = (a_lo..=a_hi).map(|a| (a, s - a));
+                let total: u64 = blocks
+                    .clone()
+                    .map(|(a, b)| {
+                        ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b]))
+                            as u64
+                    })
+                    .sum();
+                if total == 0 {
+                    continue;
+                }
+                // B_s: the largest f32 product of a class's largest factors over
+                // the blocks of this sum. Every request of the blocks is at most
+                // B_s (rounding is monotone: |k δ| ≤ max|k| · max|δ| exactly, so
+                // the rounded products keep the order).
+                let b_s = blocks
+                    .clone()
+                    .filter(|&(a, b)| {
+                        row_start[a + 1] > row_start[a] && col_start[b + 1] > col_start[b]
+                    })
+                    .map(|(a, b)| k_class_max[a] * d_class_max[b])
+                    .fold(0.0f32, f32::max);
+                if b_s == 0.0 {
+                    // Every product rounds to 0: nothing is written.
+                    continue;
+                }
+                let bound = f64::from(b_s);
+                let p = bound / th64;
+                if p >= 1.0 {
+                    for (a, b) in blocks {
+                        for &i in &rows[row_start[a]..row_start[a + 1]] {
+                            let ki = k[i as usize];
+                            let base = i as usize * cols;
+                            for &j in &cls[col_start[b]..col_start[b + 1]] {
+                                st.dense_cells += 1;
+                                let r = ki * delta[j as usize];
+                                let m = r.abs();
+                                let d = if m >= th {
+                                    r
+                                } else if m == 0.0 {
+                                    0.0
+                                } else {
+                                    let u: f32 = rng.random();
+                                    if u * th < m {
+                                        th.copysign(r)
+                                    } else {
+                                        0.0
+                                    }
+                                };
+                                if d != 0.0 {
+                                    out.push(((base + j as usize) as u32, d));
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let ln_q = (-p).ln_1p();
+                let mut blocks = blocks.peekable();
+                let (mut a, mut b) = *blocks.peek().expect("a block");
+                let mut block_start = 0u64;
+                let size = |a: usize, b: usize| {
+                    ((row_start[a + 1] - row_start[a]) * (col_start[b + 1] - col_start[b])) as u64
+                };
+                let mut block_end = size(a, b);
+                let mut next = 0.0f64;
+                loop {
+                    st.skip_draws += 1;
+                    // U on (0, 1]: ln U is finite; ⌊ln U / ln(1 − p)⌋ by
+                    // truncation, as in `sample_eapu_rank1`.
+                    let u = 1.0 - rng.random::<f64>();
+                    next += (u.ln() / ln_q) as u64 as f64;
+                    if next >= total as f64 {
+                        break;
+                    }
+                    let pos = next as u64;
+                    next += 1.0;
+                    while pos >= block_end {
+                        blocks.next();
+                        (a, b) = *blocks.peek().expect("position inside the class sum");
+                        block_start = block_end;
+                        block_end += size(a, b);
+                    }
+                    let q = (pos - block_start) as usize;
+                    let nb = col_start[b + 1] - col_start[b];
+                    let i = rows[row_start[a] + q / nb] as usize;
+                    let j = cls[col_start[b] + q % nb] as usize;
+                    st.candidates += 1;
+                    let r = k[i] * delta[j];
+                    let v: f32 = rng.random();
+                    if f64::from(v) * bound < f64::from(r.abs()) {
+                        out.push(((i * cols + j) as u32, th.copysign(r)));
+                    }
+                }
+            }
+            reference_sort_by_index(&mut out[first..], x.len(), cols, row_count, sorted);
+            st.writes = (out.len() - first) as u64;
+            st
+        }
+
+        fn reference_sort_by_index(
+            w: &mut [(u32, f32)],
+            rows: usize,
+            cols: usize,
+            count: &mut Vec<usize>,
+            tmp: &mut Vec<(u32, f32)>,
+        ) {
+            if w.len() < 2 || cols == 0 {
+                return;
+            }
+            if w.len() <= rows {
+                // Fewer writes than rows: a comparison sort is cheaper.
+                w.sort_unstable_by_key(|&(idx, _)| idx);
+                return;
+            }
+            count.clear();
+            count.resize(rows + 1, 0);
+            for &(idx, _) in w.iter() {
+                count[idx as usize / cols + 1] += 1;
+            }
+            for r in 0..rows {
+                count[r + 1] += count[r];
+            }
+            tmp.clear();
+            tmp.resize(w.len(), (0, 0.0));
+            for &e in w.iter() {
+                let r = e.0 as usize / cols;
+                tmp[count[r]] = e;
+                count[r] += 1;
+            }
+            // count[r] is now the end of row r.
+            let mut start = 0;
+            for &end in &count[..rows] {
+                let row = &mut tmp[start..end];
+                for i in 1..row.len() {
+                    let mut j = i;
+                    while j > 0 && row[j - 1].0 > row[j].0 {
+                        row.swap(j - 1, j);
+                        j -= 1;
+                    }
+                }
+                start = end;
+            }
+            w.copy_from_slice(tmp);
+        }
+
+        pub fn reference_eapu_random_count(
+            x: &[f32],
+            delta: &[f32],
+            scale: f32,
+            r_wg_us: f32,
+            threshold_us: f32,
+            sorted_abs: &mut Vec<f32>,
+        ) -> u64 {
+            let th = threshold_us;
+            let (mut max, mut min_nz, mut nnz) = (0.0f32, f32::INFINITY, 0u64);
+            for d in delta {
+                let a = d.abs();
+                if a != 0.0 {
+                    max = max.max(a);
+                    min_nz = min_nz.min(a);
+                    nnz += 1;
+                }
+            }
+            if nnz == 0 {
+                return 0;
+            }
+            let mut sorted = false;
+            x.iter()
+                .map(|&xi| {
+                    let k = scale * xi * r_wg_us;
+                    if k == 0.0 {
+                        return 0;
+                    }
+                    if (k * max).abs() < th && k * min_nz != 0.0 {
+                        return nnz;
+                    }
+                    if !sorted {
+                        sorted_abs.clear();
+                        sorted_abs.extend(delta.iter().map(|d| d.abs()));
+                        sorted_abs.sort_unstable_by(f32::total_cmp);
+                        sorted = true;
+                    }
+                    let zero = sorted_abs.partition_point(|&d| k * d == 0.0);
+                    let below = sorted_abs.partition_point(|&d| (k * d).abs() < th);
+                    (below - zero) as u64
+                })
+                .sum()
+        }
+    }
 
     #[test]
     fn log_quantise_is_unbiased_and_on_levels() {
@@ -857,5 +1294,189 @@ mod tests {
         }
         let ratio = c[1] as f64 / c[0] as f64;
         assert!((0.9..1.1).contains(&ratio), "skip draws {c:?}");
+    }
+
+    /// `classify` gives each class the entries, their order and the
+    /// largest magnitude of the reference's counting sort and class
+    /// maxima, bit for bit, on the factors of the test above (and lines
+    /// past 255 entries): a class maximum an ulp off changes the
+    /// sampler's decisions too rarely for that test to see.
+    #[test]
+    fn classify_equals_its_reference() {
+        let mut gen = stream(32, "classify");
+        let (mut class, mut idx, mut ref_idx) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ref_start = [0usize; CLASSES + 1];
+        for _ in 0..3000 {
+            let n = match gen.random_range(0..10) {
+                0..3 => gen.random_range(1..9),
+                3 => gen.random_range(250..301),
+                _ => gen.random_range(1..201),
+            };
+            let v = random_factors(&mut gen, n);
+            let top = max_abs(&v);
+            let ref_top = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert_eq!(top.to_bits(), ref_top.to_bits(), "{v:?}");
+            if top == 0.0 {
+                continue;
+            }
+            let c = classify(&v, top, &mut class, &mut idx);
+            let e_max = reference::reference_exponent(ref_top);
+            reference::reference_classify(&v, e_max, &mut ref_idx, &mut ref_start);
+            for k in 0..CLASSES {
+                let r = &ref_idx[ref_start[k]..ref_start[k + 1]];
+                assert_eq!(&idx[c.start[k]..c.start[k] + c.count[k]], r, "{v:?}");
+                let m = r.iter().fold(0.0f32, |m, &i| m.max(v[i as usize].abs()));
+                assert_eq!(c.max[k].to_bits(), m.to_bits(), "class {k} of {v:?}");
+            }
+        }
+    }
+
+    /// A random factor vector of `n` values in one of several styles: a
+    /// typical spread, a huge dynamic range (every magnitude class used),
+    /// all equal, mostly zero, all zero, or a mixture of zeros,
+    /// subnormals, negatives, large values and rarely NaN or infinity.
+    fn random_factors(rng: &mut Rng, n: usize) -> Vec<f32> {
+        let sign = |rng: &mut Rng| if rng.random() { 1.0f32 } else { -1.0 };
+        let top = 2f32.powi(rng.random_range(-12..6));
+        match rng.random_range(0..8) {
+            0 | 1 => (0..n)
+                .map(|_| top * rng.random::<f32>() * sign(rng))
+                .collect(),
+            2 => (0..n)
+                .map(|_| top * 2f32.powf(-40.0 * rng.random::<f32>()) * sign(rng))
+                .collect(),
+            3 => {
+                let v = top * rng.random::<f32>();
+                (0..n)
+                    .map(|_| v * if rng.random_bool(0.2) { -1.0 } else { 1.0 })
+                    .collect()
+            }
+            4 => (0..n)
+                .map(|_| {
+                    if rng.random_bool(0.9) {
+                        0.0
+                    } else {
+                        top * rng.random::<f32>() * sign(rng)
+                    }
+                })
+                .collect(),
+            5 if rng.random_bool(0.3) => vec![0.0; n],
+            _ => (0..n)
+                .map(|_| match rng.random_range(0..200) {
+                    0..25 => 0.0,
+                    25..50 => 1e-40 * sign(rng),
+                    50..75 => f32::from_bits(rng.random_range(1..0x0080_0000)) * sign(rng),
+                    75..100 => 64.0 * rng.random::<f32>() * sign(rng),
+                    100..125 => top,
+                    // Not from a training run, but the same bits all the same.
+                    125 => f32::NAN,
+                    126 => f32::INFINITY * sign(rng),
+                    _ => top * rng.random::<f32>() * sign(rng),
+                })
+                .collect(),
+        }
+    }
+
+    /// The blocked sampler and the random count equal their reference
+    /// copies (module `reference`) bit for bit on random inputs: shapes
+    /// from 1 × 1 to 300 × 300, zeros, negatives, subnormals, requests
+    /// exactly at the threshold, all-equal factors, dynamic ranges wider
+    /// than the classes, bounds at or above the threshold (dense blocks),
+    /// a reused scratch and a non-empty `out`. Equal: the written cells
+    /// (index and bits of ΔG, in order), the stats, the count and the
+    /// random stream after the call.
+    #[test]
+    fn blocked_sampler_and_count_equal_their_reference() {
+        let mut gen = stream(31, "bit-identity");
+        let mut scratch = BlockedScratch::default();
+        let mut ref_scratch = reference::ReferenceScratch::default();
+        let (mut sorted_abs, mut ref_sorted_abs) = (Vec::new(), Vec::new());
+        let (mut out, mut ref_out) = (Vec::new(), Vec::new());
+        let (mut writes, mut dense, mut exact) = (0u64, 0u64, 0u64);
+        for trial in 0..4000u64 {
+            let dim = |gen: &mut Rng| match gen.random_range(0..10) {
+                0..3 => gen.random_range(1..9),
+                3 => gen.random_range(250..301),
+                _ => gen.random_range(1..201),
+            };
+            let (rows, cols) = (dim(&mut gen), dim(&mut gen));
+            let x = random_factors(&mut gen, rows);
+            let mut delta = random_factors(&mut gen, cols);
+            let scale =
+                2f32.powf(gen.random_range(-12.0..2.0)) * if gen.random() { 1.0 } else { -1.0 };
+            let r_wg = [80.0f32, 1.0, 37.5][gen.random_range(0..3)];
+            let th = [2.0f32, 0.5, 1e-3, 1e-6][gen.random_range(0..4)];
+            // Some δ_j with |k_i δ_j| exactly ΔG_th, and its neighbours.
+            let i = gen.random_range(0..rows);
+            let ki = scale * x[i] * r_wg;
+            if ki != 0.0 && cols > 3 && gen.random_bool(0.3) {
+                let d = th / ki;
+                if d.is_finite() && d != 0.0 && (ki * d).abs() == th {
+                    exact += 1;
+                    let j = gen.random_range(0..cols - 2);
+                    delta[j] = d;
+                    delta[j + 1] = f32::from_bits(d.to_bits() - 1);
+                    delta[j + 2] = -f32::from_bits(d.to_bits() + 1);
+                }
+            }
+            // Sometimes writes of an earlier tile are already there.
+            out.clear();
+            if gen.random_bool(0.2) {
+                out.extend([(7u32, 1.0f32), (3, -2.0)]);
+            }
+            ref_out.clone_from(&out);
+            let mut rng = stream(trial, "draws");
+            let mut ref_rng = rng.clone();
+            let st = sample_eapu_rank1_blocked(
+                &x,
+                &delta,
+                scale,
+                r_wg,
+                th,
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            );
+            let ref_st = reference::reference_sample_eapu_rank1_blocked(
+                &x,
+                &delta,
+                scale,
+                r_wg,
+                th,
+                &mut ref_rng,
+                &mut ref_scratch,
+                &mut ref_out,
+            );
+            let ctx =
+                || format!("trial {trial}: {rows} × {cols}, scale {scale}, r_wg {r_wg}, th {th}");
+            assert_eq!(st, ref_st, "{}", ctx());
+            assert_eq!(out.len(), ref_out.len(), "{}", ctx());
+            for (w, r) in out.iter().zip(&ref_out) {
+                assert_eq!((w.0, w.1.to_bits()), (r.0, r.1.to_bits()), "{}", ctx());
+            }
+            assert_eq!(rng.random::<u64>(), ref_rng.random::<u64>(), "{}", ctx());
+            assert_eq!(
+                eapu_random_count(&x, &delta, scale, r_wg, th, &mut sorted_abs),
+                reference::reference_eapu_random_count(
+                    &x,
+                    &delta,
+                    scale,
+                    r_wg,
+                    th,
+                    &mut ref_sorted_abs
+                ),
+                "{}",
+                ctx()
+            );
+            writes += st.writes;
+            dense += u64::from(st.dense_cells > 0);
+        }
+        // The inputs reach every path.
+        assert!(writes > 10_000, "{writes} writes");
+        assert!(dense > 300, "{dense} trials with dense blocks");
+        assert!(
+            exact > 100,
+            "{exact} trials with a request exactly at ΔG_th"
+        );
     }
 }
