@@ -1096,11 +1096,13 @@ impl ChipSim {
         }
         let back_to_back = self.phases_back_to_back();
         let mode = self.rule.write_mode();
+        let pulse_cycles = self.chip.pulse_cycles();
         loop {
             let cells = self.tiles[ti].next_phase_cells();
             self.budget.acquire(cells);
             let (cycles, (polarity, row), n) = crate::write::write_phase(
                 &self.chip,
+                pulse_cycles,
                 &self.model,
                 mode,
                 &mut self.tiles[ti],

@@ -17,9 +17,12 @@ use aimsim_energy::{Component, EnergyLedger, Phase};
 const PREFETCH_WRITES: usize = 8;
 
 /// Executes the next pulse phase of `tile` starting at `t`; returns its
-/// cycles and the (polarity, row, cells) it pulsed.
+/// cycles and the (polarity, row, cells) it pulsed. `pulse_cycles` is
+/// `chip.pulse_cycles()` (computed once by the caller: a division).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_phase(
     chip: &Chip,
+    pulse_cycles: u64,
     model: &DeviceModel,
     mode: WriteMode,
     tile: &mut Tile,
@@ -62,7 +65,7 @@ pub(crate) fn write_phase(
     let hw = WriteHardware {
         driver: &chip.driver,
         adc: &chip.adc,
-        pulse_cycles: chip.pulse_cycles(),
+        pulse_cycles,
         read_cycles: chip.read_cycles(),
     };
     let o = execute_phase(
@@ -182,13 +185,23 @@ pub(crate) struct WriteAhead {
 /// event at a time under the same conditions (`ChipSim`'s
 /// `phases_back_to_back`), so the same bits.
 pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, tile: &mut Tile) {
+    let pulse_cycles = chip.pulse_cycles();
     tile.begin_write_op();
     let mut log = std::mem::take(&mut tile.write_log);
     let mut a = WriteAhead::default();
     let mut t = tile.start_at;
     loop {
         let cells = tile.next_phase_cells();
-        let (cycles, _, _) = write_phase(chip, model, mode, tile, t, &mut log, &mut a.stats);
+        let (cycles, _, _) = write_phase(
+            chip,
+            pulse_cycles,
+            model,
+            mode,
+            tile,
+            t,
+            &mut log,
+            &mut a.stats,
+        );
         let end = t + chip.clock.cycles(cycles);
         let dur = end.ps() - t.ps();
         tile.current.pulses += dur;
