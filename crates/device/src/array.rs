@@ -52,13 +52,16 @@ pub struct CellArray {
     mram: Option<Box<MramGroups>>,
     /// Each row's `Σ (G⁺ + G⁻)` as the forward read sums it
     /// ([`kernel::row_conductance`]), valid where `row_stale` is false.
-    /// Every change of `g_us` marks its row stale ([`CellArray::touch`]);
+    /// Every change of `g_us` marks its row stale ([`CellArray::store`]);
     /// [`CellArray::refresh_row_sums`] recomputes the stale ones.
     row_g_us: Vec<f32>,
     row_stale: Vec<bool>,
-    /// Each weight's `G⁺ − G⁻` (`cols` per row), valid with the row's sum
-    /// where `row_stale` is false: the single forward read streams these
+    /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
+    /// subtraction the pair kernels do and kept exact at every change of
+    /// either cell ([`CellArray::store`]): the forward read streams these
     /// 4 B per weight instead of the pair's 8 (2 B per cell of cache).
+    /// Updating one weight per write costs one subtraction, where
+    /// recomputing every written row at the next read streamed whole rows.
     d_us: Vec<f32>,
 }
 
@@ -214,6 +217,9 @@ impl CellArray {
                 a.g_us[cell] = if at_max { p.g_max_us } else { p.g_min_us };
             }
         }
+        // Placement wrote `g_us` directly (fabrication faults, MRAM levels,
+        // device-to-device bounds).
+        a.rebuild_differences();
         if model.relaxes() {
             a.relax = Some(Box::new(RelaxState {
                 g_written_us: a.g_us.clone(),
@@ -234,11 +240,29 @@ impl CellArray {
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
     }
 
-    /// Marks the row of `cell` stale in the row-sum cache: called by
-    /// everything that changes a conductance.
+    /// Sets `cell` to `g_us`: the one way a conductance changes after
+    /// placement. Keeps the weight's cached `G⁺−G⁻` exact (the same `f32`
+    /// subtraction as [`kernel::row_differences`]) and marks the row stale
+    /// in the row-sum cache.
     #[inline]
-    fn touch(&mut self, cell: usize) {
-        self.row_stale[cell / (2 * self.cols)] = true;
+    fn store(&mut self, cell: usize, g_us: f32) {
+        store_cell(
+            &mut self.g_us,
+            &mut self.d_us,
+            &mut self.row_stale,
+            self.cols,
+            cell,
+            g_us,
+        );
+    }
+
+    /// Recomputes every weight's `G⁺−G⁻` and marks every row stale: after
+    /// `g_us` was written directly (placement).
+    fn rebuild_differences(&mut self) {
+        for (d, p) in self.d_us.iter_mut().zip(self.g_us.chunks_exact(2)) {
+            *d = p[0] - p[1];
+        }
+        self.row_stale.fill(true);
     }
 
     /// Recomputes the stale row sums the forward read uses (a read is
@@ -255,19 +279,17 @@ impl CellArray {
                 n += 1;
                 if n == BLOCK {
                     kernel::row_conductances(&self.g_us, self.cols, &rows, &mut self.row_g_us);
-                    kernel::row_differences(&self.g_us, self.cols, &rows, &mut self.d_us);
                     n = 0;
                 }
             }
         }
         kernel::row_conductances(&self.g_us, self.cols, &rows[..n], &mut self.row_g_us);
-        kernel::row_differences(&self.g_us, self.cols, &rows[..n], &mut self.d_us);
     }
 
-    /// Records that `cell` now holds a freshly written value.
+    /// Records that `cell` now holds a freshly written value (after
+    /// [`CellArray::store`]).
     #[inline]
     fn record_write(&mut self, cell: usize) {
-        self.touch(cell);
         if let Some(r) = self.relax.as_mut() {
             r.g_written_us[cell] = self.g_us[cell];
             r.written_at_s[cell] = r.now_s as f32;
@@ -307,10 +329,11 @@ impl CellArray {
             } else {
                 (model.g_min_us, model.g_max_us)
             };
-            self.g_us[cell] =
-                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi);
+            self.store(
+                cell,
+                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi),
+            );
         }
-        self.row_stale.fill(true);
         self.relax = Some(r);
     }
 
@@ -355,10 +378,18 @@ impl CellArray {
         &self.g_us
     }
 
-    /// Conductances for direct placement (synthetic measurements, tests).
-    pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
-        self.row_stale.fill(true);
-        &mut self.g_us
+    /// Panics unless every read cache equals its recomputation from the
+    /// conductances (tests).
+    #[cfg(test)]
+    pub(crate) fn assert_caches_exact(&self) {
+        for (k, (d, p)) in self.d_us.iter().zip(self.g_us.chunks_exact(2)).enumerate() {
+            assert_eq!(d.to_bits(), (p[0] - p[1]).to_bits(), "weight {k}");
+        }
+    }
+
+    /// Sets one conductance directly (synthetic measurements, tests).
+    pub(crate) fn set_conductance_us(&mut self, cell: usize, g_us: f32) {
+        self.store(cell, g_us);
     }
 
     /// Pulses applied to each cell so far.
@@ -404,10 +435,12 @@ impl CellArray {
             for (k, &wk) in w.iter().enumerate() {
                 let d = ((wk * model.r_wg_us / step).round() as i64).clamp(-n, n);
                 let plus = (n + d + 1).div_euclid(2);
-                self.g_us[2 * k] = g.place(m, 2 * k, plus as usize);
-                self.g_us[2 * k + 1] = g.place(m, 2 * k + 1, (plus - d) as usize);
+                let gp = g.place(m, 2 * k, plus as usize);
+                let gm = g.place(m, 2 * k + 1, (plus - d) as usize);
+                let (g_us, d_us, stale) = (&mut self.g_us, &mut self.d_us, &mut self.row_stale);
+                store_cell(g_us, d_us, stale, self.cols, 2 * k, gp);
+                store_cell(g_us, d_us, stale, self.cols, 2 * k + 1, gm);
             }
-            self.row_stale.fill(true);
             return;
         }
         let mid = model.g_mid_us();
@@ -421,7 +454,7 @@ impl CellArray {
                     } else {
                         (model.g_min_us, model.g_max_us)
                     };
-                    self.g_us[cell] = g.clamp(lo, hi);
+                    self.store(cell, g.clamp(lo, hi));
                     self.record_write(cell);
                 }
             }
@@ -468,8 +501,8 @@ impl CellArray {
             rng,
         );
         self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
-        self.g_us[cell] = g.g_us(m, cell);
-        self.touch(cell);
+        let after = g.g_us(m, cell);
+        self.store(cell, after);
         (
             ProgramOutcome {
                 pulses,
@@ -487,11 +520,15 @@ impl CellArray {
     pub fn read_disturb(&mut self, model: &DeviceModel, rng: &mut Rng) -> u64 {
         match (&model.mram, self.mram.as_mut()) {
             (Some(m), Some(g)) => {
-                let flips = g.read_all(m, &mut self.g_us, rng);
-                if flips > 0 {
-                    self.row_stale.fill(true);
-                }
-                flips
+                let (g_us, d_us, stale, cols) = (
+                    &mut self.g_us,
+                    &mut self.d_us,
+                    &mut self.row_stale,
+                    self.cols,
+                );
+                g.read_all(m, rng, |cell, g| {
+                    store_cell(g_us, d_us, stale, cols, cell, g)
+                })
             }
             _ => 0,
         }
@@ -585,15 +622,11 @@ impl CellArray {
         self.accumulate_block(&driven[..n], out_ua);
     }
 
-    /// One block of driven rows: from the cached differences when every
-    /// row of the block is fresh, else from the pairs (the same bits).
+    /// One block of driven rows, from the cached differences (the bits of
+    /// [`kernel::forward_accumulate`] on the pairs, from half the bytes).
     #[inline]
     fn accumulate_block(&self, driven: &[(usize, f32)], out_ua: &mut [f32]) {
-        if driven.iter().any(|&(r, _)| self.row_stale[r]) {
-            kernel::forward_accumulate(&self.g_us, self.cols, driven, out_ua);
-        } else {
-            kernel::forward_accumulate_diff(&self.d_us, self.cols, driven, out_ua);
-        }
+        kernel::forward_accumulate_diff(&self.d_us, self.cols, driven, out_ua);
     }
 
     /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
@@ -612,7 +645,7 @@ impl CellArray {
                 debug_assert_eq!(
                     self.row_g_us[r].to_bits(),
                     kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
-                    "row {r}: a conductance changed without CellArray::touch"
+                    "row {r}: a conductance changed without CellArray::store"
                 );
                 self.row_g_us[r]
             };
@@ -798,7 +831,7 @@ impl CellArray {
         } else {
             before
         };
-        self.g_us[cell] = after;
+        self.store(cell, after);
         self.record_write(cell);
         ProgramOutcome {
             pulses,
@@ -843,7 +876,7 @@ impl CellArray {
             g = (g + sign * step + sigma * z).clamp(p.g_min_us, p.g_max_us);
         }
         self.pulses[cell] = self.pulses[cell].saturating_add(n);
-        self.g_us[cell] = g;
+        self.store(cell, g);
         self.record_write(cell);
         ProgramOutcome {
             pulses: n,
@@ -864,8 +897,8 @@ impl CellArray {
         }
         let z: f32 = rng.sample(StandardNormal);
         let (lo, hi) = self.cell_bounds_us(model, cell);
-        self.g_us[cell] = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
-        self.touch(cell);
+        let g = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
+        self.store(cell, g);
     }
 
     /// One read of one cell: its conductance plus read noise `N(0, σ_r²)`, µS.
@@ -873,6 +906,23 @@ impl CellArray {
         let z: f32 = rng.sample(StandardNormal);
         self.g_us[cell] + model.read_noise_us * z
     }
+}
+
+/// [`CellArray::store`] on the array's fields (so that a borrow of another
+/// field, the MRAM junctions, can call it).
+#[inline]
+fn store_cell(
+    g_us: &mut [f32],
+    d_us: &mut [f32],
+    row_stale: &mut [bool],
+    cols: usize,
+    cell: usize,
+    g: f32,
+) {
+    g_us[cell] = g;
+    let k = cell / 2;
+    d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
+    row_stale[k / cols] = true;
 }
 
 /// The conductance a time `dt_s` after a write of `g_written_us`, for a
@@ -941,9 +991,9 @@ mod tests {
         assert!((back[0] - 6.0).abs() < 1e-4 && (back[1] - 16.0).abs() < 1e-4);
     }
 
-    /// The forward read takes a fresh row's `G⁺−G⁻` from the cache and a
-    /// written (stale) row's from the pairs: the same bits as a read after
-    /// the cache is refreshed, and a written row's new value is read.
+    /// Each weight's cached `G⁺−G⁻` follows its writes: a read right
+    /// after a write reads the new value, with the bits of the pairs'
+    /// subtraction, and a refresh of the row sums changes no output.
     #[test]
     fn cached_differences_follow_writes() {
         let m = model(&[("read_noise_us", "0")]);
@@ -960,13 +1010,22 @@ mod tests {
             out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         };
         let before = read(&a, &mut rng);
-        // Rows 3 and 66 written: stale until the next refresh.
         a.program(&m, 2 * cols * 3 + 1, 5.0, &mut rng);
         a.program(&m, 2 * cols * 66 + 4, -5.0, &mut rng);
-        let stale = read(&a, &mut rng);
-        assert_ne!(before, stale, "the writes were not read");
+        a.relax(&m, 2 * cols * 7, 1.0, &mut rng);
+        a.pulse(&m, 2 * cols * 8 + 5, Polarity::Reset, 3, &mut rng);
+        a.assert_caches_exact();
+        let written = read(&a, &mut rng);
+        assert_ne!(before, written, "the writes were not read");
+        let mut from_pairs = vec![0.0f32; cols];
+        let driven: Vec<(usize, f32)> = v.iter().copied().enumerate().collect();
+        kernel::forward_accumulate(&a.g_us, cols, &driven, &mut from_pairs);
+        assert_eq!(
+            written,
+            from_pairs.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
         a.refresh_row_sums();
-        assert_eq!(stale, read(&a, &mut rng));
+        assert_eq!(written, read(&a, &mut rng));
     }
 
     #[test]
@@ -979,8 +1038,8 @@ mod tests {
         a.set_weights(&m, &w);
         // Some rows fresh in the row-sum cache, some stale.
         a.refresh_row_sums();
-        a.touch(2 * cols * 5);
-        a.touch(2 * cols * 17 + 3);
+        a.row_stale[5] = true;
+        a.row_stale[17] = true;
         for n in [1, 7, 8, 9, 19] {
             let vs: Vec<f32> = (0..n * rows)
                 .map(|k| {
@@ -1130,7 +1189,7 @@ mod tests {
             let n = 4000;
             let mut sum = 0.0f64;
             for _ in 0..n {
-                a.g_us[0] = g0;
+                a.set_conductance_us(0, g0);
                 let o = a.pulse(&m, 0, Polarity::Set, 1, &mut rng);
                 sum += f64::from(o.g_after_us - o.g_before_us);
             }
@@ -1283,6 +1342,50 @@ mod tests {
             prop_assert!((at_min as f64 / n - fmin).abs() < 0.033);
             prop_assert!((at_max as f64 / n - fmax).abs() < 0.033);
             prop_assert_eq!(a.failed_cells(), at_min + at_max);
+        }
+
+        /// Whatever changes the conductances (writes, pulses, wear-out,
+        /// relaxation of one cell and of all, placement), the read caches
+        /// stay equal to a recomputation from scratch.
+        #[test]
+        fn read_caches_follow_every_change(
+            ops in proptest::collection::vec((0u8..6, 0usize..10_000, -30.0f32..30.0), 1..120),
+            seed in 0u64..1000,
+        ) {
+            let mut m = d2d_model("eapu-180nm");
+            m.relax_rate_per_decade = 0.05;
+            m.relax_noise_us = 0.5;
+            m.stuck_at_min_fraction = 0.05;
+            m.stuck_at_max_fraction = 0.05;
+            m.endurance_median_pulses = 40.0;
+            let (rows, cols) = (11, 13);
+            let mut rng = stream(seed, "p");
+            let mut a = CellArray::new(&m, rows, cols, &mut rng);
+            a.assert_caches_exact();
+            let mut t = 0.0;
+            for (op, at, x) in ops {
+                let cell = at % a.cells();
+                match op {
+                    0 => {
+                        a.program(&m, cell, x, &mut rng);
+                    }
+                    1 => {
+                        let pol = if x > 0.0 { Polarity::Set } else { Polarity::Reset };
+                        a.pulse(&m, cell, pol, 1 + at as u32 % 7, &mut rng);
+                    }
+                    2 => a.relax(&m, cell, f64::from(x.abs()), &mut rng),
+                    3 => {
+                        t += f64::from(x.abs());
+                        a.advance_to(&m, t);
+                    }
+                    4 => {
+                        let w: Vec<f32> = (0..rows * cols).map(|k| ((k + at) as f32 * x).sin()).collect();
+                        a.set_weights(&m, &w);
+                    }
+                    _ => a.set_conductance_us(cell, 20.0 + x.abs()),
+                }
+                a.assert_caches_exact();
+            }
         }
 
         #[test]
