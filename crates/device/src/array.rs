@@ -50,19 +50,113 @@ pub struct CellArray {
     /// The junctions, kept only when the cells are groups of binary
     /// STT-MRAM junctions (`model.mram`).
     mram: Option<Box<MramGroups>>,
-    /// Each row's `Σ (G⁺ + G⁻)` as the forward read sums it
-    /// ([`kernel::row_conductance`]), valid where `row_stale` is false.
-    /// Every change of `g_us` marks its row stale ([`CellArray::store`]);
-    /// [`CellArray::refresh_row_sums`] recomputes the stale ones.
-    row_g_us: Vec<f32>,
-    row_stale: Vec<bool>,
+    /// What the reads need besides the cells, kept exact at every change
+    /// of a cell ([`CellArray::store`]).
+    caches: ReadCaches,
+}
+
+/// The read caches of a [`CellArray`]: derived from the conductances, not
+/// state (they cost 2 B per cell and 16 B per row and per column).
+#[derive(Clone, Debug)]
+struct ReadCaches {
     /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
-    /// subtraction the pair kernels do and kept exact at every change of
-    /// either cell ([`CellArray::store`]): the forward read streams these
-    /// 4 B per weight instead of the pair's 8 (2 B per cell of cache).
-    /// Updating one weight per write costs one subtraction, where
-    /// recomputing every written row at the next read streamed whole rows.
+    /// subtraction the pair kernels do: the forward and transposed reads
+    /// stream these 4 B per weight instead of the pair's 8. Updating one
+    /// weight per write costs one subtraction, where recomputing every
+    /// written row at the next read streamed whole rows.
     d_us: Vec<f32>,
+    /// Each row's `Σ (G⁺ + G⁻)` over its `2·cols` cells, in [`fix`] units:
+    /// the forward read's power `Σ_r v_r²·rowsum_r`.
+    row_fix: Vec<i128>,
+    /// Each column's `Σ (G⁺ + G⁻)` over its `2·rows` cells (both cells of
+    /// each pair of the column), in [`fix`] units: the transposed read's
+    /// power `Σ_c v_c²·colsum_c`, O(cols) instead of a second stream of
+    /// every cell.
+    ///
+    /// A change of a cell from `g` to `g'` adds `fix(g') − fix(g)` to its
+    /// row's and its column's sums. Integer addition is exact and
+    /// associative, so each sum equals `Σ fix(G)` over its cells whatever
+    /// the order of the writes (or the threads that made them), with no
+    /// refresh pass and no drift over millions of updates.
+    col_fix: Vec<i128>,
+    cols: usize,
+}
+
+/// Fractional bits of the exact sums: one unit is 2⁻⁸⁰ µS.
+///
+/// Every `f32` conductance `|G| ≥ 2⁻⁵⁷ µS` is a whole number of units (its
+/// last bit is worth at least 2⁻⁸⁰ µS), and `|G| < 2²⁴ µS` (16 S, far above
+/// any device) is below 2¹⁰⁴ units, so a line of up to 2²² cells sums
+/// below 2¹²⁶ — inside `i128`. (A quantum of 2⁻¹⁰⁰ µS would leave room for
+/// only 2¹⁰ cells of 2¹⁶ µS.)
+const FIX_BITS: i32 = 80;
+
+/// One µS in units, 2⁸⁰ (exact in `f32`).
+const FIX_ONE: f32 = (1u128 << FIX_BITS) as f32;
+
+/// One unit in µS, 2⁻⁸⁰ (exact in `f64`).
+const FIX_UNIT: f64 = 1.0 / (1u128 << FIX_BITS) as f64;
+
+/// Most cells one exact sum covers (see [`FIX_BITS`]).
+const FIX_MAX_LINE_CELLS: usize = 1 << 22;
+
+/// `G` in units of 2⁻⁸⁰ µS, `trunc(G·2⁸⁰)`: exact for `|G| ≥ 2⁻⁵⁷ µS`;
+/// smaller magnitudes lose their bits below the grid, rounding toward
+/// zero (a fixed rule, so sums stay order-independent). The scaling by a
+/// power of two is exact in `f32` and `as` truncates toward zero.
+///
+/// # Panics
+/// If `G` is not finite or `|G| ≥ 2²⁴ µS` (out of the sums' range).
+#[inline]
+fn fix(g_us: f32) -> i128 {
+    assert!(
+        g_us.abs() < 16_777_216.0,
+        "conductance {g_us} µS outside the exact sums' range"
+    );
+    (g_us * FIX_ONE) as i128
+}
+
+/// An exact sum in µS as `f64`: rounded once, to nearest (ties to even;
+/// Rust's integer-to-float conversion), then scaled by 2⁻⁸⁰ (exact).
+#[inline]
+fn unfix(s: i128) -> f64 {
+    s as f64 * FIX_UNIT
+}
+
+impl ReadCaches {
+    /// The caches of `g_us` (`2·cols` cells per row), from scratch.
+    fn new(g_us: &[f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            2 * rows.max(cols) <= FIX_MAX_LINE_CELLS,
+            "{rows} × {cols} weights: a line beyond the exact sums' range"
+        );
+        let mut c = ReadCaches {
+            d_us: vec![0.0; rows * cols],
+            row_fix: vec![0; rows],
+            col_fix: vec![0; cols],
+            cols,
+        };
+        for (k, p) in g_us.chunks_exact(2).enumerate() {
+            c.d_us[k] = p[0] - p[1];
+            let s = fix(p[0]) + fix(p[1]);
+            c.row_fix[k / cols] += s;
+            c.col_fix[k % cols] += s;
+        }
+        c
+    }
+
+    /// Sets cell `cell` of `g_us` to `g` and follows it in every cache.
+    #[inline]
+    fn store(&mut self, g_us: &mut [f32], cell: usize, g: f32) {
+        let old = std::mem::replace(&mut g_us[cell], g);
+        let k = cell / 2;
+        self.d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
+        let delta = fix(g) - fix(old);
+        if delta != 0 {
+            self.row_fix[k / self.cols] += delta;
+            self.col_fix[k % self.cols] += delta;
+        }
+    }
 }
 
 /// What relaxation needs per cell: the value written and when (8 B/cell).
@@ -199,9 +293,12 @@ impl CellArray {
             d2d_seed: rng.random(),
             relax: None,
             mram: None,
-            row_g_us: vec![0.0; rows],
-            row_stale: vec![true; rows],
-            d_us: vec![0.0; rows * cols],
+            caches: ReadCaches {
+                d_us: Vec::new(),
+                row_fix: Vec::new(),
+                col_fix: Vec::new(),
+                cols,
+            },
         };
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
@@ -218,8 +315,8 @@ impl CellArray {
             }
         }
         // Placement wrote `g_us` directly (fabrication faults, MRAM levels,
-        // device-to-device bounds).
-        a.rebuild_differences();
+        // device-to-device bounds): the caches start from the result.
+        a.caches = ReadCaches::new(&a.g_us, rows, cols);
         if model.relaxes() {
             a.relax = Some(Box::new(RelaxState {
                 g_written_us: a.g_us.clone(),
@@ -233,8 +330,10 @@ impl CellArray {
     /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
     /// plus 8 (written value and write time) for a device that relaxes,
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
-    /// The read caches (each weight's `G⁺−G⁻`, 2 B per cell, and one sum
-    /// per row) are not state and not counted.
+    /// The read caches are derived, not state, and not counted: each
+    /// weight's `G⁺−G⁻` (2 B per cell) and the exact sums of `G⁺+G⁻` of
+    /// each row and each column (16 B each, `16·(rows + cols)` B in all:
+    /// negligible beside `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
@@ -242,48 +341,11 @@ impl CellArray {
 
     /// Sets `cell` to `g_us`: the one way a conductance changes after
     /// placement. Keeps the weight's cached `G⁺−G⁻` exact (the same `f32`
-    /// subtraction as [`kernel::row_differences`]) and marks the row stale
-    /// in the row-sum cache.
+    /// subtraction as [`kernel::row_differences`]) and adds the change to
+    /// the exact sums of the cell's row and column.
     #[inline]
     fn store(&mut self, cell: usize, g_us: f32) {
-        store_cell(
-            &mut self.g_us,
-            &mut self.d_us,
-            &mut self.row_stale,
-            self.cols,
-            cell,
-            g_us,
-        );
-    }
-
-    /// Recomputes every weight's `G⁺−G⁻` and marks every row stale: after
-    /// `g_us` was written directly (placement).
-    fn rebuild_differences(&mut self) {
-        for (d, p) in self.d_us.iter_mut().zip(self.g_us.chunks_exact(2)) {
-            *d = p[0] - p[1];
-        }
-        self.row_stale.fill(true);
-    }
-
-    /// Recomputes the stale row sums the forward read uses (a read is
-    /// correct without it, only slower: it sums stale rows itself).
-    pub fn refresh_row_sums(&mut self) {
-        // The stale rows go to the kernel in blocks (no allocation).
-        const BLOCK: usize = 64;
-        let mut rows = [0usize; BLOCK];
-        let mut n = 0;
-        for (r, stale) in self.row_stale.iter_mut().enumerate() {
-            if *stale {
-                *stale = false;
-                rows[n] = r;
-                n += 1;
-                if n == BLOCK {
-                    kernel::row_conductances(&self.g_us, self.cols, &rows, &mut self.row_g_us);
-                    n = 0;
-                }
-            }
-        }
-        kernel::row_conductances(&self.g_us, self.cols, &rows[..n], &mut self.row_g_us);
+        self.caches.store(&mut self.g_us, cell, g_us);
     }
 
     /// Records that `cell` now holds a freshly written value (after
@@ -382,9 +444,13 @@ impl CellArray {
     /// conductances (tests).
     #[cfg(test)]
     pub(crate) fn assert_caches_exact(&self) {
-        for (k, (d, p)) in self.d_us.iter().zip(self.g_us.chunks_exact(2)).enumerate() {
+        let c = &self.caches;
+        for (k, (d, p)) in c.d_us.iter().zip(self.g_us.chunks_exact(2)).enumerate() {
             assert_eq!(d.to_bits(), (p[0] - p[1]).to_bits(), "weight {k}");
         }
+        let fresh = ReadCaches::new(&self.g_us, self.rows, self.cols);
+        assert_eq!(c.row_fix, fresh.row_fix, "row sums");
+        assert_eq!(c.col_fix, fresh.col_fix, "column sums");
     }
 
     /// Sets one conductance directly (synthetic measurements, tests).
@@ -437,9 +503,8 @@ impl CellArray {
                 let plus = (n + d + 1).div_euclid(2);
                 let gp = g.place(m, 2 * k, plus as usize);
                 let gm = g.place(m, 2 * k + 1, (plus - d) as usize);
-                let (g_us, d_us, stale) = (&mut self.g_us, &mut self.d_us, &mut self.row_stale);
-                store_cell(g_us, d_us, stale, self.cols, 2 * k, gp);
-                store_cell(g_us, d_us, stale, self.cols, 2 * k + 1, gm);
+                self.caches.store(&mut self.g_us, 2 * k, gp);
+                self.caches.store(&mut self.g_us, 2 * k + 1, gm);
             }
             return;
         }
@@ -520,15 +585,8 @@ impl CellArray {
     pub fn read_disturb(&mut self, model: &DeviceModel, rng: &mut Rng) -> u64 {
         match (&model.mram, self.mram.as_mut()) {
             (Some(m), Some(g)) => {
-                let (g_us, d_us, stale, cols) = (
-                    &mut self.g_us,
-                    &mut self.d_us,
-                    &mut self.row_stale,
-                    self.cols,
-                );
-                g.read_all(m, rng, |cell, g| {
-                    store_cell(g_us, d_us, stale, cols, cell, g)
-                })
+                let (g_us, caches) = (&mut self.g_us, &mut self.caches);
+                g.read_all(m, rng, |cell, g| caches.store(g_us, cell, g))
             }
             _ => 0,
         }
@@ -626,32 +684,24 @@ impl CellArray {
     /// [`kernel::forward_accumulate`] on the pairs, from half the bytes).
     #[inline]
     fn accumulate_block(&self, driven: &[(usize, f32)], out_ua: &mut [f32]) {
-        kernel::forward_accumulate_diff(&self.d_us, self.cols, driven, out_ua);
+        kernel::forward_accumulate_diff(&self.caches.d_us, self.cols, driven, out_ua);
     }
 
     /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
-    /// rows, summed as [`CellArray::mvm_forward`] sums them.
+    /// rows, summed as [`CellArray::mvm_forward`] sums them: over the
+    /// driven rows in row order in `f64`, `Σ_r v_r²·S_r` with `v_r²` exact
+    /// in `f64` and `S_r` the row's exact `Σ (G⁺+G⁻)` rounded once to
+    /// `f64` (to nearest).
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
-        let w = 2 * self.cols;
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
-        for (r, &v) in v_v.iter().enumerate() {
+        for (&v, &s) in v_v.iter().zip(&self.caches.row_fix) {
             if v == 0.0 {
                 continue;
             }
-            let g_sum = if self.row_stale[r] {
-                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
-            } else {
-                debug_assert_eq!(
-                    self.row_g_us[r].to_bits(),
-                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
-                    "row {r}: a conductance changed without CellArray::store"
-                );
-                self.row_g_us[r]
-            };
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
-            power_uw += v2 * f64::from(g_sum);
+            power_uw += v2 * unfix(s);
         }
         (power_uw, sum_v2)
     }
@@ -665,17 +715,9 @@ impl CellArray {
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
         const SIDE: usize = 8;
         let rows = self.rows;
-        let w = 2 * self.cols;
         let n = powers_uw.len();
         debug_assert_eq!(vs.len(), n * rows);
         debug_assert_eq!(sums_v2.len(), n);
-        let g_row = |r: usize| {
-            if self.row_stale[r] {
-                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
-            } else {
-                self.row_g_us[r]
-            }
-        };
         let mut b0 = 0;
         while b0 + SIDE <= n {
             let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
@@ -683,7 +725,7 @@ impl CellArray {
             // `r` is the row of all eight vectors at once.
             #[allow(clippy::needless_range_loop)]
             for r in 0..rows {
-                let g = f64::from(g_row(r));
+                let g = unfix(self.caches.row_fix[r]);
                 for i in 0..SIDE {
                     let vr = v[i][r];
                     let v2 = f64::from(vr) * f64::from(vr);
@@ -716,7 +758,8 @@ impl CellArray {
     /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
     /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
     /// receives each vector's row currents and `powers` (`n`) its read
-    /// power in µW, the bits of the single reads before their noise.
+    /// power in µW ([`CellArray::transposed_power`]), the bits of the
+    /// single reads before their noise.
     /// Complete each read with [`CellArray::transposed_sum_v2`] and
     /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
     /// working memory.
@@ -727,19 +770,44 @@ impl CellArray {
         powers: &mut [f64],
         scratch: &mut Vec<f32>,
     ) {
+        let d = &self.caches.d_us;
         // Below a vector register's width of vectors, rows side by side
         // (one vector at a time) beat vectors side by side; same bits.
         if powers.len() < 8 {
-            for ((v, out), p) in vs
+            for (v, out) in vs
                 .chunks_exact(self.cols)
                 .zip(outs.chunks_exact_mut(self.rows))
-                .zip(powers.iter_mut())
             {
-                *p = kernel::transposed(&self.g_us, self.cols, v, out);
+                kernel::transposed(d, self.cols, v, out);
             }
         } else {
-            kernel::transposed_batch(&self.g_us, self.cols, vs, outs, powers, scratch);
+            kernel::transposed_batch(d, self.cols, vs, outs, scratch);
         }
+        // Column by column for all vectors (each column sum converted
+        // once), each vector's sum still in column order.
+        powers.fill(0.0);
+        for (c, &s) in self.caches.col_fix.iter().enumerate() {
+            let s = unfix(s);
+            for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
+                let vc = f64::from(v[c]);
+                *p += vc * vc * s;
+            }
+        }
+    }
+
+    /// The read power of a transposed read driving the column voltages
+    /// `v_v`, µW: `Σ_cells V² G = Σ_c v_c²·S_c`, where `S_c` is column
+    /// `c`'s exact `Σ (G⁺+G⁻)` over all rows rounded once to `f64`
+    /// (to nearest), `v_c²` is exact in `f64`, and the products
+    /// `(v_c·v_c)·S_c` are added in column order in `f64`. O(cols): the
+    /// cells are not read again for the power.
+    pub fn transposed_power(&self, v_v: &[f32]) -> f64 {
+        let mut p = 0.0f64;
+        for (&v, &s) in v_v.iter().zip(&self.caches.col_fix) {
+            let vc = f64::from(v);
+            p += vc * vc * unfix(s);
+        }
+        p
     }
 
     /// `Σ V²` of a transposed read's column voltages, summed as
@@ -751,7 +819,7 @@ impl CellArray {
     /// Transposed read: column voltages `v_v` (one per weight column, driven
     /// `+V` on the G⁺ column and `−V` on the G⁻ column) produce row currents
     /// `out_ua`, `I_r = Σ_c V_c (G⁺−G⁻)`, plus read noise. Returns the read
-    /// power `Σ V² G` in µW.
+    /// power `Σ V² G` in µW ([`CellArray::transposed_power`]).
     pub fn mvm_backward(
         &self,
         model: &DeviceModel,
@@ -761,7 +829,8 @@ impl CellArray {
     ) -> f64 {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
-        let power_uw = kernel::transposed(&self.g_us, self.cols, v_v, out_ua);
+        kernel::transposed(&self.caches.d_us, self.cols, v_v, out_ua);
+        let power_uw = self.transposed_power(v_v);
         let sum_v2 = self.transposed_sum_v2(v_v);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
@@ -908,23 +977,6 @@ impl CellArray {
     }
 }
 
-/// [`CellArray::store`] on the array's fields (so that a borrow of another
-/// field, the MRAM junctions, can call it).
-#[inline]
-fn store_cell(
-    g_us: &mut [f32],
-    d_us: &mut [f32],
-    row_stale: &mut [bool],
-    cols: usize,
-    cell: usize,
-    g: f32,
-) {
-    g_us[cell] = g;
-    let k = cell / 2;
-    d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
-    row_stale[k / cols] = true;
-}
-
 /// The conductance a time `dt_s` after a write of `g_written_us`, for a
 /// standard-normal draw `z`:
 /// `G(t) = G_w − r·(G_w − G_rest)·L + σ_rel·sqrt(L)·z`,
@@ -993,7 +1045,7 @@ mod tests {
 
     /// Each weight's cached `G⁺−G⁻` follows its writes: a read right
     /// after a write reads the new value, with the bits of the pairs'
-    /// subtraction, and a refresh of the row sums changes no output.
+    /// subtraction.
     #[test]
     fn cached_differences_follow_writes() {
         let m = model(&[("read_noise_us", "0")]);
@@ -1002,7 +1054,6 @@ mod tests {
         let mut a = CellArray::new(&m, rows, cols, &mut rng);
         let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
         a.set_weights(&m, &w);
-        a.refresh_row_sums();
         let v: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.71).cos() * 0.2).collect();
         let read = |a: &CellArray, rng: &mut aimsim_core::Rng| {
             let mut out = vec![0.0f32; cols];
@@ -1024,8 +1075,76 @@ mod tests {
             written,
             from_pairs.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
-        a.refresh_row_sums();
-        assert_eq!(written, read(&a, &mut rng));
+    }
+
+    /// The power of a direct read, `Σ_cells v²·G`, summed in `f64` cell
+    /// by cell (`v` per row for the forward read, per column for the
+    /// transposed one).
+    fn direct_power(a: &CellArray, v: &[f32], transposed: bool) -> f64 {
+        let mut p = 0.0f64;
+        for (k, pair) in a.g_us.chunks_exact(2).enumerate() {
+            let vi = f64::from(if transposed {
+                v[k % a.cols]
+            } else {
+                v[k / a.cols]
+            });
+            p += vi * vi * (f64::from(pair[0]) + f64::from(pair[1]));
+        }
+        p
+    }
+
+    /// The transposed reads stream the differences and take their power
+    /// from the column sums: a batch gives each single read's bits
+    /// (currents and power), the currents are the pair loop's bits, and
+    /// the power is the direct `Σ v²·(G⁺+G⁻)` within 1e-13 relative (two
+    /// `f64` sums of under 500 non-negative terms, each within n·2⁻⁵³).
+    #[test]
+    fn transposed_reads_use_the_differences_and_column_sums() {
+        let m = model(&[("read_noise_us", "0")]);
+        let (rows, cols) = (19, 23);
+        let mut rng = stream(6, "t");
+        let mut a = CellArray::new(&m, rows, cols, &mut rng);
+        let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
+        a.set_weights(&m, &w);
+        for k in 0..40 {
+            a.program(
+                &m,
+                (k * 37) % a.cells(),
+                (k as f32 * 0.9).cos() * 9.0,
+                &mut rng,
+            );
+        }
+        for n in [1, 7, 8, 9, 43] {
+            let vs: Vec<f32> = (0..n * cols)
+                .map(|k| {
+                    if k % 5 == 2 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.53).sin() * 0.2
+                    }
+                })
+                .collect();
+            let (mut outs, mut powers) = (vec![f32::NAN; n * rows], vec![f64::NAN; n]);
+            a.mvm_backward_batch_noiseless(&vs, &mut outs, &mut powers, &mut Vec::new());
+            for (b, v) in vs.chunks_exact(cols).enumerate() {
+                let mut out = vec![f32::NAN; rows];
+                let p = a.mvm_backward(&m, v, &mut out, &mut rng);
+                assert_eq!(p.to_bits(), powers[b].to_bits());
+                assert_eq!(p.to_bits(), a.transposed_power(v).to_bits());
+                let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&outs[b * rows..(b + 1) * rows]));
+                let mut want = vec![0.0f32; rows];
+                for (r, o) in want.iter_mut().enumerate() {
+                    for (c, &vc) in v.iter().enumerate() {
+                        let k = 2 * (r * cols + c);
+                        *o += vc * (a.g_us[k] - a.g_us[k + 1]);
+                    }
+                }
+                assert_eq!(bits(&out), bits(&want));
+                let direct = direct_power(&a, v, true);
+                assert!((p - direct).abs() <= 1e-13 * direct, "{p} vs {direct}");
+            }
+        }
     }
 
     #[test]
@@ -1036,10 +1155,8 @@ mod tests {
         let mut a = CellArray::new(&m, rows, cols, &mut rng);
         let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
         a.set_weights(&m, &w);
-        // Some rows fresh in the row-sum cache, some stale.
-        a.refresh_row_sums();
-        a.row_stale[5] = true;
-        a.row_stale[17] = true;
+        a.program(&m, 2 * cols * 5, 7.0, &mut rng);
+        a.program(&m, 2 * cols * 17 + 3, -7.0, &mut rng);
         for n in [1, 7, 8, 9, 19] {
             let vs: Vec<f32> = (0..n * rows)
                 .map(|k| {
@@ -1385,6 +1502,15 @@ mod tests {
                     _ => a.set_conductance_us(cell, 20.0 + x.abs()),
                 }
                 a.assert_caches_exact();
+            }
+            // The powers from the exact sums are the direct `f64` sums
+            // within 1e-13 relative (under 300 non-negative terms).
+            let vr: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.3 + 0.1).sin()).collect();
+            let vc: Vec<f32> = (0..cols).map(|c| (c as f32 * 0.7 + 0.2).cos()).collect();
+            let (pf, _) = a.forward_power(&vr);
+            let pt = a.transposed_power(&vc);
+            for (p, direct) in [(pf, direct_power(&a, &vr, false)), (pt, direct_power(&a, &vc, true))] {
+                prop_assert!((p - direct).abs() <= 1e-13 * direct, "{} vs {}", p, direct);
             }
         }
 
