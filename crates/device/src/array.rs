@@ -91,9 +91,6 @@ struct ReadCaches {
 /// only 2¹⁰ cells of 2¹⁶ µS.)
 const FIX_BITS: i32 = 80;
 
-/// One µS in units, 2⁸⁰ (exact in `f32`).
-const FIX_ONE: f32 = (1u128 << FIX_BITS) as f32;
-
 /// One unit in µS, 2⁻⁸⁰ (exact in `f64`).
 const FIX_UNIT: f64 = 1.0 / (1u128 << FIX_BITS) as f64;
 
@@ -102,8 +99,15 @@ const FIX_MAX_LINE_CELLS: usize = 1 << 22;
 
 /// `G` in units of 2⁻⁸⁰ µS, `trunc(G·2⁸⁰)`: exact for `|G| ≥ 2⁻⁵⁷ µS`;
 /// smaller magnitudes lose their bits below the grid, rounding toward
-/// zero (a fixed rule, so sums stay order-independent). The scaling by a
-/// power of two is exact in `f32` and `as` truncates toward zero.
+/// zero (a fixed rule, so sums stay order-independent).
+///
+/// Computed from the bits (every write calls it twice, and the float to
+/// `i128` conversion is a library call): an `f32` with exponent field
+/// `E` and significand `m` (the implicit bit included) is
+/// `m·2^(max(E, 1) − 150)` µS, that is `m·2^(max(E, 1) − 70)` units, a
+/// left shift of `m` or a right shift that drops the bits below the grid
+/// (truncation of the magnitude, then the sign: toward zero). The same
+/// value as `(G·2⁸⁰) as i128` (a test checks it).
 ///
 /// # Panics
 /// If `G` is not finite or `|G| ≥ 2²⁴ µS` (out of the sums' range).
@@ -113,7 +117,22 @@ fn fix(g_us: f32) -> i128 {
         g_us.abs() < 16_777_216.0,
         "conductance {g_us} µS outside the exact sums' range"
     );
-    (g_us * FIX_ONE) as i128
+    let bits = g_us.to_bits();
+    let e = (bits >> 23) & 0xff;
+    let m = (bits & 0x7f_ffff) | if e != 0 { 0x80_0000 } else { 0 };
+    // `e ≤ 150` here (|G| < 2²⁴), so a left shift is at most 80 bits.
+    let shift = e.max(1) as i32 - (150 - FIX_BITS);
+    let mag = if shift >= 0 {
+        i128::from(m) << shift
+    } else {
+        // `m < 2²⁴`: shifts of 24 or more leave nothing.
+        i128::from(m >> (-shift).min(31))
+    };
+    if bits >> 31 != 0 {
+        -mag
+    } else {
+        mag
+    }
 }
 
 /// An exact sum in µS as `f64`: rounded once, to nearest (ties to even;
@@ -1175,6 +1194,36 @@ mod tests {
                     (p[b].to_bits(), s[b].to_bits()),
                     (pw.to_bits(), sw.to_bits())
                 );
+            }
+        }
+    }
+
+    /// [`fix`] from the bits is `trunc(G·2⁸⁰)` (the scaling exact in
+    /// `f32`, `as` truncating toward zero) over normal and subnormal
+    /// values of both signs, the grid's edge and the range's top; the
+    /// round trip through [`unfix`] is exact on the grid.
+    #[test]
+    fn fixed_point_is_the_truncated_scaled_value() {
+        let one = (1u128 << FIX_BITS) as f32;
+        let mut s = 0x1234_5678u32;
+        let (edge, below) = (2f32.powi(-57), 2f32.powi(-58));
+        let mut xs = vec![0.0f32, -0.0, 1.0, 55.0, 105.0, 1e-30, edge, below];
+        xs.extend([3e-20, f32::MIN_POSITIVE, 1e-45, 16_777_215.0, 12.35]);
+        for _ in 0..100_000 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            // Any bits with an exponent field up to 150 (|G| < 2²⁴).
+            let e = (s >> 23) & 0xff;
+            xs.push(f32::from_bits((s & 0x807f_ffff) | ((e % 151) << 23)));
+        }
+        for &x in &xs {
+            for g in [x, -x] {
+                let want = (g * one) as i128;
+                assert_eq!(fix(g), want, "{g:e}");
+                if g.abs() >= 2f32.powi(-57) {
+                    assert_eq!(unfix(fix(g)), f64::from(g), "{g:e}");
+                }
             }
         }
     }
