@@ -71,7 +71,6 @@ fn mvm(c: &mut Criterion) {
         }
         let mut cells = CellArray::new(&model, rows, cols, &mut stream(1, "bench/cells"));
         cells.set_weights(&model, &w);
-        cells.refresh_row_sums();
         let mut rng = stream(1, "bench/read");
         let v: Vec<f32> = x.iter().map(|xi| 0.2 * xi).collect();
         g.bench_function(BenchmarkId::new("mvm_forward", &shape), |b| {

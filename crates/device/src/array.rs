@@ -50,16 +50,132 @@ pub struct CellArray {
     /// The junctions, kept only when the cells are groups of binary
     /// STT-MRAM junctions (`model.mram`).
     mram: Option<Box<MramGroups>>,
-    /// Each row's `Σ (G⁺ + G⁻)` as the forward read sums it
-    /// ([`kernel::row_conductance`]), valid where `row_stale` is false.
-    /// Every change of `g_us` marks its row stale ([`CellArray::touch`]);
-    /// [`CellArray::refresh_row_sums`] recomputes the stale ones.
-    row_g_us: Vec<f32>,
-    row_stale: Vec<bool>,
-    /// Each weight's `G⁺ − G⁻` (`cols` per row), valid with the row's sum
-    /// where `row_stale` is false: the single forward read streams these
-    /// 4 B per weight instead of the pair's 8 (2 B per cell of cache).
+    /// What the reads need besides the cells, kept exact at every change
+    /// of a cell ([`CellArray::store`]).
+    caches: ReadCaches,
+}
+
+/// The read caches of a [`CellArray`]: derived from the conductances, not
+/// state (they cost 2 B per cell and 16 B per row and per column).
+#[derive(Clone, Debug)]
+struct ReadCaches {
+    /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
+    /// subtraction the pair kernels do: the forward and transposed reads
+    /// stream these 4 B per weight instead of the pair's 8. Updating one
+    /// weight per write costs one subtraction, where recomputing every
+    /// written row at the next read streamed whole rows.
     d_us: Vec<f32>,
+    /// Each row's `Σ (G⁺ + G⁻)` over its `2·cols` cells, in [`fix`] units:
+    /// the forward read's power `Σ_r v_r²·rowsum_r`.
+    row_fix: Vec<i128>,
+    /// Each column's `Σ (G⁺ + G⁻)` over its `2·rows` cells (both cells of
+    /// each pair of the column), in [`fix`] units: the transposed read's
+    /// power `Σ_c v_c²·colsum_c`, O(cols) instead of a second stream of
+    /// every cell.
+    ///
+    /// A change of a cell from `g` to `g'` adds `fix(g') − fix(g)` to its
+    /// row's and its column's sums. Integer addition is exact and
+    /// associative, so each sum equals `Σ fix(G)` over its cells whatever
+    /// the order of the writes (or the threads that made them), with no
+    /// refresh pass and no drift over millions of updates.
+    col_fix: Vec<i128>,
+    cols: usize,
+}
+
+/// Fractional bits of the exact sums: one unit is 2⁻⁸⁰ µS.
+///
+/// Every `f32` conductance `|G| ≥ 2⁻⁵⁷ µS` is a whole number of units (its
+/// last bit is worth at least 2⁻⁸⁰ µS), and `|G| < 2²⁴ µS` (16 S, far above
+/// any device) is below 2¹⁰⁴ units, so a line of up to 2²² cells sums
+/// below 2¹²⁶ — inside `i128`. (A quantum of 2⁻¹⁰⁰ µS would leave room for
+/// only 2¹⁰ cells of 2¹⁶ µS.)
+const FIX_BITS: i32 = 80;
+
+/// One unit in µS, 2⁻⁸⁰ (exact in `f64`).
+const FIX_UNIT: f64 = 1.0 / (1u128 << FIX_BITS) as f64;
+
+/// Most cells one exact sum covers (see [`FIX_BITS`]).
+const FIX_MAX_LINE_CELLS: usize = 1 << 22;
+
+/// `G` in units of 2⁻⁸⁰ µS, `trunc(G·2⁸⁰)`: exact for `|G| ≥ 2⁻⁵⁷ µS`;
+/// smaller magnitudes lose their bits below the grid, rounding toward
+/// zero (a fixed rule, so sums stay order-independent).
+///
+/// Computed from the bits (every write calls it twice, and the float to
+/// `i128` conversion is a library call): an `f32` with exponent field
+/// `E` and significand `m` (the implicit bit included) is
+/// `m·2^(max(E, 1) − 150)` µS, that is `m·2^(max(E, 1) − 70)` units, a
+/// left shift of `m` or a right shift that drops the bits below the grid
+/// (truncation of the magnitude, then the sign: toward zero). The same
+/// value as `(G·2⁸⁰) as i128` (a test checks it).
+///
+/// # Panics
+/// If `G` is not finite or `|G| ≥ 2²⁴ µS` (out of the sums' range).
+#[inline]
+fn fix(g_us: f32) -> i128 {
+    assert!(
+        g_us.abs() < 16_777_216.0,
+        "conductance {g_us} µS outside the exact sums' range"
+    );
+    let bits = g_us.to_bits();
+    let e = (bits >> 23) & 0xff;
+    let m = (bits & 0x7f_ffff) | if e != 0 { 0x80_0000 } else { 0 };
+    // `e ≤ 150` here (|G| < 2²⁴), so a left shift is at most 80 bits.
+    let shift = e.max(1) as i32 - (150 - FIX_BITS);
+    let mag = if shift >= 0 {
+        i128::from(m) << shift
+    } else {
+        // `m < 2²⁴`: shifts of 24 or more leave nothing.
+        i128::from(m >> (-shift).min(31))
+    };
+    if bits >> 31 != 0 {
+        -mag
+    } else {
+        mag
+    }
+}
+
+/// An exact sum in µS as `f64`: rounded once, to nearest (ties to even;
+/// Rust's integer-to-float conversion), then scaled by 2⁻⁸⁰ (exact).
+#[inline]
+fn unfix(s: i128) -> f64 {
+    s as f64 * FIX_UNIT
+}
+
+impl ReadCaches {
+    /// The caches of `g_us` (`2·cols` cells per row), from scratch.
+    fn new(g_us: &[f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            2 * rows.max(cols) <= FIX_MAX_LINE_CELLS,
+            "{rows} × {cols} weights: a line beyond the exact sums' range"
+        );
+        let mut c = ReadCaches {
+            d_us: vec![0.0; rows * cols],
+            row_fix: vec![0; rows],
+            col_fix: vec![0; cols],
+            cols,
+        };
+        for (k, p) in g_us.chunks_exact(2).enumerate() {
+            c.d_us[k] = p[0] - p[1];
+            let s = fix(p[0]) + fix(p[1]);
+            c.row_fix[k / cols] += s;
+            c.col_fix[k % cols] += s;
+        }
+        c
+    }
+
+    /// Sets cell `cell` of `g_us` to `g` and follows it in every cache.
+    #[inline]
+    fn store(&mut self, g_us: &mut [f32], cell: usize, g: f32) {
+        let old = std::mem::replace(&mut g_us[cell], g);
+        let k = cell / 2;
+        self.d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
+        let delta = fix(g) - fix(old);
+        if delta != 0 {
+            self.row_fix[k / self.cols] += delta;
+            self.col_fix[k % self.cols] += delta;
+        }
+    }
 }
 
 /// What relaxation needs per cell: the value written and when (8 B/cell).
@@ -196,9 +312,12 @@ impl CellArray {
             d2d_seed: rng.random(),
             relax: None,
             mram: None,
-            row_g_us: vec![0.0; rows],
-            row_stale: vec![true; rows],
-            d_us: vec![0.0; rows * cols],
+            caches: ReadCaches {
+                d_us: Vec::new(),
+                row_fix: Vec::new(),
+                col_fix: Vec::new(),
+                cols,
+            },
         };
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
@@ -214,6 +333,9 @@ impl CellArray {
                 a.g_us[cell] = if at_max { p.g_max_us } else { p.g_min_us };
             }
         }
+        // Placement wrote `g_us` directly (fabrication faults, MRAM levels,
+        // device-to-device bounds): the caches start from the result.
+        a.caches = ReadCaches::new(&a.g_us, rows, cols);
         if model.relaxes() {
             a.relax = Some(Box::new(RelaxState {
                 g_written_us: a.g_us.clone(),
@@ -227,47 +349,28 @@ impl CellArray {
     /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
     /// plus 8 (written value and write time) for a device that relaxes,
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
-    /// The read caches (each weight's `G⁺−G⁻`, 2 B per cell, and one sum
-    /// per row) are not state and not counted.
+    /// The read caches are derived, not state, and not counted: each
+    /// weight's `G⁺−G⁻` (2 B per cell) and the exact sums of `G⁺+G⁻` of
+    /// each row and each column (16 B each, `16·(rows + cols)` B in all:
+    /// negligible beside `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
     }
 
-    /// Marks the row of `cell` stale in the row-sum cache: called by
-    /// everything that changes a conductance.
+    /// Sets `cell` to `g_us`: the one way a conductance changes after
+    /// placement. Keeps the weight's cached `G⁺−G⁻` exact (the same `f32`
+    /// subtraction as [`kernel::row_differences`]) and adds the change to
+    /// the exact sums of the cell's row and column.
     #[inline]
-    fn touch(&mut self, cell: usize) {
-        self.row_stale[cell / (2 * self.cols)] = true;
+    fn store(&mut self, cell: usize, g_us: f32) {
+        self.caches.store(&mut self.g_us, cell, g_us);
     }
 
-    /// Recomputes the stale row sums the forward read uses (a read is
-    /// correct without it, only slower: it sums stale rows itself).
-    pub fn refresh_row_sums(&mut self) {
-        // The stale rows go to the kernel in blocks (no allocation).
-        const BLOCK: usize = 64;
-        let mut rows = [0usize; BLOCK];
-        let mut n = 0;
-        for (r, stale) in self.row_stale.iter_mut().enumerate() {
-            if *stale {
-                *stale = false;
-                rows[n] = r;
-                n += 1;
-                if n == BLOCK {
-                    kernel::row_conductances(&self.g_us, self.cols, &rows, &mut self.row_g_us);
-                    kernel::row_differences(&self.g_us, self.cols, &rows, &mut self.d_us);
-                    n = 0;
-                }
-            }
-        }
-        kernel::row_conductances(&self.g_us, self.cols, &rows[..n], &mut self.row_g_us);
-        kernel::row_differences(&self.g_us, self.cols, &rows[..n], &mut self.d_us);
-    }
-
-    /// Records that `cell` now holds a freshly written value.
+    /// Records that `cell` now holds a freshly written value (after
+    /// [`CellArray::store`]).
     #[inline]
     fn record_write(&mut self, cell: usize) {
-        self.touch(cell);
         if let Some(r) = self.relax.as_mut() {
             r.g_written_us[cell] = self.g_us[cell];
             r.written_at_s[cell] = r.now_s as f32;
@@ -307,10 +410,11 @@ impl CellArray {
             } else {
                 (model.g_min_us, model.g_max_us)
             };
-            self.g_us[cell] =
-                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi);
+            self.store(
+                cell,
+                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi),
+            );
         }
-        self.row_stale.fill(true);
         self.relax = Some(r);
     }
 
@@ -355,10 +459,22 @@ impl CellArray {
         &self.g_us
     }
 
-    /// Conductances for direct placement (synthetic measurements, tests).
-    pub(crate) fn g_us_mut(&mut self) -> &mut [f32] {
-        self.row_stale.fill(true);
-        &mut self.g_us
+    /// Panics unless every read cache equals its recomputation from the
+    /// conductances (tests).
+    #[cfg(test)]
+    pub(crate) fn assert_caches_exact(&self) {
+        let c = &self.caches;
+        for (k, (d, p)) in c.d_us.iter().zip(self.g_us.chunks_exact(2)).enumerate() {
+            assert_eq!(d.to_bits(), (p[0] - p[1]).to_bits(), "weight {k}");
+        }
+        let fresh = ReadCaches::new(&self.g_us, self.rows, self.cols);
+        assert_eq!(c.row_fix, fresh.row_fix, "row sums");
+        assert_eq!(c.col_fix, fresh.col_fix, "column sums");
+    }
+
+    /// Sets one conductance directly (synthetic measurements, tests).
+    pub(crate) fn set_conductance_us(&mut self, cell: usize, g_us: f32) {
+        self.store(cell, g_us);
     }
 
     /// Pulses applied to each cell so far.
@@ -404,10 +520,11 @@ impl CellArray {
             for (k, &wk) in w.iter().enumerate() {
                 let d = ((wk * model.r_wg_us / step).round() as i64).clamp(-n, n);
                 let plus = (n + d + 1).div_euclid(2);
-                self.g_us[2 * k] = g.place(m, 2 * k, plus as usize);
-                self.g_us[2 * k + 1] = g.place(m, 2 * k + 1, (plus - d) as usize);
+                let gp = g.place(m, 2 * k, plus as usize);
+                let gm = g.place(m, 2 * k + 1, (plus - d) as usize);
+                self.caches.store(&mut self.g_us, 2 * k, gp);
+                self.caches.store(&mut self.g_us, 2 * k + 1, gm);
             }
-            self.row_stale.fill(true);
             return;
         }
         let mid = model.g_mid_us();
@@ -421,7 +538,7 @@ impl CellArray {
                     } else {
                         (model.g_min_us, model.g_max_us)
                     };
-                    self.g_us[cell] = g.clamp(lo, hi);
+                    self.store(cell, g.clamp(lo, hi));
                     self.record_write(cell);
                 }
             }
@@ -468,8 +585,8 @@ impl CellArray {
             rng,
         );
         self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
-        self.g_us[cell] = g.g_us(m, cell);
-        self.touch(cell);
+        let after = g.g_us(m, cell);
+        self.store(cell, after);
         (
             ProgramOutcome {
                 pulses,
@@ -487,11 +604,8 @@ impl CellArray {
     pub fn read_disturb(&mut self, model: &DeviceModel, rng: &mut Rng) -> u64 {
         match (&model.mram, self.mram.as_mut()) {
             (Some(m), Some(g)) => {
-                let flips = g.read_all(m, &mut self.g_us, rng);
-                if flips > 0 {
-                    self.row_stale.fill(true);
-                }
-                flips
+                let (g_us, caches) = (&mut self.g_us, &mut self.caches);
+                g.read_all(m, rng, |cell, g| caches.store(g_us, cell, g))
             }
             _ => 0,
         }
@@ -593,40 +707,28 @@ impl CellArray {
         self.accumulate_block(&driven[..n], out_ua);
     }
 
-    /// One block of driven rows: from the cached differences when every
-    /// row of the block is fresh, else from the pairs (the same bits).
+    /// One block of driven rows, from the cached differences (the bits of
+    /// [`kernel::forward_accumulate`] on the pairs, from half the bytes).
     #[inline]
     fn accumulate_block(&self, driven: &[(usize, f32)], out_ua: &mut [f32]) {
-        if driven.iter().any(|&(r, _)| self.row_stale[r]) {
-            kernel::forward_accumulate(&self.g_us, self.cols, driven, out_ua);
-        } else {
-            kernel::forward_accumulate_diff(&self.d_us, self.cols, driven, out_ua);
-        }
+        kernel::forward_accumulate_diff(&self.caches.d_us, self.cols, driven, out_ua);
     }
 
     /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
-    /// rows, summed as [`CellArray::mvm_forward`] sums them.
+    /// rows, summed as [`CellArray::mvm_forward`] sums them: over the
+    /// driven rows in row order in `f64`, `Σ_r v_r²·S_r` with `v_r²` exact
+    /// in `f64` and `S_r` the row's exact `Σ (G⁺+G⁻)` rounded once to
+    /// `f64` (to nearest).
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
-        let w = 2 * self.cols;
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
-        for (r, &v) in v_v.iter().enumerate() {
+        for (&v, &s) in v_v.iter().zip(&self.caches.row_fix) {
             if v == 0.0 {
                 continue;
             }
-            let g_sum = if self.row_stale[r] {
-                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
-            } else {
-                debug_assert_eq!(
-                    self.row_g_us[r].to_bits(),
-                    kernel::row_conductance(&self.g_us[r * w..(r + 1) * w]).to_bits(),
-                    "row {r}: a conductance changed without CellArray::touch"
-                );
-                self.row_g_us[r]
-            };
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
-            power_uw += v2 * f64::from(g_sum);
+            power_uw += v2 * unfix(s);
         }
         (power_uw, sum_v2)
     }
@@ -640,17 +742,9 @@ impl CellArray {
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
         const SIDE: usize = 8;
         let rows = self.rows;
-        let w = 2 * self.cols;
         let n = powers_uw.len();
         debug_assert_eq!(vs.len(), n * rows);
         debug_assert_eq!(sums_v2.len(), n);
-        let g_row = |r: usize| {
-            if self.row_stale[r] {
-                kernel::row_conductance(&self.g_us[r * w..(r + 1) * w])
-            } else {
-                self.row_g_us[r]
-            }
-        };
         let mut b0 = 0;
         while b0 + SIDE <= n {
             let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
@@ -658,7 +752,7 @@ impl CellArray {
             // `r` is the row of all eight vectors at once.
             #[allow(clippy::needless_range_loop)]
             for r in 0..rows {
-                let g = f64::from(g_row(r));
+                let g = unfix(self.caches.row_fix[r]);
                 for i in 0..SIDE {
                     let vr = v[i][r];
                     let v2 = f64::from(vr) * f64::from(vr);
@@ -691,7 +785,8 @@ impl CellArray {
     /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
     /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
     /// receives each vector's row currents and `powers` (`n`) its read
-    /// power in µW, the bits of the single reads before their noise.
+    /// power in µW ([`CellArray::transposed_power`]), the bits of the
+    /// single reads before their noise.
     /// Complete each read with [`CellArray::transposed_sum_v2`] and
     /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
     /// working memory.
@@ -702,19 +797,44 @@ impl CellArray {
         powers: &mut [f64],
         scratch: &mut Vec<f32>,
     ) {
+        let d = &self.caches.d_us;
         // Below a vector register's width of vectors, rows side by side
         // (one vector at a time) beat vectors side by side; same bits.
         if powers.len() < 8 {
-            for ((v, out), p) in vs
+            for (v, out) in vs
                 .chunks_exact(self.cols)
                 .zip(outs.chunks_exact_mut(self.rows))
-                .zip(powers.iter_mut())
             {
-                *p = kernel::transposed(&self.g_us, self.cols, v, out);
+                kernel::transposed(d, self.cols, v, out);
             }
         } else {
-            kernel::transposed_batch(&self.g_us, self.cols, vs, outs, powers, scratch);
+            kernel::transposed_batch(d, self.cols, vs, outs, scratch);
         }
+        // Column by column for all vectors (each column sum converted
+        // once), each vector's sum still in column order.
+        powers.fill(0.0);
+        for (c, &s) in self.caches.col_fix.iter().enumerate() {
+            let s = unfix(s);
+            for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
+                let vc = f64::from(v[c]);
+                *p += vc * vc * s;
+            }
+        }
+    }
+
+    /// The read power of a transposed read driving the column voltages
+    /// `v_v`, µW: `Σ_cells V² G = Σ_c v_c²·S_c`, where `S_c` is column
+    /// `c`'s exact `Σ (G⁺+G⁻)` over all rows rounded once to `f64`
+    /// (to nearest), `v_c²` is exact in `f64`, and the products
+    /// `(v_c·v_c)·S_c` are added in column order in `f64`. O(cols): the
+    /// cells are not read again for the power.
+    pub fn transposed_power(&self, v_v: &[f32]) -> f64 {
+        let mut p = 0.0f64;
+        for (&v, &s) in v_v.iter().zip(&self.caches.col_fix) {
+            let vc = f64::from(v);
+            p += vc * vc * unfix(s);
+        }
+        p
     }
 
     /// `Σ V²` of a transposed read's column voltages, summed as
@@ -726,7 +846,7 @@ impl CellArray {
     /// Transposed read: column voltages `v_v` (one per weight column, driven
     /// `+V` on the G⁺ column and `−V` on the G⁻ column) produce row currents
     /// `out_ua`, `I_r = Σ_c V_c (G⁺−G⁻)`, plus read noise. Returns the read
-    /// power `Σ V² G` in µW.
+    /// power `Σ V² G` in µW ([`CellArray::transposed_power`]).
     pub fn mvm_backward(
         &self,
         model: &DeviceModel,
@@ -736,7 +856,8 @@ impl CellArray {
     ) -> f64 {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
-        let power_uw = kernel::transposed(&self.g_us, self.cols, v_v, out_ua);
+        kernel::transposed(&self.caches.d_us, self.cols, v_v, out_ua);
+        let power_uw = self.transposed_power(v_v);
         let sum_v2 = self.transposed_sum_v2(v_v);
         add_read_noise(model, sum_v2, out_ua, rng);
         power_uw
@@ -806,7 +927,7 @@ impl CellArray {
         } else {
             before
         };
-        self.g_us[cell] = after;
+        self.store(cell, after);
         self.record_write(cell);
         ProgramOutcome {
             pulses,
@@ -851,7 +972,7 @@ impl CellArray {
             g = (g + sign * step + sigma * z).clamp(p.g_min_us, p.g_max_us);
         }
         self.pulses[cell] = self.pulses[cell].saturating_add(n);
-        self.g_us[cell] = g;
+        self.store(cell, g);
         self.record_write(cell);
         ProgramOutcome {
             pulses: n,
@@ -872,8 +993,8 @@ impl CellArray {
         }
         let z: f32 = rng.sample(StandardNormal);
         let (lo, hi) = self.cell_bounds_us(model, cell);
-        self.g_us[cell] = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
-        self.touch(cell);
+        let g = relaxed_conductance_us(model, self.g_us[cell], dt_s, z).clamp(lo, hi);
+        self.store(cell, g);
     }
 
     /// One read of one cell: its conductance plus read noise `N(0, σ_r²)`, µS.
@@ -949,9 +1070,9 @@ mod tests {
         assert!((back[0] - 6.0).abs() < 1e-4 && (back[1] - 16.0).abs() < 1e-4);
     }
 
-    /// The forward read takes a fresh row's `G⁺−G⁻` from the cache and a
-    /// written (stale) row's from the pairs: the same bits as a read after
-    /// the cache is refreshed, and a written row's new value is read.
+    /// Each weight's cached `G⁺−G⁻` follows its writes: a read right
+    /// after a write reads the new value, with the bits of the pairs'
+    /// subtraction.
     #[test]
     fn cached_differences_follow_writes() {
         let m = model(&[("read_noise_us", "0")]);
@@ -960,7 +1081,6 @@ mod tests {
         let mut a = CellArray::new(&m, rows, cols, &mut rng);
         let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
         a.set_weights(&m, &w);
-        a.refresh_row_sums();
         let v: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.71).cos() * 0.2).collect();
         let read = |a: &CellArray, rng: &mut aimsim_core::Rng| {
             let mut out = vec![0.0f32; cols];
@@ -968,13 +1088,90 @@ mod tests {
             out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         };
         let before = read(&a, &mut rng);
-        // Rows 3 and 66 written: stale until the next refresh.
         a.program(&m, 2 * cols * 3 + 1, 5.0, &mut rng);
         a.program(&m, 2 * cols * 66 + 4, -5.0, &mut rng);
-        let stale = read(&a, &mut rng);
-        assert_ne!(before, stale, "the writes were not read");
-        a.refresh_row_sums();
-        assert_eq!(stale, read(&a, &mut rng));
+        a.relax(&m, 2 * cols * 7, 1.0, &mut rng);
+        a.pulse(&m, 2 * cols * 8 + 5, Polarity::Reset, 3, &mut rng);
+        a.assert_caches_exact();
+        let written = read(&a, &mut rng);
+        assert_ne!(before, written, "the writes were not read");
+        let mut from_pairs = vec![0.0f32; cols];
+        let driven: Vec<(usize, f32)> = v.iter().copied().enumerate().collect();
+        kernel::forward_accumulate(&a.g_us, cols, &driven, &mut from_pairs);
+        assert_eq!(
+            written,
+            from_pairs.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    /// The power of a direct read, `Σ_cells v²·G`, summed in `f64` cell
+    /// by cell (`v` per row for the forward read, per column for the
+    /// transposed one).
+    fn direct_power(a: &CellArray, v: &[f32], transposed: bool) -> f64 {
+        let mut p = 0.0f64;
+        for (k, pair) in a.g_us.chunks_exact(2).enumerate() {
+            let vi = f64::from(if transposed {
+                v[k % a.cols]
+            } else {
+                v[k / a.cols]
+            });
+            p += vi * vi * (f64::from(pair[0]) + f64::from(pair[1]));
+        }
+        p
+    }
+
+    /// The transposed reads stream the differences and take their power
+    /// from the column sums: a batch gives each single read's bits
+    /// (currents and power), the currents are the pair loop's bits, and
+    /// the power is the direct `Σ v²·(G⁺+G⁻)` within 1e-13 relative (two
+    /// `f64` sums of under 500 non-negative terms, each within n·2⁻⁵³).
+    #[test]
+    fn transposed_reads_use_the_differences_and_column_sums() {
+        let m = model(&[("read_noise_us", "0")]);
+        let (rows, cols) = (19, 23);
+        let mut rng = stream(6, "t");
+        let mut a = CellArray::new(&m, rows, cols, &mut rng);
+        let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
+        a.set_weights(&m, &w);
+        for k in 0..40 {
+            a.program(
+                &m,
+                (k * 37) % a.cells(),
+                (k as f32 * 0.9).cos() * 9.0,
+                &mut rng,
+            );
+        }
+        for n in [1, 7, 8, 9, 43] {
+            let vs: Vec<f32> = (0..n * cols)
+                .map(|k| {
+                    if k % 5 == 2 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.53).sin() * 0.2
+                    }
+                })
+                .collect();
+            let (mut outs, mut powers) = (vec![f32::NAN; n * rows], vec![f64::NAN; n]);
+            a.mvm_backward_batch_noiseless(&vs, &mut outs, &mut powers, &mut Vec::new());
+            for (b, v) in vs.chunks_exact(cols).enumerate() {
+                let mut out = vec![f32::NAN; rows];
+                let p = a.mvm_backward(&m, v, &mut out, &mut rng);
+                assert_eq!(p.to_bits(), powers[b].to_bits());
+                assert_eq!(p.to_bits(), a.transposed_power(v).to_bits());
+                let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&outs[b * rows..(b + 1) * rows]));
+                let mut want = vec![0.0f32; rows];
+                for (r, o) in want.iter_mut().enumerate() {
+                    for (c, &vc) in v.iter().enumerate() {
+                        let k = 2 * (r * cols + c);
+                        *o += vc * (a.g_us[k] - a.g_us[k + 1]);
+                    }
+                }
+                assert_eq!(bits(&out), bits(&want));
+                let direct = direct_power(&a, v, true);
+                assert!((p - direct).abs() <= 1e-13 * direct, "{p} vs {direct}");
+            }
+        }
     }
 
     #[test]
@@ -985,10 +1182,8 @@ mod tests {
         let mut a = CellArray::new(&m, rows, cols, &mut rng);
         let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
         a.set_weights(&m, &w);
-        // Some rows fresh in the row-sum cache, some stale.
-        a.refresh_row_sums();
-        a.touch(2 * cols * 5);
-        a.touch(2 * cols * 17 + 3);
+        a.program(&m, 2 * cols * 5, 7.0, &mut rng);
+        a.program(&m, 2 * cols * 17 + 3, -7.0, &mut rng);
         for n in [1, 7, 8, 9, 19] {
             let vs: Vec<f32> = (0..n * rows)
                 .map(|k| {
@@ -1007,6 +1202,36 @@ mod tests {
                     (p[b].to_bits(), s[b].to_bits()),
                     (pw.to_bits(), sw.to_bits())
                 );
+            }
+        }
+    }
+
+    /// [`fix`] from the bits is `trunc(G·2⁸⁰)` (the scaling exact in
+    /// `f32`, `as` truncating toward zero) over normal and subnormal
+    /// values of both signs, the grid's edge and the range's top; the
+    /// round trip through [`unfix`] is exact on the grid.
+    #[test]
+    fn fixed_point_is_the_truncated_scaled_value() {
+        let one = (1u128 << FIX_BITS) as f32;
+        let mut s = 0x1234_5678u32;
+        let (edge, below) = (2f32.powi(-57), 2f32.powi(-58));
+        let mut xs = vec![0.0f32, -0.0, 1.0, 55.0, 105.0, 1e-30, edge, below];
+        xs.extend([3e-20, f32::MIN_POSITIVE, 1e-45, 16_777_215.0, 12.35]);
+        for _ in 0..100_000 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            // Any bits with an exponent field up to 150 (|G| < 2²⁴).
+            let e = (s >> 23) & 0xff;
+            xs.push(f32::from_bits((s & 0x807f_ffff) | ((e % 151) << 23)));
+        }
+        for &x in &xs {
+            for g in [x, -x] {
+                let want = (g * one) as i128;
+                assert_eq!(fix(g), want, "{g:e}");
+                if g.abs() >= 2f32.powi(-57) {
+                    assert_eq!(unfix(fix(g)), f64::from(g), "{g:e}");
+                }
             }
         }
     }
@@ -1138,7 +1363,7 @@ mod tests {
             let n = 4000;
             let mut sum = 0.0f64;
             for _ in 0..n {
-                a.g_us[0] = g0;
+                a.set_conductance_us(0, g0);
                 let o = a.pulse(&m, 0, Polarity::Set, 1, &mut rng);
                 sum += f64::from(o.g_after_us - o.g_before_us);
             }
@@ -1291,6 +1516,59 @@ mod tests {
             prop_assert!((at_min as f64 / n - fmin).abs() < 0.033);
             prop_assert!((at_max as f64 / n - fmax).abs() < 0.033);
             prop_assert_eq!(a.failed_cells(), at_min + at_max);
+        }
+
+        /// Whatever changes the conductances (writes, pulses, wear-out,
+        /// relaxation of one cell and of all, placement), the read caches
+        /// stay equal to a recomputation from scratch.
+        #[test]
+        fn read_caches_follow_every_change(
+            ops in proptest::collection::vec((0u8..6, 0usize..10_000, -30.0f32..30.0), 1..120),
+            seed in 0u64..1000,
+        ) {
+            let mut m = d2d_model("eapu-180nm");
+            m.relax_rate_per_decade = 0.05;
+            m.relax_noise_us = 0.5;
+            m.stuck_at_min_fraction = 0.05;
+            m.stuck_at_max_fraction = 0.05;
+            m.endurance_median_pulses = 40.0;
+            let (rows, cols) = (11, 13);
+            let mut rng = stream(seed, "p");
+            let mut a = CellArray::new(&m, rows, cols, &mut rng);
+            a.assert_caches_exact();
+            let mut t = 0.0;
+            for (op, at, x) in ops {
+                let cell = at % a.cells();
+                match op {
+                    0 => {
+                        a.program(&m, cell, x, &mut rng);
+                    }
+                    1 => {
+                        let pol = if x > 0.0 { Polarity::Set } else { Polarity::Reset };
+                        a.pulse(&m, cell, pol, 1 + at as u32 % 7, &mut rng);
+                    }
+                    2 => a.relax(&m, cell, f64::from(x.abs()), &mut rng),
+                    3 => {
+                        t += f64::from(x.abs());
+                        a.advance_to(&m, t);
+                    }
+                    4 => {
+                        let w: Vec<f32> = (0..rows * cols).map(|k| ((k + at) as f32 * x).sin()).collect();
+                        a.set_weights(&m, &w);
+                    }
+                    _ => a.set_conductance_us(cell, 20.0 + x.abs()),
+                }
+                a.assert_caches_exact();
+            }
+            // The powers from the exact sums are the direct `f64` sums
+            // within 1e-13 relative (under 300 non-negative terms).
+            let vr: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.3 + 0.1).sin()).collect();
+            let vc: Vec<f32> = (0..cols).map(|c| (c as f32 * 0.7 + 0.2).cos()).collect();
+            let (pf, _) = a.forward_power(&vr);
+            let pt = a.transposed_power(&vc);
+            for (p, direct) in [(pf, direct_power(&a, &vr, false)), (pt, direct_power(&a, &vc, true))] {
+                prop_assert!((p - direct).abs() <= 1e-13 * direct, "{} vs {}", p, direct);
+            }
         }
 
         #[test]

@@ -562,8 +562,15 @@ impl MramGroups {
     /// flows in the AP→P write direction, so parallel junctions are not
     /// disturbed). The reads between disturbs are geometric with mean
     /// `1/p_rd`, so a read costs O(1) draws whatever the array size.
-    /// Updates `g_us` of a disturbed group; returns the junctions switched.
-    pub(crate) fn read_all(&mut self, m: &SttMram, g_us: &mut [f32], rng: &mut Rng) -> u64 {
+    /// Hands each disturbed group's new conductance to `set(group, g_us)`
+    /// (which keeps the array's read caches exact); returns the junctions
+    /// switched.
+    pub(crate) fn read_all(
+        &mut self,
+        m: &SttMram,
+        rng: &mut Rng,
+        mut set: impl FnMut(usize, f32),
+    ) -> u64 {
         let total = self.junctions.parallel.len() as f64;
         let mut switched = 0;
         while self.disturb_in <= total {
@@ -572,7 +579,7 @@ impl MramGroups {
                 && (self.junctions.pulses[j] as f64) < m.endurance_median_pulses
             {
                 self.junctions.parallel[j] = true;
-                g_us[j / self.n] = self.g_us(m, j / self.n);
+                set(j / self.n, self.g_us(m, j / self.n));
                 switched += 1;
             }
             self.disturb_in += next_disturb(m.read_disturb_probability(), rng);
@@ -815,6 +822,7 @@ mod tests {
             .filter(|&&b| b)
             .count();
         assert_eq!(p_count as u64, 64 * 64 * 8 + switched);
+        a.assert_caches_exact();
         // The conductances follow the junctions.
         let g: f64 = a.conductances_us().iter().map(|&g| f64::from(g)).sum();
         let want_g = p_count as f64 * s.g_parallel_us()

@@ -44,7 +44,6 @@ pub(crate) fn compute(
     // by the simulated time since each was written.
     if let Some(c) = tile.cells.as_mut() {
         c.advance_to(model, now.seconds());
-        c.refresh_row_sums();
     }
     let (n_in, n_out) = if transposed {
         (tile.cols, tile.rows)

@@ -250,7 +250,6 @@ impl Tile {
         let n = inv_scale.len();
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
-        cells.refresh_row_sums();
         self.ahead_x.resize(n * len, 0.0);
         self.ahead_v.resize(n * len, 0.0);
         for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
