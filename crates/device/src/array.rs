@@ -136,10 +136,37 @@ fn fix(g_us: f32) -> i128 {
 }
 
 /// An exact sum in µS as `f64`: rounded once, to nearest (ties to even;
-/// Rust's integer-to-float conversion), then scaled by 2⁻⁸⁰ (exact).
+/// the value of Rust's integer-to-float conversion), then scaled by 2⁻⁸⁰
+/// (exact).
 #[inline]
 fn unfix(s: i128) -> f64 {
-    s as f64 * FIX_UNIT
+    i128_to_f64(s) * FIX_UNIT
+}
+
+/// `x as f64` (rounded to nearest, ties to even) without the library call
+/// `as` makes for `i128` (a read converts every driven row's sum). Beyond
+/// `i64`, the top 64 bits of `|x|` keep 11 bits below the `f64`
+/// significand, and any non-zero bit under them is OR-ed into their last
+/// bit ("round to odd"): the hardware's correctly rounded `u64`
+/// conversion then rounds exactly as the whole value would (the OR-ed bit
+/// sits below the rounding bit, so it only decides exact ties), and the
+/// scaling by `2^shift` is exact.
+#[inline]
+fn i128_to_f64(x: i128) -> f64 {
+    if let Ok(v) = i64::try_from(x) {
+        return v as f64;
+    }
+    let m = x.unsigned_abs();
+    // `|x| ≥ 2⁶³`: more than 64 significant bits or exactly 64.
+    let shift = 64 - m.leading_zeros();
+    let top = (m >> shift) as u64;
+    let sticky = u64::from(m & ((1u128 << shift) - 1) != 0);
+    let f = (top | sticky) as f64 * f64::from_bits(u64::from(1023 + shift) << 52);
+    if x < 0 {
+        -f
+    } else {
+        f
+    }
 }
 
 impl ReadCaches {
@@ -1170,6 +1197,42 @@ mod tests {
                 assert_eq!(bits(&out), bits(&want));
                 let direct = direct_power(&a, v, true);
                 assert!((p - direct).abs() <= 1e-13 * direct, "{p} vs {direct}");
+            }
+        }
+    }
+
+    #[test]
+    fn i128_to_f64_is_the_conversion() {
+        let mut rng = stream(17, "t");
+        let mut check = |x: i128| assert_eq!(i128_to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
+        for k in 0..128 {
+            for d in [-2i128, -1, 0, 1, 2] {
+                let p = (1u128 << k) as i128;
+                check(p.wrapping_add(d));
+                check(p.wrapping_neg().wrapping_add(d));
+            }
+        }
+        for x in [i128::MIN, i128::MAX, i128::MIN + 1, 0, -1] {
+            check(x);
+        }
+        for _ in 0..200_000 {
+            let x =
+                (u128::from(rng.random::<u64>()) << 64 | u128::from(rng.random::<u64>())) as i128;
+            // Every magnitude, and exact ties: a value with one bit just
+            // below the 53 kept and nothing under it.
+            let sh = rng.random_range(0..128u32);
+            check(x >> sh);
+            let top = (x >> sh) & !((1i128 << 12) - 1);
+            check(top | (1i128 << 10));
+            check(top | (1i128 << 11));
+            // Exact ties for a value whose top bit is bit `p`: bit `p − 53`
+            // set and nothing below, with the kept bits odd or even.
+            let p = rng.random_range(64..127u32);
+            let kept = (x.unsigned_abs() | 1 << 127) >> (127 - p) >> (p - 52) << (p - 52);
+            for odd in [0u128, 1 << (p - 52)] {
+                let t = ((kept ^ odd) | 1 << (p - 53)) as i128;
+                check(t);
+                check(-t);
             }
         }
     }
