@@ -1204,7 +1204,7 @@ mod tests {
     #[test]
     fn i128_to_f64_is_the_conversion() {
         let mut rng = stream(17, "t");
-        let mut check = |x: i128| assert_eq!(i128_to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
+        let check = |x: i128| assert_eq!(i128_to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
         for k in 0..128 {
             for d in [-2i128, -1, 0, 1, 2] {
                 let p = (1u128 << k) as i128;
