@@ -10,11 +10,14 @@
 //! * Randomness: every stream is a `Xoshiro256PlusPlus` seeded from
 //!   [`derive_seed`]`(seed, path)`, so the bits depend only on the run seed
 //!   and the stream's name, never on thread count or call order elsewhere.
+//! * Normal draws: [`normal`] has `rand_distr`'s standard-normal ziggurat,
+//!   bit for bit, inlined and in bulk for the hot noise loops.
 //! * Configuration: [`config`] parses JSON with field paths in errors and
 //!   applies `--set path=value` overrides.
 
 pub mod config;
 mod error;
+pub mod normal;
 mod seed;
 mod time;
 mod units;

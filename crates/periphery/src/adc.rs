@@ -3,9 +3,7 @@
 
 use crate::round::round;
 use aimsim_core::config::Check;
-use aimsim_core::{Result, Rng};
-use rand::Rng as _;
-use rand_distr::StandardNormal;
+use aimsim_core::{normal, Result, Rng};
 use serde::{Deserialize, Serialize};
 
 /// ADC architecture.
@@ -192,10 +190,11 @@ impl Adc {
         let offset = self.cfg.offset_lsb as f32;
         let quantise = |code: f32| round(code).clamp(-half, half - 1.0) * lsb_ua;
         if noise > 0.0 {
-            for i in currents_ua.iter_mut() {
-                let z: f32 = rng.sample(StandardNormal);
+            // One `rng.sample::<f32, _>(StandardNormal)` per line in
+            // order, inlined (same bits).
+            normal::for_each_standard_normal_f32(rng, currents_ua, |i, z| {
                 *i = quantise(*i / lsb_ua + offset + noise * z);
-            }
+            });
         } else {
             // No draws: a loop the compiler vectorises.
             for i in currents_ua.iter_mut() {
@@ -291,6 +290,8 @@ mod tests {
     use super::*;
     use aimsim_core::stream;
     use proptest::prelude::*;
+    use rand::Rng as _;
+    use rand_distr::StandardNormal;
 
     fn adc(bits: u32) -> Adc {
         Adc::validate(
