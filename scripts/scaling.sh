@@ -6,12 +6,14 @@
 #
 # Usage: scripts/scaling.sh [BINARY] [N...]
 #   default BINARY: target/release/aimsim; default N: 707 2236 7071
-#   (≈ 10^6, 10^7, 10^8 cells). Steps: AIMSIM_SCALING_STEPS (default 2).
+#   (≈ 10^6, 10^7, 10^8 cells). Steps: AIMSIM_SCALING_STEPS (default 2);
+#   threads: AIMSIM_SCALING_THREADS (default 1).
 set -euo pipefail
 bin=${1:-target/release/aimsim}
 shift || true
 sizes=${*:-707 2236 7071}
 steps=${AIMSIM_SCALING_STEPS:-2}
+threads=${AIMSIM_SCALING_THREADS:-1}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 printf '%-6s %12s %10s %8s %8s %8s\n' N cells peak_MiB B/cell wall_s user_s
@@ -31,7 +33,7 @@ for n in $sizes; do
 }
 JSON
   /usr/bin/time -v "$bin" run -q --network "$dir/n$n.network.json" --steps "$steps" \
-    --out "$dir/out$n" 2> "$dir/time$n" > /dev/null
+    --threads "$threads" --out "$dir/out$n" 2> "$dir/time$n" > /dev/null
   kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time$n")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$dir/time$n")
   user=$(awk -F': ' '/User time/ {print $2}' "$dir/time$n")

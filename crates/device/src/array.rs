@@ -79,6 +79,13 @@ struct ReadCaches {
     /// refresh pass and no drift over millions of updates.
     col_fix: Vec<i128>,
     cols: usize,
+    /// Whether the caches follow the conductances. An array placed with
+    /// [`CellArray::new_deferred`] starts without them (its `d_us` zeroed
+    /// by the allocator, untouched) and builds them at its first read
+    /// ([`CellArray::prepare_reads`]): placing a large chip then holds
+    /// only the cells beside the caller's initial weights, not the caches
+    /// too (2 B per cell less at the peak).
+    ready: bool,
 }
 
 /// Fractional bits of the exact sums: one unit is 2⁻⁸⁰ µS.
@@ -169,31 +176,42 @@ fn i128_to_f64(x: i128) -> f64 {
 }
 
 impl ReadCaches {
-    /// The caches of `g_us` (`2·cols` cells per row), from scratch.
-    fn new(g_us: &[f32], rows: usize, cols: usize) -> Self {
+    /// Caches not built yet (zero memory touched for `d_us`).
+    fn deferred(rows: usize, cols: usize) -> Self {
         assert!(
             2 * rows.max(cols) <= FIX_MAX_LINE_CELLS,
             "{rows} × {cols} weights: a line beyond the exact sums' range"
         );
-        let mut c = ReadCaches {
+        ReadCaches {
             d_us: vec![0.0; rows * cols],
             row_fix: vec![0; rows],
             col_fix: vec![0; cols],
             cols,
-        };
-        for (k, p) in g_us.chunks_exact(2).enumerate() {
-            c.d_us[k] = p[0] - p[1];
-            let s = fix(p[0]) + fix(p[1]);
-            c.row_fix[k / cols] += s;
-            c.col_fix[k % cols] += s;
+            ready: false,
         }
-        c
+    }
+
+    /// Computes every cache from `g_us` (the sums start from zero).
+    fn build(&mut self, g_us: &[f32]) {
+        let cols = self.cols;
+        self.row_fix.fill(0);
+        self.col_fix.fill(0);
+        for (k, p) in g_us.chunks_exact(2).enumerate() {
+            self.d_us[k] = p[0] - p[1];
+            let s = fix(p[0]) + fix(p[1]);
+            self.row_fix[k / cols] += s;
+            self.col_fix[k % cols] += s;
+        }
+        self.ready = true;
     }
 
     /// Sets cell `cell` of `g_us` to `g` and follows it in every cache.
     #[inline]
     fn store(&mut self, g_us: &mut [f32], cell: usize, g: f32) {
         let old = std::mem::replace(&mut g_us[cell], g);
+        if !self.ready {
+            return;
+        }
         let k = cell / 2;
         self.d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
         let delta = fix(g) - fix(old);
@@ -306,6 +324,17 @@ impl CellArray {
     /// everything else, so arrays without variation see the same draws as
     /// before variation existed.
     pub fn new(model: &DeviceModel, rows: usize, cols: usize, rng: &mut Rng) -> Self {
+        let mut a = Self::new_deferred(model, rows, cols, rng);
+        a.prepare_reads();
+        a
+    }
+
+    /// [`CellArray::new`] whose read caches wait for the first read: call
+    /// [`CellArray::prepare_reads`] before reading (the reads panic
+    /// otherwise). The same cells and draws. The simulator places its
+    /// tiles this way, so a chip's peak memory is its cells plus the
+    /// initial weights being placed, not the caches as well.
+    pub fn new_deferred(model: &DeviceModel, rows: usize, cols: usize, rng: &mut Rng) -> Self {
         let n = 2 * rows * cols;
         let mut g_us = vec![model.g_mid_us(); n];
         let ln_median = model.endurance_median_pulses.ln();
@@ -338,12 +367,7 @@ impl CellArray {
             d2d_seed: rng.random(),
             relax: None,
             mram: None,
-            caches: ReadCaches {
-                d_us: Vec::new(),
-                row_fix: Vec::new(),
-                col_fix: Vec::new(),
-                cols,
-            },
+            caches: ReadCaches::deferred(rows, cols),
         };
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
@@ -360,8 +384,8 @@ impl CellArray {
             }
         }
         // Placement wrote `g_us` directly (fabrication faults, MRAM levels,
-        // device-to-device bounds): the caches start from the result.
-        a.caches = ReadCaches::new(&a.g_us, rows, cols);
+        // device-to-device bounds): the caches start from the result, at
+        // `prepare_reads`.
         if model.relaxes() {
             a.relax = Some(Box::new(RelaxState {
                 g_written_us: a.g_us.clone(),
@@ -370,6 +394,24 @@ impl CellArray {
             }));
         }
         a
+    }
+
+    /// Builds the read caches of an array placed with
+    /// [`CellArray::new_deferred`] from its conductances, once; nothing
+    /// after that (they then follow every change).
+    #[inline]
+    pub fn prepare_reads(&mut self) {
+        if !self.caches.ready {
+            self.caches.build(&self.g_us);
+        }
+    }
+
+    /// The read caches, built (a read before [`CellArray::prepare_reads`]
+    /// on a deferred array is a caller's bug).
+    #[inline]
+    fn read_caches(&self) -> &ReadCaches {
+        assert!(self.caches.ready, "read before prepare_reads");
+        &self.caches
     }
 
     /// Bytes of state per cell: 12 (conductance, pulse count, endurance),
@@ -493,7 +535,8 @@ impl CellArray {
         for (k, (d, p)) in c.d_us.iter().zip(self.g_us.chunks_exact(2)).enumerate() {
             assert_eq!(d.to_bits(), (p[0] - p[1]).to_bits(), "weight {k}");
         }
-        let fresh = ReadCaches::new(&self.g_us, self.rows, self.cols);
+        let mut fresh = ReadCaches::deferred(self.rows, self.cols);
+        fresh.build(&self.g_us);
         assert_eq!(c.row_fix, fresh.row_fix, "row sums");
         assert_eq!(c.col_fix, fresh.col_fix, "column sums");
     }
@@ -737,7 +780,7 @@ impl CellArray {
     /// [`kernel::forward_accumulate`] on the pairs, from half the bytes).
     #[inline]
     fn accumulate_block(&self, driven: &[(usize, f32)], out_ua: &mut [f32]) {
-        kernel::forward_accumulate_diff(&self.caches.d_us, self.cols, driven, out_ua);
+        kernel::forward_accumulate_diff(&self.read_caches().d_us, self.cols, driven, out_ua);
     }
 
     /// A forward read's power `Σ V² G` in µW and `Σ V²` over the driven
@@ -748,7 +791,7 @@ impl CellArray {
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.caches.row_fix) {
+        for (&v, &s) in v_v.iter().zip(&self.read_caches().row_fix) {
             if v == 0.0 {
                 continue;
             }
@@ -771,6 +814,7 @@ impl CellArray {
         let n = powers_uw.len();
         debug_assert_eq!(vs.len(), n * rows);
         debug_assert_eq!(sums_v2.len(), n);
+        let row_fix = &self.read_caches().row_fix;
         let mut b0 = 0;
         while b0 + SIDE <= n {
             let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
@@ -778,7 +822,7 @@ impl CellArray {
             // `r` is the row of all eight vectors at once.
             #[allow(clippy::needless_range_loop)]
             for r in 0..rows {
-                let g = unfix(self.caches.row_fix[r]);
+                let g = unfix(row_fix[r]);
                 for i in 0..SIDE {
                     let vr = v[i][r];
                     let v2 = f64::from(vr) * f64::from(vr);
@@ -823,7 +867,7 @@ impl CellArray {
         powers: &mut [f64],
         scratch: &mut Vec<f32>,
     ) {
-        let d = &self.caches.d_us;
+        let d = &self.read_caches().d_us;
         // Below a vector register's width of vectors, rows side by side
         // (one vector at a time) beat vectors side by side; same bits.
         if powers.len() < 8 {
@@ -839,7 +883,7 @@ impl CellArray {
         // Column by column for all vectors (each column sum converted
         // once), each vector's sum still in column order.
         powers.fill(0.0);
-        for (c, &s) in self.caches.col_fix.iter().enumerate() {
+        for (c, &s) in self.read_caches().col_fix.iter().enumerate() {
             let s = unfix(s);
             for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
                 let vc = f64::from(v[c]);
@@ -856,7 +900,7 @@ impl CellArray {
     /// cells are not read again for the power.
     pub fn transposed_power(&self, v_v: &[f32]) -> f64 {
         let mut p = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.caches.col_fix) {
+        for (&v, &s) in v_v.iter().zip(&self.read_caches().col_fix) {
             let vc = f64::from(v);
             p += vc * vc * unfix(s);
         }
@@ -882,7 +926,7 @@ impl CellArray {
     ) -> f64 {
         debug_assert_eq!(v_v.len(), self.cols);
         debug_assert_eq!(out_ua.len(), self.rows);
-        kernel::transposed(&self.caches.d_us, self.cols, v_v, out_ua);
+        kernel::transposed(&self.read_caches().d_us, self.cols, v_v, out_ua);
         let power_uw = self.transposed_power(v_v);
         let sum_v2 = self.transposed_sum_v2(v_v);
         add_read_noise(model, sum_v2, out_ua, rng);
@@ -1197,6 +1241,22 @@ mod tests {
                 assert!((p - direct).abs() <= 1e-13 * direct, "{p} vs {direct}");
             }
         }
+    }
+
+    #[test]
+    fn deferred_caches_are_built_at_the_first_read() {
+        let m = model(&[]);
+        let mut a = CellArray::new(&m, 5, 7, &mut stream(4, "t"));
+        let mut b = CellArray::new_deferred(&m, 5, 7, &mut stream(4, "t"));
+        let w: Vec<f32> = (0..35).map(|k| (k as f32 * 0.3).sin()).collect();
+        a.set_weights(&m, &w);
+        b.set_weights(&m, &w);
+        assert!(std::panic::catch_unwind(|| b.forward_power(&[0.1; 5])).is_err());
+        b.prepare_reads();
+        b.assert_caches_exact();
+        let v = [0.1, -0.2, 0.0, 0.3, 0.05];
+        assert_eq!(a.forward_power(&v), b.forward_power(&v));
+        assert_eq!(a.conductances_us(), b.conductances_us());
     }
 
     #[test]

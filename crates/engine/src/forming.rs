@@ -165,8 +165,9 @@ pub(crate) struct UpdateScratch {
     /// `P × cols`).
     qx: Vec<f32>,
     qd: Vec<f32>,
-    /// The sparse path's work (with one thread).
+    /// The sparse path's work and working memory (with one thread).
     pub(crate) sparse: SparseWork,
+    sparse_scratch: SparseScratch,
     /// The dense path's write plan.
     pub(crate) plan: WritePlan,
 }
@@ -178,16 +179,24 @@ pub(crate) struct UpdateScratch {
 pub(crate) struct SparseWork {
     /// The decisions: (row-major index, ΔG µS), in order.
     pub(crate) sampled: Vec<(u32, f32)>,
-    /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
-    sorted_abs: Vec<f32>,
     /// The sampler's work (on `sparse-sampler`, where it is charged).
     stats: SamplerStats,
-    /// The blocked sampler's working memory (the other units).
-    blocked: BlockedScratch,
     /// The dense rule's random decisions (on units that are charged them).
     random: u64,
     /// The tile's write plan from `sampled`.
     pub(crate) plan: WritePlan,
+}
+
+/// Working memory of [`sample_tile`], one per thread (not per tile: the
+/// blocked sampler's class buckets are several words per row and column,
+/// which per tile would add to the chip's bytes per cell).
+#[derive(Debug, Default)]
+pub(crate) struct SparseScratch {
+    /// `|δ_j|` of the tile's columns, sorted when needed ([`eapu_random_count`]).
+    sorted_abs: Vec<f32>,
+    /// The blocked sampler's working memory (the units other than
+    /// `sparse-sampler`).
+    blocked: BlockedScratch,
 }
 
 /// ΔG_th when the tile's decisions of `request` are drawn by the sparse
@@ -322,6 +331,7 @@ pub(crate) fn sample_tile(
     th: f32,
     tile: &mut Tile,
     work: &mut SparseWork,
+    scratch: &mut SparseScratch,
 ) {
     let UpdateRequest::Factors { x, delta, scale } = *input.request else {
         unreachable!("sparse_eapu admits factor requests only");
@@ -352,13 +362,13 @@ pub(crate) fn sample_tile(
             r_wg,
             th,
             &mut tile.rng_decide,
-            &mut work.blocked,
+            &mut scratch.blocked,
             &mut work.sampled,
         );
         work.stats = SamplerStats::default();
         // What EaPU's dense `decide` counts: a random decision per
         // sub-threshold non-zero request (and a compare per weight).
-        work.random = eapu_random_count(xs, ds, scale, r_wg, th, &mut work.sorted_abs);
+        work.random = eapu_random_count(xs, ds, scale, r_wg, th, &mut scratch.sorted_abs);
     }
 }
 
@@ -438,7 +448,13 @@ pub(crate) fn form_and_decide(
     let lines = (tile.rows + tile.cols) as u64;
     let rank = input.request.rank(rows).max(1) as u64;
     if let Some(th) = sparse_eapu(rule, unit, input.request, rows) {
-        sample_tile(input, th, tile, &mut scratch.sparse);
+        sample_tile(
+            input,
+            th,
+            tile,
+            &mut scratch.sparse,
+            &mut scratch.sparse_scratch,
+        );
         let cycles = charge_sampled(input, counts, tile, &scratch.sparse);
         return (cycles, Decided::Sparse);
     }

@@ -5,8 +5,8 @@ use crate::budget::WriteBudget;
 use crate::chip::Chip;
 use crate::forming::{
     charge_dense, charge_sampled, dense_eapu, dense_eapu_tile, form_and_decide, sample_tile,
-    sparse_eapu, Decided, DenseScratch, DenseWork, FormCounts, FormInput, SparseWork,
-    UpdateScratch,
+    sparse_eapu, Decided, DenseScratch, DenseWork, FormCounts, FormInput, SparseScratch,
+    SparseWork, UpdateScratch,
 };
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
@@ -125,6 +125,8 @@ pub struct ChipSim {
     dense_work: Vec<DenseWork>,
     /// One working memory per pool thread for the dense EaPU work.
     dense_scratch: Vec<std::sync::Mutex<DenseScratch>>,
+    /// One working memory per pool thread for the sampled EaPU work.
+    sparse_scratch: Vec<std::sync::Mutex<SparseScratch>>,
 }
 
 impl ChipSim {
@@ -172,6 +174,7 @@ impl ChipSim {
             tile_work: Vec::new(),
             dense_work: Vec::new(),
             dense_scratch: Vec::new(),
+            sparse_scratch: Vec::new(),
         }
     }
 
@@ -691,9 +694,16 @@ impl ChipSim {
                     if self.tile_work.len() < ids.len() {
                         self.tile_work.resize_with(ids.len(), SparseWork::default);
                     }
+                    let threads = pool.current_num_threads();
+                    if self.sparse_scratch.len() < threads {
+                        self.sparse_scratch.resize_with(threads, Default::default);
+                    }
                     let works = &mut self.tile_work[..ids.len()];
+                    let scratches = &self.sparse_scratch;
                     on_pool(pool, tiles, works, |tile, work| {
-                        sample_tile(&input, th, tile, work);
+                        let t = rayon::current_thread_index().unwrap_or(0);
+                        let mut s = scratches[t].lock().expect("one user per thread");
+                        sample_tile(&input, th, tile, work, &mut s);
                         if let Some(cells) = tile.cells.as_ref() {
                             work.plan.fill_sparse(cells, model, &work.sampled, mode);
                         }

@@ -129,7 +129,9 @@ impl Tile {
         } = p;
         let (cells, weights) = match device {
             Some(model) => {
-                let mut a = CellArray::new(
+                // The read caches wait for the tile's first read (see
+                // `CellArray::new_deferred`: a lower peak while placing).
+                let mut a = CellArray::new_deferred(
                     model,
                     rows,
                     cols,
@@ -250,6 +252,7 @@ impl Tile {
         let n = inv_scale.len();
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
+        cells.prepare_reads();
         self.ahead_x.resize(n * len, 0.0);
         self.ahead_v.resize(n * len, 0.0);
         for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
