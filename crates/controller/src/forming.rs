@@ -195,12 +195,21 @@ const CLASSES: usize = 8;
 /// The most writes [`sort_by_index`] sorts by rank.
 const RANK_SORT_MAX: usize = 48;
 
+/// The most cells per write of a tile whose writes [`sort_by_index`]
+/// sorts by bitmap.
+const BITMAP_CELLS_PER_WRITE: usize = 256;
+
 /// Reused working memory of [`sort_by_index`].
 #[derive(Clone, Debug, Default)]
 struct SortScratch {
     /// The writes' indices, and the writes placed by rank.
     keys: Vec<u32>,
     sorted: Vec<(u32, f32)>,
+    /// A bitmap of the tile's cells (clear between calls) and the
+    /// written values by cell: the largest tile's weights, once per
+    /// scratch (the simulator keeps one scratch per thread, not per tile).
+    bits: Vec<u64>,
+    values: Vec<f32>,
     /// The writes as `index << 32 | value bits`.
     packed: Vec<u64>,
 }
@@ -514,7 +523,7 @@ pub fn sample_eapu_rank1_blocked(
             out.truncate(len + usize::from(keep));
         }
     }
-    sort_by_index(&mut out[first..], sort);
+    sort_by_index(&mut out[first..], x.len() * cols, sort);
     st.writes = (out.len() - first) as u64;
     st
 }
@@ -531,15 +540,15 @@ struct Block {
     size: u64,
 }
 
-/// Sorts sampled writes by index (all distinct): up to `RANK_SORT_MAX`
-/// writes each placed at its rank, the count of smaller indices (`n²`
-/// compares in vector lanes and no branch on the data, where a comparison
-/// sort mispredicts about once per write); more by a sort of `(index,
-/// value bits)` packed in `u64` keys. (A bitmap of the tile's cells with
-/// their values beside it was faster for dense writes, but its scratch
-/// grew with the cells — 2 B per cell on every tile — against the
-/// memory budget of 16 B per cell.)
-fn sort_by_index(w: &mut [(u32, f32)], scratch: &mut SortScratch) {
+/// Sorts sampled writes by index (all distinct; `cells` the tile's):
+/// up to `RANK_SORT_MAX` writes each placed at its rank, the count of
+/// smaller indices (`n²` compares in vector lanes and no branch on the
+/// data, where a comparison sort mispredicts about once per write); more
+/// on a tile of at most `BITMAP_CELLS_PER_WRITE` cells per write marked
+/// in a bitmap of the cells (their values kept in a scratch row-major
+/// tile) and read back in order (O(n + cells/64)); else by a sort of
+/// `(index, value bits)` packed in `u64` keys.
+fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) {
     let n = w.len();
     if n < 2 {
         return;
@@ -555,6 +564,30 @@ fn sort_by_index(w: &mut [(u32, f32)], scratch: &mut SortScratch) {
             sorted[rank as usize] = e;
         }
         w.copy_from_slice(sorted);
+    } else if cells <= BITMAP_CELLS_PER_WRITE * n {
+        let SortScratch { bits, values, .. } = scratch;
+        let words = cells.div_ceil(64);
+        if bits.len() < words {
+            bits.resize(words, 0);
+        }
+        if values.len() < cells {
+            values.resize(cells, 0.0);
+        }
+        for &(i, d) in w.iter() {
+            bits[i as usize / 64] |= 1 << (i % 64);
+            values[i as usize] = d;
+        }
+        // Every bit set is taken back out: the bitmap is left clear.
+        let mut at = 0;
+        for (k, b) in bits[..words].iter_mut().enumerate() {
+            let mut m = std::mem::take(b);
+            while m != 0 {
+                let i = k * 64 + m.trailing_zeros() as usize;
+                w[at] = (i as u32, values[i]);
+                at += 1;
+                m &= m - 1;
+            }
+        }
     } else {
         let keys = &mut scratch.packed;
         keys.clear();

@@ -707,10 +707,11 @@ impl ChipSim {
                         if let Some(cells) = tile.cells.as_ref() {
                             work.plan.fill_sparse(cells, model, &work.sampled, mode);
                         }
+                        // Only the tile's own weights or phases change.
+                        apply_sampled(tile, work, r_wg, phase, max_parallel);
                     });
                     for (tile, work) in tiles.iter_mut().zip(works.iter()) {
                         tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
-                        apply_sampled(tile, work, r_wg, phase, max_parallel);
                     }
                 } else if let Some(th) = dense {
                     if self.dense_work.len() < ids.len() {
@@ -726,11 +727,11 @@ impl ChipSim {
                         let t = rayon::current_thread_index().unwrap_or(0);
                         let mut s = scratches[t].lock().expect("one user per thread");
                         dense_eapu_tile(&input, th, tile, model, work, &mut s);
+                        tile.write_phase_tag = phase;
+                        tile.push_phases(&work.plan, max_parallel);
                     });
                     for (tile, work) in tiles.iter_mut().zip(works.iter()) {
                         tile.form_cycles = charge_dense(&input, &mut counts, tile, work);
-                        tile.write_phase_tag = phase;
-                        tile.push_phases(&work.plan, max_parallel);
                     }
                 }
                 continue;
