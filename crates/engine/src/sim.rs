@@ -803,7 +803,7 @@ impl ChipSim {
     /// tile's operation then starts at its `start_at`, and its phases
     /// touch only the tile (its cells and streams) and the tile's rows of
     /// the ledger, recorded and added in order when the start event comes
-    /// (`account_ahead`). The same bits for any number of threads.
+    /// (`account_phases`). The same bits for any number of threads.
     fn write_ahead(&mut self) {
         let Some(pool) = self.pool.as_ref() else {
             return;
@@ -831,11 +831,12 @@ impl ChipSim {
         });
     }
 
-    /// At its start event, accounts a write operation whose phases ran
-    /// ahead: the ledger gets the tile's charges in their order, the
-    /// counters their sums, and the last phase's end is queued as its
-    /// events would have queued it.
-    fn account_ahead(&mut self, ti: usize, a: crate::write::WriteAhead) {
+    /// Accounts a write operation whose phases ran back to back (at its
+    /// start event; ahead on the pool or just now): the ledger gets the
+    /// tile's logged charges in their order (none when they went to the
+    /// ledger directly), the counters their sums, and the last phase's end
+    /// is queued as its events would have queued it.
+    fn account_phases(&mut self, ti: usize, a: crate::write::WriteAhead) {
         let tile = &mut self.tiles[ti];
         tile.write_log.replay(&mut self.ledger);
         let tid = tile.id;
@@ -985,7 +986,7 @@ impl ChipSim {
                         }
                     }
                     TileOp::Write => match self.tiles[ti].write_ahead.take() {
-                        Some(a) => self.account_ahead(ti, a),
+                        Some(a) => self.account_phases(ti, a),
                         None => {
                             self.tiles[ti].begin_write_op();
                             self.try_write_phase(ti, t)?
@@ -1099,19 +1100,21 @@ impl ChipSim {
         Ok(())
     }
 
-    fn start_write_phase(&mut self, ti: usize, mut t: SimTime) -> Result<()> {
+    fn start_write_phase(&mut self, ti: usize, t: SimTime) -> Result<()> {
         if let Some(since) = self.tiles[ti].budget_wait_since.take() {
             let w = t.ps() - since.ps();
             self.tiles[ti].current.budget_wait += w;
             self.timing.budget_wait_ps += w;
         }
-        let back_to_back = self.phases_back_to_back();
         let mode = self.rule.write_mode();
         let pulse_cycles = self.chip.pulse_cycles();
-        loop {
-            let cells = self.tiles[ti].next_phase_cells();
-            self.budget.acquire(cells);
-            let (cycles, (polarity, row), n) = crate::write::write_phase(
+        if self.mode == TimeMode::Event && self.phases_back_to_back() {
+            // The `PhaseEnd` of each phase but the last, and the
+            // `WritePhase` it queues, would only release and re-acquire
+            // current nobody waits for and start the next phase when the
+            // last ends: the phases run back to back, those events counted
+            // but not queued (as a read's intermediate ADC batches are).
+            let a = crate::write::run_phases(
                 &self.chip,
                 pulse_cycles,
                 &self.model,
@@ -1119,42 +1122,42 @@ impl ChipSim {
                 &mut self.tiles[ti],
                 t,
                 &mut self.ledger,
-                &mut self.writes,
             );
-            let tid = self.tiles[ti].id;
-            if let Some(p) = self.probe.as_mut() {
-                p.pulse(t, tid, Some((polarity, row)), n)?;
-            }
-            let end = t + self.chip.clock.cycles(cycles);
-            let dur = end.ps() - t.ps();
-            let tile = &mut self.tiles[ti];
-            tile.current.pulses += dur;
-            tile.write_phases += 1;
-            self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
-            match self.mode {
-                TimeMode::Event if back_to_back && self.tiles[ti].op_has_phases() => {
-                    // The phase's `PhaseEnd` and the `WritePhase` it
-                    // queues at `end` would only release and re-acquire
-                    // current nobody waits for and start the tile's next
-                    // phase at `end` (`phases_back_to_back`): they are
-                    // counted as events but not queued, as a read's
-                    // intermediate ADC batches are.
-                    self.budget.release(cells);
-                    self.events += 2;
-                    t = end;
-                }
-                TimeMode::Event => {
-                    self.queue
-                        .push(end, EventKind::PhaseEnd { tile: tid, cells });
-                    return Ok(());
-                }
-                TimeMode::FixedStep => {
-                    let left = dur / self.chip.clock.period_ps();
-                    self.tiles[ti].fsm = Fsm::Phase { left, cells };
-                    return Ok(());
-                }
+            self.account_phases(ti, a);
+            return Ok(());
+        }
+        let cells = self.tiles[ti].next_phase_cells();
+        self.budget.acquire(cells);
+        let (cycles, (polarity, row), n) = crate::write::write_phase(
+            &self.chip,
+            pulse_cycles,
+            &self.model,
+            mode,
+            &mut self.tiles[ti],
+            t,
+            &mut self.ledger,
+            &mut self.writes,
+        );
+        let tid = self.tiles[ti].id;
+        if let Some(p) = self.probe.as_mut() {
+            p.pulse(t, tid, Some((polarity, row)), n)?;
+        }
+        let end = t + self.chip.clock.cycles(cycles);
+        let dur = end.ps() - t.ps();
+        let tile = &mut self.tiles[ti];
+        tile.current.pulses += dur;
+        tile.write_phases += 1;
+        self.timing.budget_cell_ps += u128::from(cells) * u128::from(dur);
+        match self.mode {
+            TimeMode::Event => self
+                .queue
+                .push(end, EventKind::PhaseEnd { tile: tid, cells }),
+            TimeMode::FixedStep => {
+                let left = dur / self.chip.clock.period_ps();
+                self.tiles[ti].fsm = Fsm::Phase { left, cells };
             }
         }
+        Ok(())
     }
 
     /// Whether a tile's pulse phases may run back to back without their

@@ -10,7 +10,7 @@ use crate::tile::Tile;
 use aimsim_controller::{execute_phase, WriteHardware, WriteMode};
 use aimsim_core::SimTime;
 use aimsim_device::{DeviceModel, Polarity};
-use aimsim_energy::{Component, EnergyLedger, Phase};
+use aimsim_energy::{Component, EnergyLedger, Key, Phase};
 
 /// Writes of the tile's next phases whose cells are prefetched while a
 /// phase runs.
@@ -100,7 +100,11 @@ pub(crate) fn write_phase(
 /// Where a write phase's energy goes: the ledger, or a tile's
 /// [`ChargeLog`] added to the ledger later in the same order.
 pub(crate) trait Charges {
-    /// Charges `count` operations totalling `pj` (as [`EnergyLedger::add`]).
+    /// Charges `count` operations totalling `pj` to `key`.
+    fn charge(&mut self, key: Key, count: u64, pj: f64);
+
+    /// [`Charges::charge`] by the key's parts (as [`EnergyLedger::add`]).
+    #[inline]
     fn add(
         &mut self,
         component: Component,
@@ -109,44 +113,33 @@ pub(crate) trait Charges {
         tile: Option<u32>,
         count: u64,
         pj: f64,
-    );
+    ) {
+        let key = Key {
+            component,
+            operation,
+            phase,
+            tile,
+        };
+        self.charge(key, count, pj);
+    }
 }
 
 impl Charges for EnergyLedger {
     #[inline]
-    fn add(
-        &mut self,
-        component: Component,
-        operation: &'static str,
-        phase: Phase,
-        tile: Option<u32>,
-        count: u64,
-        pj: f64,
-    ) {
-        EnergyLedger::add(self, component, operation, phase, tile, count, pj);
+    fn charge(&mut self, key: Key, count: u64, pj: f64) {
+        EnergyLedger::charge(self, key, count, pj);
     }
 }
-
-/// One tile's charges, recorded in order on a pool thread.
-type Charge = (Component, &'static str, Phase, Option<u32>, u64, f64);
 
 /// Charges recorded in order, to be added to the ledger on the calling
 /// thread ([`ChargeLog::replay`]); the buffer is kept between updates.
 #[derive(Default)]
-pub(crate) struct ChargeLog(Vec<Charge>);
+pub(crate) struct ChargeLog(Vec<(Key, u64, f64)>);
 
 impl Charges for ChargeLog {
     #[inline]
-    fn add(
-        &mut self,
-        component: Component,
-        operation: &'static str,
-        phase: Phase,
-        tile: Option<u32>,
-        count: u64,
-        pj: f64,
-    ) {
-        self.0.push((component, operation, phase, tile, count, pj));
+    fn charge(&mut self, key: Key, count: u64, pj: f64) {
+        self.0.push((key, count, pj));
     }
 }
 
@@ -154,15 +147,15 @@ impl ChargeLog {
     /// Adds the recorded charges to `ledger` in the order they were made,
     /// and empties the log.
     pub(crate) fn replay(&mut self, ledger: &mut EnergyLedger) {
-        for &(c, op, phase, tile, count, pj) in &self.0 {
-            ledger.add(c, op, phase, tile, count, pj);
+        for &(key, count, pj) in &self.0 {
+            ledger.charge(key, count, pj);
         }
         self.0.clear();
     }
 }
 
-/// A write operation whose pulse phases all ran ahead of their events:
-/// what its events still have to account for when its start comes.
+/// What a write operation's phases, run back to back, leave for its
+/// events to account for.
 #[derive(Default)]
 pub(crate) struct WriteAhead {
     /// When the last phase ends (its `PhaseEnd` is queued for then).
@@ -178,18 +171,22 @@ pub(crate) struct WriteAhead {
     pub(crate) cell_ps: u128,
 }
 
-/// Runs every pulse phase of the tile's next write operation, back to back
-/// from `at` (its start), charging `tile.write_log` instead of the ledger;
-/// the outcome is left in `tile.write_ahead` for the operation's start
-/// event. The same arithmetic, streams and times as the phases run one
-/// event at a time under the same conditions (`ChipSim`'s
+/// Runs the remaining pulse phases of the tile's write operation back to
+/// back from `t`, each at its own start time, charging `charges`. The same
+/// arithmetic, streams and times as the phases run one event at a time
+/// where nothing can come between them (`ChipSim`'s
 /// `phases_back_to_back`), so the same bits.
-pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, tile: &mut Tile) {
-    let pulse_cycles = chip.pulse_cycles();
-    tile.begin_write_op();
-    let mut log = std::mem::take(&mut tile.write_log);
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_phases(
+    chip: &Chip,
+    pulse_cycles: u64,
+    model: &DeviceModel,
+    mode: WriteMode,
+    tile: &mut Tile,
+    mut t: SimTime,
+    charges: &mut impl Charges,
+) -> WriteAhead {
     let mut a = WriteAhead::default();
-    let mut t = tile.start_at;
     loop {
         let cells = tile.next_phase_cells();
         let (cycles, _, _) = write_phase(
@@ -199,7 +196,7 @@ pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, til
             mode,
             tile,
             t,
-            &mut log,
+            charges,
             &mut a.stats,
         );
         let end = t + chip.clock.cycles(cycles);
@@ -207,15 +204,25 @@ pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, til
         tile.current.pulses += dur;
         tile.write_phases += 1;
         a.cell_ps += u128::from(cells) * u128::from(dur);
-        if tile.op_has_phases() {
-            a.events += 2;
-            t = end;
-        } else {
+        if !tile.op_has_phases() {
             a.end = end;
             a.last_cells = cells;
-            break;
+            return a;
         }
+        a.events += 2;
+        t = end;
     }
+}
+
+/// Runs every pulse phase of the tile's next write operation from its
+/// start (`tile.start_at`) on a pool thread ([`run_phases`]), charging
+/// `tile.write_log` instead of the ledger; the outcome is left in
+/// `tile.write_ahead` for the operation's start event.
+pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, tile: &mut Tile) {
+    tile.begin_write_op();
+    let mut log = std::mem::take(&mut tile.write_log);
+    let at = tile.start_at;
+    let a = run_phases(chip, chip.pulse_cycles(), model, mode, tile, at, &mut log);
     tile.write_log = log;
     tile.write_ahead = Some(a);
 }
