@@ -201,7 +201,7 @@ const BITMAP_CELLS_PER_WRITE: usize = 256;
 
 /// Reused working memory of [`sort_by_index`].
 #[derive(Clone, Debug, Default)]
-struct SortScratch {
+pub(crate) struct SortScratch {
     /// The writes' indices, and the writes placed by rank.
     keys: Vec<u32>,
     sorted: Vec<(u32, f32)>,
@@ -241,6 +241,9 @@ pub struct BlockedStats {
     pub candidates: u64,
     /// Cells decided one by one in blocks whose bound reaches 1.
     pub dense_cells: u64,
+    /// Of those, the cells whose request reached `ΔG_th` (written as
+    /// requested, no random decision).
+    pub at_or_above: u64,
     /// Cells written.
     pub writes: u64,
 }
@@ -386,18 +389,67 @@ pub fn sample_eapu_rank1_blocked(
     scratch: &mut BlockedScratch,
     out: &mut Vec<(u32, f32)>,
 ) -> BlockedStats {
-    let th = threshold_us;
-    let cols = delta.len();
-    let mut st = BlockedStats::default();
     let BlockedScratch {
         k,
         class,
         rows,
-        cols: cls,
+        cols,
         sort,
     } = scratch;
     k.clear();
     k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
+    let lines = Lines {
+        class,
+        rows,
+        cols,
+        sort,
+    };
+    sample_blocked(
+        k,
+        delta,
+        |i, j| k[i] * delta[j],
+        threshold_us,
+        rng,
+        lines,
+        out,
+    )
+}
+
+/// The working memory [`sample_blocked`] borrows from its caller's scratch.
+pub(crate) struct Lines<'a> {
+    pub(crate) class: &'a mut Vec<u8>,
+    pub(crate) rows: &'a mut Vec<u32>,
+    pub(crate) cols: &'a mut Vec<u32>,
+    pub(crate) sort: &'a mut SortScratch,
+}
+
+/// The blocked sampler of [`sample_eapu_rank1_blocked`] for any request
+/// `ΔG_ij = request(i, j)` bounded by a product of line factors,
+/// `|ΔG_ij| ≤ fl(|k_i| · |δ_j|)` for every cell (exactly so for the rank-1
+/// request, `request(i, j) = k_i · δ_j`; with a margin for the rank-P one
+/// of [`crate::batched`]). The classes and their bounds come from `k` and
+/// `delta`; every cell decided (one by one in a block whose bound reaches
+/// `ΔG_th`, or as a candidate) is decided on `request(i, j)`. Counts in
+/// [`BlockedStats::at_or_above`] the cells decided one by one whose
+/// request reached `ΔG_th`.
+pub(crate) fn sample_blocked(
+    k: &[f32],
+    delta: &[f32],
+    request: impl Fn(usize, usize) -> f32,
+    threshold_us: f32,
+    rng: &mut Rng,
+    lines: Lines<'_>,
+    out: &mut Vec<(u32, f32)>,
+) -> BlockedStats {
+    let th = threshold_us;
+    let cols = delta.len();
+    let mut st = BlockedStats::default();
+    let Lines {
+        class,
+        rows,
+        cols: cls,
+        sort,
+    } = lines;
     let k_max = max_abs(k);
     let d_max = max_abs(delta);
     if k_max == 0.0 || d_max == 0.0 {
@@ -456,13 +508,13 @@ pub fn sample_eapu_rank1_blocked(
         if p >= 1.0 {
             for bl in blocks {
                 for &i in &rows[bl.row0..bl.row0 + bl.rows] {
-                    let ki = k[i as usize];
                     let base = i as usize * cols;
                     for &j in &cls[bl.col0..bl.col0 + bl.cols] {
                         st.dense_cells += 1;
-                        let r = ki * delta[j as usize];
+                        let r = request(i as usize, j as usize);
                         let m = r.abs();
                         let d = if m >= th {
+                            st.at_or_above += 1;
                             r
                         } else if m == 0.0 {
                             0.0
@@ -513,7 +565,8 @@ pub fn sample_eapu_rank1_blocked(
             let i = rows[bl.row0 + q / bl.cols] as usize;
             let j = cls[bl.col0 + q % bl.cols] as usize;
             st.candidates += 1;
-            let r = k[i] * delta[j];
+            let r = request(i, j);
+            debug_assert!(r.abs() <= b_s, "request {r} above its bound {b_s}");
             let v: f32 = rng.random();
             // Kept or not without a branch (about half are kept): pushed,
             // then dropped again when not kept.
@@ -523,7 +576,7 @@ pub fn sample_eapu_rank1_blocked(
             out.truncate(len + usize::from(keep));
         }
     }
-    sort_by_index(&mut out[first..], x.len() * cols, sort);
+    sort_by_index(&mut out[first..], k.len() * cols, sort);
     st.writes = (out.len() - first) as u64;
     st
 }
@@ -672,7 +725,7 @@ pub fn eapu_random_count(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rule::testing::decide_plain;
     use crate::Eapu;
@@ -1038,7 +1091,7 @@ mod tests {
     /// `5 √(N p (1 − p)) + 1` of `N p`; returns the chi-square of the
     /// cells with `0 < p < 1` (one degree of freedom each), their number
     /// and the chi-square's 99.99 % quantile (Wilson–Hilferty, z = 3.719).
-    fn binomial_check(name: &str, p: &[f64], counts: &[u32], n: u32) -> (f64, f64, f64) {
+    pub(crate) fn binomial_check(name: &str, p: &[f64], counts: &[u32], n: u32) -> (f64, f64, f64) {
         let nf = f64::from(n);
         let (mut chi2, mut df) = (0.0f64, 0.0f64);
         for (k, (&q, &c)) in p.iter().zip(counts).enumerate() {
@@ -1450,6 +1503,12 @@ mod tests {
             );
             let ctx =
                 || format!("trial {trial}: {rows} × {cols}, scale {scale}, r_wg {r_wg}, th {th}");
+            // (The reference predates the count of requests at or above
+            // the threshold.)
+            let st = BlockedStats {
+                at_or_above: 0,
+                ..st
+            };
             assert_eq!(st, ref_st, "{}", ctx());
             assert_eq!(out.len(), ref_out.len(), "{}", ctx());
             for (w, r) in out.iter().zip(&ref_out) {

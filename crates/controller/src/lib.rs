@@ -47,6 +47,7 @@
 //! A rule defined outside this crate implements [`UpdateRule`] (see its
 //! example) and is handed to the engine as a `Box<dyn UpdateRule>`.
 
+mod batched;
 mod forming;
 mod plan;
 mod registry;
@@ -56,6 +57,7 @@ mod rules;
 pub mod switching;
 mod write;
 
+pub use batched::{sample_eapu_rank_p, RankPFactors, RankPScratch, RankPStats};
 pub use forming::{
     eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked, BlockedScratch,
     BlockedStats, SamplerStats,

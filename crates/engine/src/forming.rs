@@ -22,11 +22,11 @@
 
 use crate::tile::Tile;
 use aimsim_controller::{
-    eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked, BlockedScratch,
-    DecisionStats, Eapu, FactorScratch, RuleContext, RuleInput, SamplerStats, TileBlock,
-    TileFactors, UpdateRequest, UpdateRule, WriteMode, WritePlan,
+    eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked,
+    sample_eapu_rank_p, BlockedScratch, DecisionStats, FactorScratch, RankPFactors, RankPScratch,
+    RuleContext, RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule,
+    WriteMode, WritePlan,
 };
-use aimsim_device::DeviceModel;
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::{Digital, UpdateUnit, UpdateUnitKind};
 
@@ -149,6 +149,9 @@ pub(crate) struct FormInput<'a, 'r> {
     pub(crate) r_wg_us: f32,
     /// The tile's index (the rule's key of per-tile state).
     pub(crate) tile_index: usize,
+    /// A rank-P request's factors laid out for the sampler (when
+    /// [`sparse_eapu`] admits it), prepared once for the matrix.
+    pub(crate) rank_p: Option<&'a RankPFactors>,
 }
 
 /// Buffers of one update, shared by every tile in turn (a tile's requests
@@ -197,130 +200,23 @@ pub(crate) struct SparseScratch {
     /// The blocked sampler's working memory (the units other than
     /// `sparse-sampler`).
     blocked: BlockedScratch,
+    /// The rank-P sampler's.
+    rank_p: RankPScratch,
 }
 
-/// ΔG_th when the tile's decisions of `request` are drawn by the sparse
-/// sampler ([`form_and_decide`]): a rank-1 factor request, EaPU's rule
-/// with its analog [`WriteMode::Program`] write, any unit but
-/// `low-precision`.
+/// ΔG_th when the tile's decisions of `request` are drawn by sampling
+/// ([`form_and_decide`]): a factor request (any rank), EaPU's rule with
+/// its analog [`WriteMode::Program`] write, any unit but `low-precision`.
 pub(crate) fn sparse_eapu(
     rule: &dyn UpdateRule,
     unit: &UpdateUnit,
     request: &UpdateRequest<'_>,
-    rows: usize,
 ) -> Option<f32> {
     let th = rule.eapu_threshold_us()?;
     (rule.write_mode() == WriteMode::Program
         && unit.kind() != UpdateUnitKind::LowPrecision
-        && matches!(request, UpdateRequest::Factors { .. })
-        && request.rank(rows) == 1)
-        .then_some(th)
-}
-
-/// `Some(ΔG_th)` when the tiles of a request that EaPU decides densely
-/// (not rank 1; the analog [`WriteMode::Program`] write) may be formed and
-/// decided apart, on the chip's thread pool ([`dense_eapu_tile`]): on the
-/// units whose charges do not depend on the tile order (`digital-mac`,
-/// `sparse-sampler`; `off-chip`'s tiles queue on one link).
-pub(crate) fn dense_eapu(
-    rule: &dyn UpdateRule,
-    unit: &UpdateUnit,
-    request: &UpdateRequest<'_>,
-    rows: usize,
-) -> Option<f32> {
-    let th = rule.eapu_threshold_us()?;
-    (rule.write_mode() == WriteMode::Program
-        && rule.needs_gradient()
-        && matches!(
-            unit.kind(),
-            UpdateUnitKind::DigitalMac | UpdateUnitKind::SparseSampler
-        )
-        && sparse_eapu(rule, unit, request, rows).is_none())
+        && matches!(request, UpdateRequest::Factors { .. }))
     .then_some(th)
-}
-
-/// One thread's working memory for [`dense_eapu_tile`]: the tile's
-/// requested and decided ΔG.
-#[derive(Debug, Default)]
-pub(crate) struct DenseScratch {
-    req: Vec<f32>,
-    dec: Vec<f32>,
-}
-
-/// One tile's dense EaPU work: its decisions' counts and write plan.
-#[derive(Debug, Default)]
-pub(crate) struct DenseWork {
-    stats: DecisionStats,
-    pub(crate) plan: WritePlan,
-}
-
-/// Forms the tile's requested changes, decides them as [`Eapu::decide`]
-/// does (from the tile's `decide` stream: the bits of the serial path) and
-/// plans the writes into `work.plan`; [`charge_dense`] counts the work
-/// afterwards in tile order.
-pub(crate) fn dense_eapu_tile(
-    input: &FormInput<'_, '_>,
-    th: f32,
-    tile: &mut Tile,
-    model: &DeviceModel,
-    work: &mut DenseWork,
-    scratch: &mut DenseScratch,
-) {
-    let n = tile.rows * tile.cols;
-    for buf in [&mut scratch.req, &mut scratch.dec] {
-        if buf.len() < n {
-            buf.resize(n, 0.0);
-        }
-    }
-    let block = TileBlock {
-        row0: tile.row0,
-        col0: tile.col0,
-        rows: tile.rows,
-        cols: tile.cols,
-    };
-    let req = &mut scratch.req[..n];
-    input
-        .request
-        .requested_us(input.rows, input.cols, block, input.r_wg_us, req);
-    let rule_input = RuleInput {
-        tile: tile.id as usize,
-        rows: tile.rows,
-        cols: tile.cols,
-        requested_us: req,
-        factors: None,
-    };
-    let mut ctx = RuleContext::new(&mut tile.rng_decide);
-    Eapu { threshold_us: th }.decide(&rule_input, &mut scratch.dec[..n], &mut ctx);
-    work.stats = ctx.costs();
-    let cells = tile
-        .cells
-        .as_ref()
-        .expect("dense_eapu_tile on device tiles only");
-    work.plan
-        .fill_dense(cells, model, &scratch.dec[..n], WriteMode::Program);
-}
-
-/// Counts one tile's [`dense_eapu_tile`] work as [`form_and_decide`]
-/// counts the serial path's; returns the cycles before its writes.
-pub(crate) fn charge_dense(
-    input: &FormInput<'_, '_>,
-    counts: &mut FormCounts,
-    tile: &Tile,
-    work: &DenseWork,
-) -> u64 {
-    let weights = (tile.rows * tile.cols) as u64;
-    let lines = (tile.rows + tile.cols) as u64;
-    let rank = input.request.rank(input.rows).max(1) as u64;
-    charge_unit(
-        input,
-        counts,
-        &work.stats,
-        rank,
-        weights,
-        lines,
-        true,
-        false,
-    )
 }
 
 /// Draws the tile's EaPU decisions of a request that [`sparse_eapu`]
@@ -336,10 +232,30 @@ pub(crate) fn sample_tile(
     let UpdateRequest::Factors { x, delta, scale } = *input.request else {
         unreachable!("sparse_eapu admits factor requests only");
     };
+    work.sampled.clear();
+    if let Some(f) = input.rank_p {
+        // Every unit is charged EaPU's dense work on a rank-P request.
+        let block = TileBlock {
+            row0: tile.row0,
+            col0: tile.col0,
+            rows: tile.rows,
+            cols: tile.cols,
+        };
+        let st = sample_eapu_rank_p(
+            f,
+            block,
+            th,
+            &mut tile.rng_decide,
+            &mut scratch.rank_p,
+            &mut work.sampled,
+        );
+        work.stats = SamplerStats::default();
+        work.random = st.random_decisions;
+        return;
+    }
     let xs = &x[tile.row0..tile.row0 + tile.rows];
     let ds = &delta[tile.col0..tile.col0 + tile.cols];
     let r_wg = input.r_wg_us;
-    work.sampled.clear();
     if input.unit.kind() == UpdateUnitKind::SparseSampler {
         // The modelled hardware's algorithm: its work is charged.
         work.stats = sample_eapu_rank1(
@@ -387,7 +303,8 @@ pub(crate) fn charge_sampled(
     let lines = (tile.rows + tile.cols) as u64;
     let per_cycle = u64::from(input.digital.macs_per_cycle());
     let s = &work.stats;
-    if unit.kind() == UpdateUnitKind::SparseSampler {
+    let rank = input.request.rank(input.rows) as u64;
+    if unit.kind() == UpdateUnitKind::SparseSampler && rank == 1 {
         counts.sampler_line_max += tile.cols as u64;
         counts.sampler_row_tests += tile.rows as u64;
         counts.sampler_rows += s.sampled_rows;
@@ -404,7 +321,7 @@ pub(crate) fn charge_sampled(
         random_decisions: work.random,
         ..DecisionStats::default()
     };
-    charge_unit(input, counts, &dense, 1, weights, lines, true, false)
+    charge_unit(input, counts, &dense, rank, weights, lines, true, false)
 }
 
 /// Where [`form_and_decide`] left a tile's decisions.
@@ -447,7 +364,7 @@ pub(crate) fn form_and_decide(
     let weights = (tile.rows * tile.cols) as u64;
     let lines = (tile.rows + tile.cols) as u64;
     let rank = input.request.rank(rows).max(1) as u64;
-    if let Some(th) = sparse_eapu(rule, unit, input.request, rows) {
+    if let Some(th) = sparse_eapu(rule, unit, input.request) {
         sample_tile(
             input,
             th,
@@ -816,10 +733,14 @@ mod tests {
     /// every request with `0 < |ΔG| < ΔG_th`, counted here cell by cell.
     #[test]
     fn sampled_eapu_is_charged_the_units_dense_work() {
-        for scale in [-0.005f32, -0.05, -0.5, 0.0] {
+        for (rank, scale) in [1, 2].into_iter().flat_map(|r| {
+            [-0.005f32, -0.05, -0.5, 0.0]
+                .into_iter()
+                .map(move |s| (r, s))
+        }) {
             let req = UpdateRequest::Factors {
-                x: &X[..4],
-                delta: &D[..6],
+                x: &X[..4 * rank],
+                delta: &D[..6 * rank],
                 scale,
             };
             let mut want = vec![0.0f32; 24];
@@ -830,24 +751,42 @@ mod tests {
                 cols: 6,
             };
             req.requested_us(4, 6, block, 80.0, &mut want);
-            let random = want
-                .iter()
-                .filter(|r| r.abs() > 0.0 && r.abs() < 2.0)
+            // A random decision per sub-threshold request, but for those
+            // known to be 0 from their factors (no term non-zero in both;
+            // at rank 2 the request (0, 1) cancels to 0 and still counts).
+            let terms = |k: usize| {
+                let (i, j) = (k / 6, k % 6);
+                (0..rank).any(|p| X[p * 4 + i] != 0.0 && D[p * 6 + j] != 0.0)
+            };
+            let random = (0..24)
+                .filter(|&k| want[k].abs() < 2.0 && terms(k) && scale != 0.0)
                 .count() as u64;
             assert_eq!(
                 random == 0,
-                scale == 0.0 || scale == -0.5,
+                scale == 0.0 || (scale == -0.5 && rank == 1),
                 "{scale}: {random}"
             );
+            if rank == 2 {
+                assert_eq!(want[1], 0.0, "a request that cancels");
+            }
+            let macs = 24 * rank as u64;
             let (sim, ops) = one_update(&[], "eapu", req);
-            assert_eq!(count(&ops, "gradient_mac"), 24 + 3, "scale {scale}");
+            assert_eq!(count(&ops, "gradient_mac"), macs + 3, "scale {scale}");
             assert_eq!(count(&ops, "threshold_compare"), 24);
             let bits = u64::from(sim.chip().digital.random_bits_per_decision());
             assert_eq!(count(&ops, "random_bits"), random * bits, "scale {scale}");
             let (_, ops) = one_update(&[("update_unit", "off-chip")], "eapu", req);
-            assert_eq!(count(&ops, "host_mac"), 24);
+            assert_eq!(count(&ops, "host_mac"), macs);
             assert_eq!(count(&ops, "threshold_compare"), 24);
             assert_eq!(count(&ops, "random_bits"), random * bits);
+            if rank > 1 {
+                // The sampler unit does not apply: its MAC array's dense work.
+                let (_, ops) = one_update(&[("update_unit", "sparse-sampler")], "eapu", req);
+                assert_eq!(count(&ops, "gradient_mac"), macs + 3);
+                assert_eq!(count(&ops, "threshold_compare"), 24);
+                assert_eq!(count(&ops, "random_bits"), random * bits);
+                assert_eq!(count(&ops, "sampler_skip_log"), 0);
+            }
         }
     }
 

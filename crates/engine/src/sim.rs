@@ -4,9 +4,8 @@
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
 use crate::forming::{
-    charge_dense, charge_sampled, dense_eapu, dense_eapu_tile, form_and_decide, sample_tile,
-    sparse_eapu, Decided, DenseScratch, DenseWork, FormCounts, FormInput, SparseScratch,
-    SparseWork, UpdateScratch,
+    charge_sampled, form_and_decide, sample_tile, sparse_eapu, Decided, FormCounts, FormInput,
+    SparseScratch, SparseWork, UpdateScratch,
 };
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
@@ -14,7 +13,7 @@ use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{UpdateRequest, UpdateRule};
+use aimsim_controller::{RankPFactors, UpdateRequest, UpdateRule};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -121,12 +120,11 @@ pub struct ChipSim {
     /// Each tile's sparse EaPU work when tiles draw in parallel (by
     /// position in the matrix).
     tile_work: Vec<SparseWork>,
-    /// Each tile's dense EaPU work of an update on the thread pool.
-    dense_work: Vec<DenseWork>,
-    /// One working memory per pool thread for the dense EaPU work.
-    dense_scratch: Vec<std::sync::Mutex<DenseScratch>>,
     /// One working memory per pool thread for the sampled EaPU work.
     sparse_scratch: Vec<std::sync::Mutex<SparseScratch>>,
+    /// The factors of a rank-P EaPU request, laid out once per matrix for
+    /// its tiles' sampling.
+    rank_p: RankPFactors,
 }
 
 impl ChipSim {
@@ -172,9 +170,8 @@ impl ChipSim {
             inv_scales: Vec::new(),
             update_scratch: UpdateScratch::default(),
             tile_work: Vec::new(),
-            dense_work: Vec::new(),
-            dense_scratch: Vec::new(),
             sparse_scratch: Vec::new(),
+            rank_p: RankPFactors::default(),
         }
     }
 
@@ -669,11 +666,15 @@ impl ChipSim {
             let r_wg = model.r_wg_us / mx.gain;
             check_request(&u.request, rows, cols);
             let unit = &self.chip.update_unit;
-            let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request, rows);
-            let on_device = mx.tiles.iter().all(|&t| self.tiles[t].cells.is_some());
-            let dense =
-                dense_eapu(self.rule.as_ref(), unit, &u.request, rows).filter(|_| on_device);
-            if let (Some(pool), true) = (self.pool.as_ref(), sparse.is_some() || dense.is_some()) {
+            let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request);
+            let rank_p = match (sparse, u.request) {
+                (Some(_), UpdateRequest::Factors { x, delta, scale }) if x.len() > rows => {
+                    self.rank_p.prepare(x, delta, rows, cols, scale * r_wg);
+                    Some(&self.rank_p)
+                }
+                _ => None,
+            };
+            if let (Some(pool), Some(th)) = (self.pool.as_ref(), sparse) {
                 // Each tile works from its own streams into its own work, in
                 // parallel; the counts and the queued phases follow in tile
                 // order, so the bits do not depend on the threads.
@@ -688,51 +689,30 @@ impl ChipSim {
                     cols,
                     r_wg_us: r_wg,
                     tile_index: first,
+                    rank_p,
                 };
                 let tiles = &mut self.tiles[first..first + ids.len()];
-                if let Some(th) = sparse {
-                    if self.tile_work.len() < ids.len() {
-                        self.tile_work.resize_with(ids.len(), SparseWork::default);
+                if self.tile_work.len() < ids.len() {
+                    self.tile_work.resize_with(ids.len(), SparseWork::default);
+                }
+                let threads = pool.current_num_threads();
+                if self.sparse_scratch.len() < threads {
+                    self.sparse_scratch.resize_with(threads, Default::default);
+                }
+                let works = &mut self.tile_work[..ids.len()];
+                let scratches = &self.sparse_scratch;
+                on_pool(pool, tiles, works, |tile, work| {
+                    let t = rayon::current_thread_index().unwrap_or(0);
+                    let mut s = scratches[t].lock().expect("one user per thread");
+                    sample_tile(&input, th, tile, work, &mut s);
+                    if let Some(cells) = tile.cells.as_ref() {
+                        work.plan.fill_sparse(cells, model, &work.sampled, mode);
                     }
-                    let threads = pool.current_num_threads();
-                    if self.sparse_scratch.len() < threads {
-                        self.sparse_scratch.resize_with(threads, Default::default);
-                    }
-                    let works = &mut self.tile_work[..ids.len()];
-                    let scratches = &self.sparse_scratch;
-                    on_pool(pool, tiles, works, |tile, work| {
-                        let t = rayon::current_thread_index().unwrap_or(0);
-                        let mut s = scratches[t].lock().expect("one user per thread");
-                        sample_tile(&input, th, tile, work, &mut s);
-                        if let Some(cells) = tile.cells.as_ref() {
-                            work.plan.fill_sparse(cells, model, &work.sampled, mode);
-                        }
-                        // Only the tile's own weights or phases change.
-                        apply_sampled(tile, work, r_wg, phase, max_parallel);
-                    });
-                    for (tile, work) in tiles.iter_mut().zip(works.iter()) {
-                        tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
-                    }
-                } else if let Some(th) = dense {
-                    if self.dense_work.len() < ids.len() {
-                        self.dense_work.resize_with(ids.len(), DenseWork::default);
-                    }
-                    let threads = pool.current_num_threads();
-                    if self.dense_scratch.len() < threads {
-                        self.dense_scratch.resize_with(threads, Default::default);
-                    }
-                    let works = &mut self.dense_work[..ids.len()];
-                    let scratches = &self.dense_scratch;
-                    on_pool(pool, tiles, works, |tile, work| {
-                        let t = rayon::current_thread_index().unwrap_or(0);
-                        let mut s = scratches[t].lock().expect("one user per thread");
-                        dense_eapu_tile(&input, th, tile, model, work, &mut s);
-                        tile.write_phase_tag = phase;
-                        tile.push_phases(&work.plan, max_parallel);
-                    });
-                    for (tile, work) in tiles.iter_mut().zip(works.iter()) {
-                        tile.form_cycles = charge_dense(&input, &mut counts, tile, work);
-                    }
+                    // Only the tile's own weights or phases change.
+                    apply_sampled(tile, work, r_wg, phase, max_parallel);
+                });
+                for (tile, work) in tiles.iter_mut().zip(works.iter()) {
+                    tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
                 }
                 continue;
             }
@@ -745,6 +725,7 @@ impl ChipSim {
                     cols,
                     r_wg_us: r_wg,
                     tile_index: ti,
+                    rank_p,
                 };
                 let tile = &mut self.tiles[ti];
                 let (cycles, decided) =
@@ -1846,6 +1827,7 @@ mod tests {
                 cols,
                 r_wg_us: r_wg,
                 tile_index: ti,
+                rank_p: None,
             };
             let tile = &mut sim.tiles[ti];
             let scratch = &mut sim.update_scratch;

@@ -1,0 +1,458 @@
+//! EaPU's decisions on a rank-P request (a batch, or a convolution's
+//! positions), drawn by sampling with a cost that grows with the writes.
+//!
+//! A tile's request is `ΔG_ij = Σ_p u_pi v_pj` (`u_pi = scale_us · x_pi`,
+//! `v_pj = δ_pj`). EaPU's dense rule writes `ΔG_ij` where `|ΔG_ij| ≥
+//! ΔG_th` and otherwise `sign(ΔG_ij)·ΔG_th` with probability
+//! `|ΔG_ij|/ΔG_th`, every cell independently. By Cauchy–Schwarz
+//! `|ΔG_ij| ≤ ‖u_i‖ ‖v_j‖`, a bound of the rank-1 form `k_i · δ_j`, so the
+//! blocked sampler of [`crate::sample_eapu_rank1_blocked`] draws
+//! candidates from the bound and keeps each with probability
+//! `|ΔG_ij| / bound`, computing `ΔG_ij` (P multiply-adds) for the
+//! candidates and for the cells of blocks whose bound reaches `ΔG_th`
+//! only: the same distribution as the dense rule, at a cost of the
+//! candidates, not of the cells. The bound carries a margin `1 + (P +
+//! 16)·2⁻²³` for the rounding of the f32 sums and products (a computed
+//! sum of P products is within `P·2⁻²⁴ Σ|u v|` of the exact one).
+//!
+//! The random decisions charged to the units that run the dense rule are
+//! counted without visiting every cell: one per sub-threshold request
+//! that is not known to be 0 from its factors. Every request at or above
+//! the threshold lies in a block decided cell by cell (its bound reaches
+//! the threshold), and the requests known to be 0 are those whose row
+//! and column have no term `p` non-zero in both (counted from the lines'
+//! support masks, grouped by distinct mask). This is the dense rule's
+//! count (a draw per request with `0 < |ΔG_ij| < ΔG_th`) except for a
+//! request whose non-zero terms cancel to exactly 0: the hardware's zero
+//! test here is on the factors, so it draws for it (no decision changes,
+//! only the count; the rank-1 count, `eapu_random_count`, tests the
+//! product itself).
+//!
+//! Each `ΔG_ij` is summed in eight interleaved partial sums ([`dot`]), not
+//! in `p` order as `UpdateRequest::requested_us` sums it: the requests
+//! differ from the dense path's in their last bits.
+
+use crate::forming::{sample_blocked, BlockedStats, Lines, SortScratch};
+use crate::TileBlock;
+use aimsim_core::Rng;
+
+/// A rank-P request's factors laid out for [`sample_eapu_rank_p`], built
+/// once per matrix and update ([`RankPFactors::prepare`]) and shared by
+/// its tiles: each line's terms contiguous, its bound factor and its
+/// support (no allocation once grown).
+#[derive(Clone, Debug, Default)]
+pub struct RankPFactors {
+    /// Terms per line `P`, and the matrix's rows and columns.
+    p: usize,
+    rows: usize,
+    cols: usize,
+    /// Each row's terms `u_i` (`rows × P`) and each column's `v_j` (`cols ×
+    /// P`).
+    u: Vec<f32>,
+    v: Vec<f32>,
+    /// Each line's bound factor: its Euclidean norm (the rows' with the
+    /// margin).
+    k: Vec<f32>,
+    b: Vec<f32>,
+    /// Each line's support (bit `q mod 64` of word `q / 64` set where its
+    /// term `q` is non-zero), `⌈P/64⌉` words per line.
+    row_masks: Vec<u64>,
+    col_masks: Vec<u64>,
+}
+
+impl RankPFactors {
+    /// Lays out the request `ΔG_ij = Σ_p (scale_us · x[p·rows + i]) ·
+    /// delta[p·cols + j]` of a `rows × cols` matrix (`x`: `P × rows`,
+    /// `delta`: `P × cols`, `P ≥ 1`).
+    ///
+    /// # Panics
+    /// If the factors are not `P × rows` and `P × cols` (a broken caller
+    /// invariant).
+    pub fn prepare(&mut self, x: &[f32], delta: &[f32], rows: usize, cols: usize, scale_us: f32) {
+        let p = x.len() / rows.max(1);
+        assert!(
+            p > 0 && x.len() == p * rows && delta.len() == p * cols,
+            "factors are not P × {rows} and P × {cols}"
+        );
+        (self.p, self.rows, self.cols) = (p, rows, cols);
+        transpose(x, rows, p, scale_us, &mut self.u);
+        transpose(delta, cols, p, 1.0, &mut self.v);
+        supports(&self.u, p, &mut self.row_masks);
+        supports(&self.v, p, &mut self.col_masks);
+        let margin = 1.0 + (p as f64 + 16.0) * f64::from(f32::EPSILON);
+        bounds(&self.u, p, margin, &mut self.k);
+        bounds(&self.v, p, 1.0, &mut self.b);
+    }
+}
+
+/// Reused working memory of [`sample_eapu_rank_p`] (no allocation once
+/// grown).
+#[derive(Clone, Debug, Default)]
+pub struct RankPScratch {
+    /// The tile's distinct row and column masks with their line counts.
+    order: Vec<u32>,
+    row_groups: Vec<(u32, u64)>,
+    col_groups: Vec<(u32, u64)>,
+    /// The blocked sampler's working memory.
+    class: Vec<u8>,
+    rows: Vec<u32>,
+    cols: Vec<u32>,
+    sort: SortScratch,
+}
+
+/// The work of one [`sample_eapu_rank_p`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RankPStats {
+    /// The blocked sampler's draws.
+    pub blocked: BlockedStats,
+    /// The random decisions EaPU's dense rule makes on the tile (module
+    /// doc).
+    pub random_decisions: u64,
+}
+
+/// EaPU's decisions for `block` of the rank-P request laid out in `f`, in
+/// the distribution of EaPU's dense rule (module doc); each written cell
+/// of the block is appended to `out` as (row-major index within the
+/// block, ΔG µS), in index order. Draws only from `rng`.
+///
+/// # Panics
+/// If the block leaves the matrix (a broken caller invariant).
+pub fn sample_eapu_rank_p(
+    f: &RankPFactors,
+    block: TileBlock,
+    threshold_us: f32,
+    rng: &mut Rng,
+    scratch: &mut RankPScratch,
+    out: &mut Vec<(u32, f32)>,
+) -> RankPStats {
+    assert!(block.row0 + block.rows <= f.rows && block.col0 + block.cols <= f.cols);
+    let p = f.p;
+    let words = p.div_ceil(64);
+    let rs = block.row0..block.row0 + block.rows;
+    let cs = block.col0..block.col0 + block.cols;
+    let u = &f.u[rs.start * p..rs.end * p];
+    let v = &f.v[cs.start * p..cs.end * p];
+    let s = scratch;
+    let zeros = disjoint_pairs(
+        &f.row_masks[rs.start * words..rs.end * words],
+        &f.col_masks[cs.start * words..cs.end * words],
+        words,
+        s,
+    );
+    let lines = Lines {
+        class: &mut s.class,
+        rows: &mut s.rows,
+        cols: &mut s.cols,
+        sort: &mut s.sort,
+    };
+    let request = |i: usize, j: usize| dot(&u[i * p..(i + 1) * p], &v[j * p..(j + 1) * p]);
+    let blocked = sample_blocked(&f.k[rs], &f.b[cs], request, threshold_us, rng, lines, out);
+    RankPStats {
+        blocked,
+        random_decisions: (block.rows * block.cols) as u64 - blocked.at_or_above - zeros,
+    }
+}
+
+/// `out[l·p + q] = scale · f[q·n + l]` for the `n` lines of `f` (`p × n`):
+/// each line's `p` terms contiguous.
+fn transpose(f: &[f32], n: usize, p: usize, scale: f32, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(n * p, 0.0);
+    for (q, src) in f.chunks_exact(n).enumerate() {
+        for (l, &x) in src.iter().enumerate() {
+            out[l * p + q] = scale * x;
+        }
+    }
+}
+
+/// Each line's support mask (bit `q` of word `q / 64` set where term `q`
+/// is non-zero; NaN counts as non-zero, as the dense rule draws for it).
+fn supports(terms: &[f32], p: usize, masks: &mut Vec<u64>) {
+    let words = p.div_ceil(64);
+    masks.clear();
+    masks.resize(terms.len() / p * words, 0);
+    for (line, m) in terms.chunks_exact(p).zip(masks.chunks_exact_mut(words)) {
+        for (q, &t) in line.iter().enumerate() {
+            m[q / 64] |= u64::from(t != 0.0) << (q % 64);
+        }
+    }
+}
+
+/// Each line's Euclidean norm (in f64) times `margin`, rounded to f32;
+/// infinite where the norm is not finite (so its cells are decided one by
+/// one, as the dense rule decides them).
+fn bounds(terms: &[f32], p: usize, margin: f64, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(terms.chunks_exact(p).map(|line| {
+        let n = line
+            .iter()
+            .map(|&t| f64::from(t) * f64::from(t))
+            .sum::<f64>()
+            .sqrt()
+            * margin;
+        // Rounded up, so the margin is not lost to the conversion.
+        let f = n as f32;
+        if !n.is_finite() {
+            f32::INFINITY
+        } else if f64::from(f) < n {
+            f.next_up()
+        } else {
+            f
+        }
+    }));
+}
+
+/// The cells whose row and column supports share no term (their requests
+/// are exactly 0): the rows and the columns grouped by distinct mask, and
+/// the disjoint pairs of groups counted.
+fn disjoint_pairs(rows: &[u64], cols: &[u64], words: usize, s: &mut RankPScratch) -> u64 {
+    group(rows, words, &mut s.order, &mut s.row_groups);
+    group(cols, words, &mut s.order, &mut s.col_groups);
+    let mut zeros = 0;
+    for &(r, nr) in &s.row_groups {
+        let mr = &rows[r as usize * words..][..words];
+        for &(c, nc) in &s.col_groups {
+            let mc = &cols[c as usize * words..][..words];
+            if mr.iter().zip(mc).all(|(a, b)| a & b == 0) {
+                zeros += nr * nc;
+            }
+        }
+    }
+    zeros
+}
+
+/// The distinct masks of `masks` (`words` per line) as (a line holding
+/// it, how many lines do).
+fn group(masks: &[u64], words: usize, order: &mut Vec<u32>, out: &mut Vec<(u32, u64)>) {
+    let n = masks.len() / words;
+    let mask = |l: u32| &masks[l as usize * words..(l as usize + 1) * words];
+    order.clear();
+    order.extend(0..n as u32);
+    order.sort_unstable_by(|&a, &b| mask(a).cmp(mask(b)));
+    out.clear();
+    for &l in order.iter() {
+        match out.last_mut() {
+            Some((first, count)) if mask(*first) == mask(l) => *count += 1,
+            _ => out.push((l, 1)),
+        }
+    }
+}
+
+/// `Σ_q u_q v_q` in f32 as eight interleaved partial sums (lane `q mod 8`,
+/// each in `q` order), added pairwise, then the terms past the last whole
+/// eight in order: a fixed order, so the same bits on every machine.
+#[inline]
+pub(crate) fn dot(u: &[f32], v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
+    let (ur, vr) = (uc.remainder(), vc.remainder());
+    for (a, b) in uc.zip(vc) {
+        for l in 0..8 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (&a, &b) in ur.iter().zip(vr) {
+        s += a * b;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forming::tests::binomial_check;
+    use aimsim_core::stream;
+    use rand::Rng as _;
+
+    /// The dense requests of a block, summed as [`dot`] sums them.
+    fn requests(x: &[f32], delta: &[f32], p: usize, scale: f32) -> Vec<f32> {
+        let (rows, cols) = (x.len() / p, delta.len() / p);
+        let mut r = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            let u: Vec<f32> = (0..p).map(|q| scale * x[q * rows + i]).collect();
+            for j in 0..cols {
+                let v: Vec<f32> = (0..p).map(|q| delta[q * cols + j]).collect();
+                r.push(dot(&u, &v));
+            }
+        }
+        r
+    }
+
+    fn whole(rows: usize, cols: usize) -> TileBlock {
+        TileBlock {
+            row0: 0,
+            col0: 0,
+            rows,
+            cols,
+        }
+    }
+
+    #[test]
+    fn dot_sums_in_its_fixed_order() {
+        let u: Vec<f32> = (0..19).map(|q| 1.0 + q as f32 * 0.37).collect();
+        let v: Vec<f32> = (0..19).map(|q| (q as f32 * 0.71).sin()).collect();
+        let mut acc = [0.0f32; 8];
+        for q in 0..16 {
+            acc[q % 8] += u[q] * v[q];
+        }
+        let mut want =
+            ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        for q in 16..19 {
+            want += u[q] * v[q];
+        }
+        assert_eq!(dot(&u, &v).to_bits(), want.to_bits());
+        assert_eq!(
+            dot(&u[..3], &v[..3]),
+            (u[0] * v[0] + u[1] * v[1]) + u[2] * v[2]
+        );
+    }
+
+    /// Every cell is written with the dense rule's probability, at or
+    /// above threshold with its own request: a chi-square test over the
+    /// cells (40 000 draws; the bound is the 99.9 % quantile, fixed seed).
+    #[test]
+    fn rank_p_sampler_has_the_dense_rules_distribution() {
+        let (rows, cols, p) = (9, 11, 5);
+        let mut gen = stream(5, "factors");
+        let x: Vec<f32> = (0..p * rows)
+            .map(|k| {
+                if k % 7 == 3 {
+                    0.0
+                } else {
+                    gen.random_range(-1.0f32..1.0)
+                }
+            })
+            .collect();
+        let mut delta: Vec<f32> = (0..p * cols)
+            .map(|k| {
+                if k % 5 == 1 {
+                    0.0
+                } else {
+                    gen.random_range(-0.02f32..0.02)
+                }
+            })
+            .collect();
+        // One large error: requests at and above threshold.
+        delta[3] = 0.9;
+        let (scale, th) = (-2.0f32, 1.0f32);
+        let req = requests(&x, &delta, p, scale);
+        let prob: Vec<f64> = req
+            .iter()
+            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
+            .collect();
+        assert!(prob.contains(&1.0), "some requests above threshold");
+        assert!(prob.iter().any(|&q| q > 0.0 && q < 0.01));
+        let n = 40_000u32;
+        let mut counts = vec![0u32; rows * cols];
+        let mut rng = stream(12, "rank p");
+        let mut scratch = RankPScratch::default();
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.clear();
+            let mut f = RankPFactors::default();
+            f.prepare(&x, &delta, rows, cols, scale);
+            let st =
+                sample_eapu_rank_p(&f, whole(rows, cols), th, &mut rng, &mut scratch, &mut out);
+            assert_eq!(st.blocked.writes, out.len() as u64);
+            assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "index order");
+            for &(idx, d) in &out {
+                let r = req[idx as usize];
+                let want = if r.abs() >= th { r } else { th.copysign(r) };
+                assert_eq!(d, want, "{d} for {r}");
+                counts[idx as usize] += 1;
+            }
+        }
+        let (chi2, df, quantile) = binomial_check("rank p", &prob, &counts, n);
+        assert!(
+            chi2 < quantile,
+            "chi-square {chi2} over {df} cells, bound {quantile}"
+        );
+    }
+
+    /// The random count equals the dense rule's, counted cell by cell, over
+    /// random shapes, supports (zero rows, columns and terms) and scales;
+    /// and a block of a larger matrix decides on its own requests.
+    #[test]
+    fn rank_p_random_count_is_the_dense_rules() {
+        let mut gen = stream(9, "shapes");
+        let mut scratch = RankPScratch::default();
+        let mut out = Vec::new();
+        for trial in 0..300 {
+            let rows = gen.random_range(1..12);
+            let cols = gen.random_range(1..12);
+            let p = [1, 2, 3, 8, 17, 64, 65, 130][trial % 8];
+            let zero = gen.random_range(0.0f64..0.9);
+            let mut f = |n: usize, s: f32| -> Vec<f32> {
+                (0..n)
+                    .map(|_| {
+                        if gen.random_bool(zero) {
+                            0.0
+                        } else {
+                            gen.random_range(-s..s)
+                        }
+                    })
+                    .collect()
+            };
+            let x = f(p * rows, 1.0);
+            let delta = f(p * cols, 0.05);
+            let th = gen.random_range(0.01f32..0.5);
+            let scale = -1.0;
+            let req = requests(&x, &delta, p, scale);
+            let terms = |k: usize| {
+                let (i, j) = (k / cols, k % cols);
+                (0..p).any(|q| x[q * rows + i] != 0.0 && delta[q * cols + j] != 0.0)
+            };
+            let want = (0..rows * cols)
+                .filter(|&k| req[k].abs() < th && terms(k))
+                .count() as u64;
+            out.clear();
+            let mut rng = stream(trial as u64, "draws");
+            let mut f = RankPFactors::default();
+            f.prepare(&x, &delta, rows, cols, scale);
+            let st =
+                sample_eapu_rank_p(&f, whole(rows, cols), th, &mut rng, &mut scratch, &mut out);
+            assert_eq!(
+                st.random_decisions, want,
+                "trial {trial}: {rows} × {cols}, P {p}"
+            );
+            for &(idx, d) in &out {
+                let r = req[idx as usize];
+                assert!(r != 0.0 && (d == r || d == th.copysign(r)), "{d} for {r}");
+            }
+        }
+        // A block: rows 1..3, column 2 of a 4 × 3 matrix, P = 2.
+        let x = [1.0f32, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5];
+        let delta = [0.0f32, 0.0, 1.0, 0.0, 0.0, -3.0];
+        let block = TileBlock {
+            row0: 1,
+            col0: 2,
+            rows: 2,
+            cols: 1,
+        };
+        out.clear();
+        let mut f = RankPFactors::default();
+        f.prepare(&x, &delta, 4, 3, 1.0);
+        let st = sample_eapu_rank_p(&f, block, 0.1, &mut stream(1, "t"), &mut scratch, &mut out);
+        // Requests 2·1 + 0.5·(−3) = 0.5 and 3·1 + 0.5·(−3) = 1.5, both
+        // above ΔG_th: written as requested.
+        assert_eq!(out, [(0, 0.5), (1, 1.5)]);
+        assert_eq!(st.random_decisions, 0);
+        // Terms that cancel: 1·1 + 1·(−1) = 0 is never written, but drawn
+        // for (its factors share a non-zero term); 1·0 + 0·5 = 0 is not.
+        let mut f = RankPFactors::default();
+        f.prepare(&[1.0, 1.0, 1.0, 0.0], &[1.0, 0.0, -1.0, 5.0], 2, 2, 1.0);
+        out.clear();
+        let st = sample_eapu_rank_p(
+            &f,
+            whole(2, 2),
+            10.0,
+            &mut stream(2, "t"),
+            &mut scratch,
+            &mut out,
+        );
+        // Requests: (0,0) 0, (0,1) 5, (1,0) 1, (1,1) 0 (disjoint terms).
+        assert!(out.iter().all(|&(k, _)| k == 1 || k == 2));
+        assert_eq!(st.random_decisions, 3);
+    }
+}
