@@ -58,6 +58,8 @@ pub struct RankPFactors {
     /// term `q` is non-zero), `⌈P/64⌉` words per line.
     row_masks: Vec<u64>,
     col_masks: Vec<u64>,
+    /// Each line's sum of squared terms, f64 (working memory).
+    squares: Vec<f64>,
 }
 
 impl RankPFactors {
@@ -75,13 +77,28 @@ impl RankPFactors {
             "factors are not P × {rows} and P × {cols}"
         );
         (self.p, self.rows, self.cols) = (p, rows, cols);
-        transpose(x, rows, p, scale_us, &mut self.u);
-        transpose(delta, cols, p, 1.0, &mut self.v);
-        supports(&self.u, p, &mut self.row_masks);
-        supports(&self.v, p, &mut self.col_masks);
         let margin = 1.0 + (p as f64 + 16.0) * f64::from(f32::EPSILON);
-        bounds(&self.u, p, margin, &mut self.k);
-        bounds(&self.v, p, 1.0, &mut self.b);
+        let sq = &mut self.squares;
+        lay_out(
+            x,
+            p,
+            scale_us,
+            margin,
+            &mut self.u,
+            &mut self.k,
+            &mut self.row_masks,
+            sq,
+        );
+        lay_out(
+            delta,
+            p,
+            1.0,
+            1.0,
+            &mut self.v,
+            &mut self.b,
+            &mut self.col_masks,
+            sq,
+        );
     }
 }
 
@@ -153,43 +170,45 @@ pub fn sample_eapu_rank_p(
     }
 }
 
-/// `out[l·p + q] = scale · f[q·n + l]` for the `n` lines of `f` (`p × n`):
-/// each line's `p` terms contiguous.
-fn transpose(f: &[f32], n: usize, p: usize, scale: f32, out: &mut Vec<f32>) {
-    out.clear();
-    out.resize(n * p, 0.0);
-    for (q, src) in f.chunks_exact(n).enumerate() {
-        for (l, &x) in src.iter().enumerate() {
-            out[l * p + q] = scale * x;
-        }
-    }
-}
-
-/// Each line's support mask (bit `q` of word `q / 64` set where term `q`
-/// is non-zero; NaN counts as non-zero, as the dense rule draws for it).
-fn supports(terms: &[f32], p: usize, masks: &mut Vec<u64>) {
+/// Lays out the `n` lines of `f` (`p × n`, term-major) in one pass over
+/// it: `terms[l·p + q] = scale · f[q·n + l]` (each line's terms
+/// contiguous); `masks` the lines' supports (bit `q mod 64` of word `q /
+/// 64` set where term `q` is non-zero; NaN counts as non-zero, as the
+/// dense rule draws for it); `bound[l]` the line's Euclidean norm (summed
+/// in f64 in `q` order, in `squares`) times `margin`, rounded up to f32,
+/// infinite where it is not finite (so its cells are decided one by one,
+/// as the dense rule decides them).
+#[allow(clippy::too_many_arguments)]
+fn lay_out(
+    f: &[f32],
+    p: usize,
+    scale: f32,
+    margin: f64,
+    terms: &mut Vec<f32>,
+    bound: &mut Vec<f32>,
+    masks: &mut Vec<u64>,
+    squares: &mut Vec<f64>,
+) {
+    let n = f.len() / p;
     let words = p.div_ceil(64);
+    terms.clear();
+    terms.resize(n * p, 0.0);
     masks.clear();
-    masks.resize(terms.len() / p * words, 0);
-    for (line, m) in terms.chunks_exact(p).zip(masks.chunks_exact_mut(words)) {
-        for (q, &t) in line.iter().enumerate() {
-            m[q / 64] |= u64::from(t != 0.0) << (q % 64);
+    masks.resize(n * words, 0);
+    squares.clear();
+    squares.resize(n, 0.0);
+    for (q, src) in f.chunks_exact(n).enumerate() {
+        let (w, bit) = (q / 64, q % 64);
+        for (l, (&x, sq)) in src.iter().zip(squares.iter_mut()).enumerate() {
+            let t = scale * x;
+            terms[l * p + q] = t;
+            *sq += f64::from(t) * f64::from(t);
+            masks[l * words + w] |= u64::from(t != 0.0) << bit;
         }
     }
-}
-
-/// Each line's Euclidean norm (in f64) times `margin`, rounded to f32;
-/// infinite where the norm is not finite (so its cells are decided one by
-/// one, as the dense rule decides them).
-fn bounds(terms: &[f32], p: usize, margin: f64, out: &mut Vec<f32>) {
-    out.clear();
-    out.extend(terms.chunks_exact(p).map(|line| {
-        let n = line
-            .iter()
-            .map(|&t| f64::from(t) * f64::from(t))
-            .sum::<f64>()
-            .sqrt()
-            * margin;
+    bound.clear();
+    bound.extend(squares.iter().map(|&sq| {
+        let n = sq.sqrt() * margin;
         // Rounded up, so the margin is not lost to the conversion.
         let f = n as f32;
         if !n.is_finite() {
