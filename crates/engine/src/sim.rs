@@ -211,6 +211,28 @@ impl ChipSim {
             .map_or(1, rayon::ThreadPool::current_num_threads)
     }
 
+    /// Runs `f` on `data` split into consecutive chunks, in parallel on
+    /// the chip's thread pool when it has one and `data` holds at least
+    /// `PAR_MIN` values (else on this thread, in one call): for the
+    /// caller's element-wise arithmetic (a layer's activation over a
+    /// batch), whose bits do not depend on how it is split. Free of cost
+    /// and randomness.
+    pub fn par_chunks(&self, data: &mut [f32], f: impl Fn(&mut [f32]) + Sync) {
+        /// Below this many values a pool dispatch costs more than it saves.
+        const PAR_MIN: usize = 4096;
+        match self.pool.as_ref() {
+            Some(pool) if data.len() >= PAR_MIN => {
+                let n = pool.current_num_threads();
+                let chunk = data.len().div_ceil(n);
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    data.par_chunks_mut(chunk).for_each(&f);
+                });
+            }
+            _ => f(data),
+        }
+    }
+
     /// Switches to the fixed-step reference (before anything runs).
     pub fn set_time_mode(&mut self, mode: TimeMode) {
         self.mode = mode;

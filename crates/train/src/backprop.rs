@@ -251,7 +251,7 @@ impl Backprop {
                         o.copy_from_slice(&w.bias);
                     }
                     chip.mvm_batch(w.matrix, x, out)?;
-                    activation.apply(out);
+                    chip.par_chunks(out, |c| activation.apply(c));
                     chip.charge_digital("activation", out.len() as u64, act_pj);
                 }
                 LayerKind::Conv2d {
@@ -276,7 +276,7 @@ impl Backprop {
                     for (yb, ob) in ys.chunks_exact(p * w.cols).zip(out.chunks_exact_mut(n_out)) {
                         pc_to_chw(yb, w.cols, p, ob);
                     }
-                    activation.apply(out);
+                    chip.par_chunks(out, |c| activation.apply(c));
                     chip.charge_digital("activation", out.len() as u64, act_pj);
                 }
                 LayerKind::Pool { kind, size } => {
