@@ -389,6 +389,51 @@ mod tests {
         );
     }
 
+    /// A convolution-like request (P = 576 terms, ReLU-sparse inputs,
+    /// errors of both signs, a 32 × 48 tile): the mean number of writes
+    /// over 2,000 draws is the dense rule's expectation `Σ min(1,
+    /// |ΔG|/ΔG_th)` within 4 standard errors (fixed seeds).
+    #[test]
+    fn rank_p_sampler_writes_the_expected_number_on_a_wide_request() {
+        let (rows, cols, p) = (32, 48, 576);
+        let mut gen = stream(21, "conv");
+        let x: Vec<f32> = (0..p * rows)
+            .map(|_| gen.random_range(-1.0f32..1.0).max(0.0))
+            .collect();
+        let delta: Vec<f32> = (0..p * cols)
+            .map(|_| {
+                if gen.random_bool(0.5) {
+                    0.0
+                } else {
+                    gen.random_range(-1e-3f32..1e-3)
+                }
+            })
+            .collect();
+        let (scale, th) = (-0.5f32, 2e-2f32);
+        let req = requests(&x, &delta, p, scale);
+        let prob: Vec<f64> = req
+            .iter()
+            .map(|r| (f64::from(r.abs()) / f64::from(th)).min(1.0))
+            .collect();
+        let mean: f64 = prob.iter().sum();
+        let var: f64 = prob.iter().map(|q| q * (1.0 - q)).sum();
+        assert!(mean > 20.0 && mean < 0.5 * (rows * cols) as f64, "{mean}");
+        let mut f = RankPFactors::default();
+        f.prepare(&x, &delta, rows, cols, scale);
+        let (mut scratch, mut out) = (RankPScratch::default(), Vec::new());
+        let mut rng = stream(22, "draws");
+        let n = 2_000;
+        let mut total = 0u64;
+        for _ in 0..n {
+            out.clear();
+            sample_eapu_rank_p(&f, whole(rows, cols), th, &mut rng, &mut scratch, &mut out);
+            total += out.len() as u64;
+        }
+        let got = total as f64 / f64::from(n);
+        let se = (var / f64::from(n)).sqrt();
+        assert!((got - mean).abs() < 4.0 * se, "mean writes {got}, expected {mean} ± {se}");
+    }
+
     /// The random count equals the dense rule's, counted cell by cell, over
     /// random shapes, supports (zero rows, columns and terms) and scales;
     /// and a block of a larger matrix decides on its own requests.
