@@ -197,15 +197,25 @@ fn lay_out(
     masks.resize(n * words, 0);
     squares.clear();
     squares.resize(n, 0.0);
+    // Norms and supports: a pass over each term's `n` values, contiguous
+    // and independent across the lines (vectorised).
     for (q, src) in f.chunks_exact(n).enumerate() {
         let (w, bit) = (q / 64, q % 64);
-        for (l, (&x, sq)) in src.iter().zip(squares.iter_mut()).enumerate() {
-            let t = scale * x;
-            terms[l * p + q] = t;
-            *sq += f64::from(t) * f64::from(t);
-            masks[l * words + w] |= u64::from(t != 0.0) << bit;
+        if words == 1 {
+            for ((sq, m), &x) in squares.iter_mut().zip(masks.iter_mut()).zip(src) {
+                let t = scale * x;
+                *sq += f64::from(t) * f64::from(t);
+                *m |= u64::from(t != 0.0) << bit;
+            }
+        } else {
+            for (l, (sq, &x)) in squares.iter_mut().zip(src).enumerate() {
+                let t = scale * x;
+                *sq += f64::from(t) * f64::from(t);
+                masks[l * words + w] |= u64::from(t != 0.0) << bit;
+            }
         }
     }
+    transpose(f, n, p, scale, terms);
     bound.clear();
     bound.extend(squares.iter().map(|&sq| {
         let n = sq.sqrt() * margin;
@@ -219,6 +229,39 @@ fn lay_out(
             f
         }
     }));
+}
+
+/// `terms[l·p + q] = scale · f[q·n + l]` for the `n` lines of `f` (`p × n`):
+/// in blocks of 8 lines × 8 terms (eight runs of eight values read, eight
+/// written), the lines and terms past the last whole eight one by one.
+fn transpose(f: &[f32], n: usize, p: usize, scale: f32, terms: &mut [f32]) {
+    const B: usize = 8;
+    let (nb, pb) = (n / B * B, p / B * B);
+    for l0 in (0..nb).step_by(B) {
+        for q0 in (0..pb).step_by(B) {
+            let mut block = [[0.0f32; B]; B];
+            for (dq, src) in f[q0 * n..].chunks_exact(n).take(B).enumerate() {
+                let src: &[f32; B] = src[l0..l0 + B].try_into().expect("eight values");
+                for (dl, &x) in src.iter().enumerate() {
+                    block[dl][dq] = scale * x;
+                }
+            }
+            for (dl, row) in block.iter().enumerate() {
+                let at = (l0 + dl) * p + q0;
+                terms[at..at + B].copy_from_slice(row);
+            }
+        }
+        for q in pb..p {
+            for l in l0..l0 + B {
+                terms[l * p + q] = scale * f[q * n + l];
+            }
+        }
+    }
+    for l in nb..n {
+        for q in 0..p {
+            terms[l * p + q] = scale * f[q * n + l];
+        }
+    }
 }
 
 /// The cells whose row and column supports share no term (their requests
@@ -431,7 +474,10 @@ mod tests {
         }
         let got = total as f64 / f64::from(n);
         let se = (var / f64::from(n)).sqrt();
-        assert!((got - mean).abs() < 4.0 * se, "mean writes {got}, expected {mean} ± {se}");
+        assert!(
+            (got - mean).abs() < 4.0 * se,
+            "mean writes {got}, expected {mean} ± {se}"
+        );
     }
 
     /// The random count equals the dense rule's, counted cell by cell, over

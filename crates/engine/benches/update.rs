@@ -11,6 +11,13 @@
 //! with the writes, not the cells. Throughput is in cells (weights) of the
 //! matrix per second; figures are recorded in `docs/performance.md`.
 //!
+//! A second group, `update_rank32_eapu_fixed_writes`, does the same for a
+//! rank-32 request (a mini-batch of 32: `x_pi = ±0.5`, `δ_pj = ±0.3 · 256
+//! / cols · u_j / (8√32)`, the signs from a fixed hash), drawn
+//! by the rank-P sampler: again the columns double at a fixed expected
+//! number of writes; the layout of the factors (`32 · (rows + cols)`
+//! values) is the part that grows with the columns.
+//!
 //! Run: `cargo bench -p aimsim-engine --bench update`
 
 use aimsim_controller::UpdateRequest;
@@ -24,18 +31,64 @@ use std::time::Duration;
 const ROWS: usize = 64;
 const LR: f32 = 0.01;
 
+/// A value in [0, 1) from a fixed hash of `k` (SplitMix64's finaliser;
+/// bench inputs only).
+fn unit(k: usize) -> f32 {
+    let mut z = (k as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) >> 40) as f32 / 16_777_216.0
+}
+
 fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("update_rank1_eapu_fixed_writes");
+    for rank in [1usize, 32] {
+        group(c, rank);
+    }
+}
+
+/// One group: the update of a rank-`rank` request as the columns double.
+fn group(c: &mut Criterion, rank: usize) {
+    let mut g = c.benchmark_group(format!("update_rank{rank}_eapu_fixed_writes"));
     g.sample_size(20)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    let x = vec![0.5f32; ROWS];
+    let x: Vec<f32> = (0..rank * ROWS)
+        .map(|k| {
+            if rank == 1 || unit(k + 11) < 0.5 {
+                0.5
+            } else {
+                -0.5
+            }
+        })
+        .collect();
     for cols in [256usize, 512, 1024, 2048] {
-        let delta: Vec<f32> = (0..cols)
-            .map(|j| {
+        // Rank 1: the same δ as before this group had a rank-32 sibling.
+        // Rank 32: the sum of 32 terms of random signs is ~√32 times one
+        // term; the terms are scaled down by 8√32, for about 1/8 of the
+        // rank-1 group's writes (a mini-batch's sparser update).
+        let shrink = if rank == 1 {
+            1.0
+        } else {
+            8.0 * (rank as f32).sqrt()
+        };
+        let delta: Vec<f32> = (0..rank * cols)
+            .map(|k| {
+                let j = k % cols;
                 let u = 0.5 + (j as f32 * 0.618_034).fract();
-                let sign = if j % 2 == 0 { 1.0 } else { -1.0 };
-                sign * 0.3 * 256.0 / cols as f32 * u
+                let sign = if rank == 1 {
+                    if j % 2 == 0 {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                } else if unit(k) < 0.5 {
+                    1.0
+                } else {
+                    -1.0
+                };
+                sign * 0.3 * 256.0 / cols as f32 * u / shrink
             })
             .collect();
         let o = overrides(&[
@@ -64,7 +117,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         eprintln!(
-            "{cols} columns: {:.0} cells written per update",
+            "rank {rank}, {cols} columns: {:.0} cells written per update",
             sim.writes().cell_writes as f64 / updates.max(1) as f64
         );
     }
