@@ -2,6 +2,7 @@
 
 use crate::mram::MramGroups;
 use crate::params::{asymptote, step_shape};
+use crate::wear::Wear;
 use crate::{kernel, DeviceModel, MramCells};
 use aimsim_core::{normal, Rng};
 use rand::Rng as _;
@@ -52,6 +53,9 @@ pub struct CellArray {
     /// What the reads need besides the cells, kept exact at every change
     /// of a cell ([`CellArray::store`]).
     caches: ReadCaches,
+    /// The wear summary, kept at every change of a pulse count
+    /// ([`CellArray::add_pulses`]).
+    wear: Wear,
 }
 
 /// The read caches of a [`CellArray`]: derived from the conductances, not
@@ -368,7 +372,9 @@ impl CellArray {
             relax: None,
             mram: None,
             caches: ReadCaches::deferred(rows, cols),
+            wear: Wear::default(),
         };
+        a.wear = Wear::new(&a.pulses, &a.endurance);
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
             a.mram = Some(Box::new(MramGroups::new(m, &mut a.g_us, rng)));
@@ -566,11 +572,35 @@ impl CellArray {
         if let Some(g) = self.mram.as_deref() {
             return g.failed();
         }
-        self.pulses
-            .iter()
-            .zip(&self.endurance)
-            .filter(|(p, e)| p >= e)
-            .count()
+        self.wear.failed() as usize
+    }
+
+    /// Adds `n` pulses to `cell`'s count (saturating): the one way a pulse
+    /// count changes, keeping the wear summary.
+    #[inline]
+    fn add_pulses(&mut self, cell: usize, n: u32) {
+        let old = self.pulses[cell];
+        let new = old.saturating_add(n);
+        self.pulses[cell] = new;
+        let e = self.endurance[cell];
+        self.wear.change(old, new, e, &self.pulses, &self.endurance);
+    }
+
+    /// Σ of the cells' pulse counts.
+    pub fn pulse_sum(&self) -> u64 {
+        self.wear.sum()
+    }
+
+    /// The largest pulse count of a cell.
+    pub fn pulse_max(&self) -> u32 {
+        self.wear.max()
+    }
+
+    /// The histogram of the cells' pulse counts (`pulse_max() + 1` bins),
+    /// or `None` when a count reaches [`HIST_CAP`](crate::wear::HIST_CAP)
+    /// (4096): `histogram[p]` cells have `p` pulses.
+    pub fn pulse_histogram(&self) -> Option<&[u32]> {
+        self.wear.histogram()
     }
 
     /// Sets the initial weights: both cells of a pair placed symmetrically
@@ -653,8 +683,8 @@ impl CellArray {
             start,
             rng,
         );
-        self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
         let after = g.g_us(m, cell);
+        self.add_pulses(cell, pulses);
         self.store(cell, after);
         (
             ProgramOutcome {
@@ -687,22 +717,9 @@ impl CellArray {
         if let (Some(m), Some(g)) = (&model.mram, self.mram.as_deref()) {
             return g.steps_to_first_failure(m, steps);
         }
-        // Branch-free over the cells (a cell that was never written or has
-        // failed contributes +∞), so the loop vectorises.
-        let steps = steps as f64;
-        self.pulses
-            .iter()
-            .zip(&self.endurance)
-            .map(|(&p, &e)| {
-                let rate = f64::from(p) / steps;
-                let left = f64::from(e.wrapping_sub(p)) / rate;
-                if p > 0 && p < e {
-                    left
-                } else {
-                    f64::INFINITY
-                }
-            })
-            .fold(f64::INFINITY, f64::min)
+        // From the wear summary: `min (e − p)/(p/steps)` over the live
+        // written cells, the bits of a pass over them (crate::wear).
+        self.wear.steps_to_first_failure(steps)
     }
 
     /// Writes the weights `(G⁺ − G⁻)/r_wg` into `out` (row-major).
@@ -990,7 +1007,7 @@ impl CellArray {
         let step = p.mean_step_us(pol, before).max(f32::MIN_POSITIVE);
         let pulses = ((dg_us.abs() / step).ceil().min(u32::MAX as f32) as u32).max(1);
         let alive = !self.is_failed(cell);
-        self.pulses[cell] = self.pulses[cell].saturating_add(pulses);
+        self.add_pulses(cell, pulses);
         let after = if alive {
             let z = normal::standard_normal_f32(rng);
             (before + dg_us + model.write_noise_us * z).clamp(p.g_min_us, p.g_max_us)
@@ -1041,7 +1058,7 @@ impl CellArray {
             let z = normal::standard_normal_f32(rng);
             g = (g + sign * step + sigma * z).clamp(p.g_min_us, p.g_max_us);
         }
-        self.pulses[cell] = self.pulses[cell].saturating_add(n);
+        self.add_pulses(cell, n);
         self.store(cell, g);
         self.record_write(cell);
         ProgramOutcome {
@@ -1601,6 +1618,7 @@ mod tests {
             let mut rng = stream(17, "p");
             let mut a = CellArray::new(&m, 1, 1, &mut rng);
             a.endurance[0] = life;
+            a.wear = Wear::new(&a.pulses, &a.endurance);
             a.pulse(&m, 0, Polarity::Set, life, &mut rng);
             prop_assert!(a.is_failed(0));
             let g = a.conductances_us()[0];

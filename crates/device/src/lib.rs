@@ -46,6 +46,7 @@ mod mram;
 mod mram_fit;
 mod params;
 mod synth;
+pub mod wear;
 
 pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, ProgramOutcome};
 pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport, FitStatus};

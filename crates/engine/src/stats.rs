@@ -226,18 +226,34 @@ impl ChipSim {
         let mut max = 0u32;
         let mut failed = 0u64;
         let mut steps_left = f64::INFINITY;
+        // From each array's wear summary (kept at every write): no pass over
+        // the cells, except for the percentile when a count is past the
+        // summary's histogram.
+        let mut hist: Option<Vec<u64>> = Some(Vec::new());
         for c in arrays() {
             n += c.cells();
             failed += c.failed_cells() as u64;
-            sum += c.pulses().iter().map(|&p| u64::from(p)).sum::<u64>();
-            max = max.max(c.pulses().iter().copied().max().unwrap_or(0));
+            sum += c.pulse_sum();
+            max = max.max(c.pulse_max());
             steps_left = steps_left.min(c.steps_to_first_failure(self.device(), step));
+            match (hist.as_mut(), c.pulse_histogram()) {
+                (Some(h), Some(ch)) => {
+                    if h.len() < ch.len() {
+                        h.resize(ch.len(), 0);
+                    }
+                    h.iter_mut().zip(ch).for_each(|(a, &b)| *a += u64::from(b));
+                }
+                _ => hist = None,
+            }
         }
         let (mean, p99, max) = if n == 0 {
             (0.0, 0, 0)
         } else {
             let k = (((n as f64) * 0.99).ceil() as usize).clamp(1, n) - 1;
-            let p99 = kth_smallest(|| arrays().map(|c| c.pulses()), k, max);
+            let p99 = match hist {
+                Some(h) => kth_in_histogram(&h, k as u64).0,
+                None => kth_smallest(|| arrays().map(|c| c.pulses()), k, max),
+            };
             (sum as f64 / n as f64, p99, max)
         };
         LifetimeRow {
@@ -282,6 +298,21 @@ impl ChipSim {
     }
 }
 
+/// The bin holding the `k`-th smallest value (from 0) of a histogram, and
+/// `k`'s rank within the bin.
+///
+/// # Panics
+/// If the histogram counts `k` values or fewer (a broken caller invariant).
+fn kth_in_histogram(hist: &[u64], mut k: u64) -> (u32, u64) {
+    for (b, &n) in hist.iter().enumerate() {
+        if k < n {
+            return (b as u32, k);
+        }
+        k -= n;
+    }
+    panic!("rank beyond the values counted");
+}
+
 /// The `k`-th smallest (from 0) of the values of `slices` taken together,
 /// all at most `max`, without copying them (memory stays independent of
 /// the cell count): values below 2^16 are counted in one histogram of
@@ -294,15 +325,7 @@ fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(
     k: usize,
     max: u32,
 ) -> u32 {
-    let find = |hist: &[u64], mut k: u64| -> (u32, u64) {
-        for (b, &n) in hist.iter().enumerate() {
-            if k < n {
-                return (b as u32, k);
-            }
-            k -= n;
-        }
-        panic!("rank beyond the values counted");
-    };
+    let find = kth_in_histogram;
     if max < 1 << 16 {
         let mut hist = vec![0u64; max as usize + 1];
         for s in slices() {

@@ -1,0 +1,298 @@
+//! The wear of an array's cells, kept up to date at every change of a
+//! pulse count, so that a lifetime row (`ChipSim::lifetime`: the mean,
+//! 99th percentile and largest pulse count, the failed cells and the
+//! projected steps to the first failure) costs the array's wear, not a
+//! pass over its cells.
+//!
+//! The projection is `min_c (e_c − p_c) / (p_c / s)` over the live written
+//! cells (`0 < p < e`, `s` steps so far), in f64 as the pass over the
+//! cells computed it. Each cell's `ρ = (e − p)/p` only falls as it is
+//! written, so the smallest `ρ` follows the writes exactly (compared as
+//! integers, `E₁P₂ < E₂P₁`), except when the cells holding it fail (then
+//! one pass over the cells finds it again). The f64 formula rounds twice,
+//! within `2⁻⁵¹` of `ρ·s`, so a cell whose `ρ` exceeds the smallest by
+//! more than a factor `1 + 2⁻⁴⁰` cannot hold the f64 minimum: the window
+//! of `(e − p, p)` pairs within that factor (with their cell counts) is
+//! kept, and the query evaluates the formula on those pairs only — the
+//! same bits as the pass.
+
+/// Bins of the pulse-count histogram (counts `0 … HIST_CAP − 1`); an
+/// array with a count beyond it has no histogram, and its percentile is
+/// found by a pass over the cells.
+pub const HIST_CAP: usize = 4096;
+
+/// A cell's `(e − p, p)`, live and written (`0 < p < e`).
+type Pair = (u32, u32);
+
+/// `ρ(a) < ρ(b)`, exactly.
+fn below(a: Pair, b: Pair) -> bool {
+    u64::from(a.0) * u64::from(b.1) < u64::from(b.0) * u64::from(a.1)
+}
+
+/// `ρ(a) ≤ ρ(best) · (1 + 2⁻⁴⁰)`, exactly.
+fn within(a: Pair, best: Pair) -> bool {
+    (u128::from(a.0) * u128::from(best.1)) << 40
+        <= u128::from(best.0) * u128::from(a.1) * ((1u128 << 40) + 1)
+}
+
+/// The live written pair of a cell with `p` pulses and endurance `e`.
+fn live(p: u32, e: u32) -> Option<Pair> {
+    (p > 0 && p < e).then(|| (e - p, p))
+}
+
+/// The wear summary of one array (module doc).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Wear {
+    sum: u64,
+    max: u32,
+    failed: u64,
+    /// `hist[p]`: cells with `p < HIST_CAP` pulses (`max + 1` bins while
+    /// `max < HIST_CAP`); `over`: cells with more.
+    hist: Vec<u32>,
+    over: u64,
+    /// The smallest `ρ` of the live written cells, and the pairs within
+    /// `1 + 2⁻⁴⁰` of it with their cell counts.
+    best: Option<Pair>,
+    window: Vec<(Pair, u32)>,
+}
+
+impl Wear {
+    /// The summary of cells with pulse counts `pulses` and endurances
+    /// `endurance`, by one pass.
+    pub(crate) fn new(pulses: &[u32], endurance: &[u32]) -> Wear {
+        let mut w = Wear::default();
+        for (&p, &e) in pulses.iter().zip(endurance) {
+            w.sum += u64::from(p);
+            w.max = w.max.max(p);
+            w.failed += u64::from(p >= e);
+        }
+        if (w.max as usize) < HIST_CAP {
+            w.hist = vec![0; w.max as usize + 1];
+        }
+        for &p in pulses {
+            w.count(p, 1);
+        }
+        w.find_best(pulses, endurance);
+        w
+    }
+
+    /// Adds `n` (±1) to the histogram's count of `p`.
+    fn count(&mut self, p: u32, n: i32) {
+        match self.hist.get_mut(p as usize) {
+            Some(c) => *c = c.wrapping_add_signed(n),
+            None => self.over = self.over.wrapping_add_signed(i64::from(n)),
+        }
+    }
+
+    /// The smallest `ρ` and its window, by a pass over the cells.
+    fn find_best(&mut self, pulses: &[u32], endurance: &[u32]) {
+        self.window.clear();
+        self.best = pulses
+            .iter()
+            .zip(endurance)
+            .filter_map(|(&p, &e)| live(p, e))
+            .reduce(|a, b| if below(b, a) { b } else { a });
+        if let Some(best) = self.best {
+            for (&p, &e) in pulses.iter().zip(endurance) {
+                if let Some(q) = live(p, e).filter(|&q| within(q, best)) {
+                    self.enter(q);
+                }
+            }
+        }
+    }
+
+    /// Counts one more cell at `q` in the window.
+    fn enter(&mut self, q: Pair) {
+        match self.window.iter_mut().find(|(r, _)| *r == q) {
+            Some((_, n)) => *n += 1,
+            None => self.window.push((q, 1)),
+        }
+    }
+
+    /// A cell of endurance `e` went from `old` to `new` pulses; `pulses`
+    /// and `endurance` are the array's counts after the change (for the
+    /// pass when the cells holding the smallest `ρ` fail).
+    #[inline]
+    pub(crate) fn change(&mut self, old: u32, new: u32, e: u32, pulses: &[u32], endurance: &[u32]) {
+        if new == old {
+            return;
+        }
+        self.sum += u64::from(new - old);
+        if new > self.max {
+            self.max = new;
+            if (new as usize) < HIST_CAP {
+                self.hist.resize(new as usize + 1, 0);
+            } else if !self.hist.is_empty() {
+                // Past the histogram: the percentile takes a pass.
+                self.over = self.hist.iter().map(|&c| u64::from(c)).sum();
+                self.hist = Vec::new();
+            }
+        }
+        self.count(old, -1);
+        self.count(new, 1);
+        self.failed += u64::from(old < e && new >= e);
+        // The new pair first: a cell that stays live only lowers its ρ, so
+        // the window never empties while it is in it; and a new pair
+        // outside the window leaves the old one (a larger ρ) outside too.
+        let mut old_may_be_in = true;
+        if let Some(q) = live(new, e) {
+            if self.best.is_none_or(|b| below(q, b)) {
+                self.best = Some(q);
+                self.window.retain(|&(r, _)| within(r, q));
+            }
+            if within(q, self.best.expect("set above")) {
+                self.enter(q);
+            } else {
+                old_may_be_in = false;
+            }
+        }
+        if let Some(q) = live(old, e).filter(|_| old_may_be_in) {
+            let best = self.best.expect("a live cell was counted");
+            if within(q, best) {
+                let at = self
+                    .window
+                    .iter()
+                    .position(|(r, _)| *r == q)
+                    .expect("a pair within the window is in it");
+                self.window[at].1 -= 1;
+                if self.window[at].1 == 0 {
+                    self.window.swap_remove(at);
+                    if q == best {
+                        match self.window.iter().map(|&(r, _)| r).reduce(|a, b| {
+                            if below(b, a) {
+                                b
+                            } else {
+                                a
+                            }
+                        }) {
+                            // Every other pair stays within the window of
+                            // a larger smallest ρ.
+                            Some(b) => self.best = Some(b),
+                            None => self.find_best(pulses, endurance),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Σ pulses.
+    pub(crate) fn sum(&self) -> u64 {
+        self.sum
+    }
+
+    /// The largest pulse count.
+    pub(crate) fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Cells with `p ≥ e` (worn out, or stuck from fabrication).
+    pub(crate) fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// The histogram of pulse counts (`max + 1` bins), or `None` when a
+    /// count reaches [`HIST_CAP`].
+    pub(crate) fn histogram(&self) -> Option<&[u32]> {
+        (self.over == 0).then_some(&self.hist[..])
+    }
+
+    /// `min (e − p) / (p / steps)` over the live written cells, ∞ for none
+    /// (module doc: the bits of the pass over every cell).
+    pub(crate) fn steps_to_first_failure(&self, steps: u64) -> f64 {
+        let steps = steps as f64;
+        self.window
+            .iter()
+            .map(|&((left, p), _)| f64::from(left) / (f64::from(p) / steps))
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aimsim_core::stream;
+    use rand::Rng as _;
+
+    /// The pass over every cell the summary stands for.
+    fn pass(pulses: &[u32], endurance: &[u32], steps: u64) -> (u64, u32, u64, f64) {
+        let s = steps as f64;
+        let left = pulses
+            .iter()
+            .zip(endurance)
+            .map(|(&p, &e)| {
+                let rate = f64::from(p) / s;
+                let left = f64::from(e.wrapping_sub(p)) / rate;
+                if p > 0 && p < e {
+                    left
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .fold(f64::INFINITY, f64::min);
+        (
+            pulses.iter().map(|&p| u64::from(p)).sum(),
+            pulses.iter().copied().max().unwrap_or(0),
+            pulses.iter().zip(endurance).filter(|(p, e)| p >= e).count() as u64,
+            left,
+        )
+    }
+
+    /// Random writes over arrays with stuck cells, ties (one endurance
+    /// for many cells), failures and counts past the histogram: after
+    /// every write the summary equals the pass, bit for bit.
+    #[test]
+    fn wear_follows_every_write_as_the_pass_would() {
+        let mut gen = stream(3, "wear");
+        for trial in 0..60 {
+            let n = gen.random_range(1..40);
+            let tied = trial % 3 == 0;
+            let endurance: Vec<u32> = (0..n)
+                .map(|_| match gen.random_range(0..10) {
+                    0 => 0,
+                    _ if tied => 60,
+                    _ => gen.random_range(1..200),
+                })
+                .collect();
+            let mut pulses = vec![0u32; n];
+            let mut w = Wear::new(&pulses, &endurance);
+            for step in 1..300u64 {
+                let cell = gen.random_range(0..n);
+                let add = if gen.random_bool(0.01) {
+                    gen.random_range(1..6000)
+                } else {
+                    gen.random_range(1..4)
+                };
+                let old = pulses[cell];
+                pulses[cell] = old.saturating_add(add);
+                w.change(old, pulses[cell], endurance[cell], &pulses, &endurance);
+                let (sum, max, failed, left) = pass(&pulses, &endurance, step);
+                assert_eq!((w.sum(), w.max(), w.failed()), (sum, max, failed));
+                assert_eq!(w.steps_to_first_failure(step).to_bits(), left.to_bits());
+                if let Some(h) = w.histogram() {
+                    for (p, &c) in h.iter().enumerate() {
+                        let want = pulses.iter().filter(|&&q| q as usize == p).count();
+                        assert_eq!(c as usize, want, "bin {p}");
+                    }
+                    assert!(pulses.iter().all(|&p| (p as usize) < h.len()));
+                } else {
+                    assert!(pulses.iter().any(|&p| p as usize >= HIST_CAP));
+                }
+            }
+            let fresh = Wear::new(&pulses, &endurance);
+            assert_eq!(fresh.best, w.best);
+        }
+    }
+
+    #[test]
+    fn pairs_compare_exactly() {
+        assert!(below((1, 3), (1, 2)));
+        assert!(!below((2, 4), (1, 2)));
+        assert!(within((2, 4), (1, 2)));
+        // Relative differences of 2^-30 and 2^-52: outside and inside.
+        assert!(!within(((1 << 30) + 1, 1 << 10), (1 << 30, 1 << 10)));
+        let b = (1 << 31, (1 << 31) - 1);
+        let a = ((1 << 31) - 1, (1 << 31) - 2);
+        assert!(below(b, a) && within(a, b) && !within(b, (1, 1)));
+    }
+}
