@@ -5,6 +5,7 @@ use crate::params::{asymptote, step_shape};
 use crate::{kernel, DeviceModel, MramCells};
 use aimsim_core::{normal, Rng};
 use rand::Rng as _;
+use std::borrow::Cow;
 
 /// Direction of a conductance change (`"set"` / `"reset"` in files).
 #[derive(
@@ -55,7 +56,7 @@ pub struct CellArray {
 }
 
 /// The read caches of a [`CellArray`]: derived from the conductances, not
-/// state (they cost 2 B per cell and 16 B per row and per column).
+/// state (they cost 2 B per cell and 29 B per row and per column).
 #[derive(Clone, Debug)]
 struct ReadCaches {
     /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
@@ -78,6 +79,19 @@ struct ReadCaches {
     /// the order of the writes (or the threads that made them), with no
     /// refresh pass and no drift over millions of updates.
     col_fix: Vec<i128>,
+    /// `unfix` of each row's and each column's exact sum, the `f64` the
+    /// read powers multiply by: converted again only for the lines a write
+    /// changed since the last [`ReadCaches::refresh_sums`] (listed in
+    /// `stale_rows` / `stale_cols`, flagged in `row_stale` / `col_stale`),
+    /// where the reads converted every driven line at every read. `unfix`
+    /// is a pure function of the integer sum, so a current copy has its
+    /// bits.
+    row_us: Vec<f64>,
+    col_us: Vec<f64>,
+    row_stale: Vec<bool>,
+    col_stale: Vec<bool>,
+    stale_rows: Vec<u32>,
+    stale_cols: Vec<u32>,
     cols: usize,
     /// Whether the caches follow the conductances. An array placed with
     /// [`CellArray::new_deferred`] starts without them (its `d_us` zeroed
@@ -186,6 +200,12 @@ impl ReadCaches {
             d_us: vec![0.0; rows * cols],
             row_fix: vec![0; rows],
             col_fix: vec![0; cols],
+            row_us: vec![0.0; rows],
+            col_us: vec![0.0; cols],
+            row_stale: vec![false; rows],
+            col_stale: vec![false; cols],
+            stale_rows: Vec::with_capacity(rows),
+            stale_cols: Vec::with_capacity(cols),
             cols,
             ready: false,
         }
@@ -202,7 +222,56 @@ impl ReadCaches {
             self.row_fix[k / cols] += s;
             self.col_fix[k % cols] += s;
         }
+        for (u, &s) in self.row_us.iter_mut().zip(&self.row_fix) {
+            *u = unfix(s);
+        }
+        for (u, &s) in self.col_us.iter_mut().zip(&self.col_fix) {
+            *u = unfix(s);
+        }
+        self.row_stale.fill(false);
+        self.col_stale.fill(false);
+        self.stale_rows.clear();
+        self.stale_cols.clear();
         self.ready = true;
+    }
+
+    /// Converts the sums of the lines changed since the last call: every
+    /// `row_us` / `col_us` is then `unfix` of its exact sum.
+    fn refresh_sums(&mut self) {
+        for r in self.stale_rows.drain(..) {
+            let r = r as usize;
+            self.row_us[r] = unfix(self.row_fix[r]);
+            self.row_stale[r] = false;
+        }
+        for c in self.stale_cols.drain(..) {
+            let c = c as usize;
+            self.col_us[c] = unfix(self.col_fix[c]);
+            self.col_stale[c] = false;
+        }
+    }
+
+    /// Each row's exact sum rounded to `f64`, µS: the cached copies when
+    /// current (the reads after [`CellArray::prepare_reads`]), else
+    /// converted afresh (a read right after a write without it: the same
+    /// values).
+    #[inline]
+    fn row_sums_us(&self) -> Cow<'_, [f64]> {
+        if self.stale_rows.is_empty() {
+            Cow::Borrowed(&self.row_us)
+        } else {
+            Cow::Owned(self.row_fix.iter().map(|&s| unfix(s)).collect())
+        }
+    }
+
+    /// Each column's exact sum rounded to `f64`, µS, as
+    /// [`ReadCaches::row_sums_us`].
+    #[inline]
+    fn col_sums_us(&self) -> Cow<'_, [f64]> {
+        if self.stale_cols.is_empty() {
+            Cow::Borrowed(&self.col_us)
+        } else {
+            Cow::Owned(self.col_fix.iter().map(|&s| unfix(s)).collect())
+        }
     }
 
     /// Sets cell `cell` of `g_us` to `g` and follows it in every cache.
@@ -216,8 +285,17 @@ impl ReadCaches {
         self.d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
         let delta = fix(g) - fix(old);
         if delta != 0 {
-            self.row_fix[k / self.cols] += delta;
-            self.col_fix[k % self.cols] += delta;
+            let (r, c) = (k / self.cols, k % self.cols);
+            self.row_fix[r] += delta;
+            self.col_fix[c] += delta;
+            if !self.row_stale[r] {
+                self.row_stale[r] = true;
+                self.stale_rows.push(r as u32);
+            }
+            if !self.col_stale[c] {
+                self.col_stale[c] = true;
+                self.stale_cols.push(c as u32);
+            }
         }
     }
 }
@@ -397,11 +475,15 @@ impl CellArray {
     }
 
     /// Builds the read caches of an array placed with
-    /// [`CellArray::new_deferred`] from its conductances, once; nothing
-    /// after that (they then follow every change).
+    /// [`CellArray::new_deferred`] from its conductances, once (they then
+    /// follow every change), and converts the power sums of the lines
+    /// written since the last call to `f64` (reads without this call after
+    /// a write give the same values, converting every line).
     #[inline]
     pub fn prepare_reads(&mut self) {
-        if !self.caches.ready {
+        if self.caches.ready {
+            self.caches.refresh_sums();
+        } else {
             self.caches.build(&self.g_us);
         }
     }
@@ -419,8 +501,9 @@ impl CellArray {
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
     /// The read caches are derived, not state, and not counted: each
     /// weight's `G⁺−G⁻` (2 B per cell) and the exact sums of `G⁺+G⁻` of
-    /// each row and each column (16 B each, `16·(rows + cols)` B in all:
-    /// negligible beside `2·rows·cols` cells).
+    /// each row and each column with their `f64` copies and stale marks
+    /// (29 B each, `29·(rows + cols)` B in all: negligible beside
+    /// `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
@@ -539,6 +622,27 @@ impl CellArray {
         fresh.build(&self.g_us);
         assert_eq!(c.row_fix, fresh.row_fix, "row sums");
         assert_eq!(c.col_fix, fresh.col_fix, "column sums");
+        let bits = |x: &[f64]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&c.row_sums_us()), bits(&fresh.row_us), "row sums, f64");
+        assert_eq!(
+            bits(&c.col_sums_us()),
+            bits(&fresh.col_us),
+            "column sums, f64"
+        );
+        // Each line is listed as stale exactly when it is flagged, and the
+        // copies of the lines not listed are current.
+        for (stale, list, us, sums) in [
+            (&c.row_stale, &c.stale_rows, &c.row_us, &fresh.row_us),
+            (&c.col_stale, &c.stale_cols, &c.col_us, &fresh.col_us),
+        ] {
+            assert_eq!(stale.iter().filter(|&&f| f).count(), list.len());
+            for (i, &f) in stale.iter().enumerate() {
+                assert_eq!(f, list.contains(&(i as u32)), "line {i} flag");
+                if !f {
+                    assert_eq!(us[i].to_bits(), sums[i].to_bits(), "line {i} copy");
+                }
+            }
+        }
     }
 
     /// Sets one conductance directly (synthetic measurements, tests).
@@ -791,13 +895,13 @@ impl CellArray {
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.read_caches().row_fix) {
+        for (&v, &g) in v_v.iter().zip(self.read_caches().row_sums_us().iter()) {
             if v == 0.0 {
                 continue;
             }
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
-            power_uw += v2 * unfix(s);
+            power_uw += v2 * g;
         }
         (power_uw, sum_v2)
     }
@@ -814,7 +918,7 @@ impl CellArray {
         let n = powers_uw.len();
         debug_assert_eq!(vs.len(), n * rows);
         debug_assert_eq!(sums_v2.len(), n);
-        let row_fix = &self.read_caches().row_fix;
+        let row_us = self.read_caches().row_sums_us();
         let mut b0 = 0;
         while b0 + SIDE <= n {
             let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
@@ -822,7 +926,7 @@ impl CellArray {
             // `r` is the row of all eight vectors at once.
             #[allow(clippy::needless_range_loop)]
             for r in 0..rows {
-                let g = unfix(row_fix[r]);
+                let g = row_us[r];
                 for i in 0..SIDE {
                     let vr = v[i][r];
                     let v2 = f64::from(vr) * f64::from(vr);
@@ -883,8 +987,7 @@ impl CellArray {
         // Column by column for all vectors (each column sum converted
         // once), each vector's sum still in column order.
         powers.fill(0.0);
-        for (c, &s) in self.read_caches().col_fix.iter().enumerate() {
-            let s = unfix(s);
+        for (c, &s) in self.read_caches().col_sums_us().iter().enumerate() {
             for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
                 let vc = f64::from(v[c]);
                 *p += vc * vc * s;
@@ -900,9 +1003,9 @@ impl CellArray {
     /// cells are not read again for the power.
     pub fn transposed_power(&self, v_v: &[f32]) -> f64 {
         let mut p = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.read_caches().col_fix) {
+        for (&v, &s) in v_v.iter().zip(self.read_caches().col_sums_us().iter()) {
             let vc = f64::from(v);
-            p += vc * vc * unfix(s);
+            p += vc * vc * s;
         }
         p
     }
@@ -1644,7 +1747,7 @@ mod tests {
         /// stay equal to a recomputation from scratch.
         #[test]
         fn read_caches_follow_every_change(
-            ops in proptest::collection::vec((0u8..6, 0usize..10_000, -30.0f32..30.0), 1..120),
+            ops in proptest::collection::vec((0u8..7, 0usize..10_000, -30.0f32..30.0), 1..120),
             seed in 0u64..1000,
         ) {
             let mut m = d2d_model("eapu-180nm");
@@ -1677,16 +1780,23 @@ mod tests {
                         let w: Vec<f32> = (0..rows * cols).map(|k| ((k + at) as f32 * x).sin()).collect();
                         a.set_weights(&m, &w);
                     }
-                    _ => a.set_conductance_us(cell, 20.0 + x.abs()),
+                    5 => a.set_conductance_us(cell, 20.0 + x.abs()),
+                    _ => a.prepare_reads(),
                 }
                 a.assert_caches_exact();
             }
             // The powers from the exact sums are the direct `f64` sums
-            // within 1e-13 relative (under 300 non-negative terms).
+            // within 1e-13 relative (under 300 non-negative terms), and
+            // the same bits from the cached `f64` sums (after
+            // `prepare_reads`) as converted afresh (before it).
             let vr: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.3 + 0.1).sin()).collect();
             let vc: Vec<f32> = (0..cols).map(|c| (c as f32 * 0.7 + 0.2).cos()).collect();
             let (pf, _) = a.forward_power(&vr);
             let pt = a.transposed_power(&vc);
+            a.prepare_reads();
+            a.assert_caches_exact();
+            prop_assert_eq!(a.forward_power(&vr).0.to_bits(), pf.to_bits());
+            prop_assert_eq!(a.transposed_power(&vc).to_bits(), pt.to_bits());
             for (p, direct) in [(pf, direct_power(&a, &vr, false)), (pt, direct_power(&a, &vc, true))] {
                 prop_assert!((p - direct).abs() <= 1e-13 * direct, "{} vs {}", p, direct);
             }
