@@ -164,23 +164,24 @@ fn unfix(s: i128) -> f64 {
 }
 
 /// `x as f64` (rounded to nearest, ties to even) without the library call
-/// `as` makes for `i128` (a read converts every driven row's sum). Beyond
-/// `i64`, the top 64 bits of `|x|` keep 11 bits below the `f64`
-/// significand, and any non-zero bit under them is OR-ed into their last
-/// bit ("round to odd"): the hardware's correctly rounded `u64`
-/// conversion then rounds exactly as the whole value would (the OR-ed bit
-/// sits below the rounding bit, so it only decides exact ties), and the
-/// scaling by `2^shift` is exact.
+/// `as` makes for `i128` (the reads convert the sums of the written
+/// lines). Beyond `i64`, the top 63 bits of `|x|` keep 10 bits below the
+/// `f64` significand, and any non-zero bit under them is OR-ed into their
+/// last bit ("round to odd"): the hardware's correctly rounded `i64`
+/// conversion (one instruction, where `u64` takes several on x86-64) then
+/// rounds exactly as the whole value would (the OR-ed bit sits below the
+/// rounding bit, so it only decides exact ties), and the scaling by
+/// `2^shift` is exact.
 #[inline]
 fn i128_to_f64(x: i128) -> f64 {
     if let Ok(v) = i64::try_from(x) {
         return v as f64;
     }
     let m = x.unsigned_abs();
-    // `|x| ≥ 2⁶³`: more than 64 significant bits or exactly 64.
-    let shift = 64 - m.leading_zeros();
-    let top = (m >> shift) as u64;
-    let sticky = u64::from(m & ((1u128 << shift) - 1) != 0);
+    // `|x| ≥ 2⁶³`: 64 significant bits or more, of which 63 are kept.
+    let shift = 65 - m.leading_zeros();
+    let top = (m >> shift) as i64;
+    let sticky = i64::from(m & ((1u128 << shift) - 1) != 0);
     let f = (top | sticky) as f64 * f64::from_bits(u64::from(1023 + shift) << 52);
     if x < 0 {
         -f
@@ -892,13 +893,17 @@ impl CellArray {
     /// driven rows in row order in `f64`, `Σ_r v_r²·S_r` with `v_r²` exact
     /// in `f64` and `S_r` the row's exact `Σ (G⁺+G⁻)` rounded once to
     /// `f64` (to nearest).
+    ///
+    /// The loop adds every row's terms, driven or not, without a branch
+    /// (one on `v_r = 0` mispredicts on the scattered zeros of ReLU
+    /// outputs): a row with `v_r = ±0` adds `v_r² = +0` and `+0·S_r = ±0`
+    /// (`S_r` is finite), and neither changes a sum, which starts at `+0`
+    /// and so is never `−0` (a sum rounded to nearest is `−0` only if both
+    /// terms are): the bits of skipping the row.
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
         for (&v, &g) in v_v.iter().zip(self.read_caches().row_sums_us().iter()) {
-            if v == 0.0 {
-                continue;
-            }
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
             power_uw += v2 * g;
@@ -909,38 +914,30 @@ impl CellArray {
     /// [`CellArray::forward_power`] of `n` row-voltage vectors at once
     /// (`vs`: `n × rows`) into `powers_uw[b]` and `sums_v2[b]`, the same
     /// bits. Each vector's two sums are chains of dependent additions; the
-    /// vectors' chains run side by side, eight vectors at a time, a row a
-    /// vector does not drive leaving its sums as they are (a select, where
-    /// the single read skips the row).
+    /// vectors' chains run side by side, eight vectors at a time and the
+    /// rest four, two and one at a time, each adding every row's terms as
+    /// the single read does.
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
-        const SIDE: usize = 8;
         let rows = self.rows;
         let n = powers_uw.len();
         debug_assert_eq!(vs.len(), n * rows);
         debug_assert_eq!(sums_v2.len(), n);
         let row_us = self.read_caches().row_sums_us();
         let mut b0 = 0;
-        while b0 + SIDE <= n {
-            let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
-            let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
-            // `r` is the row of all eight vectors at once.
-            #[allow(clippy::needless_range_loop)]
-            for r in 0..rows {
-                let g = row_us[r];
-                for i in 0..SIDE {
-                    let vr = v[i][r];
-                    let v2 = f64::from(vr) * f64::from(vr);
-                    let driven = vr != 0.0;
-                    s[i] = if driven { s[i] + v2 } else { s[i] };
-                    p[i] = if driven { p[i] + v2 * g } else { p[i] };
-                }
-            }
-            powers_uw[b0..b0 + SIDE].copy_from_slice(&p);
-            sums_v2[b0..b0 + SIDE].copy_from_slice(&s);
-            b0 += SIDE;
+        while b0 + 8 <= n {
+            powers_side::<8>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
+            b0 += 8;
         }
-        for b in b0..n {
-            (powers_uw[b], sums_v2[b]) = self.forward_power(&vs[b * rows..(b + 1) * rows]);
+        if b0 + 4 <= n {
+            powers_side::<4>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
+            b0 += 4;
+        }
+        if b0 + 2 <= n {
+            powers_side::<2>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
+            b0 += 2;
+        }
+        if b0 < n {
+            powers_side::<1>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
         }
     }
 
@@ -1185,6 +1182,35 @@ pub fn relaxed_conductance_us(model: &DeviceModel, g_written_us: f32, dt_s: f64,
     let l = (1.0 + dt_s.max(0.0) / model.relax_t0_s).log10() as f32;
     g_written_us - model.relax_rate_per_decade * (g_written_us - model.relax_rest_us) * l
         + model.relax_noise_us * l.sqrt() * z
+}
+
+/// The forward powers of the `SIDE` vectors at the start of `vs` (each
+/// `row_us.len()` long) into `powers_uw[b0..]` and `sums_v2[b0..]`: the
+/// sums of [`CellArray::forward_power`], their chains side by side.
+#[inline(always)]
+fn powers_side<const SIDE: usize>(
+    row_us: &[f64],
+    vs: &[f32],
+    powers_uw: &mut [f64],
+    sums_v2: &mut [f64],
+    b0: usize,
+) {
+    let rows = row_us.len();
+    let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[i * rows..][..rows]);
+    let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
+    // `r` is the row of all the vectors at once.
+    #[allow(clippy::needless_range_loop)]
+    for r in 0..rows {
+        let g = row_us[r];
+        for i in 0..SIDE {
+            let vr = v[i][r];
+            let v2 = f64::from(vr) * f64::from(vr);
+            s[i] += v2;
+            p[i] += v2 * g;
+        }
+    }
+    powers_uw[b0..b0 + SIDE].copy_from_slice(&p);
+    sums_v2[b0..b0 + SIDE].copy_from_slice(&s);
 }
 
 /// Adds the column-level read noise: the sum of independent per-cell
