@@ -51,7 +51,9 @@ pub(crate) struct Tile {
     pub(crate) ahead: VecDeque<ReadArith>,
     pub(crate) ahead_out: Vec<f32>,
     pub(crate) ahead_pos: usize,
-    /// Normalised inputs and line voltages of reads computed ahead.
+    /// Normalised inputs and line voltages of reads computed ahead (the
+    /// batch's first values; these buffers and the two below grow but do
+    /// not shrink, see [`prefix`]).
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
     /// Read powers of reads computed ahead, and `Σ V²` of forward ones;
@@ -112,6 +114,18 @@ pub(crate) struct Placement {
     pub(crate) col0: usize,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
+}
+
+/// The first `n` values of `buf`, which grows (with zeros) when shorter
+/// but never shrinks: a tile alternates forward and transposed batches of
+/// different sizes, and a buffer cut to the smaller size would be zeroed
+/// again up to the larger one, though the reads write every value they
+/// use.
+fn prefix<T: Copy + Default>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
+    if buf.len() < n {
+        buf.resize(n, T::default());
+    }
+    &mut buf[..n]
 }
 
 impl Tile {
@@ -213,12 +227,12 @@ impl Tile {
         } else {
             (self.row0, self.rows, self.cols)
         };
-        self.ahead_out.clear();
         self.ahead_pos = 0;
         if self.cells.is_some() {
             self.device_ahead(chip, model, transposed, now, input, n_in, inv_scale);
             return;
         }
+        self.ahead_out.clear();
         for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
             for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
                 *d = if device { s * inv } else { s };
@@ -253,49 +267,40 @@ impl Tile {
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
         cells.prepare_reads();
-        self.ahead_x.resize(n * len, 0.0);
-        self.ahead_v.resize(n * len, 0.0);
-        for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
-            self.ahead_x
-                .chunks_exact_mut(len)
-                .zip(self.ahead_v.chunks_exact_mut(len)),
-        ) {
+        let xs = prefix(&mut self.ahead_x, n * len);
+        let vs = prefix(&mut self.ahead_v, n * len);
+        for ((x, &inv), (xn, v)) in input
+            .chunks_exact(n_in)
+            .zip(inv_scale)
+            .zip(xs.chunks_exact_mut(len).zip(vs.chunks_exact_mut(len)))
+        {
             for (d, &s) in xn.iter_mut().zip(&x[off..off + len]) {
                 *d = s * inv;
             }
             chip.dac.convert(xn, v);
         }
-        self.ahead_out.resize(n * lines, 0.0);
+        // Every output is written below (the forward product zeroes its
+        // outputs first).
+        let outs = prefix(&mut self.ahead_out, n * lines);
+        let powers = prefix(&mut self.ahead_power, n);
         let cells = self.cells.as_ref().expect("checked above");
         if transposed {
-            self.ahead_power.resize(n, 0.0);
-            cells.mvm_backward_batch_noiseless(
-                &self.ahead_v,
-                &mut self.ahead_out,
-                &mut self.ahead_power,
-                &mut self.ahead_scratch,
-            );
+            cells.mvm_backward_batch_noiseless(vs, outs, powers, &mut self.ahead_scratch);
         } else {
-            cells.mvm_forward_batch_noiseless(
-                &self.ahead_v,
-                &mut self.ahead_out,
-                &mut self.ahead_scratch,
-            );
-            self.ahead_power.resize(n, 0.0);
-            self.ahead_sum_v2.resize(n, 0.0);
-            cells.forward_powers(&self.ahead_v, &mut self.ahead_power, &mut self.ahead_sum_v2);
+            cells.mvm_forward_batch_noiseless(vs, outs, &mut self.ahead_scratch);
+            let sums_v2 = prefix(&mut self.ahead_sum_v2, n);
+            cells.forward_powers(vs, powers, sums_v2);
         }
-        for (b, ((xn, v), out)) in self
-            .ahead_x
+        for (b, ((xn, v), out)) in xs
             .chunks_exact(len)
-            .zip(self.ahead_v.chunks_exact(len))
-            .zip(self.ahead_out.chunks_exact_mut(lines))
+            .zip(vs.chunks_exact(len))
+            .zip(outs.chunks_exact_mut(lines))
             .enumerate()
         {
             let (power_uw, sum_v2) = if transposed {
-                (self.ahead_power[b], cells.transposed_sum_v2(v))
+                (powers[b], cells.transposed_sum_v2(v))
             } else {
-                (self.ahead_power[b], self.ahead_sum_v2[b])
+                (powers[b], self.ahead_sum_v2[b])
             };
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(
