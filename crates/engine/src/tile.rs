@@ -41,10 +41,15 @@ pub(crate) struct Tile {
     pub(crate) rng_decide: Rng,
     /// Stochastic rounding of the `low-precision` update unit's codes.
     pub(crate) rng_form: Rng,
-    /// Normalised inputs, row voltages and outputs of the current read.
+    /// Normalised inputs, row voltages and outputs of the current read
+    /// (the outputs of a read computed ahead stay in `ahead_out`: see
+    /// [`Tile::read_out`]).
     pub(crate) x: Vec<f32>,
     pub(crate) v: Vec<f32>,
     pub(crate) out: Vec<f32>,
+    /// Where the last read's outputs are in `ahead_out` when it was
+    /// computed ahead ([`Tile::take_ahead`]); `None`: in `out`.
+    pub(crate) out_ahead: Option<std::ops::Range<usize>>,
     /// Reads computed ahead of their events ([`Tile::compute_ahead`]),
     /// oldest first, and their outputs (`lines` values each) from
     /// `ahead_pos` on.
@@ -172,6 +177,7 @@ impl Tile {
             x: vec![0.0; rows.max(cols)],
             v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
+            out_ahead: None,
             ahead: VecDeque::new(),
             ahead_out: Vec::new(),
             ahead_pos: 0,
@@ -317,13 +323,24 @@ impl Tile {
         }
     }
 
-    /// The next read computed ahead, its outputs moved to `out`.
+    /// The next read computed ahead; its outputs become the last read's
+    /// ([`Tile::read_out`]) where they are, not copied.
     pub(crate) fn take_ahead(&mut self) -> Option<ReadArith> {
         let a = self.ahead.pop_front()?;
         let p = self.ahead_pos;
-        self.out[..a.lines].copy_from_slice(&self.ahead_out[p..p + a.lines]);
+        self.out_ahead = Some(p..p + a.lines);
         self.ahead_pos += a.lines;
         Some(a)
+    }
+
+    /// The outputs of the tile's last read: in `ahead_out` for a read
+    /// computed ahead, else in `out` (as many as the tile has lines; the
+    /// read's own count is its [`ReadArith::lines`]).
+    pub(crate) fn read_out(&self) -> &[f32] {
+        match &self.out_ahead {
+            Some(r) => &self.ahead_out[r.clone()],
+            None => &self.out,
+        }
     }
 
     /// Forgets reads computed ahead (after an error stopped them).
@@ -331,6 +348,7 @@ impl Tile {
         self.ahead.clear();
         self.ahead_out.clear();
         self.ahead_pos = 0;
+        self.out_ahead = None;
     }
 
     /// Cells the next pulse phase pulses (0 if none is pending).
