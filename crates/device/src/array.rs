@@ -913,32 +913,10 @@ impl CellArray {
 
     /// [`CellArray::forward_power`] of `n` row-voltage vectors at once
     /// (`vs`: `n × rows`) into `powers_uw[b]` and `sums_v2[b]`, the same
-    /// bits. Each vector's two sums are chains of dependent additions; the
-    /// vectors' chains run side by side, eight vectors at a time and the
-    /// rest four, two and one at a time, each adding every row's terms as
-    /// the single read does.
+    /// bits ([`line_powers`]).
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
-        let rows = self.rows;
-        let n = powers_uw.len();
-        debug_assert_eq!(vs.len(), n * rows);
-        debug_assert_eq!(sums_v2.len(), n);
-        let row_us = self.read_caches().row_sums_us();
-        let mut b0 = 0;
-        while b0 + 8 <= n {
-            powers_side::<8>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
-            b0 += 8;
-        }
-        if b0 + 4 <= n {
-            powers_side::<4>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
-            b0 += 4;
-        }
-        if b0 + 2 <= n {
-            powers_side::<2>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
-            b0 += 2;
-        }
-        if b0 < n {
-            powers_side::<1>(&row_us, &vs[b0 * rows..], powers_uw, sums_v2, b0);
-        }
+        debug_assert_eq!(vs.len(), powers_uw.len() * self.rows);
+        line_powers(&self.read_caches().row_sums_us(), vs, powers_uw, sums_v2);
     }
 
     /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
@@ -955,17 +933,18 @@ impl CellArray {
 
     /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
     /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
-    /// receives each vector's row currents and `powers` (`n`) its read
-    /// power in µW ([`CellArray::transposed_power`]), the bits of the
+    /// receives each vector's row currents, `powers` (`n`) its read
+    /// power in µW ([`CellArray::transposed_power`]) and `sums_v2` (`n`)
+    /// its `Σ V²` ([`CellArray::transposed_sum_v2`]), the bits of the
     /// single reads before their noise.
-    /// Complete each read with [`CellArray::transposed_sum_v2`] and
-    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
-    /// working memory.
+    /// Complete each read with [`CellArray::add_read_noise`], in vector
+    /// order. `scratch` is reused working memory.
     pub fn mvm_backward_batch_noiseless(
         &self,
         vs: &[f32],
         outs: &mut [f32],
         powers: &mut [f64],
+        sums_v2: &mut [f64],
         scratch: &mut Vec<f32>,
     ) {
         let d = &self.read_caches().d_us;
@@ -981,15 +960,7 @@ impl CellArray {
         } else {
             kernel::transposed_batch(d, self.cols, vs, outs, scratch);
         }
-        // Column by column for all vectors (each column sum converted
-        // once), each vector's sum still in column order.
-        powers.fill(0.0);
-        for (c, &s) in self.read_caches().col_sums_us().iter().enumerate() {
-            for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
-                let vc = f64::from(v[c]);
-                *p += vc * vc * s;
-            }
-        }
+        line_powers(&self.read_caches().col_sums_us(), vs, powers, sums_v2);
     }
 
     /// The read power of a transposed read driving the column voltages
@@ -1008,7 +979,9 @@ impl CellArray {
     }
 
     /// `Σ V²` of a transposed read's column voltages, summed as
-    /// [`CellArray::mvm_backward`] sums it.
+    /// [`CellArray::mvm_backward`] sums it: in column order in `f64` from
+    /// `+0` (the terms are never `−0`, so `f64`'s `Sum`, whichever zero it
+    /// starts from, gives the same bits).
     pub fn transposed_sum_v2(&self, v_v: &[f32]) -> f64 {
         v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
@@ -1184,27 +1157,78 @@ pub fn relaxed_conductance_us(model: &DeviceModel, g_written_us: f32, dt_s: f64,
         + model.relax_noise_us * l.sqrt() * z
 }
 
-/// The forward powers of the `SIDE` vectors at the start of `vs` (each
-/// `row_us.len()` long) into `powers_uw[b0..]` and `sums_v2[b0..]`: the
-/// sums of [`CellArray::forward_power`], their chains side by side.
+/// The read powers `Σ_l v_l²·S_l` in µW and `Σ_l v_l²` of `n` voltage
+/// vectors (`vs`: `n × lines`, one voltage per driven line, `sums_us` the
+/// lines' conductance sums `S_l`) into `powers_uw[b]` and `sums_v2[b]`:
+/// each sum in line order in `f64` from `+0`, `v_l²` exact in `f64`, the
+/// sums of [`CellArray::forward_power`] (rows) and
+/// [`CellArray::transposed_power`] / [`CellArray::transposed_sum_v2`]
+/// (columns). Each vector's two sums are chains of dependent additions;
+/// the vectors' chains run side by side, eight vectors at a time and the
+/// rest four, two and one at a time.
+///
+/// On x86-64 compiled twice, for the baseline target and with AVX2 (four
+/// `f64` lanes instead of two), chosen at run time as the
+/// [`kernel`](crate::kernel)s are: the same operations in the same order.
+fn line_powers(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { line_powers_avx2(sums_us, vs, powers_uw, sums_v2) };
+    }
+    line_powers_body(sums_us, vs, powers_uw, sums_v2);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn line_powers_avx2(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    line_powers_body(sums_us, vs, powers_uw, sums_v2);
+}
+
+#[inline(always)]
+fn line_powers_body(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    let n = powers_uw.len();
+    debug_assert_eq!(vs.len(), n * sums_us.len());
+    debug_assert_eq!(sums_v2.len(), n);
+    let lines = sums_us.len();
+    let mut b0 = 0;
+    while b0 + 8 <= n {
+        powers_side::<8>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 8;
+    }
+    if b0 + 4 <= n {
+        powers_side::<4>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 4;
+    }
+    if b0 + 2 <= n {
+        powers_side::<2>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 2;
+    }
+    if b0 < n {
+        powers_side::<1>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+    }
+}
+
+/// [`line_powers`] of the `SIDE` vectors at the start of `vs` into
+/// `powers_uw[b0..]` and `sums_v2[b0..]`, their chains side by side.
 #[inline(always)]
 fn powers_side<const SIDE: usize>(
-    row_us: &[f64],
+    sums_us: &[f64],
     vs: &[f32],
     powers_uw: &mut [f64],
     sums_v2: &mut [f64],
     b0: usize,
 ) {
-    let rows = row_us.len();
-    let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[i * rows..][..rows]);
+    let lines = sums_us.len();
+    let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[i * lines..][..lines]);
     let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
-    // `r` is the row of all the vectors at once.
+    // `l` is the line of all the vectors at once.
     #[allow(clippy::needless_range_loop)]
-    for r in 0..rows {
-        let g = row_us[r];
+    for l in 0..lines {
+        let g = sums_us[l];
         for i in 0..SIDE {
-            let vr = v[i][r];
-            let v2 = f64::from(vr) * f64::from(vr);
+            let vl = v[i][l];
+            let v2 = f64::from(vl) * f64::from(vl);
             s[i] += v2;
             p[i] += v2 * g;
         }
@@ -1350,12 +1374,20 @@ mod tests {
                 })
                 .collect();
             let (mut outs, mut powers) = (vec![f32::NAN; n * rows], vec![f64::NAN; n]);
-            a.mvm_backward_batch_noiseless(&vs, &mut outs, &mut powers, &mut Vec::new());
+            let mut sums_v2 = vec![f64::NAN; n];
+            a.mvm_backward_batch_noiseless(
+                &vs,
+                &mut outs,
+                &mut powers,
+                &mut sums_v2,
+                &mut Vec::new(),
+            );
             for (b, v) in vs.chunks_exact(cols).enumerate() {
                 let mut out = vec![f32::NAN; rows];
                 let p = a.mvm_backward(&m, v, &mut out, &mut rng);
                 assert_eq!(p.to_bits(), powers[b].to_bits());
                 assert_eq!(p.to_bits(), a.transposed_power(v).to_bits());
+                assert_eq!(sums_v2[b].to_bits(), a.transposed_sum_v2(v).to_bits());
                 let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&out), bits(&outs[b * rows..(b + 1) * rows]));
                 let mut want = vec![0.0f32; rows];

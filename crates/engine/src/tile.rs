@@ -61,7 +61,7 @@ pub(crate) struct Tile {
     /// not shrink, see [`prefix`]).
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
-    /// Read powers of reads computed ahead, and `Σ V²` of forward ones;
+    /// Read powers and `Σ V²` of reads computed ahead;
     /// kernel scratch.
     ahead_power: Vec<f64>,
     ahead_sum_v2: Vec<f64>,
@@ -289,25 +289,20 @@ impl Tile {
         // outputs first).
         let outs = prefix(&mut self.ahead_out, n * lines);
         let powers = prefix(&mut self.ahead_power, n);
+        let sums_v2 = prefix(&mut self.ahead_sum_v2, n);
         let cells = self.cells.as_ref().expect("checked above");
         if transposed {
-            cells.mvm_backward_batch_noiseless(vs, outs, powers, &mut self.ahead_scratch);
+            cells.mvm_backward_batch_noiseless(vs, outs, powers, sums_v2, &mut self.ahead_scratch);
         } else {
             cells.mvm_forward_batch_noiseless(vs, outs, &mut self.ahead_scratch);
-            let sums_v2 = prefix(&mut self.ahead_sum_v2, n);
             cells.forward_powers(vs, powers, sums_v2);
         }
-        for (b, ((xn, v), out)) in xs
+        for (b, (xn, out)) in xs
             .chunks_exact(len)
-            .zip(vs.chunks_exact(len))
             .zip(outs.chunks_exact_mut(lines))
             .enumerate()
         {
-            let (power_uw, sum_v2) = if transposed {
-                (powers[b], cells.transposed_sum_v2(v))
-            } else {
-                (powers[b], self.ahead_sum_v2[b])
-            };
+            let (power_uw, sum_v2) = (powers[b], sums_v2[b]);
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(
                 chip,
