@@ -868,11 +868,11 @@ impl CellArray {
         let mut driven = [(0usize, 0.0f32); BLOCK];
         let mut n = 0;
         for (r, &v) in v_v.iter().enumerate() {
-            if v == 0.0 {
-                continue;
-            }
+            // Every row is written to the next free place, which only a
+            // driven row keeps: the list without a branch on the
+            // scattered zeros of ReLU outputs.
             driven[n] = (r, v);
-            n += 1;
+            n += usize::from(v != 0.0);
             if n == BLOCK {
                 self.accumulate_block(&driven, out_ua);
                 n = 0;
