@@ -6,6 +6,7 @@ use crate::wear::Wear;
 use crate::{kernel, DeviceModel, MramCells};
 use aimsim_core::{normal, Rng};
 use rand::Rng as _;
+use std::borrow::Cow;
 
 /// Direction of a conductance change (`"set"` / `"reset"` in files).
 #[derive(
@@ -59,7 +60,7 @@ pub struct CellArray {
 }
 
 /// The read caches of a [`CellArray`]: derived from the conductances, not
-/// state (they cost 2 B per cell and 16 B per row and per column).
+/// state (they cost 2 B per cell and 25 B per row and per column).
 #[derive(Clone, Debug)]
 struct ReadCaches {
     /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
@@ -82,6 +83,19 @@ struct ReadCaches {
     /// the order of the writes (or the threads that made them), with no
     /// refresh pass and no drift over millions of updates.
     col_fix: Vec<i128>,
+    /// `unfix` of each row's and each column's exact sum, the `f64` the
+    /// read powers multiply by: converted again only for the lines a write
+    /// changed since the last [`ReadCaches::refresh_sums`] (flagged in
+    /// `row_stale` / `col_stale`; `stale`: whether any is), where the
+    /// reads converted every driven line at every read. `unfix` is a pure
+    /// function of the integer sum, so a current copy has its bits. A
+    /// write sets its two flags without a test (no branch in the write
+    /// path); the refresh scans the flags, a byte per line.
+    row_us: Vec<f64>,
+    col_us: Vec<f64>,
+    row_stale: Vec<bool>,
+    col_stale: Vec<bool>,
+    stale: bool,
     cols: usize,
     /// Whether the caches follow the conductances. An array placed with
     /// [`CellArray::new_deferred`] starts without them (its `d_us` zeroed
@@ -154,23 +168,24 @@ fn unfix(s: i128) -> f64 {
 }
 
 /// `x as f64` (rounded to nearest, ties to even) without the library call
-/// `as` makes for `i128` (a read converts every driven row's sum). Beyond
-/// `i64`, the top 64 bits of `|x|` keep 11 bits below the `f64`
-/// significand, and any non-zero bit under them is OR-ed into their last
-/// bit ("round to odd"): the hardware's correctly rounded `u64`
-/// conversion then rounds exactly as the whole value would (the OR-ed bit
-/// sits below the rounding bit, so it only decides exact ties), and the
-/// scaling by `2^shift` is exact.
+/// `as` makes for `i128` (the reads convert the sums of the written
+/// lines). Beyond `i64`, the top 63 bits of `|x|` keep 10 bits below the
+/// `f64` significand, and any non-zero bit under them is OR-ed into their
+/// last bit ("round to odd"): the hardware's correctly rounded `i64`
+/// conversion (one instruction, where `u64` takes several on x86-64) then
+/// rounds exactly as the whole value would (the OR-ed bit sits below the
+/// rounding bit, so it only decides exact ties), and the scaling by
+/// `2^shift` is exact.
 #[inline]
 fn i128_to_f64(x: i128) -> f64 {
     if let Ok(v) = i64::try_from(x) {
         return v as f64;
     }
     let m = x.unsigned_abs();
-    // `|x| ≥ 2⁶³`: more than 64 significant bits or exactly 64.
-    let shift = 64 - m.leading_zeros();
-    let top = (m >> shift) as u64;
-    let sticky = u64::from(m & ((1u128 << shift) - 1) != 0);
+    // `|x| ≥ 2⁶³`: 64 significant bits or more, of which 63 are kept.
+    let shift = 65 - m.leading_zeros();
+    let top = (m >> shift) as i64;
+    let sticky = i64::from(m & ((1u128 << shift) - 1) != 0);
     let f = (top | sticky) as f64 * f64::from_bits(u64::from(1023 + shift) << 52);
     if x < 0 {
         -f
@@ -190,6 +205,11 @@ impl ReadCaches {
             d_us: vec![0.0; rows * cols],
             row_fix: vec![0; rows],
             col_fix: vec![0; cols],
+            row_us: vec![0.0; rows],
+            col_us: vec![0.0; cols],
+            row_stale: vec![false; rows],
+            col_stale: vec![false; cols],
+            stale: false,
             cols,
             ready: false,
         }
@@ -206,7 +226,60 @@ impl ReadCaches {
             self.row_fix[k / cols] += s;
             self.col_fix[k % cols] += s;
         }
+        for (u, &s) in self.row_us.iter_mut().zip(&self.row_fix) {
+            *u = unfix(s);
+        }
+        for (u, &s) in self.col_us.iter_mut().zip(&self.col_fix) {
+            *u = unfix(s);
+        }
+        self.row_stale.fill(false);
+        self.col_stale.fill(false);
+        self.stale = false;
         self.ready = true;
+    }
+
+    /// Converts the sums of the lines changed since the last call: every
+    /// `row_us` / `col_us` is then `unfix` of its exact sum.
+    fn refresh_sums(&mut self) {
+        if !self.stale {
+            return;
+        }
+        for (line_stale, line_us, line_fix) in [
+            (&mut self.row_stale, &mut self.row_us, &self.row_fix),
+            (&mut self.col_stale, &mut self.col_us, &self.col_fix),
+        ] {
+            for ((f, u), &s) in line_stale.iter_mut().zip(line_us.iter_mut()).zip(line_fix) {
+                if *f {
+                    *u = unfix(s);
+                    *f = false;
+                }
+            }
+        }
+        self.stale = false;
+    }
+
+    /// Each row's exact sum rounded to `f64`, µS: the cached copies when
+    /// current (the reads after [`CellArray::prepare_reads`]), else
+    /// converted afresh (a read right after a write without it: the same
+    /// values).
+    #[inline]
+    fn row_sums_us(&self) -> Cow<'_, [f64]> {
+        if !self.stale {
+            Cow::Borrowed(&self.row_us)
+        } else {
+            Cow::Owned(self.row_fix.iter().map(|&s| unfix(s)).collect())
+        }
+    }
+
+    /// Each column's exact sum rounded to `f64`, µS, as
+    /// [`ReadCaches::row_sums_us`].
+    #[inline]
+    fn col_sums_us(&self) -> Cow<'_, [f64]> {
+        if !self.stale {
+            Cow::Borrowed(&self.col_us)
+        } else {
+            Cow::Owned(self.col_fix.iter().map(|&s| unfix(s)).collect())
+        }
     }
 
     /// Sets cell `cell` of `g_us` to `g` and follows it in every cache.
@@ -220,8 +293,12 @@ impl ReadCaches {
         self.d_us[k] = g_us[2 * k] - g_us[2 * k + 1];
         let delta = fix(g) - fix(old);
         if delta != 0 {
-            self.row_fix[k / self.cols] += delta;
-            self.col_fix[k % self.cols] += delta;
+            let (r, c) = (k / self.cols, k % self.cols);
+            self.row_fix[r] += delta;
+            self.col_fix[c] += delta;
+            self.row_stale[r] = true;
+            self.col_stale[c] = true;
+            self.stale = true;
         }
     }
 }
@@ -403,11 +480,15 @@ impl CellArray {
     }
 
     /// Builds the read caches of an array placed with
-    /// [`CellArray::new_deferred`] from its conductances, once; nothing
-    /// after that (they then follow every change).
+    /// [`CellArray::new_deferred`] from its conductances, once (they then
+    /// follow every change), and converts the power sums of the lines
+    /// written since the last call to `f64` (reads without this call after
+    /// a write give the same values, converting every line).
     #[inline]
     pub fn prepare_reads(&mut self) {
-        if !self.caches.ready {
+        if self.caches.ready {
+            self.caches.refresh_sums();
+        } else {
             self.caches.build(&self.g_us);
         }
     }
@@ -425,8 +506,9 @@ impl CellArray {
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
     /// The read caches are derived, not state, and not counted: each
     /// weight's `G⁺−G⁻` (2 B per cell) and the exact sums of `G⁺+G⁻` of
-    /// each row and each column (16 B each, `16·(rows + cols)` B in all:
-    /// negligible beside `2·rows·cols` cells).
+    /// each row and each column with their `f64` copies and stale marks
+    /// (25 B each, `25·(rows + cols)` B in all: negligible beside
+    /// `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
@@ -545,6 +627,26 @@ impl CellArray {
         fresh.build(&self.g_us);
         assert_eq!(c.row_fix, fresh.row_fix, "row sums");
         assert_eq!(c.col_fix, fresh.col_fix, "column sums");
+        let bits = |x: &[f64]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&c.row_sums_us()), bits(&fresh.row_us), "row sums, f64");
+        assert_eq!(
+            bits(&c.col_sums_us()),
+            bits(&fresh.col_us),
+            "column sums, f64"
+        );
+        // A line is flagged only if some line is, and the copies of the
+        // lines not flagged are current.
+        for (stale, us, sums) in [
+            (&c.row_stale, &c.row_us, &fresh.row_us),
+            (&c.col_stale, &c.col_us, &fresh.col_us),
+        ] {
+            for (i, &f) in stale.iter().enumerate() {
+                assert!(c.stale || !f, "line {i} flagged, none stale");
+                if !f {
+                    assert_eq!(us[i].to_bits(), sums[i].to_bits(), "line {i} copy");
+                }
+            }
+        }
     }
 
     /// Sets one conductance directly (synthetic measurements, tests).
@@ -780,11 +882,11 @@ impl CellArray {
         let mut driven = [(0usize, 0.0f32); BLOCK];
         let mut n = 0;
         for (r, &v) in v_v.iter().enumerate() {
-            if v == 0.0 {
-                continue;
-            }
+            // Every row is written to the next free place, which only a
+            // driven row keeps: the list without a branch on the
+            // scattered zeros of ReLU outputs.
             driven[n] = (r, v);
-            n += 1;
+            n += usize::from(v != 0.0);
             if n == BLOCK {
                 self.accumulate_block(&driven, out_ua);
                 n = 0;
@@ -805,56 +907,30 @@ impl CellArray {
     /// driven rows in row order in `f64`, `Σ_r v_r²·S_r` with `v_r²` exact
     /// in `f64` and `S_r` the row's exact `Σ (G⁺+G⁻)` rounded once to
     /// `f64` (to nearest).
+    ///
+    /// The loop adds every row's terms, driven or not, without a branch
+    /// (one on `v_r = 0` mispredicts on the scattered zeros of ReLU
+    /// outputs): a row with `v_r = ±0` adds `v_r² = +0` and `+0·S_r = ±0`
+    /// (`S_r` is finite), and neither changes a sum, which starts at `+0`
+    /// and so is never `−0` (a sum rounded to nearest is `−0` only if both
+    /// terms are): the bits of skipping the row.
     pub fn forward_power(&self, v_v: &[f32]) -> (f64, f64) {
         let mut power_uw = 0.0f64;
         let mut sum_v2 = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.read_caches().row_fix) {
-            if v == 0.0 {
-                continue;
-            }
+        for (&v, &g) in v_v.iter().zip(self.read_caches().row_sums_us().iter()) {
             let v2 = f64::from(v) * f64::from(v);
             sum_v2 += v2;
-            power_uw += v2 * unfix(s);
+            power_uw += v2 * g;
         }
         (power_uw, sum_v2)
     }
 
     /// [`CellArray::forward_power`] of `n` row-voltage vectors at once
     /// (`vs`: `n × rows`) into `powers_uw[b]` and `sums_v2[b]`, the same
-    /// bits. Each vector's two sums are chains of dependent additions; the
-    /// vectors' chains run side by side, eight vectors at a time, a row a
-    /// vector does not drive leaving its sums as they are (a select, where
-    /// the single read skips the row).
+    /// bits ([`line_powers`]).
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
-        const SIDE: usize = 8;
-        let rows = self.rows;
-        let n = powers_uw.len();
-        debug_assert_eq!(vs.len(), n * rows);
-        debug_assert_eq!(sums_v2.len(), n);
-        let row_fix = &self.read_caches().row_fix;
-        let mut b0 = 0;
-        while b0 + SIDE <= n {
-            let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[(b0 + i) * rows..][..rows]);
-            let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
-            // `r` is the row of all eight vectors at once.
-            #[allow(clippy::needless_range_loop)]
-            for r in 0..rows {
-                let g = unfix(row_fix[r]);
-                for i in 0..SIDE {
-                    let vr = v[i][r];
-                    let v2 = f64::from(vr) * f64::from(vr);
-                    let driven = vr != 0.0;
-                    s[i] = if driven { s[i] + v2 } else { s[i] };
-                    p[i] = if driven { p[i] + v2 * g } else { p[i] };
-                }
-            }
-            powers_uw[b0..b0 + SIDE].copy_from_slice(&p);
-            sums_v2[b0..b0 + SIDE].copy_from_slice(&s);
-            b0 += SIDE;
-        }
-        for b in b0..n {
-            (powers_uw[b], sums_v2[b]) = self.forward_power(&vs[b * rows..(b + 1) * rows]);
-        }
+        debug_assert_eq!(vs.len(), powers_uw.len() * self.rows);
+        line_powers(&self.read_caches().row_sums_us(), vs, powers_uw, sums_v2);
     }
 
     /// Adds the read noise of a read that drove `Σ V² = sum_v2` to its
@@ -871,17 +947,18 @@ impl CellArray {
 
     /// The noiseless part of [`CellArray::mvm_backward`] for `n` column-
     /// voltage vectors at once (`vs`: `n × cols`): `outs` (`n × rows`)
-    /// receives each vector's row currents and `powers` (`n`) its read
-    /// power in µW ([`CellArray::transposed_power`]), the bits of the
+    /// receives each vector's row currents, `powers` (`n`) its read
+    /// power in µW ([`CellArray::transposed_power`]) and `sums_v2` (`n`)
+    /// its `Σ V²` ([`CellArray::transposed_sum_v2`]), the bits of the
     /// single reads before their noise.
-    /// Complete each read with [`CellArray::transposed_sum_v2`] and
-    /// [`CellArray::add_read_noise`], in vector order. `scratch` is reused
-    /// working memory.
+    /// Complete each read with [`CellArray::add_read_noise`], in vector
+    /// order. `scratch` is reused working memory.
     pub fn mvm_backward_batch_noiseless(
         &self,
         vs: &[f32],
         outs: &mut [f32],
         powers: &mut [f64],
+        sums_v2: &mut [f64],
         scratch: &mut Vec<f32>,
     ) {
         let d = &self.read_caches().d_us;
@@ -897,16 +974,7 @@ impl CellArray {
         } else {
             kernel::transposed_batch(d, self.cols, vs, outs, scratch);
         }
-        // Column by column for all vectors (each column sum converted
-        // once), each vector's sum still in column order.
-        powers.fill(0.0);
-        for (c, &s) in self.read_caches().col_fix.iter().enumerate() {
-            let s = unfix(s);
-            for (p, v) in powers.iter_mut().zip(vs.chunks_exact(self.cols)) {
-                let vc = f64::from(v[c]);
-                *p += vc * vc * s;
-            }
-        }
+        line_powers(&self.read_caches().col_sums_us(), vs, powers, sums_v2);
     }
 
     /// The read power of a transposed read driving the column voltages
@@ -917,15 +985,17 @@ impl CellArray {
     /// cells are not read again for the power.
     pub fn transposed_power(&self, v_v: &[f32]) -> f64 {
         let mut p = 0.0f64;
-        for (&v, &s) in v_v.iter().zip(&self.read_caches().col_fix) {
+        for (&v, &s) in v_v.iter().zip(self.read_caches().col_sums_us().iter()) {
             let vc = f64::from(v);
-            p += vc * vc * unfix(s);
+            p += vc * vc * s;
         }
         p
     }
 
     /// `Σ V²` of a transposed read's column voltages, summed as
-    /// [`CellArray::mvm_backward`] sums it.
+    /// [`CellArray::mvm_backward`] sums it: in column order in `f64` from
+    /// `+0` (the terms are never `−0`, so `f64`'s `Sum`, whichever zero it
+    /// starts from, gives the same bits).
     pub fn transposed_sum_v2(&self, v_v: &[f32]) -> f64 {
         v_v.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
@@ -1101,6 +1171,86 @@ pub fn relaxed_conductance_us(model: &DeviceModel, g_written_us: f32, dt_s: f64,
         + model.relax_noise_us * l.sqrt() * z
 }
 
+/// The read powers `Σ_l v_l²·S_l` in µW and `Σ_l v_l²` of `n` voltage
+/// vectors (`vs`: `n × lines`, one voltage per driven line, `sums_us` the
+/// lines' conductance sums `S_l`) into `powers_uw[b]` and `sums_v2[b]`:
+/// each sum in line order in `f64` from `+0`, `v_l²` exact in `f64`, the
+/// sums of [`CellArray::forward_power`] (rows) and
+/// [`CellArray::transposed_power`] / [`CellArray::transposed_sum_v2`]
+/// (columns). Each vector's two sums are chains of dependent additions;
+/// the vectors' chains run side by side, eight vectors at a time and the
+/// rest four, two and one at a time.
+///
+/// On x86-64 compiled twice, for the baseline target and with AVX2 (four
+/// `f64` lanes instead of two), chosen at run time as the
+/// [`kernel`](crate::kernel)s are: the same operations in the same order.
+fn line_powers(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { line_powers_avx2(sums_us, vs, powers_uw, sums_v2) };
+    }
+    line_powers_body(sums_us, vs, powers_uw, sums_v2);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn line_powers_avx2(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    line_powers_body(sums_us, vs, powers_uw, sums_v2);
+}
+
+#[inline(always)]
+fn line_powers_body(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
+    let n = powers_uw.len();
+    debug_assert_eq!(vs.len(), n * sums_us.len());
+    debug_assert_eq!(sums_v2.len(), n);
+    let lines = sums_us.len();
+    let mut b0 = 0;
+    while b0 + 8 <= n {
+        powers_side::<8>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 8;
+    }
+    if b0 + 4 <= n {
+        powers_side::<4>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 4;
+    }
+    if b0 + 2 <= n {
+        powers_side::<2>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+        b0 += 2;
+    }
+    if b0 < n {
+        powers_side::<1>(sums_us, &vs[b0 * lines..], powers_uw, sums_v2, b0);
+    }
+}
+
+/// [`line_powers`] of the `SIDE` vectors at the start of `vs` into
+/// `powers_uw[b0..]` and `sums_v2[b0..]`, their chains side by side.
+#[inline(always)]
+fn powers_side<const SIDE: usize>(
+    sums_us: &[f64],
+    vs: &[f32],
+    powers_uw: &mut [f64],
+    sums_v2: &mut [f64],
+    b0: usize,
+) {
+    let lines = sums_us.len();
+    let v: [&[f32]; SIDE] = std::array::from_fn(|i| &vs[i * lines..][..lines]);
+    let (mut p, mut s) = ([0.0f64; SIDE], [0.0f64; SIDE]);
+    // `l` is the line of all the vectors at once.
+    #[allow(clippy::needless_range_loop)]
+    for l in 0..lines {
+        let g = sums_us[l];
+        for i in 0..SIDE {
+            let vl = v[i][l];
+            let v2 = f64::from(vl) * f64::from(vl);
+            s[i] += v2;
+            p[i] += v2 * g;
+        }
+    }
+    powers_uw[b0..b0 + SIDE].copy_from_slice(&p);
+    sums_v2[b0..b0 + SIDE].copy_from_slice(&s);
+}
+
 /// Adds the column-level read noise: the sum of independent per-cell
 /// Gaussian read noise `σ_r` over two cells per weight driven at `V_i` has
 /// σ = σ_r · sqrt(2 Σ V_i²) (µS·V = µA), the same for every output line.
@@ -1238,12 +1388,20 @@ mod tests {
                 })
                 .collect();
             let (mut outs, mut powers) = (vec![f32::NAN; n * rows], vec![f64::NAN; n]);
-            a.mvm_backward_batch_noiseless(&vs, &mut outs, &mut powers, &mut Vec::new());
+            let mut sums_v2 = vec![f64::NAN; n];
+            a.mvm_backward_batch_noiseless(
+                &vs,
+                &mut outs,
+                &mut powers,
+                &mut sums_v2,
+                &mut Vec::new(),
+            );
             for (b, v) in vs.chunks_exact(cols).enumerate() {
                 let mut out = vec![f32::NAN; rows];
                 let p = a.mvm_backward(&m, v, &mut out, &mut rng);
                 assert_eq!(p.to_bits(), powers[b].to_bits());
                 assert_eq!(p.to_bits(), a.transposed_power(v).to_bits());
+                assert_eq!(sums_v2[b].to_bits(), a.transposed_sum_v2(v).to_bits());
                 let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&out), bits(&outs[b * rows..(b + 1) * rows]));
                 let mut want = vec![0.0f32; rows];
@@ -1662,7 +1820,7 @@ mod tests {
         /// stay equal to a recomputation from scratch.
         #[test]
         fn read_caches_follow_every_change(
-            ops in proptest::collection::vec((0u8..6, 0usize..10_000, -30.0f32..30.0), 1..120),
+            ops in proptest::collection::vec((0u8..7, 0usize..10_000, -30.0f32..30.0), 1..120),
             seed in 0u64..1000,
         ) {
             let mut m = d2d_model("eapu-180nm");
@@ -1695,16 +1853,23 @@ mod tests {
                         let w: Vec<f32> = (0..rows * cols).map(|k| ((k + at) as f32 * x).sin()).collect();
                         a.set_weights(&m, &w);
                     }
-                    _ => a.set_conductance_us(cell, 20.0 + x.abs()),
+                    5 => a.set_conductance_us(cell, 20.0 + x.abs()),
+                    _ => a.prepare_reads(),
                 }
                 a.assert_caches_exact();
             }
             // The powers from the exact sums are the direct `f64` sums
-            // within 1e-13 relative (under 300 non-negative terms).
+            // within 1e-13 relative (under 300 non-negative terms), and
+            // the same bits from the cached `f64` sums (after
+            // `prepare_reads`) as converted afresh (before it).
             let vr: Vec<f32> = (0..rows).map(|r| (r as f32 * 0.3 + 0.1).sin()).collect();
             let vc: Vec<f32> = (0..cols).map(|c| (c as f32 * 0.7 + 0.2).cos()).collect();
             let (pf, _) = a.forward_power(&vr);
             let pt = a.transposed_power(&vc);
+            a.prepare_reads();
+            a.assert_caches_exact();
+            prop_assert_eq!(a.forward_power(&vr).0.to_bits(), pf.to_bits());
+            prop_assert_eq!(a.transposed_power(&vc).to_bits(), pt.to_bits());
             for (p, direct) in [(pf, direct_power(&a, &vr, false)), (pt, direct_power(&a, &vc, true))] {
                 prop_assert!((p - direct).abs() <= 1e-13 * direct, "{} vs {}", p, direct);
             }

@@ -422,8 +422,8 @@ fn transposed_batch_body(
     let n = vs.len() / cols;
     let rows = outs.len() / n;
     // [vT | acc]: the inputs column-major (`cols × n`), then one row's
-    // sums per vector.
-    scratch.clear();
+    // sums per vector. Both are written before they are read, so the
+    // buffer is resized, not cleared and zeroed.
     scratch.resize(cols * n + n, 0.0);
     let (vt, acc) = scratch.split_at_mut(cols * n);
     for (b, v) in vs.chunks_exact(cols).enumerate() {

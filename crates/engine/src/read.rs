@@ -29,7 +29,7 @@ pub(crate) struct ReadArith {
 }
 
 /// The arithmetic of one tile read, inputs in `tile.x`, outputs left in
-/// `tile.out`: forward (inputs on rows) or transposed (inputs on weight
+/// `tile.out` (the tile's [`Tile::read_out`]): forward (inputs on rows) or transposed (inputs on weight
 /// columns). Touches only the tile (its cells, streams, ADC calibration
 /// and scratch), so tiles compute side by side on any number of threads
 /// with the same bits; [`charge`] books the energy afterwards.
@@ -40,6 +40,7 @@ pub(crate) fn compute(
     transposed: bool,
     now: SimTime,
 ) -> ReadArith {
+    tile.out_ahead = None;
     // The clock feeds relaxation: cells drift from their written values
     // by the simulated time since each was written.
     if let Some(c) = tile.cells.as_mut() {

@@ -653,7 +653,7 @@ impl ChipSim {
             } else {
                 &mut output[tile.col0..tile.col0 + tile.cols]
             };
-            for (o, &y) in dst.iter_mut().zip(&tile.out) {
+            for (o, &y) in dst.iter_mut().zip(tile.read_out()) {
                 *o += y * unit;
             }
         }

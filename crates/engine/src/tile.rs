@@ -41,20 +41,27 @@ pub(crate) struct Tile {
     pub(crate) rng_decide: Rng,
     /// Stochastic rounding of the `low-precision` update unit's codes.
     pub(crate) rng_form: Rng,
-    /// Normalised inputs, row voltages and outputs of the current read.
+    /// Normalised inputs, row voltages and outputs of the current read
+    /// (the outputs of a read computed ahead stay in `ahead_out`: see
+    /// [`Tile::read_out`]).
     pub(crate) x: Vec<f32>,
     pub(crate) v: Vec<f32>,
     pub(crate) out: Vec<f32>,
+    /// Where the last read's outputs are in `ahead_out` when it was
+    /// computed ahead ([`Tile::take_ahead`]); `None`: in `out`.
+    pub(crate) out_ahead: Option<std::ops::Range<usize>>,
     /// Reads computed ahead of their events ([`Tile::compute_ahead`]),
     /// oldest first, and their outputs (`lines` values each) from
     /// `ahead_pos` on.
     pub(crate) ahead: VecDeque<ReadArith>,
     pub(crate) ahead_out: Vec<f32>,
     pub(crate) ahead_pos: usize,
-    /// Normalised inputs and line voltages of reads computed ahead.
+    /// Normalised inputs and line voltages of reads computed ahead (the
+    /// batch's first values; these buffers and the two below grow but do
+    /// not shrink, see [`prefix`]).
     ahead_x: Vec<f32>,
     ahead_v: Vec<f32>,
-    /// Read powers of reads computed ahead, and `Σ V²` of forward ones;
+    /// Read powers and `Σ V²` of reads computed ahead;
     /// kernel scratch.
     ahead_power: Vec<f64>,
     ahead_sum_v2: Vec<f64>,
@@ -114,6 +121,18 @@ pub(crate) struct Placement {
     pub(crate) cols: usize,
 }
 
+/// The first `n` values of `buf`, which grows (with zeros) when shorter
+/// but never shrinks: a tile alternates forward and transposed batches of
+/// different sizes, and a buffer cut to the smaller size would be zeroed
+/// again up to the larger one, though the reads write every value they
+/// use.
+fn prefix<T: Copy + Default>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
+    if buf.len() < n {
+        buf.resize(n, T::default());
+    }
+    &mut buf[..n]
+}
+
 impl Tile {
     /// A tile holding the weights `w` (`rows × cols`, row-major): on a cell
     /// array drawn from the stream `tile{id}/cells` when `device` is given,
@@ -158,6 +177,7 @@ impl Tile {
             x: vec![0.0; rows.max(cols)],
             v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
+            out_ahead: None,
             ahead: VecDeque::new(),
             ahead_out: Vec::new(),
             ahead_pos: 0,
@@ -213,12 +233,12 @@ impl Tile {
         } else {
             (self.row0, self.rows, self.cols)
         };
-        self.ahead_out.clear();
         self.ahead_pos = 0;
         if self.cells.is_some() {
             self.device_ahead(chip, model, transposed, now, input, n_in, inv_scale);
             return;
         }
+        self.ahead_out.clear();
         for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
             for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
                 *d = if device { s * inv } else { s };
@@ -253,50 +273,36 @@ impl Tile {
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
         cells.prepare_reads();
-        self.ahead_x.resize(n * len, 0.0);
-        self.ahead_v.resize(n * len, 0.0);
-        for ((x, &inv), (xn, v)) in input.chunks_exact(n_in).zip(inv_scale).zip(
-            self.ahead_x
-                .chunks_exact_mut(len)
-                .zip(self.ahead_v.chunks_exact_mut(len)),
-        ) {
+        let xs = prefix(&mut self.ahead_x, n * len);
+        let vs = prefix(&mut self.ahead_v, n * len);
+        for ((x, &inv), (xn, v)) in input
+            .chunks_exact(n_in)
+            .zip(inv_scale)
+            .zip(xs.chunks_exact_mut(len).zip(vs.chunks_exact_mut(len)))
+        {
             for (d, &s) in xn.iter_mut().zip(&x[off..off + len]) {
                 *d = s * inv;
             }
             chip.dac.convert(xn, v);
         }
-        self.ahead_out.resize(n * lines, 0.0);
+        // Every output is written below (the forward product zeroes its
+        // outputs first).
+        let outs = prefix(&mut self.ahead_out, n * lines);
+        let powers = prefix(&mut self.ahead_power, n);
+        let sums_v2 = prefix(&mut self.ahead_sum_v2, n);
         let cells = self.cells.as_ref().expect("checked above");
         if transposed {
-            self.ahead_power.resize(n, 0.0);
-            cells.mvm_backward_batch_noiseless(
-                &self.ahead_v,
-                &mut self.ahead_out,
-                &mut self.ahead_power,
-                &mut self.ahead_scratch,
-            );
+            cells.mvm_backward_batch_noiseless(vs, outs, powers, sums_v2, &mut self.ahead_scratch);
         } else {
-            cells.mvm_forward_batch_noiseless(
-                &self.ahead_v,
-                &mut self.ahead_out,
-                &mut self.ahead_scratch,
-            );
-            self.ahead_power.resize(n, 0.0);
-            self.ahead_sum_v2.resize(n, 0.0);
-            cells.forward_powers(&self.ahead_v, &mut self.ahead_power, &mut self.ahead_sum_v2);
+            cells.mvm_forward_batch_noiseless(vs, outs, &mut self.ahead_scratch);
+            cells.forward_powers(vs, powers, sums_v2);
         }
-        for (b, ((xn, v), out)) in self
-            .ahead_x
+        for (b, (xn, out)) in xs
             .chunks_exact(len)
-            .zip(self.ahead_v.chunks_exact(len))
-            .zip(self.ahead_out.chunks_exact_mut(lines))
+            .zip(outs.chunks_exact_mut(lines))
             .enumerate()
         {
-            let (power_uw, sum_v2) = if transposed {
-                (self.ahead_power[b], cells.transposed_sum_v2(v))
-            } else {
-                (self.ahead_power[b], self.ahead_sum_v2[b])
-            };
+            let (power_uw, sum_v2) = (powers[b], sums_v2[b]);
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(
                 chip,
@@ -312,13 +318,24 @@ impl Tile {
         }
     }
 
-    /// The next read computed ahead, its outputs moved to `out`.
+    /// The next read computed ahead; its outputs become the last read's
+    /// ([`Tile::read_out`]) where they are, not copied.
     pub(crate) fn take_ahead(&mut self) -> Option<ReadArith> {
         let a = self.ahead.pop_front()?;
         let p = self.ahead_pos;
-        self.out[..a.lines].copy_from_slice(&self.ahead_out[p..p + a.lines]);
+        self.out_ahead = Some(p..p + a.lines);
         self.ahead_pos += a.lines;
         Some(a)
+    }
+
+    /// The outputs of the tile's last read: in `ahead_out` for a read
+    /// computed ahead, else in `out` (as many as the tile has lines; the
+    /// read's own count is its [`ReadArith::lines`]).
+    pub(crate) fn read_out(&self) -> &[f32] {
+        match &self.out_ahead {
+            Some(r) => &self.ahead_out[r.clone()],
+            None => &self.out,
+        }
     }
 
     /// Forgets reads computed ahead (after an error stopped them).
@@ -326,6 +343,7 @@ impl Tile {
         self.ahead.clear();
         self.ahead_out.clear();
         self.ahead_pos = 0;
+        self.out_ahead = None;
     }
 
     /// Cells the next pulse phase pulses (0 if none is pending).
