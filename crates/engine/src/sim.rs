@@ -101,6 +101,8 @@ pub struct ChipSim {
     writes_pending: usize,
     /// Breakdown of the operation that finished last.
     last_done: Breakdown,
+    /// The reads run back to back: (end, tile id, tile index), reused.
+    read_ends: Vec<(SimTime, u32, usize)>,
     update_issued: SimTime,
     ctrl_phase: Phase,
     ctrl_since: SimTime,
@@ -158,6 +160,7 @@ impl ChipSim {
             reads_pending: 0,
             writes_pending: 0,
             last_done: Breakdown::default(),
+            read_ends: Vec::new(),
             update_issued: SimTime::ZERO,
             ctrl_phase: Phase::FORWARD,
             ctrl_since: SimTime::ZERO,
@@ -633,12 +636,16 @@ impl ChipSim {
                 }
             }
         }
-        let op = TileOp::Read { transposed };
-        for i in 0..self.matrices[m.0].tiles.len() {
-            let ti = self.matrices[m.0].tiles[i];
-            self.issue_op(ti, op, self.now);
+        if self.reads_may_run_back_to_back(m) {
+            self.reads_back_to_back(m, transposed);
+        } else {
+            let op = TileOp::Read { transposed };
+            for i in 0..self.matrices[m.0].tiles.len() {
+                let ti = self.matrices[m.0].tiles[i];
+                self.issue_op(ti, op, self.now);
+            }
+            self.run_while(|e| e.reads_pending > 0)?;
         }
-        self.run_while(|e| e.reads_pending > 0)?;
         // Digital partial-sum accumulation.
         let mx = &self.matrices[m.0];
         let unit = if device {
@@ -962,16 +969,13 @@ impl ChipSim {
         match ev.kind {
             EventKind::Start { tile, op } => {
                 let ti = tile as usize;
-                self.tiles[ti].op_start = t;
                 if let Some(p) = self.probe.as_mut() {
                     p.tile_busy(t, tile, true)?;
                 }
                 match op {
                     TileOp::Read { transposed } => {
-                        let (settle, (batches, per_batch)) = self.start_read(ti, transposed);
-                        let chip = &self.chip;
-                        let mut at = t + chip.clock.cycles(settle);
-                        self.queue.push(at, EventKind::AdcStart { tile });
+                        let (adc, end, batches) = self.begin_read(ti, t, transposed);
+                        self.queue.push(adc, EventKind::AdcStart { tile });
                         // Only the read's last ADC batch changes anything
                         // (its tile, the probe, the pending reads), so the
                         // batches before it are counted as events but not
@@ -979,22 +983,21 @@ impl ChipSim {
                         // other event (times, classes, tiles and insertion
                         // order are unchanged) at a sixteenth of the heap
                         // traffic of a 128-line read on 8 ADCs.
-                        let step = chip.clock.cycles(per_batch);
-                        for _ in 0..batches {
-                            at = at + step;
-                        }
                         if batches > 0 {
                             self.events += batches - 1;
-                            self.queue.push(at, EventKind::AdcDone { tile });
+                            self.queue.push(end, EventKind::AdcDone { tile });
                         }
                     }
-                    TileOp::Write => match self.tiles[ti].write_ahead.take() {
-                        Some(a) => self.account_phases(ti, a),
-                        None => {
-                            self.tiles[ti].begin_write_op();
-                            self.try_write_phase(ti, t)?
+                    TileOp::Write => {
+                        self.tiles[ti].op_start = t;
+                        match self.tiles[ti].write_ahead.take() {
+                            Some(a) => self.account_phases(ti, a),
+                            None => {
+                                self.tiles[ti].begin_write_op();
+                                self.try_write_phase(ti, t)?
+                            }
                         }
-                    },
+                    }
                 }
             }
             EventKind::AdcStart { tile } => {
@@ -1007,9 +1010,7 @@ impl ChipSim {
                     p.adc_busy(t, tile, false)?;
                     p.tile_busy(t, tile, false)?;
                 }
-                let tr = &mut self.tiles[tile as usize];
-                tr.adc_busy_ps += tr.current.convert;
-                self.finish_op(tile as usize, t, false);
+                self.end_read(tile as usize, t);
             }
             EventKind::WritePhase { tile } => self.try_write_phase(tile as usize, t)?,
             EventKind::PhaseEnd { tile, cells } => {
@@ -1038,6 +1039,79 @@ impl ChipSim {
             }
         }
         Ok(())
+    }
+
+    /// Starts tile `ti`'s read at `t` (its arithmetic and charges,
+    /// [`ChipSim::start_read`]); returns when its ADCs start, when its last
+    /// ADC batch ends, and the batches.
+    fn begin_read(&mut self, ti: usize, t: SimTime, transposed: bool) -> (SimTime, SimTime, u64) {
+        self.tiles[ti].op_start = t;
+        let (settle, (batches, per_batch)) = self.start_read(ti, transposed);
+        let chip = &self.chip;
+        let adc = t + chip.clock.cycles(settle);
+        let step = chip.clock.cycles(per_batch);
+        let mut end = adc;
+        for _ in 0..batches {
+            end = end + step;
+        }
+        (adc, end, batches)
+    }
+
+    /// Whether the reads of matrix `m` may run back to back, without their
+    /// events queued ([`ChipSim::reads_back_to_back`]): the event engine,
+    /// no probe, nothing queued and every tile of `m` idle, so that no
+    /// other event can fall between them.
+    fn reads_may_run_back_to_back(&self, m: MatrixId) -> bool {
+        self.mode == TimeMode::Event
+            && self.probe.is_none()
+            && self.queue.is_empty()
+            && self.matrices[m.0]
+                .tiles
+                .iter()
+                .all(|&ti| !self.tiles[ti].reserved)
+    }
+
+    /// Runs a read on every tile of `m`, all issued now, as the event loop
+    /// would run their `Start`, `AdcStart` and `AdcDone` events (counted,
+    /// not queued): every read starts now, in tile order; then the reads
+    /// end in the order of their `AdcDone` events (time, then tile). A
+    /// read's start touches only its own tile and the ledger, and its end
+    /// only its tile and the pending-read count, so this is the queue's
+    /// order of effects (`event_engine_matches_fixed_step_reference`).
+    fn reads_back_to_back(&mut self, m: MatrixId, transposed: bool) {
+        let t = self.now;
+        let mut ends = std::mem::take(&mut self.read_ends);
+        ends.clear();
+        for i in 0..self.matrices[m.0].tiles.len() {
+            let ti = self.matrices[m.0].tiles[i];
+            // `issue_op` and `start_op` on an idle tile, ready now.
+            self.reads_pending += 1;
+            let tile = &mut self.tiles[ti];
+            tile.reserved = true;
+            tile.current = Breakdown::default();
+            tile.start_at = t;
+        }
+        for i in 0..self.matrices[m.0].tiles.len() {
+            let ti = self.matrices[m.0].tiles[i];
+            let (_, end, batches) = self.begin_read(ti, t, transposed);
+            assert!(batches > 0, "a read converts at least one batch");
+            // Start, AdcStart, and the ADC batches (the last one AdcDone).
+            self.events += 2 + batches;
+            ends.push((end, self.tiles[ti].id, ti));
+        }
+        ends.sort_unstable();
+        for &(end, _, ti) in &ends {
+            self.now = end;
+            self.end_read(ti, end);
+        }
+        self.read_ends = ends;
+    }
+
+    /// Ends tile `ti`'s read at `t` (its last ADC batch done).
+    fn end_read(&mut self, ti: usize, t: SimTime) {
+        let tr = &mut self.tiles[ti];
+        tr.adc_busy_ps += tr.current.convert;
+        self.finish_op(ti, t, false);
     }
 
     /// Performs a tile read's arithmetic and returns its cycles: settle +
