@@ -81,7 +81,8 @@ struct ReadCaches {
     col_fix: Vec<i128>,
     /// `unfix` of each row's and each column's exact sum, the `f64` the
     /// read powers multiply by: converted again only for the lines a write
-    /// changed since the last [`ReadCaches::refresh_sums`] (listed in
+    /// changed since the last refresh of their direction
+    /// ([`ReadCaches::refresh_row_sums`], `refresh_col_sums`; listed in
     /// `stale_rows` / `stale_cols`, flagged in `row_stale` / `col_stale`),
     /// where the reads converted every driven line at every read. `unfix`
     /// is a pure function of the integer sum, so a current copy has its
@@ -236,14 +237,18 @@ impl ReadCaches {
         self.ready = true;
     }
 
-    /// Converts the sums of the lines changed since the last call: every
-    /// `row_us` / `col_us` is then `unfix` of its exact sum.
-    fn refresh_sums(&mut self) {
+    /// Converts the row sums changed since the last call: every `row_us`
+    /// is then `unfix` of its exact sum.
+    fn refresh_row_sums(&mut self) {
         for r in self.stale_rows.drain(..) {
             let r = r as usize;
             self.row_us[r] = unfix(self.row_fix[r]);
             self.row_stale[r] = false;
         }
+    }
+
+    /// [`ReadCaches::refresh_row_sums`] for the columns.
+    fn refresh_col_sums(&mut self) {
         for c in self.stale_cols.drain(..) {
             let c = c as usize;
             self.col_us[c] = unfix(self.col_fix[c]);
@@ -483,9 +488,25 @@ impl CellArray {
     #[inline]
     pub fn prepare_reads(&mut self) {
         if self.caches.ready {
-            self.caches.refresh_sums();
+            self.caches.refresh_row_sums();
+            self.caches.refresh_col_sums();
         } else {
             self.caches.build(&self.g_us);
+        }
+    }
+
+    /// [`CellArray::prepare_reads`] for reads of one direction: converts
+    /// only the sums their power uses, the rows' (forward) or the columns'
+    /// (`transposed`). A layer whose transposed read never runs (the first
+    /// of a network) then never converts its written columns.
+    #[inline]
+    pub fn prepare_read(&mut self, transposed: bool) {
+        if !self.caches.ready {
+            self.caches.build(&self.g_us);
+        } else if transposed {
+            self.caches.refresh_col_sums();
+        } else {
+            self.caches.refresh_row_sums();
         }
     }
 
@@ -1839,7 +1860,7 @@ mod tests {
                         a.set_weights(&m, &w);
                     }
                     5 => a.set_conductance_us(cell, 20.0 + x.abs()),
-                    _ => a.prepare_reads(),
+                    _ => a.prepare_read(at % 2 == 1),
                 }
                 a.assert_caches_exact();
             }
