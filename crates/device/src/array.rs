@@ -60,7 +60,7 @@ pub struct CellArray {
 }
 
 /// The read caches of a [`CellArray`]: derived from the conductances, not
-/// state (they cost 2 B per cell and 25 B per row and per column).
+/// state (they cost 2 B per cell and 29 B per row and per column).
 #[derive(Clone, Debug)]
 struct ReadCaches {
     /// Each weight's `G⁺ − G⁻` (`cols` per row), formed by the same `f32`
@@ -85,17 +85,18 @@ struct ReadCaches {
     col_fix: Vec<i128>,
     /// `unfix` of each row's and each column's exact sum, the `f64` the
     /// read powers multiply by: converted again only for the lines a write
-    /// changed since the last [`ReadCaches::refresh_sums`] (flagged in
-    /// `row_stale` / `col_stale`; `stale`: whether any is), where the
-    /// reads converted every driven line at every read. `unfix` is a pure
-    /// function of the integer sum, so a current copy has its bits. A
-    /// write sets its two flags without a test (no branch in the write
-    /// path); the refresh scans the flags, a byte per line.
+    /// changed since the last refresh of their direction
+    /// ([`ReadCaches::refresh_row_sums`], `refresh_col_sums`; listed in
+    /// `stale_rows` / `stale_cols`, flagged in `row_stale` / `col_stale`),
+    /// where the reads converted every driven line at every read. `unfix`
+    /// is a pure function of the integer sum, so a current copy has its
+    /// bits.
     row_us: Vec<f64>,
     col_us: Vec<f64>,
     row_stale: Vec<bool>,
     col_stale: Vec<bool>,
-    stale: bool,
+    stale_rows: Vec<u32>,
+    stale_cols: Vec<u32>,
     cols: usize,
     /// Whether the caches follow the conductances. An array placed with
     /// [`CellArray::new_deferred`] starts without them (its `d_us` zeroed
@@ -209,7 +210,8 @@ impl ReadCaches {
             col_us: vec![0.0; cols],
             row_stale: vec![false; rows],
             col_stale: vec![false; cols],
-            stale: false,
+            stale_rows: Vec::with_capacity(rows),
+            stale_cols: Vec::with_capacity(cols),
             cols,
             ready: false,
         }
@@ -234,28 +236,28 @@ impl ReadCaches {
         }
         self.row_stale.fill(false);
         self.col_stale.fill(false);
-        self.stale = false;
+        self.stale_rows.clear();
+        self.stale_cols.clear();
         self.ready = true;
     }
 
-    /// Converts the sums of the lines changed since the last call: every
-    /// `row_us` / `col_us` is then `unfix` of its exact sum.
-    fn refresh_sums(&mut self) {
-        if !self.stale {
-            return;
+    /// Converts the row sums changed since the last call: every `row_us`
+    /// is then `unfix` of its exact sum.
+    fn refresh_row_sums(&mut self) {
+        for r in self.stale_rows.drain(..) {
+            let r = r as usize;
+            self.row_us[r] = unfix(self.row_fix[r]);
+            self.row_stale[r] = false;
         }
-        for (line_stale, line_us, line_fix) in [
-            (&mut self.row_stale, &mut self.row_us, &self.row_fix),
-            (&mut self.col_stale, &mut self.col_us, &self.col_fix),
-        ] {
-            for ((f, u), &s) in line_stale.iter_mut().zip(line_us.iter_mut()).zip(line_fix) {
-                if *f {
-                    *u = unfix(s);
-                    *f = false;
-                }
-            }
+    }
+
+    /// [`ReadCaches::refresh_row_sums`] for the columns.
+    fn refresh_col_sums(&mut self) {
+        for c in self.stale_cols.drain(..) {
+            let c = c as usize;
+            self.col_us[c] = unfix(self.col_fix[c]);
+            self.col_stale[c] = false;
         }
-        self.stale = false;
     }
 
     /// Each row's exact sum rounded to `f64`, µS: the cached copies when
@@ -264,7 +266,7 @@ impl ReadCaches {
     /// values).
     #[inline]
     fn row_sums_us(&self) -> Cow<'_, [f64]> {
-        if !self.stale {
+        if self.stale_rows.is_empty() {
             Cow::Borrowed(&self.row_us)
         } else {
             Cow::Owned(self.row_fix.iter().map(|&s| unfix(s)).collect())
@@ -275,7 +277,7 @@ impl ReadCaches {
     /// [`ReadCaches::row_sums_us`].
     #[inline]
     fn col_sums_us(&self) -> Cow<'_, [f64]> {
-        if !self.stale {
+        if self.stale_cols.is_empty() {
             Cow::Borrowed(&self.col_us)
         } else {
             Cow::Owned(self.col_fix.iter().map(|&s| unfix(s)).collect())
@@ -296,9 +298,14 @@ impl ReadCaches {
             let (r, c) = (k / self.cols, k % self.cols);
             self.row_fix[r] += delta;
             self.col_fix[c] += delta;
-            self.row_stale[r] = true;
-            self.col_stale[c] = true;
-            self.stale = true;
+            if !self.row_stale[r] {
+                self.row_stale[r] = true;
+                self.stale_rows.push(r as u32);
+            }
+            if !self.col_stale[c] {
+                self.col_stale[c] = true;
+                self.stale_cols.push(c as u32);
+            }
         }
     }
 }
@@ -487,9 +494,25 @@ impl CellArray {
     #[inline]
     pub fn prepare_reads(&mut self) {
         if self.caches.ready {
-            self.caches.refresh_sums();
+            self.caches.refresh_row_sums();
+            self.caches.refresh_col_sums();
         } else {
             self.caches.build(&self.g_us);
+        }
+    }
+
+    /// [`CellArray::prepare_reads`] for reads of one direction: converts
+    /// only the sums their power uses, the rows' (forward) or the columns'
+    /// (`transposed`). A layer whose transposed read never runs (the first
+    /// of a network) then never converts its written columns.
+    #[inline]
+    pub fn prepare_read(&mut self, transposed: bool) {
+        if !self.caches.ready {
+            self.caches.build(&self.g_us);
+        } else if transposed {
+            self.caches.refresh_col_sums();
+        } else {
+            self.caches.refresh_row_sums();
         }
     }
 
@@ -507,7 +530,7 @@ impl CellArray {
     /// The read caches are derived, not state, and not counted: each
     /// weight's `G⁺−G⁻` (2 B per cell) and the exact sums of `G⁺+G⁻` of
     /// each row and each column with their `f64` copies and stale marks
-    /// (25 B each, `25·(rows + cols)` B in all: negligible beside
+    /// (29 B each, `29·(rows + cols)` B in all: negligible beside
     /// `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
         12 + if self.relax.is_some() { 8 } else { 0 }
@@ -634,14 +657,15 @@ impl CellArray {
             bits(&fresh.col_us),
             "column sums, f64"
         );
-        // A line is flagged only if some line is, and the copies of the
-        // lines not flagged are current.
-        for (stale, us, sums) in [
-            (&c.row_stale, &c.row_us, &fresh.row_us),
-            (&c.col_stale, &c.col_us, &fresh.col_us),
+        // Each line is listed as stale exactly when it is flagged, and the
+        // copies of the lines not listed are current.
+        for (stale, list, us, sums) in [
+            (&c.row_stale, &c.stale_rows, &c.row_us, &fresh.row_us),
+            (&c.col_stale, &c.stale_cols, &c.col_us, &fresh.col_us),
         ] {
+            assert_eq!(stale.iter().filter(|&&f| f).count(), list.len());
             for (i, &f) in stale.iter().enumerate() {
-                assert!(c.stale || !f, "line {i} flagged, none stale");
+                assert_eq!(f, list.contains(&(i as u32)), "line {i} flag");
                 if !f {
                     assert_eq!(us[i].to_bits(), sums[i].to_bits(), "line {i} copy");
                 }
@@ -1854,7 +1878,7 @@ mod tests {
                         a.set_weights(&m, &w);
                     }
                     5 => a.set_conductance_us(cell, 20.0 + x.abs()),
-                    _ => a.prepare_reads(),
+                    _ => a.prepare_read(at % 2 == 1),
                 }
                 a.assert_caches_exact();
             }

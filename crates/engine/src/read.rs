@@ -45,7 +45,7 @@ pub(crate) fn compute(
     // by the simulated time since each was written.
     if let Some(c) = tile.cells.as_mut() {
         c.advance_to(model, now.seconds());
-        c.prepare_reads();
+        c.prepare_read(transposed);
     }
     let (n_in, n_out) = if transposed {
         (tile.cols, tile.rows)

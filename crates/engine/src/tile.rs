@@ -272,7 +272,7 @@ impl Tile {
         let n = inv_scale.len();
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
-        cells.prepare_reads();
+        cells.prepare_read(transposed);
         let xs = prefix(&mut self.ahead_x, n * len);
         let vs = prefix(&mut self.ahead_v, n * len);
         for ((x, &inv), (xn, v)) in input
