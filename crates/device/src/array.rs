@@ -951,7 +951,7 @@ impl CellArray {
 
     /// [`CellArray::forward_power`] of `n` row-voltage vectors at once
     /// (`vs`: `n × rows`) into `powers_uw[b]` and `sums_v2[b]`, the same
-    /// bits ([`line_powers`]).
+    /// bits (`line_powers`).
     pub fn forward_powers(&self, vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
         debug_assert_eq!(vs.len(), powers_uw.len() * self.rows);
         line_powers(&self.read_caches().row_sums_us(), vs, powers_uw, sums_v2);
