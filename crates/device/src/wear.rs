@@ -29,6 +29,15 @@ fn below(a: Pair, b: Pair) -> bool {
     u64::from(a.0) * u64::from(b.1) < u64::from(b.0) * u64::from(a.1)
 }
 
+/// The pair of smaller `ρ` (the first of equals).
+fn smaller(a: Pair, b: Pair) -> Pair {
+    if below(b, a) {
+        b
+    } else {
+        a
+    }
+}
+
 /// `ρ(a) ≤ ρ(best) · (1 + 2⁻⁴⁰)`, exactly.
 fn within(a: Pair, best: Pair) -> bool {
     (u128::from(a.0) * u128::from(best.1)) << 40
@@ -91,7 +100,7 @@ impl Wear {
             .iter()
             .zip(endurance)
             .filter_map(|(&p, &e)| live(p, e))
-            .reduce(|a, b| if below(b, a) { b } else { a });
+            .reduce(smaller);
         if let Some(best) = self.best {
             for (&p, &e) in pulses.iter().zip(endurance) {
                 if let Some(q) = live(p, e).filter(|&q| within(q, best)) {
@@ -158,13 +167,7 @@ impl Wear {
                 if self.window[at].1 == 0 {
                     self.window.swap_remove(at);
                     if q == best {
-                        match self.window.iter().map(|&(r, _)| r).reduce(|a, b| {
-                            if below(b, a) {
-                                b
-                            } else {
-                                a
-                            }
-                        }) {
+                        match self.window.iter().map(|&(r, _)| r).reduce(smaller) {
                             // Every other pair stays within the window of
                             // a larger smallest ρ.
                             Some(b) => self.best = Some(b),
