@@ -97,13 +97,16 @@ struct ReadCaches {
     col_stale: Vec<bool>,
     stale_rows: Vec<u32>,
     stale_cols: Vec<u32>,
+    rows: usize,
     cols: usize,
     /// Whether the caches follow the conductances. An array placed with
-    /// [`CellArray::new_deferred`] starts without them (its `d_us` zeroed
-    /// by the allocator, untouched) and builds them at its first read
-    /// ([`CellArray::prepare_reads`]): placing a large chip then holds
-    /// only the cells beside the caller's initial weights, not the caches
-    /// too (2 B per cell less at the peak).
+    /// [`CellArray::new_deferred`] starts without them (nothing
+    /// allocated: an allocator's zeroed block is not untouched memory,
+    /// glibc clears the part of its heap it reuses) and allocates and
+    /// builds them at its first read ([`CellArray::prepare_reads`]):
+    /// placing a large chip then holds only the cells beside the caller's
+    /// initial weights, not the caches too (2 B per cell less at the
+    /// peak).
     ready: bool,
 }
 
@@ -196,32 +199,45 @@ fn i128_to_f64(x: i128) -> f64 {
 }
 
 impl ReadCaches {
-    /// Caches not built yet (zero memory touched for `d_us`).
+    /// Caches not built yet (nothing allocated).
     fn deferred(rows: usize, cols: usize) -> Self {
         assert!(
             2 * rows.max(cols) <= FIX_MAX_LINE_CELLS,
             "{rows} × {cols} weights: a line beyond the exact sums' range"
         );
+        // Nothing is allocated before `build`: a chip being placed holds
+        // its cells and the initial weights, not the caches as well (the
+        // weights are freed before the first read allocates these).
         ReadCaches {
-            d_us: vec![0.0; rows * cols],
-            row_fix: vec![0; rows],
-            col_fix: vec![0; cols],
-            row_us: vec![0.0; rows],
-            col_us: vec![0.0; cols],
-            row_stale: vec![false; rows],
-            col_stale: vec![false; cols],
-            stale_rows: Vec::with_capacity(rows),
-            stale_cols: Vec::with_capacity(cols),
+            d_us: Vec::new(),
+            row_fix: Vec::new(),
+            col_fix: Vec::new(),
+            row_us: Vec::new(),
+            col_us: Vec::new(),
+            row_stale: Vec::new(),
+            col_stale: Vec::new(),
+            stale_rows: Vec::new(),
+            stale_cols: Vec::new(),
+            rows,
             cols,
             ready: false,
         }
     }
 
-    /// Computes every cache from `g_us` (the sums start from zero).
+    /// Allocates and computes every cache from `g_us` (the sums start
+    /// from zero).
     fn build(&mut self, g_us: &[f32]) {
-        let cols = self.cols;
-        self.row_fix.fill(0);
-        self.col_fix.fill(0);
+        let (rows, cols) = (self.rows, self.cols);
+        debug_assert_eq!(g_us.len(), 2 * rows * cols);
+        self.d_us = vec![0.0; rows * cols];
+        self.row_fix = vec![0; rows];
+        self.col_fix = vec![0; cols];
+        self.row_us = vec![0.0; rows];
+        self.col_us = vec![0.0; cols];
+        self.row_stale = vec![false; rows];
+        self.col_stale = vec![false; cols];
+        self.stale_rows = Vec::with_capacity(rows);
+        self.stale_cols = Vec::with_capacity(cols);
         for (k, p) in g_us.chunks_exact(2).enumerate() {
             self.d_us[k] = p[0] - p[1];
             let s = fix(p[0]) + fix(p[1]);
