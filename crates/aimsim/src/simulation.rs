@@ -200,24 +200,32 @@ impl Simulation {
     pub fn step_with_progress(
         &mut self,
         n: u64,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64> {
         if self.report.is_some() {
             return Err(AimsimError::Usage(
                 "the simulation has finished (its report was taken); build a new one".into(),
             ));
         }
-        Ok(self.trainer.step(
-            &mut self.chip,
-            self.algo.as_mut(),
-            &self.workload.train,
-            n,
-            progress,
-        )?)
+        self.on_threads(|s| {
+            Ok(s.trainer
+                .step(&mut s.chip, s.algo.as_mut(), &s.workload.train, n, progress)?)
+        })
+    }
+
+    /// Runs `f` with this thread's share of the work done on one of the
+    /// chip's pool threads, when it has a pool ([`ChipSim::thread_pool`]):
+    /// N threads on N cores rather than N pool threads beside a waiting
+    /// caller. The same bits either way.
+    fn on_threads<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.chip.thread_pool() {
+            Some(pool) => pool.install(|| f(self)),
+            None => f(self),
+        }
     }
 
     /// Runs every remaining training step.
-    pub fn run(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+    pub fn run(&mut self, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<()> {
         self.step_with_progress(u64::MAX, progress).map(|_| ())
     }
 
@@ -278,7 +286,8 @@ impl Simulation {
             // Training's time and timing are taken before inference runs.
             let timing = self.chip.timing_report();
             let train_end = self.chip.now();
-            let eval = evaluate(&mut self.chip, self.algo.as_mut(), &self.workload.test)?;
+            let eval =
+                self.on_threads(|s| evaluate(&mut s.chip, s.algo.as_mut(), &s.workload.test))?;
             let report = self.build_report(timing, train_end, &eval);
             // Bounded inputs keep every energy finite; this is the last
             // guard that a non-finite total never reaches a file.

@@ -17,6 +17,7 @@ use aimsim_controller::{RankPFactors, UpdateRequest, UpdateRule};
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
+use std::sync::Arc;
 
 /// How stages are sequenced (`chip.engine.schedule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -114,7 +115,7 @@ pub struct ChipSim {
     writes: WriteStats,
     probe: Option<Box<dyn Probe>>,
     /// Worker threads for the tiles' read arithmetic (`None`: this thread).
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
     /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
     inv_scales: Vec<f32>,
     /// Buffers of `update`, shared by the tiles.
@@ -196,12 +197,15 @@ impl ChipSim {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .thread_name(|i| format!("aimsim-tile-{i}"))
+                // The caller's own work may run on these threads
+                // (`ChipSim::thread_pool`): the main thread's stack size.
+                .stack_size(8 << 20)
                 .build()
                 .map_err(|e| EngineError::Threads {
                     threads: n,
                     reason: e.to_string(),
                 })?;
-            Some(pool)
+            Some(Arc::new(pool))
         };
         Ok(())
     }
@@ -209,9 +213,21 @@ impl ChipSim {
     /// Threads computing the tiles' reads and sampled updates (1: the
     /// calling thread).
     pub fn threads(&self) -> usize {
-        self.pool
-            .as_ref()
-            .map_or(1, rayon::ThreadPool::current_num_threads)
+        self.pool.as_ref().map_or(1, |p| p.current_num_threads())
+    }
+
+    /// The chip's thread pool, if it has one (`set_threads` above 1).
+    ///
+    /// A caller that runs its whole loop of operations inside
+    /// `pool.install(..)` makes its own thread one of the pool's: the
+    /// chip's dispatches then run in place on that thread, which takes its
+    /// share of the tiles, and N threads work on N cores. Called from
+    /// outside, each dispatch wakes the pool's N threads while the calling
+    /// thread waits: N + 1 threads, whose idle ones spin and yield for the
+    /// cores the calling thread's serial work needs. The bits are the same
+    /// either way.
+    pub fn thread_pool(&self) -> Option<Arc<rayon::ThreadPool>> {
+        self.pool.clone()
     }
 
     /// Runs `f` on `data` split into consecutive chunks, in parallel on
