@@ -15,6 +15,7 @@
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 /// The hardware block an energy belongs to (the report's `by_component` keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -217,8 +218,12 @@ pub struct Tally {
 /// both lead to its one slot, so a key's charges add up in the order they
 /// were made, as in a plain map from key to tally, and every sum is the
 /// same bits.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug)]
 pub struct EnergyLedger {
+    /// This ledger's identity, unique among the ledgers of the process
+    /// (a clone gets its own): a [`Slot`] is honoured only by the ledger
+    /// that made it.
+    id: u64,
     entries: BTreeMap<Key, usize>,
     tallies: Vec<Tally>,
     kinds: HashMap<Kind, usize, BuildHasherDefault<WordHasher>>,
@@ -231,6 +236,121 @@ pub struct EnergyLedger {
 
 /// Entries of [`EnergyLedger`]'s `recent` cache (a power of two).
 const RECENT: usize = 32;
+
+/// The source of [`EnergyLedger`] identities.
+static NEXT_LEDGER: AtomicU64 = AtomicU64::new(1);
+
+fn ledger_id() -> u64 {
+    NEXT_LEDGER.fetch_add(1, AtomicOrdering::Relaxed)
+}
+
+impl Default for EnergyLedger {
+    fn default() -> Self {
+        EnergyLedger {
+            id: ledger_id(),
+            entries: BTreeMap::new(),
+            tallies: Vec::new(),
+            kinds: HashMap::default(),
+            slots: Vec::new(),
+            recent: [None; RECENT],
+        }
+    }
+}
+
+impl Clone for EnergyLedger {
+    /// The same entries and tallies under a new identity (the slots of the
+    /// original are not the clone's).
+    fn clone(&self) -> Self {
+        EnergyLedger {
+            id: ledger_id(),
+            entries: self.entries.clone(),
+            tallies: self.tallies.clone(),
+            kinds: self.kinds.clone(),
+            slots: self.slots.clone(),
+            recent: self.recent,
+        }
+    }
+}
+
+/// One key's tally in one ledger, found once ([`EnergyLedger::charge_for_slot`],
+/// [`EnergyLedger::find_slot`]) so that later charges to the key
+/// ([`EnergyLedger::charge_slot`]) skip the lookup: for a hot path that
+/// charges the same few keys over and over (a tile's reads, a logged write
+/// operation's phases). A charge by slot is the same addition to the same
+/// tally as a charge by key, so the sums are the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    ledger: u64,
+    index: u32,
+}
+
+/// Charges made away from a ledger (on a worker thread, while the ledger
+/// is only read), to be added to it later in one step
+/// ([`EnergyLedger::apply_run`]) with the same bits as if each had been
+/// charged in turn.
+///
+/// A run continues each key's tally from its value when the run first
+/// charged the key, adding the charges in their order; applying it then
+/// writes the continued tallies, one per key, instead of adding every
+/// charge again on the ledger's thread. That is exact only if no tally of
+/// the run changed between: `apply_run` checks each (and whether keys the
+/// ledger lacked are still absent) and otherwise adds the logged charges
+/// one by one, as [`EnergyLedger::charge`] would have.
+#[derive(Debug, Default)]
+pub struct ChargeRun {
+    /// Every charge, in order, by its key's index in `keys` (used only if
+    /// a tally changed meanwhile).
+    charges: Vec<(u32, u64, f64)>,
+    /// Each key charged: its slot (if the ledger had it), its tally then,
+    /// and the tally continued by the run's charges.
+    keys: Vec<(Key, Option<Slot>, Tally, Tally)>,
+}
+
+impl ChargeRun {
+    /// Charges `count` operations totalling `pj` picojoules to `key`,
+    /// continuing from `ledger`'s tally of the key (which is not changed).
+    ///
+    /// # Panics
+    /// If `pj` is negative or not finite, as [`EnergyLedger::charge`].
+    pub fn charge(&mut self, ledger: &EnergyLedger, key: Key, count: u64, pj: f64) {
+        assert!(
+            pj.is_finite() && pj >= 0.0,
+            "energy {pj} pJ charged to {key:?}"
+        );
+        let i = match self.keys.iter().position(|k| k.0.same_as(&key)) {
+            Some(i) => i,
+            None => {
+                let slot = ledger.find_slot(&key);
+                let start = slot.map_or(Tally::default(), |s| ledger.tallies[s.index as usize]);
+                self.keys.push((key, slot, start, start));
+                self.keys.len() - 1
+            }
+        };
+        let t = &mut self.keys[i].3;
+        t.count += count;
+        t.pj += pj;
+        self.charges.push((i as u32, count, pj));
+    }
+
+    /// Whether the run holds no charge.
+    pub fn is_empty(&self) -> bool {
+        self.charges.is_empty()
+    }
+}
+
+impl Key {
+    /// `self == other`, comparing the strings' addresses before their
+    /// bytes (one charge site names the same literals every time).
+    #[inline]
+    fn same_as(&self, other: &Key) -> bool {
+        let same_str = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
+        self.component == other.component
+            && self.tile == other.tile
+            && same_str(self.operation, other.operation)
+            && self.phase.rank == other.phase.rank
+            && same_str(self.phase.name, other.phase.name)
+    }
+}
 
 /// A slot not made yet in [`EnergyLedger`]'s `slots`.
 const NO_SLOT: u32 = u32::MAX;
@@ -338,6 +458,82 @@ impl EnergyLedger {
         let t = &mut self.tallies[slot];
         t.count += count;
         t.pj += pj;
+    }
+
+    /// [`EnergyLedger::charge`], returning the key's slot for later
+    /// charges to it ([`EnergyLedger::charge_slot`]).
+    pub fn charge_for_slot(&mut self, key: Key, count: u64, pj: f64) -> Slot {
+        self.charge(key, count, pj);
+        let index = self.entries[&key];
+        Slot {
+            ledger: self.id,
+            index: u32::try_from(index).expect("fewer than 2³² ledger entries"),
+        }
+    }
+
+    /// The slot of `key` if it has been charged before, without changing
+    /// anything (usable by threads that share the ledger while nothing
+    /// charges it).
+    pub fn find_slot(&self, key: &Key) -> Option<Slot> {
+        let index = *self.entries.get(key)?;
+        Some(Slot {
+            ledger: self.id,
+            index: u32::try_from(index).ok()?,
+        })
+    }
+
+    /// Charges `count` operations totalling `pj` picojoules to the key of
+    /// `slot`, as [`EnergyLedger::charge`] to that key would. Returns
+    /// `false`, charging nothing, if `slot` was not made by this ledger
+    /// (the caller then charges by key).
+    ///
+    /// # Panics
+    /// If `pj` is negative or not finite, as [`EnergyLedger::charge`].
+    #[inline]
+    pub fn charge_slot(&mut self, slot: Slot, count: u64, pj: f64) -> bool {
+        if slot.ledger != self.id {
+            return false;
+        }
+        assert!(
+            pj.is_finite() && pj >= 0.0,
+            "energy {pj} pJ charged to slot {slot:?}"
+        );
+        let t = &mut self.tallies[slot.index as usize];
+        t.count += count;
+        t.pj += pj;
+        true
+    }
+
+    /// Adds the charges of `run` ([`ChargeRun`]) and empties it: the
+    /// continued tallies when every tally the run started from is still
+    /// the ledger's (and every key it lacked still absent), else each
+    /// charge in turn. The same bits either way.
+    pub fn apply_run(&mut self, run: &mut ChargeRun) {
+        let unchanged = run.keys.iter().all(|(key, slot, start, _)| match slot {
+            Some(s) => {
+                s.ledger == self.id && {
+                    let t = self.tallies[s.index as usize];
+                    t.count == start.count && t.pj.to_bits() == start.pj.to_bits()
+                }
+            }
+            None => !self.entries.contains_key(key),
+        });
+        if unchanged {
+            for &(key, slot, _, end) in &run.keys {
+                match slot {
+                    Some(s) => self.tallies[s.index as usize] = end,
+                    // A new tally: `0 + end` is `end`, as the charges one
+                    // by one from zero.
+                    None => self.charge(key, end.count, end.pj),
+                }
+            }
+        } else {
+            for &(i, count, pj) in &run.charges {
+                self.charge(run.keys[i as usize].0, count, pj);
+            }
+        }
+        run.charges.clear();
+        run.keys.clear();
     }
 
     /// The number of kind `of`, made if it is new.
@@ -604,7 +800,78 @@ mod tests {
         EnergyLedger::new().add(Component::Dac, "x", Phase::FORWARD, None, 1, -1.0);
     }
 
+    /// Every tally's count and energy bits, in key order.
+    fn bits(l: &EnergyLedger) -> Vec<(Key, u64, u64)> {
+        l.entries()
+            .map(|(k, t)| (*k, t.count, t.pj.to_bits()))
+            .collect()
+    }
+
+    fn key(c: usize, op: usize, t: u32) -> Key {
+        // Two addresses for one operation name: keys equal by content.
+        let ops = ["set_pulse", "reset_pulse", "verify_drive"];
+        let op = if op == 3 {
+            String::leak(String::from("set_pulse"))
+        } else {
+            ops[op]
+        };
+        Key {
+            component: Component::ALL[c],
+            operation: op,
+            phase: Phase::UPDATE,
+            tile: Some(t),
+        }
+    }
+
+    #[test]
+    fn a_slot_charges_only_its_own_ledger() {
+        let k = key(0, 0, 1);
+        let mut a = EnergyLedger::new();
+        let s = a.charge_for_slot(k, 1, 0.1);
+        assert!(a.charge_slot(s, 2, 0.2));
+        let mut b = a.clone();
+        assert!(!b.charge_slot(s, 4, 0.4), "a clone is another ledger");
+        assert_eq!(bits(&a), bits(&b));
+        let mut c = EnergyLedger::new();
+        c.add(k.component, k.operation, k.phase, k.tile, 1, 0.1);
+        c.add(k.component, k.operation, k.phase, k.tile, 2, 0.2);
+        assert_eq!(bits(&a), bits(&c));
+        assert_eq!(a.find_slot(&k), Some(s));
+        assert_eq!(a.find_slot(&key(1, 0, 1)), None);
+    }
+
     proptest! {
+        #[test]
+        fn a_charge_run_gives_the_bits_of_charging_in_turn(
+            before in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0.0f64..1e3), 0..20),
+            run in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0u64..9, 0.0f64..1e3), 0..60),
+            between in proptest::option::of((0usize..3, 0usize..4, 0u32..3, 0.0f64..1e3)),
+        ) {
+            // `direct` charges in turn; `ahead` runs the same charges
+            // against its state before `between` (a charge made while the
+            // run was away), then applies the run.
+            let mut direct = EnergyLedger::new();
+            for &(c, o, t, e) in &before {
+                direct.charge(key(c, o, t), 1, e);
+            }
+            let mut ahead = direct.clone();
+            let mut r = ChargeRun::default();
+            for &(c, o, t, n, e) in &run {
+                r.charge(&ahead, key(c, o, t), n, e);
+            }
+            if let Some((c, o, t, e)) = between {
+                direct.charge(key(c, o, t), 1, e);
+                ahead.charge(key(c, o, t), 1, e);
+            }
+            for &(c, o, t, n, e) in &run {
+                direct.charge(key(c, o, t), n, e);
+            }
+            prop_assert_eq!(r.is_empty(), run.is_empty());
+            ahead.apply_run(&mut r);
+            prop_assert!(r.is_empty());
+            prop_assert_eq!(bits(&direct), bits(&ahead));
+        }
+
         #[test]
         fn parts_add_up(charges in proptest::collection::vec((0usize..8, 0usize..3, 0u32..4, 0.0f64..1e6), 0..200)) {
             let mut l = EnergyLedger::new();

@@ -12,7 +12,7 @@ use crate::tile::{AdcRange, Tile};
 use aimsim_controller::VerifyRead;
 use aimsim_core::{Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel};
-use aimsim_energy::{Component, EnergyLedger, Phase};
+use aimsim_energy::{Component, EnergyLedger, Key, Phase, Slot};
 use aimsim_periphery::DacEncoding;
 
 /// What the ledger needs of one tile read once its arithmetic is done.
@@ -141,71 +141,106 @@ pub(crate) fn convert(
     }
 }
 
+/// The ledger slots of a tile's read charges, by phase: a read charges
+/// the same few keys every time (see [`aimsim_energy::Slot`]).
+#[derive(Debug, Default)]
+pub(crate) struct ReadSlots(Vec<(Phase, [Option<Slot>; READ_CHARGES])>);
+
+/// Keys [`charge`] charges (one slot each, whatever the read).
+const READ_CHARGES: usize = 6;
+
+impl ReadSlots {
+    /// The slots of `phase`'s reads (made empty the first time).
+    fn of(&mut self, phase: Phase) -> &mut [Option<Slot>; READ_CHARGES] {
+        let i = match self.0.iter().position(|(p, _)| *p == phase) {
+            Some(i) => i,
+            None => {
+                self.0.push((phase, [None; READ_CHARGES]));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+}
+
+/// Charges `count` operations of `pj` to `key` through its remembered
+/// `slot`, remembering it the first time (or when the ledger is another).
+#[inline]
+fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
+    if let Some(s) = *slot {
+        if ledger.charge_slot(s, count, pj) {
+            return;
+        }
+    }
+    *slot = Some(ledger.charge_for_slot(key, count, pj));
+}
+
 /// Charges one tile read's energy to the ledger (docs/energy-model.md).
 pub(crate) fn charge(
     chip: &Chip,
-    tile: &Tile,
+    tile: &mut Tile,
     a: ReadArith,
     phase: Phase,
     ledger: &mut EnergyLedger,
 ) {
     let id = Some(tile.id);
+    let key = |component, operation| Key {
+        component,
+        operation,
+        phase,
+        tile: id,
+    };
+    let slots = tile.read_slots.of(phase);
     if a.digital {
         let macs = (tile.rows * tile.cols) as u64;
-        ledger.add(
-            Component::Digital,
-            "mac",
-            phase,
-            id,
+        charge_via(
+            ledger,
+            &mut slots[5],
+            key(Component::Digital, "mac"),
             macs,
             macs as f64 * chip.digital.mac_pj(),
         );
         return;
     }
     let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
-    ledger.add(
-        Component::Dac,
-        "conversion",
-        phase,
-        id,
+    charge_via(
+        ledger,
+        &mut slots[0],
+        key(Component::Dac, "conversion"),
         a.drives,
         a.drives as f64 * chip.dac.energy_pj(),
     );
-    ledger.add(
-        Component::ArrayRead,
-        "ohmic",
-        phase,
-        id,
+    charge_via(
+        ledger,
+        &mut slots[1],
+        key(Component::ArrayRead, "ohmic"),
         1,
         a.read_uw * 1e-6 * t_read_s * 1e12,
     );
     // Every output line integrates in every read cycle.
     let integrations = a.lines as u64 * chip.dac.read_cycles();
-    ledger.add(
-        Component::Sense,
-        "integrate",
-        phase,
-        id,
+    charge_via(
+        ledger,
+        &mut slots[2],
+        key(Component::Sense, "integrate"),
         integrations,
         integrations as f64 * chip.sense.energy_pj(t_read_s),
     );
     let lines = a.lines as u64;
-    ledger.add(
-        Component::Adc,
-        "conversion",
-        phase,
-        id,
+    charge_via(
+        ledger,
+        &mut slots[3],
+        key(Component::Adc, "conversion"),
         lines,
         lines as f64 * chip.adc.energy_pj(),
     );
     // Re-ranging (`adc.recalibrate_every`) compares every conversion with
     // the window's peak: one digital compare, charged as an add.
     if chip.adc.recalibrate_every() > 0 {
-        ledger.add(
-            Component::Adc,
-            "range_peak",
-            phase,
-            id,
+        charge_via(
+            ledger,
+            &mut slots[4],
+            key(Component::Adc, "range_peak"),
             lines,
             lines as f64 * chip.digital.add_pj(),
         );

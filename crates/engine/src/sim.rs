@@ -838,6 +838,7 @@ impl ChipSim {
             return;
         }
         let (chip, model, mode) = (&self.chip, &self.model, self.rule.write_mode());
+        let ledger = &self.ledger;
         let tiles = &mut self.tiles[..];
         pool.install(|| {
             use rayon::prelude::*;
@@ -853,7 +854,7 @@ impl ChipSim {
                         && t.cells.is_some()
                         && t.write_ahead.is_none()
                 })
-                .for_each(|t| crate::write::write_ahead(chip, model, mode, t));
+                .for_each(|t| crate::write::write_ahead(chip, model, mode, ledger, t));
         });
     }
 
@@ -864,7 +865,7 @@ impl ChipSim {
     /// is queued as its events would have queued it.
     fn account_phases(&mut self, ti: usize, a: crate::write::WriteAhead) {
         let tile = &mut self.tiles[ti];
-        tile.write_log.replay(&mut self.ledger);
+        self.ledger.apply_run(&mut tile.write_log);
         let tid = tile.id;
         self.writes.pulses += a.stats.pulses;
         self.writes.cell_writes += a.stats.cell_writes;
@@ -1145,7 +1146,7 @@ impl ChipSim {
         };
         crate::read::charge(
             &self.chip,
-            &self.tiles[ti],
+            &mut self.tiles[ti],
             arith,
             self.ctrl_phase,
             &mut self.ledger,

@@ -108,7 +108,9 @@ pub(crate) struct Tile {
     /// events on the thread pool (`crate::write::write_ahead`).
     pub(crate) write_ahead: Option<crate::write::WriteAhead>,
     /// The energy those phases charged, in order, for the ledger.
-    pub(crate) write_log: crate::write::ChargeLog,
+    pub(crate) write_log: aimsim_energy::ChargeRun,
+    /// The ledger slots of this tile's read charges.
+    pub(crate) read_slots: crate::read::ReadSlots,
 }
 
 /// Where a tile sits in its matrix.
@@ -204,7 +206,8 @@ impl Tile {
             current: Breakdown::default(),
             start_at: SimTime::ZERO,
             write_ahead: None,
-            write_log: crate::write::ChargeLog::default(),
+            write_log: aimsim_energy::ChargeRun::default(),
+            read_slots: crate::read::ReadSlots::default(),
             budget_wait_since: None,
             fsm: Fsm::Idle,
         }

@@ -10,7 +10,7 @@ use crate::tile::Tile;
 use aimsim_controller::{execute_phase, WriteHardware, WriteMode};
 use aimsim_core::SimTime;
 use aimsim_device::{DeviceModel, Polarity};
-use aimsim_energy::{Component, EnergyLedger, Key, Phase};
+use aimsim_energy::{ChargeRun, Component, EnergyLedger, Key, Phase};
 
 /// Writes of the tile's next phases whose cells are prefetched while a
 /// phase runs.
@@ -98,7 +98,7 @@ pub(crate) fn write_phase(
 }
 
 /// Where a write phase's energy goes: the ledger, or a tile's
-/// [`ChargeLog`] added to the ledger later in the same order.
+/// `ChargeRun` added to the ledger later with the same bits.
 pub(crate) trait Charges {
     /// Charges `count` operations totalling `pj` to `key`.
     fn charge(&mut self, key: Key, count: u64, pj: f64);
@@ -131,26 +131,20 @@ impl Charges for EnergyLedger {
     }
 }
 
-/// Charges recorded in order, to be added to the ledger on the calling
-/// thread ([`ChargeLog::replay`]); the buffer is kept between updates.
-#[derive(Default)]
-pub(crate) struct ChargeLog(Vec<(Key, u64, f64)>);
-
-impl Charges for ChargeLog {
-    #[inline]
-    fn charge(&mut self, key: Key, count: u64, pj: f64) {
-        self.0.push((key, count, pj));
-    }
+/// A write operation's charges made on a pool thread into the tile's
+/// [`ChargeRun`] against the ledger (read only), added to the ledger on
+/// the calling thread at the operation's start event
+/// ([`EnergyLedger::apply_run`]: the tile's few continued tallies, not
+/// every charge again).
+pub(crate) struct Logging<'a> {
+    run: &'a mut ChargeRun,
+    ledger: &'a EnergyLedger,
 }
 
-impl ChargeLog {
-    /// Adds the recorded charges to `ledger` in the order they were made,
-    /// and empties the log.
-    pub(crate) fn replay(&mut self, ledger: &mut EnergyLedger) {
-        for &(key, count, pj) in &self.0 {
-            ledger.charge(key, count, pj);
-        }
-        self.0.clear();
+impl Charges for Logging<'_> {
+    #[inline]
+    fn charge(&mut self, key: Key, count: u64, pj: f64) {
+        self.run.charge(self.ledger, key, count, pj);
     }
 }
 
@@ -218,11 +212,29 @@ pub(crate) fn run_phases(
 /// start (`tile.start_at`) on a pool thread ([`run_phases`]), charging
 /// `tile.write_log` instead of the ledger; the outcome is left in
 /// `tile.write_ahead` for the operation's start event.
-pub(crate) fn write_ahead(chip: &Chip, model: &DeviceModel, mode: WriteMode, tile: &mut Tile) {
+pub(crate) fn write_ahead(
+    chip: &Chip,
+    model: &DeviceModel,
+    mode: WriteMode,
+    ledger: &EnergyLedger,
+    tile: &mut Tile,
+) {
     tile.begin_write_op();
-    let mut log = std::mem::take(&mut tile.write_log);
+    let mut run = std::mem::take(&mut tile.write_log);
     let at = tile.start_at;
-    let a = run_phases(chip, chip.pulse_cycles(), model, mode, tile, at, &mut log);
-    tile.write_log = log;
+    let mut logging = Logging {
+        run: &mut run,
+        ledger,
+    };
+    let a = run_phases(
+        chip,
+        chip.pulse_cycles(),
+        model,
+        mode,
+        tile,
+        at,
+        &mut logging,
+    );
+    tile.write_log = run;
     tile.write_ahead = Some(a);
 }
