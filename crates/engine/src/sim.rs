@@ -577,7 +577,59 @@ impl ChipSim {
                 return Err(e);
             }
         }
+        if ahead {
+            self.accumulate_ahead(m, transposed, input, output);
+        }
         Ok(())
+    }
+
+    /// The digital partial-sum accumulation of MVMs whose reads were all
+    /// computed ahead ([`ChipSim::compute_ahead`]), after their events:
+    /// each vector's outputs are the sums over the tiles, in tile order,
+    /// of the tile's outputs times the vector's unit, as
+    /// [`ChipSim::mvm_directed`] adds them read by read — the same
+    /// additions in the same order, so the same bits — with the vectors
+    /// on the pool. (Their energy was charged with each read.)
+    fn accumulate_ahead(&self, m: MatrixId, transposed: bool, input: &[f32], output: &mut [f32]) {
+        let mx = &self.matrices[m.0];
+        let (n_in, n_out) = if transposed {
+            (mx.cols, mx.rows)
+        } else {
+            (mx.rows, mx.cols)
+        };
+        let device = self.rule.uses_device();
+        let per_unit = self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us;
+        let (tiles, ids, gain) = (&self.tiles, &mx.tiles, mx.gain);
+        let work = |(b, (x, y)): (usize, (&[f32], &mut [f32]))| {
+            let unit = if device {
+                max_abs(x) * gain / per_unit
+            } else {
+                1.0
+            };
+            for &ti in ids {
+                let tile = &tiles[ti];
+                let (dst, lines) = if transposed {
+                    (&mut y[tile.row0..tile.row0 + tile.rows], tile.rows)
+                } else {
+                    (&mut y[tile.col0..tile.col0 + tile.cols], tile.cols)
+                };
+                for (o, &v) in dst.iter_mut().zip(tile.ahead_output(b, lines)) {
+                    *o += v * unit;
+                }
+            }
+        };
+        let vectors = input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out));
+        match &self.pool {
+            Some(pool) if vectors.len() > 1 => pool.install(|| {
+                use rayon::prelude::*;
+                input
+                    .par_chunks_exact(n_in)
+                    .zip(output.par_chunks_exact_mut(n_out))
+                    .enumerate()
+                    .for_each(work);
+            }),
+            _ => vectors.enumerate().for_each(work),
+        }
     }
 
     /// Computes the read arithmetic of the MVMs of `input` on every tile of
@@ -662,14 +714,15 @@ impl ChipSim {
             }
             self.run_while(|e| e.reads_pending > 0)?;
         }
-        // Digital partial-sum accumulation.
+        // Digital partial-sum accumulation (of reads computed ahead: after
+        // the last, `accumulate_ahead`).
         let mx = &self.matrices[m.0];
         let unit = if device {
             scale * mx.gain / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
         } else {
             1.0
         };
-        for &ti in &mx.tiles {
+        for &ti in if ahead { &[][..] } else { &mx.tiles[..] } {
             let tile = &self.tiles[ti];
             let dst = if transposed {
                 &mut output[tile.row0..tile.row0 + tile.rows]

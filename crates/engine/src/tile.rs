@@ -341,6 +341,12 @@ impl Tile {
         }
     }
 
+    /// The outputs of vector `b` of the reads computed ahead, `lines`
+    /// each ([`Tile::compute_ahead`]; valid until the next).
+    pub(crate) fn ahead_output(&self, b: usize, lines: usize) -> &[f32] {
+        &self.ahead_out[b * lines..(b + 1) * lines]
+    }
+
     /// Forgets reads computed ahead (after an error stopped them).
     pub(crate) fn drop_ahead(&mut self) {
         self.ahead.clear();
