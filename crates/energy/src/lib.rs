@@ -475,7 +475,18 @@ impl EnergyLedger {
     /// anything (usable by threads that share the ledger while nothing
     /// charges it).
     pub fn find_slot(&self, key: &Key) -> Option<Slot> {
-        let index = *self.entries.get(key)?;
+        // By identity first (as `charge`), else by the ordered map.
+        let tile = key.tile.map_or(0, |t| t as usize + 1);
+        let by_identity = self
+            .kinds
+            .get(&Kind::of(key))
+            .and_then(|&kind| self.slots[kind].get(tile))
+            .filter(|&&s| s != NO_SLOT)
+            .map(|&s| s as usize);
+        let index = match by_identity {
+            Some(i) => i,
+            None => *self.entries.get(key)?,
+        };
         Some(Slot {
             ledger: self.id,
             index: u32::try_from(index).ok()?,
