@@ -183,8 +183,11 @@ impl ChipSim {
     /// write plans of rank-1 EaPU updates, on `threads` threads (0: one
     /// per CPU; default 1, this thread). Results are the same bits for any
     /// number: each tile draws only from its own random streams, and the
-    /// ledger, the event queue, the update's counts and the partial-sum
-    /// accumulation stay on the calling thread in a fixed order.
+    /// ledger, the event queue and the update's counts stay on the
+    /// calling thread in a fixed order (the partial sums of a batch read
+    /// ahead add each output's tiles in a fixed order, vectors on the
+    /// pool). Run the loop of operations inside
+    /// [`ChipSim::thread_pool`] to use N cores with N threads.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         let n = if threads == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
