@@ -292,15 +292,17 @@ pub struct Slot {
 /// A run continues each key's tally from its value when the run first
 /// charged the key, adding the charges in their order; applying it then
 /// writes the continued tallies, one per key, instead of adding every
-/// charge again on the ledger's thread. That is exact only if no tally of
-/// the run changed between: `apply_run` checks each (and whether keys the
-/// ledger lacked are still absent) and otherwise adds the logged charges
-/// one by one, as [`EnergyLedger::charge`] would have.
+/// charge again on the ledger's thread (and without keeping every charge:
+/// a run's memory is its few keys). That is exact when no tally of the
+/// run changed in between — the caller's invariant: the engine runs a
+/// tile's write operation ahead while nothing else can charge that tile's
+/// keys. `apply_run` checks it; should a tally have changed, it adds the
+/// run's share (the continued tally minus the one it started from) to the
+/// current one, which keeps every charge but not the bits of charging in
+/// turn (a debug build panics instead, so tests catch the broken
+/// invariant).
 #[derive(Debug, Default)]
 pub struct ChargeRun {
-    /// Every charge, in order, by its key's index in `keys` (used only if
-    /// a tally changed meanwhile).
-    charges: Vec<(u32, u64, f64)>,
     /// Each key charged: its slot (if the ledger had it), its tally then,
     /// and the tally continued by the run's charges.
     keys: Vec<(Key, Option<Slot>, Tally, Tally)>,
@@ -329,12 +331,11 @@ impl ChargeRun {
         let t = &mut self.keys[i].3;
         t.count += count;
         t.pj += pj;
-        self.charges.push((i as u32, count, pj));
     }
 
     /// Whether the run holds no charge.
     pub fn is_empty(&self) -> bool {
-        self.charges.is_empty()
+        self.keys.is_empty()
     }
 }
 
@@ -516,34 +517,32 @@ impl EnergyLedger {
     }
 
     /// Adds the charges of `run` ([`ChargeRun`]) and empties it: the
-    /// continued tallies when every tally the run started from is still
-    /// the ledger's (and every key it lacked still absent), else each
-    /// charge in turn. The same bits either way.
+    /// continued tallies, the same bits as charging in turn, when every
+    /// tally the run started from is still the ledger's (and every key it
+    /// lacked still absent); else the run's share of each added to the
+    /// current tally (see [`ChargeRun`]).
+    ///
+    /// # Panics
+    /// In a debug build, if a tally of the run changed meanwhile.
     pub fn apply_run(&mut self, run: &mut ChargeRun) {
-        let unchanged = run.keys.iter().all(|(key, slot, start, _)| match slot {
-            Some(s) => {
-                s.ledger == self.id && {
+        for &(key, slot, start, end) in &run.keys {
+            let unchanged = match slot {
+                Some(s) if s.ledger == self.id => {
                     let t = self.tallies[s.index as usize];
                     t.count == start.count && t.pj.to_bits() == start.pj.to_bits()
                 }
-            }
-            None => !self.entries.contains_key(key),
-        });
-        if unchanged {
-            for &(key, slot, _, end) in &run.keys {
-                match slot {
-                    Some(s) => self.tallies[s.index as usize] = end,
-                    // A new tally: `0 + end` is `end`, as the charges one
-                    // by one from zero.
-                    None => self.charge(key, end.count, end.pj),
-                }
-            }
-        } else {
-            for &(i, count, pj) in &run.charges {
-                self.charge(run.keys[i as usize].0, count, pj);
+                Some(_) => false,
+                None => !self.entries.contains_key(&key),
+            };
+            debug_assert!(unchanged, "{key:?} was charged while a run held it");
+            match slot {
+                Some(s) if unchanged => self.tallies[s.index as usize] = end,
+                // A new tally: `0 + end` is `end`, as the charges one by
+                // one from zero.
+                None if unchanged => self.charge(key, end.count, end.pj),
+                _ => self.charge(key, end.count - start.count, (end.pj - start.pj).max(0.0)),
             }
         }
-        run.charges.clear();
         run.keys.clear();
     }
 
@@ -834,6 +833,28 @@ mod tests {
         }
     }
 
+    /// A tally charged while a run held it: a debug build stops; a
+    /// release build keeps every charge (not their bits).
+    #[test]
+    fn a_run_whose_tally_changed_keeps_every_charge() {
+        let k = key(0, 0, 1);
+        let mut l = EnergyLedger::new();
+        l.charge(k, 1, 1.0);
+        let mut r = ChargeRun::default();
+        r.charge(&l, k, 2, 2.0);
+        r.charge(&l, key(1, 1, 1), 3, 3.0);
+        l.charge(k, 4, 4.0);
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            l.apply_run(&mut r);
+            l
+        }));
+        assert_eq!(applied.is_err(), cfg!(debug_assertions));
+        if let Ok(l) = applied {
+            let t: Vec<_> = l.entries().map(|(_, t)| (t.count, t.pj)).collect();
+            assert_eq!(t, vec![(7, 7.0), (3, 3.0)]);
+        }
+    }
+
     #[test]
     fn a_slot_charges_only_its_own_ledger() {
         let k = key(0, 0, 1);
@@ -856,11 +877,9 @@ mod tests {
         fn a_charge_run_gives_the_bits_of_charging_in_turn(
             before in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0.0f64..1e3), 0..20),
             run in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0u64..9, 0.0f64..1e3), 0..60),
-            between in proptest::option::of((0usize..3, 0usize..4, 0u32..3, 0.0f64..1e3)),
         ) {
             // `direct` charges in turn; `ahead` runs the same charges
-            // against its state before `between` (a charge made while the
-            // run was away), then applies the run.
+            // against its state, then applies the run.
             let mut direct = EnergyLedger::new();
             for &(c, o, t, e) in &before {
                 direct.charge(key(c, o, t), 1, e);
@@ -869,12 +888,6 @@ mod tests {
             let mut r = ChargeRun::default();
             for &(c, o, t, n, e) in &run {
                 r.charge(&ahead, key(c, o, t), n, e);
-            }
-            if let Some((c, o, t, e)) = between {
-                direct.charge(key(c, o, t), 1, e);
-                ahead.charge(key(c, o, t), 1, e);
-            }
-            for &(c, o, t, n, e) in &run {
                 direct.charge(key(c, o, t), n, e);
             }
             prop_assert_eq!(r.is_empty(), run.is_empty());

@@ -202,6 +202,21 @@ pub(crate) struct SparseScratch {
     blocked: BlockedScratch,
     /// The rank-P sampler's.
     rank_p: RankPScratch,
+    /// The decisions and write plan of the tile the thread works on, lent
+    /// to the tile's [`SparseWork`] meanwhile ([`SparseScratch::lend`]):
+    /// these grow with a tile's writes, so per tile they would stay as
+    /// large as each tile's largest update.
+    sampled: Vec<(u32, f32)>,
+    plan: WritePlan,
+}
+
+impl SparseScratch {
+    /// Swaps the thread's decision and plan buffers with `work`'s (call
+    /// again to take them back; the work keeps what it had before).
+    pub(crate) fn lend(&mut self, work: &mut SparseWork) {
+        std::mem::swap(&mut self.sampled, &mut work.sampled);
+        std::mem::swap(&mut self.plan, &mut work.plan);
+    }
 }
 
 /// ΔG_th when the tile's decisions of `request` are drawn by sampling

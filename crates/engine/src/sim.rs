@@ -805,12 +805,15 @@ impl ChipSim {
                 on_pool(pool, tiles, works, |tile, work| {
                     let t = rayon::current_thread_index().unwrap_or(0);
                     let mut s = scratches[t].lock().expect("one user per thread");
+                    s.lend(work);
                     sample_tile(&input, th, tile, work, &mut s);
                     if let Some(cells) = tile.cells.as_ref() {
                         work.plan.fill_sparse(cells, model, &work.sampled, mode);
                     }
                     // Only the tile's own weights or phases change.
                     apply_sampled(tile, work, r_wg, phase, max_parallel);
+                    // Only the counts stay with the tile.
+                    s.lend(work);
                 });
                 for (tile, work) in tiles.iter_mut().zip(works.iter()) {
                     tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
