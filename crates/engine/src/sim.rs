@@ -241,7 +241,7 @@ impl ChipSim {
     /// and randomness.
     pub fn par_chunks(&self, data: &mut [f32], f: impl Fn(&mut [f32]) + Sync) {
         /// Below this many values a pool dispatch costs more than it saves.
-        const PAR_MIN: usize = 4096;
+        const PAR_MIN: usize = 1024;
         match self.pool.as_ref() {
             Some(pool) if data.len() >= PAR_MIN => {
                 let n = pool.current_num_threads();
