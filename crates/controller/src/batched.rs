@@ -58,8 +58,10 @@ pub struct RankPFactors {
     /// term `q` is non-zero), `⌈P/64⌉` words per line.
     row_masks: Vec<u64>,
     col_masks: Vec<u64>,
-    /// Each line's sum of squared terms, f64 (working memory).
+    /// Each row's and each column's sum of squared terms, f64 (working
+    /// memory).
     squares: Vec<f64>,
+    col_squares: Vec<f64>,
 }
 
 impl RankPFactors {
@@ -71,6 +73,28 @@ impl RankPFactors {
     /// If the factors are not `P × rows` and `P × cols` (a broken caller
     /// invariant).
     pub fn prepare(&mut self, x: &[f32], delta: &[f32], rows: usize, cols: usize, scale_us: f32) {
+        self.prepare_with(x, delta, rows, cols, scale_us, |rows, cols| {
+            rows();
+            cols();
+        });
+    }
+
+    /// [`RankPFactors::prepare`], laying out the rows' and the columns'
+    /// factors by `join`, which must call both closures once, in either
+    /// order or at once (on two threads: they share no memory). The same
+    /// layout either way.
+    ///
+    /// # Panics
+    /// As [`RankPFactors::prepare`]; and if `join` did not call both.
+    pub fn prepare_with(
+        &mut self,
+        x: &[f32],
+        delta: &[f32],
+        rows: usize,
+        cols: usize,
+        scale_us: f32,
+        join: impl FnOnce(&mut (dyn FnMut() + Send), &mut (dyn FnMut() + Send)),
+    ) {
         let p = x.len() / rows.max(1);
         assert!(
             p > 0 && x.len() == p * rows && delta.len() == p * cols,
@@ -78,27 +102,30 @@ impl RankPFactors {
         );
         (self.p, self.rows, self.cols) = (p, rows, cols);
         let margin = 1.0 + (p as f64 + 16.0) * f64::from(f32::EPSILON);
-        let sq = &mut self.squares;
-        lay_out(
-            x,
-            p,
-            scale_us,
-            margin,
+        let (mut rows_done, mut cols_done) = (false, false);
+        let (u, k, row_masks, sq) = (
             &mut self.u,
             &mut self.k,
             &mut self.row_masks,
-            sq,
+            &mut self.squares,
         );
-        lay_out(
-            delta,
-            p,
-            1.0,
-            1.0,
+        let (v, b, col_masks, col_sq) = (
             &mut self.v,
             &mut self.b,
             &mut self.col_masks,
-            sq,
+            &mut self.col_squares,
         );
+        join(
+            &mut || {
+                lay_out(x, p, scale_us, margin, u, k, row_masks, sq);
+                rows_done = true;
+            },
+            &mut || {
+                lay_out(delta, p, 1.0, 1.0, v, b, col_masks, col_sq);
+                cols_done = true;
+            },
+        );
+        assert!(rows_done && cols_done, "join called both layouts");
     }
 }
 
@@ -564,5 +591,44 @@ mod tests {
         // Requests: (0,0) 0, (0,1) 5, (1,0) 1, (1,1) 0 (disjoint terms).
         assert!(out.iter().all(|&(k, _)| k == 1 || k == 2));
         assert_eq!(st.random_decisions, 3);
+    }
+
+    #[test]
+    fn the_layouts_may_run_in_either_order_or_at_once() {
+        let (rows, cols, p) = (37, 23, 5);
+        let mut rng = stream(9, "t");
+        let mut draw = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|k| {
+                    if k % 7 == 0 {
+                        0.0
+                    } else {
+                        rng.random::<f32>() - 0.5
+                    }
+                })
+                .collect()
+        };
+        let (x, delta) = (draw(p * rows), draw(p * cols));
+        let mut one = RankPFactors::default();
+        one.prepare(&x, &delta, rows, cols, 0.7);
+        let mut reversed = RankPFactors::default();
+        reversed.prepare_with(&x, &delta, rows, cols, 0.7, |a, b| {
+            b();
+            a();
+        });
+        let mut threads = RankPFactors::default();
+        threads.prepare_with(&x, &delta, rows, cols, 0.7, |a, b| {
+            std::thread::scope(|s| {
+                s.spawn(a);
+                b();
+            });
+        });
+        let show = |f: &RankPFactors| format!("{f:?}");
+        assert_eq!(show(&one), show(&reversed));
+        assert_eq!(show(&one), show(&threads));
+        let half = std::panic::catch_unwind(|| {
+            RankPFactors::default().prepare_with(&x, &delta, rows, cols, 0.7, |a, _| a());
+        });
+        assert!(half.is_err(), "a join that skips a layout is caught");
     }
 }

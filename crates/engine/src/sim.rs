@@ -770,7 +770,17 @@ impl ChipSim {
             let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request);
             let rank_p = match (sparse, u.request) {
                 (Some(_), UpdateRequest::Factors { x, delta, scale }) if x.len() > rows => {
-                    self.rank_p.prepare(x, delta, rows, cols, scale * r_wg);
+                    let scale_us = scale * r_wg;
+                    match self.pool.as_ref() {
+                        // The rows' and the columns' layouts on two threads.
+                        Some(pool) => {
+                            self.rank_p
+                                .prepare_with(x, delta, rows, cols, scale_us, |a, b| {
+                                    pool.install(|| rayon::join(a, b));
+                                })
+                        }
+                        None => self.rank_p.prepare(x, delta, rows, cols, scale_us),
+                    }
                     Some(&self.rank_p)
                 }
                 _ => None,
