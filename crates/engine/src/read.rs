@@ -12,7 +12,7 @@ use crate::tile::{AdcRange, Tile};
 use aimsim_controller::VerifyRead;
 use aimsim_core::{Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel};
-use aimsim_energy::{Component, EnergyLedger, Key, Phase, Slot};
+use aimsim_energy::{ChargeRun, Component, EnergyLedger, Key, Phase, Slot};
 use aimsim_periphery::DacEncoding;
 
 /// What the ledger needs of one tile read once its arithmetic is done.
@@ -175,6 +175,74 @@ fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, coun
     *slot = Some(ledger.charge_for_slot(key, count, pj));
 }
 
+/// The charges of one read of tile `id` (`rows × cols` weights), in
+/// order, to `f(slot index, key, count, pJ)` (docs/energy-model.md).
+#[allow(clippy::too_many_arguments)]
+fn read_charges(
+    chip: &Chip,
+    id: u32,
+    rows: usize,
+    cols: usize,
+    a: ReadArith,
+    phase: Phase,
+    mut f: impl FnMut(usize, Key, u64, f64),
+) {
+    let key = |component, operation| Key {
+        component,
+        operation,
+        phase,
+        tile: Some(id),
+    };
+    if a.digital {
+        let macs = (rows * cols) as u64;
+        f(
+            5,
+            key(Component::Digital, "mac"),
+            macs,
+            macs as f64 * chip.digital.mac_pj(),
+        );
+        return;
+    }
+    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
+    f(
+        0,
+        key(Component::Dac, "conversion"),
+        a.drives,
+        a.drives as f64 * chip.dac.energy_pj(),
+    );
+    f(
+        1,
+        key(Component::ArrayRead, "ohmic"),
+        1,
+        a.read_uw * 1e-6 * t_read_s * 1e12,
+    );
+    // Every output line integrates in every read cycle.
+    let integrations = a.lines as u64 * chip.dac.read_cycles();
+    f(
+        2,
+        key(Component::Sense, "integrate"),
+        integrations,
+        integrations as f64 * chip.sense.energy_pj(t_read_s),
+    );
+    let lines = a.lines as u64;
+    f(
+        3,
+        key(Component::Adc, "conversion"),
+        lines,
+        lines as f64 * chip.adc.energy_pj(),
+    );
+    // Re-ranging (`adc.recalibrate_every`) compares every conversion with
+    // the window's peak: one digital compare, charged as an add.
+    if chip.adc.recalibrate_every() > 0 {
+        f(
+            4,
+            key(Component::Adc, "range_peak"),
+            lines,
+            lines as f64 * chip.digital.add_pj(),
+        );
+    }
+}
+
 /// Charges one tile read's energy to the ledger (docs/energy-model.md).
 pub(crate) fn charge(
     chip: &Chip,
@@ -183,68 +251,31 @@ pub(crate) fn charge(
     phase: Phase,
     ledger: &mut EnergyLedger,
 ) {
-    let id = Some(tile.id);
-    let key = |component, operation| Key {
-        component,
-        operation,
-        phase,
-        tile: id,
-    };
+    let (id, rows, cols) = (tile.id, tile.rows, tile.cols);
     let slots = tile.read_slots.of(phase);
-    if a.digital {
-        let macs = (tile.rows * tile.cols) as u64;
-        charge_via(
-            ledger,
-            &mut slots[5],
-            key(Component::Digital, "mac"),
-            macs,
-            macs as f64 * chip.digital.mac_pj(),
-        );
-        return;
-    }
-    let t_read_s = chip.clock.cycles(chip.sense.integrate_cycles()) as f64 * 1e-12;
-    charge_via(
-        ledger,
-        &mut slots[0],
-        key(Component::Dac, "conversion"),
-        a.drives,
-        a.drives as f64 * chip.dac.energy_pj(),
-    );
-    charge_via(
-        ledger,
-        &mut slots[1],
-        key(Component::ArrayRead, "ohmic"),
-        1,
-        a.read_uw * 1e-6 * t_read_s * 1e12,
-    );
-    // Every output line integrates in every read cycle.
-    let integrations = a.lines as u64 * chip.dac.read_cycles();
-    charge_via(
-        ledger,
-        &mut slots[2],
-        key(Component::Sense, "integrate"),
-        integrations,
-        integrations as f64 * chip.sense.energy_pj(t_read_s),
-    );
-    let lines = a.lines as u64;
-    charge_via(
-        ledger,
-        &mut slots[3],
-        key(Component::Adc, "conversion"),
-        lines,
-        lines as f64 * chip.adc.energy_pj(),
-    );
-    // Re-ranging (`adc.recalibrate_every`) compares every conversion with
-    // the window's peak: one digital compare, charged as an add.
-    if chip.adc.recalibrate_every() > 0 {
-        charge_via(
-            ledger,
-            &mut slots[4],
-            key(Component::Adc, "range_peak"),
-            lines,
-            lines as f64 * chip.digital.add_pj(),
-        );
-    }
+    read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
+        charge_via(ledger, &mut slots[i], key, count, pj);
+    });
+}
+
+/// [`charge`] into the tile's `run` against `ledger` (read only): for
+/// reads computed ahead on a pool thread ([`Tile::compute_ahead`]), whose
+/// runs the calling thread applies before anything else charges the
+/// tile's read keys.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn charge_ahead(
+    chip: &Chip,
+    id: u32,
+    rows: usize,
+    cols: usize,
+    a: ReadArith,
+    phase: Phase,
+    run: &mut ChargeRun,
+    ledger: &EnergyLedger,
+) {
+    read_charges(chip, id, rows, cols, a, phase, |_, key, count, pj| {
+        run.charge(ledger, key, count, pj);
+    });
 }
 
 /// Charges the verify reads of a write-verify phase: `reads` row drives

@@ -665,16 +665,32 @@ impl ChipSim {
                 .push(if scale > 0.0 { 1.0 / scale } else { 0.0 });
         }
         let (chip, model, now, inv) = (&self.chip, &self.model, self.now, &self.inv_scales[..]);
+        // With a pool, each tile charges its reads there too (into its
+        // `read_run`, against the ledger as it is now), and the runs are
+        // applied below, before anything else can charge: a tile's read
+        // keys are its own, charged only by these reads, so the tallies
+        // are the bits of charging at each read's start.
+        let charges = self
+            .pool
+            .is_some()
+            .then_some((&self.ledger, self.ctrl_phase));
         let work = |t: &mut Tile| {
-            t.compute_ahead(chip, model, transposed, now, input, n_in, inv, device);
+            t.compute_ahead(
+                chip, model, transposed, now, input, n_in, inv, device, charges,
+            );
         };
-        let tiles = &mut self.tiles[range];
+        let tiles = &mut self.tiles[range.clone()];
         match &self.pool {
             Some(pool) => pool.install(|| {
                 use rayon::prelude::*;
                 tiles.par_iter_mut().with_max_len(1).for_each(work);
             }),
             None => tiles.iter_mut().for_each(work),
+        }
+        if charges.is_some() {
+            for t in &mut self.tiles[range] {
+                self.ledger.apply_run(&mut t.read_run);
+            }
         }
         true
     }
@@ -1203,23 +1219,28 @@ impl ChipSim {
     /// Performs a tile read's arithmetic and returns its cycles: settle +
     /// integrate, and (ADC batches, cycles per batch).
     pub(crate) fn start_read(&mut self, ti: usize, transposed: bool) -> (u64, (u64, u64)) {
-        let arith = match self.tiles[ti].take_ahead() {
-            Some(a) => a,
-            None => crate::read::compute(
-                &self.chip,
-                &self.model,
-                &mut self.tiles[ti],
-                transposed,
-                self.now,
+        let (arith, charged) = match self.tiles[ti].take_ahead() {
+            Some(a) => (a, self.tiles[ti].ahead_charged),
+            None => (
+                crate::read::compute(
+                    &self.chip,
+                    &self.model,
+                    &mut self.tiles[ti],
+                    transposed,
+                    self.now,
+                ),
+                false,
             ),
         };
-        crate::read::charge(
-            &self.chip,
-            &mut self.tiles[ti],
-            arith,
-            self.ctrl_phase,
-            &mut self.ledger,
-        );
+        if !charged {
+            crate::read::charge(
+                &self.chip,
+                &mut self.tiles[ti],
+                arith,
+                self.ctrl_phase,
+                &mut self.ledger,
+            );
+        }
         let lines = arith.lines;
         let chip = &self.chip;
         let settle = chip.read_cycles();
@@ -1760,8 +1781,12 @@ mod tests {
     /// A 5×9 matrix on 2×4 tiles (9 tiles, ragged edges) with read noise,
     /// driven step by step with batched forward and transposed MVMs and
     /// updates on `threads` threads; returns each step's outputs, ledger
-    /// total, time and events, as bits.
-    fn threaded_steps(threads: usize, schedule: &str) -> Vec<(Vec<u32>, u64, u64, u64, u64)> {
+    /// tallies, time, events and cell writes, as bits.
+    #[allow(clippy::type_complexity)]
+    fn threaded_steps(
+        threads: usize,
+        schedule: &str,
+    ) -> Vec<(Vec<u32>, Vec<(u64, u64)>, u64, u64, u64)> {
         let chip = Chip::builtin(
             "eapu-180nm",
             &over(&[
@@ -1817,9 +1842,15 @@ mod tests {
             };
             sim.update(&[u, r1], 0).unwrap();
             let out = ys.iter().chain(&gs).map(|v| v.to_bits()).collect();
+            // Every tally's count and energy bits, in key order.
+            let ledger = sim
+                .ledger()
+                .entries()
+                .map(|(_, t)| (t.count, t.pj.to_bits()))
+                .collect();
             steps.push((
                 out,
-                sim.ledger().total_pj().to_bits(),
+                ledger,
                 sim.now().ps(),
                 sim.events(),
                 sim.writes().cell_writes,

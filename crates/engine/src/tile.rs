@@ -9,7 +9,7 @@ use crate::stats::Breakdown;
 use aimsim_controller::{PlannedWrite, WritePlan};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
-use aimsim_energy::Phase;
+use aimsim_energy::{EnergyLedger, Phase};
 use aimsim_periphery::Adc;
 use std::collections::VecDeque;
 
@@ -111,6 +111,11 @@ pub(crate) struct Tile {
     pub(crate) write_log: aimsim_energy::ChargeRun,
     /// The ledger slots of this tile's read charges.
     pub(crate) read_slots: crate::read::ReadSlots,
+    /// The charges of the reads computed ahead, made on the pool thread
+    /// (`compute_ahead` with a ledger) for the calling thread to apply.
+    pub(crate) read_run: aimsim_energy::ChargeRun,
+    /// Whether the reads in `ahead` were charged already (`read_run`).
+    pub(crate) ahead_charged: bool,
 }
 
 /// Where a tile sits in its matrix.
@@ -208,6 +213,8 @@ impl Tile {
             write_ahead: None,
             write_log: aimsim_energy::ChargeRun::default(),
             read_slots: crate::read::ReadSlots::default(),
+            read_run: aimsim_energy::ChargeRun::default(),
+            ahead_charged: false,
             budget_wait_since: None,
             fsm: Fsm::Idle,
         }
@@ -219,6 +226,9 @@ impl Tile {
     /// will run, so the results are the bits the events would compute;
     /// [`crate::ChipSim`] calls this only while nothing else can change the
     /// tile before those reads (idle, a device that does not relax).
+    /// With `charges` (the ledger, read only, and the phase), each read's
+    /// energy is charged into `read_run` too, in read order, and the reads
+    /// are marked charged (`ahead_charged`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn compute_ahead(
         &mut self,
@@ -230,7 +240,9 @@ impl Tile {
         n_in: usize,
         inv_scale: &[f32],
         device: bool,
+        charges: Option<(&EnergyLedger, Phase)>,
     ) {
+        self.ahead_charged = charges.is_some();
         let (off, len, lines) = if transposed {
             (self.col0, self.cols, self.rows)
         } else {
@@ -238,7 +250,9 @@ impl Tile {
         };
         self.ahead_pos = 0;
         if self.cells.is_some() {
-            self.device_ahead(chip, model, transposed, now, input, n_in, inv_scale);
+            self.device_ahead(
+                chip, model, transposed, now, input, n_in, inv_scale, charges,
+            );
             return;
         }
         self.ahead_out.clear();
@@ -247,6 +261,10 @@ impl Tile {
                 *d = if device { s * inv } else { s };
             }
             let a = read::compute(chip, model, self, transposed, now);
+            if let Some((ledger, phase)) = charges {
+                let (id, rows, cols) = (self.id, self.rows, self.cols);
+                read::charge_ahead(chip, id, rows, cols, a, phase, &mut self.read_run, ledger);
+            }
             self.ahead.push_back(a);
             self.ahead_out.extend_from_slice(&self.out[..lines]);
         }
@@ -266,6 +284,7 @@ impl Tile {
         input: &[f32],
         n_in: usize,
         inv_scale: &[f32],
+        charges: Option<(&EnergyLedger, Phase)>,
     ) {
         let (off, len, lines) = if transposed {
             (self.col0, self.cols, self.rows)
@@ -317,6 +336,10 @@ impl Tile {
                 out,
                 power_uw,
             );
+            if let Some((ledger, phase)) = charges {
+                let (id, rows, cols) = (self.id, self.rows, self.cols);
+                read::charge_ahead(chip, id, rows, cols, a, phase, &mut self.read_run, ledger);
+            }
             self.ahead.push_back(a);
         }
     }
@@ -349,6 +372,7 @@ impl Tile {
 
     /// Forgets reads computed ahead (after an error stopped them).
     pub(crate) fn drop_ahead(&mut self) {
+        self.ahead_charged = false;
         self.ahead.clear();
         self.ahead_out.clear();
         self.ahead_pos = 0;
