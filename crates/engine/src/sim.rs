@@ -669,7 +669,9 @@ impl ChipSim {
         // `read_run`, against the ledger as it is now), and the runs are
         // applied below, before anything else can charge: a tile's read
         // keys are its own, charged only by these reads, so the tallies
-        // are the bits of charging at each read's start.
+        // are the bits of charging at each read's start. (Should an error
+        // stop the reads part way, `mvm_vectors` drops the reads not run,
+        // but their energy stays charged: the run ends in that error.)
         let charges = self
             .pool
             .is_some()
