@@ -207,6 +207,31 @@ fn spilled_trace_rows_write_the_same_files() {
     );
 }
 
+/// With threads, the training steps run on one of the chip's pool threads
+/// (the caller's serial work then shares the pool's cores instead of
+/// waiting beside them: docs/performance.md, "Threads"); without, on the
+/// caller's own thread.
+#[test]
+fn steps_run_on_the_chip_pool_with_threads() {
+    let spec = RunSpec::builder().steps(2).seed(3).build().unwrap();
+    for threads in [1, 2] {
+        let mut sim = Simulation::new(&spec).unwrap();
+        sim.set_threads(threads).unwrap();
+        let mut names = Vec::new();
+        let mut progress = |_, _| names.push(std::thread::current().name().map(String::from));
+        sim.step_with_progress(2, &mut progress).unwrap();
+        assert_eq!(names.len(), 2);
+        let on_pool = names
+            .iter()
+            .all(|n| n.as_deref().is_some_and(|n| n.starts_with("aimsim-tile-")));
+        assert_eq!(
+            on_pool,
+            threads > 1,
+            "{threads} threads: steps ran on {names:?}"
+        );
+    }
+}
+
 /// Runs on 1 and 2 threads give the same bits step by step (ledger total,
 /// time, events and write counts after every step) and the same report, for a
 /// dense network at batch 4, a convolutional one, and runs whose write
