@@ -436,6 +436,12 @@ impl EnergyLedger {
     /// finite non-negative value from validated parameters, so this is a
     /// broken internal invariant, not bad input.
     pub fn charge(&mut self, key: Key, count: u64, pj: f64) {
+        self.charge_at(key, count, pj);
+    }
+
+    /// [`EnergyLedger::charge`], returning the index of the key's tally.
+    #[inline]
+    fn charge_at(&mut self, key: Key, count: u64, pj: f64) -> usize {
         assert!(
             pj.is_finite() && pj >= 0.0,
             "energy {pj} pJ charged to {key:?}"
@@ -459,13 +465,13 @@ impl EnergyLedger {
         let t = &mut self.tallies[slot];
         t.count += count;
         t.pj += pj;
+        slot
     }
 
     /// [`EnergyLedger::charge`], returning the key's slot for later
     /// charges to it ([`EnergyLedger::charge_slot`]).
     pub fn charge_for_slot(&mut self, key: Key, count: u64, pj: f64) -> Slot {
-        self.charge(key, count, pj);
-        let index = self.entries[&key];
+        let index = self.charge_at(key, count, pj);
         Slot {
             ledger: self.id,
             index: u32::try_from(index).expect("fewer than 2³² ledger entries"),

@@ -116,7 +116,9 @@ pub struct ChipSim {
     probe: Option<Box<dyn Probe>>,
     /// Worker threads for the tiles' read arithmetic (`None`: this thread).
     pool: Option<Arc<rayon::ThreadPool>>,
-    /// `1 / max|x|` of each input vector of the MVMs being computed ahead.
+    /// `max|x|` and `1 / max|x|` (0 for a zero vector) of each input
+    /// vector of the MVMs being computed ahead.
+    scales: Vec<f32>,
     inv_scales: Vec<f32>,
     /// Buffers of `update`, shared by the tiles.
     update_scratch: UpdateScratch,
@@ -171,6 +173,7 @@ impl ChipSim {
             writes: WriteStats::default(),
             probe: None,
             pool: None,
+            scales: Vec::new(),
             inv_scales: Vec::new(),
             update_scratch: UpdateScratch::default(),
             tile_work: Vec::new(),
@@ -581,7 +584,7 @@ impl ChipSim {
             }
         }
         if ahead {
-            self.accumulate_ahead(m, transposed, input, output);
+            self.accumulate_ahead(m, transposed, output);
         }
         Ok(())
     }
@@ -593,19 +596,16 @@ impl ChipSim {
     /// [`ChipSim::mvm_directed`] adds them read by read — the same
     /// additions in the same order, so the same bits — with the vectors
     /// on the pool. (Their energy was charged with each read.)
-    fn accumulate_ahead(&self, m: MatrixId, transposed: bool, input: &[f32], output: &mut [f32]) {
+    fn accumulate_ahead(&self, m: MatrixId, transposed: bool, output: &mut [f32]) {
         let mx = &self.matrices[m.0];
-        let (n_in, n_out) = if transposed {
-            (mx.cols, mx.rows)
-        } else {
-            (mx.rows, mx.cols)
-        };
+        let n_out = if transposed { mx.rows } else { mx.cols };
         let device = self.rule.uses_device();
         let per_unit = self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us;
-        let (tiles, ids, gain) = (&self.tiles, &mx.tiles, mx.gain);
-        let work = |(b, (x, y)): (usize, (&[f32], &mut [f32]))| {
+        let (tiles, ids, gain, scales) = (&self.tiles, &mx.tiles, mx.gain, &self.scales);
+        // Vector `b`'s outputs; its `max|x|` as `compute_ahead` found it.
+        let work = |(b, y): (usize, &mut [f32])| {
             let unit = if device {
-                max_abs(x) * gain / per_unit
+                scales[b] * gain / per_unit
             } else {
                 1.0
             };
@@ -621,17 +621,15 @@ impl ChipSim {
                 }
             }
         };
-        let vectors = input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out));
         match &self.pool {
-            Some(pool) if vectors.len() > 1 => pool.install(|| {
+            Some(pool) if output.len() > n_out => pool.install(|| {
                 use rayon::prelude::*;
-                input
-                    .par_chunks_exact(n_in)
-                    .zip(output.par_chunks_exact_mut(n_out))
+                output
+                    .par_chunks_exact_mut(n_out)
                     .enumerate()
                     .for_each(work);
             }),
-            _ => vectors.enumerate().for_each(work),
+            _ => output.chunks_exact_mut(n_out).enumerate().for_each(work),
         }
     }
 
@@ -659,8 +657,10 @@ impl ChipSim {
             return false;
         }
         self.inv_scales.clear();
+        self.scales.clear();
         for x in input.chunks_exact(n_in) {
             let scale = max_abs(x);
+            self.scales.push(scale);
             self.inv_scales
                 .push(if scale > 0.0 { 1.0 / scale } else { 0.0 });
         }
@@ -743,15 +743,17 @@ impl ChipSim {
         } else {
             1.0
         };
-        for &ti in if ahead { &[][..] } else { &mx.tiles[..] } {
-            let tile = &self.tiles[ti];
-            let dst = if transposed {
-                &mut output[tile.row0..tile.row0 + tile.rows]
-            } else {
-                &mut output[tile.col0..tile.col0 + tile.cols]
-            };
-            for (o, &y) in dst.iter_mut().zip(tile.read_out()) {
-                *o += y * unit;
+        if !ahead {
+            for &ti in &mx.tiles {
+                let tile = &self.tiles[ti];
+                let dst = if transposed {
+                    &mut output[tile.row0..tile.row0 + tile.rows]
+                } else {
+                    &mut output[tile.col0..tile.col0 + tile.cols]
+                };
+                for (o, &y) in dst.iter_mut().zip(tile.read_out()) {
+                    *o += y * unit;
+                }
             }
         }
         let adds = n_out as u64 * mx.tiles.len() as u64;
