@@ -224,8 +224,7 @@ impl ReadCaches {
         }
     }
 
-    /// Allocates and computes every cache from `g_us` (the sums start
-    /// from zero).
+    /// Allocates and computes every cache from `g_us`.
     fn build(&mut self, g_us: &[f32]) {
         let (rows, cols) = (self.rows, self.cols);
         debug_assert_eq!(g_us.len(), 2 * rows * cols);
@@ -238,8 +237,24 @@ impl ReadCaches {
         self.col_stale = vec![false; cols];
         self.stale_rows = Vec::with_capacity(rows);
         self.stale_cols = Vec::with_capacity(cols);
-        for (k, p) in g_us.chunks_exact(2).enumerate() {
-            self.d_us[k] = p[0] - p[1];
+        self.ready = true;
+        self.rebuild(g_us);
+    }
+
+    /// Recomputes every cache of built caches from `g_us` in place (after
+    /// a change of most cells: one pass instead of following each
+    /// change); nothing for caches not built yet. The same values as
+    /// following each change: the sums are exact integers, and their
+    /// `f64` copies a pure function of them.
+    fn rebuild(&mut self, g_us: &[f32]) {
+        if !self.ready {
+            return;
+        }
+        let cols = self.cols;
+        self.row_fix.fill(0);
+        self.col_fix.fill(0);
+        for ((k, p), d) in g_us.chunks_exact(2).enumerate().zip(&mut self.d_us) {
+            *d = p[0] - p[1];
             let s = fix(p[0]) + fix(p[1]);
             self.row_fix[k / cols] += s;
             self.col_fix[k % cols] += s;
@@ -254,7 +269,6 @@ impl ReadCaches {
         self.col_stale.fill(false);
         self.stale_rows.clear();
         self.stale_cols.clear();
-        self.ready = true;
     }
 
     /// Converts the row sums changed since the last call: every `row_us`
@@ -332,6 +346,14 @@ struct RelaxState {
     g_written_us: Vec<f32>,
     written_at_s: Vec<f32>,
     now_s: f64,
+    /// Whether the clock was advanced by [`CellArray::advance_lazily`]
+    /// since the last full pass: then only the cells in `touched` hold
+    /// their value at `now_s`, and every other working cell's is
+    /// `relaxed(G_w, now_s − t_w)`, computed by [`CellArray::settle`].
+    pending: bool,
+    /// The cells brought to `now_s` since the clock last moved (a write
+    /// phase's cells: a few).
+    touched: Vec<u32>,
 }
 
 /// The parameters of one cell after device-to-device variation.
@@ -497,6 +519,8 @@ impl CellArray {
                 g_written_us: a.g_us.clone(),
                 written_at_s: vec![0.0; n],
                 now_s: 0.0,
+                pending: false,
+                touched: Vec::new(),
             }));
         }
         a
@@ -585,32 +609,150 @@ impl CellArray {
             return;
         };
         r.now_s = t_s;
-        let d2d = model.has_d2d();
-        let noisy = model.relax_noise_us != 0.0;
+        r.touched.clear();
+        self.relax_all(model, &r, &[]);
+        r.pending = false;
+        self.relax = Some(r);
+    }
+
+    /// [`CellArray::advance_to`] for a write phase, at the cost of the
+    /// cells it writes rather than of the array: moves the clock to `t_s`
+    /// and brings only the `cells` given to it (each cell a phase will
+    /// read or write; [`CellArray::program`] and [`CellArray::pulse`]
+    /// bring theirs too). The other cells follow at [`CellArray::settle`]
+    /// (due before anything but another phase observes the array: the end
+    /// of the write operation) or at the next [`CellArray::advance_to`].
+    /// Every cell then holds the bits a full advance at each phase would
+    /// have left: a cell's relaxed value depends only on its written
+    /// value and time and the clock, not on the values it passed through.
+    pub fn advance_lazily(
+        &mut self,
+        model: &DeviceModel,
+        t_s: f64,
+        cells: impl IntoIterator<Item = usize>,
+    ) {
+        let Some(r) = self.relax.as_mut() else {
+            return;
+        };
+        r.now_s = t_s;
+        r.pending = true;
+        r.touched.clear();
+        for cell in cells {
+            self.touch(model, cell);
+        }
+    }
+
+    /// Brings every cell not yet at the clock's time there after
+    /// [`CellArray::advance_lazily`] (nothing otherwise).
+    pub fn settle(&mut self, model: &DeviceModel) {
+        let Some(mut r) = self.relax.take() else {
+            return;
+        };
+        if r.pending {
+            let mut touched = std::mem::take(&mut r.touched);
+            touched.sort_unstable();
+            self.relax_all(model, &r, &touched);
+            r.pending = false;
+        }
+        self.relax = Some(r);
+    }
+
+    /// The value of `cell` at the clock's time: its stored one, or while
+    /// it waits for [`CellArray::settle`] the one it will take.
+    #[inline]
+    fn present_us(&self, model: &DeviceModel, cell: usize) -> f32 {
+        match self.relax.as_deref() {
+            Some(r) if r.pending && !r.touched.contains(&(cell as u32)) => {
+                self.relaxed_now(model, cell).unwrap_or(self.g_us[cell])
+            }
+            _ => self.g_us[cell],
+        }
+    }
+
+    /// Whether some cells wait for [`CellArray::settle`].
+    pub fn is_settled(&self) -> bool {
+        self.relax.as_ref().is_none_or(|r| !r.pending)
+    }
+
+    /// Brings `cell` to the clock's time after
+    /// [`CellArray::advance_lazily`], once (no effect if it is there).
+    #[inline]
+    fn touch(&mut self, model: &DeviceModel, cell: usize) {
+        let Some(r) = self.relax.as_mut() else {
+            return;
+        };
+        if !r.pending || r.touched.contains(&(cell as u32)) {
+            return;
+        }
+        r.touched.push(cell as u32);
+        if let Some(g) = self.relaxed_now(model, cell) {
+            self.store(cell, g);
+        }
+    }
+
+    /// The value of `cell` at the clock's time (`None` for a failed cell,
+    /// which keeps its value): `relaxed(G_w, now − t_w)` clipped to its
+    /// window, with its fixed noise draw.
+    fn relaxed_now(&self, model: &DeviceModel, cell: usize) -> Option<f32> {
+        let r = self.relax.as_deref()?;
+        if self.pulses[cell] >= self.endurance[cell] {
+            return None;
+        }
+        let tw = r.written_at_s[cell];
+        let l = relax_decades(model, (r.now_s - f64::from(tw)).max(0.0));
+        let (lo, hi) = fixed_bounds(model).unwrap_or_else(|| self.cell_bounds_us(model, cell));
+        let z = self.relax_z(model, cell);
+        Some(relaxed_from_decades(model, r.g_written_us[cell], l, z).clamp(lo, hi))
+    }
+
+    /// The relaxation noise draw of `cell`'s last write: fixed per cell
+    /// and pulse count (0 without relaxation noise).
+    #[inline]
+    fn relax_z(&self, model: &DeviceModel, cell: usize) -> f32 {
+        if model.relax_noise_us == 0.0 {
+            return 0.0;
+        }
+        d2d_normals(
+            self.d2d_seed ^ 0x7e1a_0000_0000_0000 ^ u64::from(self.pulses[cell]),
+            cell,
+        )[0]
+    }
+
+    /// Lets every working cell but those in `skip` (sorted) relax from its
+    /// last written value to `r.now_s`, then rebuilds the read caches.
+    fn relax_all(&mut self, model: &DeviceModel, r: &RelaxState, skip: &[u32]) {
+        let t_s = r.now_s;
+        let fixed = fixed_bounds(model);
+        // `L = log10(1 + dt/t0)` depends on the cell only through its
+        // write time, which runs of cells share (every cell written by
+        // the same phase, or not since placement): one entry remembers
+        // the last one.
+        let mut memo: Option<(u32, f32)> = None;
+        let mut skip = skip.iter().peekable();
         for cell in 0..self.g_us.len() {
+            if skip.next_if(|&&c| c as usize == cell).is_some() {
+                continue;
+            }
             if self.pulses[cell] >= self.endurance[cell] {
                 continue;
             }
-            let dt = (t_s - f64::from(r.written_at_s[cell])).max(0.0);
-            let z = if noisy {
-                d2d_normals(
-                    self.d2d_seed ^ 0x7e1a_0000_0000_0000 ^ u64::from(self.pulses[cell]),
-                    cell,
-                )[0]
-            } else {
-                0.0
+            let tw = r.written_at_s[cell];
+            let l = match memo {
+                Some((bits, l)) if bits == tw.to_bits() => l,
+                _ => {
+                    let l = relax_decades(model, (t_s - f64::from(tw)).max(0.0));
+                    memo = Some((tw.to_bits(), l));
+                    l
+                }
             };
-            let (lo, hi) = if d2d {
-                self.cell_bounds_us(model, cell)
-            } else {
-                (model.g_min_us, model.g_max_us)
-            };
-            self.store(
-                cell,
-                relaxed_conductance_us(model, r.g_written_us[cell], dt, z).clamp(lo, hi),
-            );
+            let z = self.relax_z(model, cell);
+            let (lo, hi) = fixed.unwrap_or_else(|| self.cell_bounds_us(model, cell));
+            self.g_us[cell] = relaxed_from_decades(model, r.g_written_us[cell], l, z).clamp(lo, hi);
         }
-        self.relax = Some(r);
+        // Every working cell changed: the caches are recomputed in one
+        // pass (exact integer sums, so the same values as following each
+        // change).
+        self.caches.rebuild(&self.g_us);
     }
 
     /// The parameters of `cell` after device-to-device variation (the
@@ -866,6 +1008,7 @@ impl CellArray {
 
     /// Writes the weights `(G⁺ − G⁻)/r_wg` into `out` (row-major).
     pub fn weights_into(&self, model: &DeviceModel, out: &mut [f32]) {
+        debug_assert!(self.is_settled(), "weights of an array not settled");
         let inv = 1.0 / model.r_wg_us;
         for (o, pair) in out.iter_mut().zip(self.g_us.chunks_exact(2)) {
             *o = (pair[0] - pair[1]) * inv;
@@ -1081,7 +1224,10 @@ impl CellArray {
     /// a RESET of G⁻, whichever cell has more room left in the window, so the
     /// pair stays away from the bounds. Returns `(cell, polarity, cell ΔG)`.
     pub fn route(&self, model: &DeviceModel, k: usize, dg_us: f32) -> (usize, Polarity, f32) {
-        let (gp, gn) = (self.g_us[2 * k], self.g_us[2 * k + 1]);
+        let (gp, gn) = (
+            self.present_us(model, 2 * k),
+            self.present_us(model, 2 * k + 1),
+        );
         if dg_us >= 0.0 {
             if model.g_max_us - gp >= gn - model.g_min_us {
                 (2 * k, Polarity::Set, dg_us)
@@ -1108,6 +1254,7 @@ impl CellArray {
         rng: &mut Rng,
     ) -> ProgramOutcome {
         let p = self.cell_params(model, cell);
+        self.touch(model, cell);
         let before = self.g_us[cell];
         let pol = if dg_us >= 0.0 {
             Polarity::Set
@@ -1147,6 +1294,7 @@ impl CellArray {
         rng: &mut Rng,
     ) -> ProgramOutcome {
         let p = self.cell_params(model, cell);
+        self.touch(model, cell);
         let before = self.g_us[cell];
         let mut g = before;
         let sign = match polarity {
@@ -1201,12 +1349,40 @@ impl CellArray {
     }
 }
 
+/// The window of every cell when it does not vary from cell to cell:
+/// `(G_min, G_max)` without device-to-device variation, and with a
+/// variation that leaves the bounds alone (step or nonlinearity spread
+/// only) the bounds of [`CellParams::varied`] at its nominal draws — the
+/// same bits as each cell's, since `G + 0·z` is `G`. `None` when the
+/// bounds vary (each cell's are hashed from the array's seed).
+fn fixed_bounds(model: &DeviceModel) -> Option<(f32, f32)> {
+    if !model.has_d2d() {
+        Some((model.g_min_us, model.g_max_us))
+    } else if model.d2d_g_min_us == 0.0 && model.d2d_g_max_us == 0.0 {
+        let p = CellParams::varied(model, [0.0; 5]);
+        Some((p.g_min_us, p.g_max_us))
+    } else {
+        None
+    }
+}
+
 /// The conductance a time `dt_s` after a write of `g_written_us`, for a
 /// standard-normal draw `z`:
 /// `G(t) = G_w − r·(G_w − G_rest)·L + σ_rel·sqrt(L)·z`,
 /// `L = log10(1 + t/t0)` (not clipped; [`CellArray::relax`] clips).
 pub fn relaxed_conductance_us(model: &DeviceModel, g_written_us: f32, dt_s: f64, z: f32) -> f32 {
-    let l = (1.0 + dt_s.max(0.0) / model.relax_t0_s).log10() as f32;
+    relaxed_from_decades(model, g_written_us, relax_decades(model, dt_s), z)
+}
+
+/// `L = log10(1 + t/t0)` of [`relaxed_conductance_us`] for `t = dt_s`.
+#[inline]
+fn relax_decades(model: &DeviceModel, dt_s: f64) -> f32 {
+    (1.0 + dt_s.max(0.0) / model.relax_t0_s).log10() as f32
+}
+
+/// [`relaxed_conductance_us`] from its `L`.
+#[inline]
+fn relaxed_from_decades(model: &DeviceModel, g_written_us: f32, l: f32, z: f32) -> f32 {
     g_written_us - model.relax_rate_per_decade * (g_written_us - model.relax_rest_us) * l
         + model.relax_noise_us * l.sqrt() * z
 }
@@ -1853,6 +2029,76 @@ mod tests {
             prop_assert!((at_min as f64 / n - fmin).abs() < 0.033);
             prop_assert!((at_max as f64 / n - fmax).abs() < 0.033);
             prop_assert_eq!(a.failed_cells(), at_min + at_max);
+        }
+
+        /// A write phase that advances the clock lazily (its own cells at
+        /// once, the rest at `settle` or the next full advance) leaves
+        /// every cell, pulse count and read cache with the bits of a full
+        /// advance at every phase, and routes as that array would in the
+        /// meantime: with bounds that vary from cell to cell or not,
+        /// relaxation noise, stuck cells and wear-out.
+        #[test]
+        fn lazy_write_phases_match_full_advances(
+            ops in proptest::collection::vec(
+                (1usize..4, proptest::collection::vec((0usize..10_000, -30.0f32..30.0), 1..6), 0.0f64..2.0, any::<bool>()),
+                1..25,
+            ),
+            seed in 0u64..1000,
+            bounds_vary in any::<bool>(),
+        ) {
+            let mut m = d2d_model("eapu-180nm");
+            if !bounds_vary {
+                m.d2d_g_min_us = 0.0;
+                m.d2d_g_max_us = 0.0;
+            }
+            m.relax_rate_per_decade = 0.05;
+            m.relax_noise_us = 0.5;
+            m.stuck_at_min_fraction = 0.05;
+            m.stuck_at_max_fraction = 0.05;
+            m.endurance_median_pulses = 40.0;
+            let (rows, cols) = (7, 9);
+            let mut full = CellArray::new(&m, rows, cols, &mut stream(seed, "p"));
+            let mut lazy = full.clone();
+            let (mut rf, mut rl) = (stream(seed, "w"), stream(seed, "w"));
+            let mut t = 0.0;
+            for (phases, writes, dt, read_after) in ops {
+                for p in 0..phases {
+                    t += dt + 1e-4 * p as f64;
+                    full.advance_to(&m, t);
+                    lazy.advance_lazily(&m, t, writes.iter().map(|&(at, _)| at % full.cells()));
+                    for &(at, x) in &writes {
+                        let k = at % (rows * cols);
+                        prop_assert_eq!(lazy.route(&m, k, x), full.route(&m, k, x));
+                        let cell = at % full.cells();
+                        if x > 0.0 {
+                            let pol = if at % 2 == 0 { Polarity::Set } else { Polarity::Reset };
+                            full.pulse(&m, cell, pol, 1 + at as u32 % 5, &mut rf);
+                            lazy.pulse(&m, cell, pol, 1 + at as u32 % 5, &mut rl);
+                        } else {
+                            full.program(&m, cell, x, &mut rf);
+                            lazy.program(&m, cell, x, &mut rl);
+                        }
+                        let c = (cell + 1) % full.cells();
+                        prop_assert_eq!(lazy.conductances_us()[cell].to_bits(), full.conductances_us()[cell].to_bits());
+                        prop_assert_eq!(lazy.present_us(&m, c).to_bits(), full.conductances_us()[c].to_bits());
+                    }
+                }
+                prop_assert!(!lazy.is_settled());
+                lazy.settle(&m);
+                prop_assert!(lazy.is_settled());
+                if read_after {
+                    t += dt;
+                    full.advance_to(&m, t);
+                    lazy.advance_to(&m, t);
+                }
+                let bits = |a: &CellArray| a.conductances_us().iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+                prop_assert_eq!(bits(&lazy), bits(&full));
+                prop_assert_eq!(lazy.pulses(), full.pulses());
+                full.prepare_reads();
+                lazy.prepare_reads();
+                lazy.assert_caches_exact();
+                full.assert_caches_exact();
+            }
         }
 
         /// Whatever changes the conductances (writes, pulses, wear-out,

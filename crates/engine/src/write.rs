@@ -38,7 +38,7 @@ pub(crate) fn write_phase(
         .cells
         .as_mut()
         .expect("write phases only on device tiles");
-    cells.advance_to(model, t.seconds());
+    let last_phase = tile.op_phases == 0;
     let set = ph.polarity == Polarity::Set;
     let (op_cell, op_drv) = if set {
         ("set_pulse", "set_phase")
@@ -48,6 +48,10 @@ pub(crate) fn write_phase(
     let n = ph.len;
     let end = (ph.start + ph.len) as usize;
     let writes = &tile.phase_writes[ph.start as usize..end];
+    // The clock feeds relaxation: the phase's cells now, the rest of the
+    // array once at the operation's end (the same bits as all of it at
+    // every phase).
+    cells.advance_lazily(model, t.seconds(), writes.iter().map(|w| w.cell as usize));
     // The tile's next phases write these cells: start their (scattered)
     // loads now so they arrive while this phase and the events between
     // run (a cache hint; no value changes).
@@ -78,6 +82,9 @@ pub(crate) fn write_phase(
         &mut tile.rng_write,
         &mut tile.rng_read,
     );
+    if last_phase {
+        cells.settle(model);
+    }
     if let Some((read_cycles, reads)) = o.verify {
         charge_verify_reads(chip, tid, phase, read_cycles, reads, ledger);
     }
