@@ -9,7 +9,8 @@
 //!
 //! A second group, `place_and_step`, is the 10⁶ → 10⁸-cell scaling
 //! series (placing a chip and 2 training steps; the 10⁸ point with
-//! `AIMSIM_BENCH_1E8=1`).
+//! `AIMSIM_BENCH_1E8=1`); a third, `chip_samples`, `digits-mlp` on the
+//! built-in relaxing (`fefet-hzo`) and binary STT-MRAM chips.
 //!
 //! Run: `cargo bench -p aimsim --bench scale`. Figures are recorded in
 //! docs/performance.md beside aihwkit's (`scripts/aihwkit_bench.py`).
@@ -112,5 +113,40 @@ fn scaling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, scaling);
+/// `digits-mlp` at batch 1 on the built-in chips whose devices cost more
+/// per step than the default's: `fefet-hzo` (cells that relax, so every
+/// read moves the whole array with the clock) and `stt-mram-pmtj` (binary
+/// junctions, each EaPU write a pulse whose current is solved for its
+/// switching probability). Each iteration trains a fresh simulation, as
+/// `train_samples` does.
+fn chips(c: &mut Criterion) {
+    let mut g = c.benchmark_group("chip_samples");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for (name, chip, steps) in [
+        ("digits-mlp_fefet-hzo", "fefet-hzo", 300u64),
+        ("digits-mlp_stt-mram-pmtj", "stt-mram-pmtj", 300),
+    ] {
+        let spec = RunSpec::builder()
+            .steps(WARMUP + steps)
+            .chip(chip)
+            .workload("digits-mlp")
+            .build()
+            .expect("valid spec");
+        g.throughput(Throughput::Elements(steps));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let mut sim = Simulation::new(&spec).expect("simulation");
+                    sim.step(WARMUP).expect("warm-up steps");
+                    sim
+                },
+                |mut sim| sim.step(steps).expect("steps"),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, scaling, chips);
 criterion_main!(benches);
