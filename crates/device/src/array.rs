@@ -1817,6 +1817,18 @@ mod tests {
         assert_eq!(a.pulses()[0], 3 * n);
     }
 
+    /// `eapu-180nm` with every spread, relaxation with noise, stuck cells
+    /// and wear-out within a few dozen pulses: every path of a cell.
+    fn harsh_relaxing_model() -> DeviceModel {
+        let mut m = d2d_model("eapu-180nm");
+        m.relax_rate_per_decade = 0.05;
+        m.relax_noise_us = 0.5;
+        m.stuck_at_min_fraction = 0.05;
+        m.stuck_at_max_fraction = 0.05;
+        m.endurance_median_pulses = 40.0;
+        m
+    }
+
     fn d2d_model(name: &str) -> DeviceModel {
         let o = overrides(&[
             ("d2d_step_sigma_log", "0.3"),
@@ -2046,16 +2058,11 @@ mod tests {
             seed in 0u64..1000,
             bounds_vary in any::<bool>(),
         ) {
-            let mut m = d2d_model("eapu-180nm");
+            let mut m = harsh_relaxing_model();
             if !bounds_vary {
                 m.d2d_g_min_us = 0.0;
                 m.d2d_g_max_us = 0.0;
             }
-            m.relax_rate_per_decade = 0.05;
-            m.relax_noise_us = 0.5;
-            m.stuck_at_min_fraction = 0.05;
-            m.stuck_at_max_fraction = 0.05;
-            m.endurance_median_pulses = 40.0;
             let (rows, cols) = (7, 9);
             let mut full = CellArray::new(&m, rows, cols, &mut stream(seed, "p"));
             let mut lazy = full.clone();
@@ -2109,12 +2116,7 @@ mod tests {
             ops in proptest::collection::vec((0u8..7, 0usize..10_000, -30.0f32..30.0), 1..120),
             seed in 0u64..1000,
         ) {
-            let mut m = d2d_model("eapu-180nm");
-            m.relax_rate_per_decade = 0.05;
-            m.relax_noise_us = 0.5;
-            m.stuck_at_min_fraction = 0.05;
-            m.stuck_at_max_fraction = 0.05;
-            m.endurance_median_pulses = 40.0;
+            let m = harsh_relaxing_model();
             let (rows, cols) = (11, 13);
             let mut rng = stream(seed, "p");
             let mut a = CellArray::new(&m, rows, cols, &mut rng);
