@@ -97,6 +97,9 @@ struct ReadCaches {
     col_stale: Vec<bool>,
     stale_rows: Vec<u32>,
     stale_cols: Vec<u32>,
+    /// Column sums of each block of rows of a relaxation pass on several
+    /// threads (`cols` per block; scratch, reused).
+    col_parts: Vec<i128>,
     rows: usize,
     cols: usize,
     /// Whether the caches follow the conductances. An array placed with
@@ -218,6 +221,7 @@ impl ReadCaches {
             col_stale: Vec::new(),
             stale_rows: Vec::new(),
             stale_cols: Vec::new(),
+            col_parts: Vec::new(),
             rows,
             cols,
             ready: false,
@@ -241,11 +245,10 @@ impl ReadCaches {
         self.rebuild(g_us);
     }
 
-    /// Recomputes every cache of built caches from `g_us` in place (after
-    /// a change of most cells: one pass instead of following each
-    /// change); nothing for caches not built yet. The same values as
-    /// following each change: the sums are exact integers, and their
-    /// `f64` copies a pure function of them.
+    /// Recomputes every cache of built caches from `g_us` in place;
+    /// nothing for caches not built yet. The same values as following
+    /// each change: the sums are exact integers, and their `f64` copies a
+    /// pure function of them.
     fn rebuild(&mut self, g_us: &[f32]) {
         if !self.ready {
             return;
@@ -259,6 +262,11 @@ impl ReadCaches {
             self.row_fix[k / cols] += s;
             self.col_fix[k % cols] += s;
         }
+        self.convert_all();
+    }
+
+    /// Converts every line's exact sum to its `f64` copy (none stale).
+    fn convert_all(&mut self) {
         for (u, &s) in self.row_us.iter_mut().zip(&self.row_fix) {
             *u = unfix(s);
         }
@@ -709,50 +717,90 @@ impl CellArray {
     /// and pulse count (0 without relaxation noise).
     #[inline]
     fn relax_z(&self, model: &DeviceModel, cell: usize) -> f32 {
-        if model.relax_noise_us == 0.0 {
-            return 0.0;
-        }
-        d2d_normals(
-            self.d2d_seed ^ 0x7e1a_0000_0000_0000 ^ u64::from(self.pulses[cell]),
-            cell,
-        )[0]
+        relax_z(model, self.d2d_seed, self.pulses[cell], cell)
     }
 
     /// Lets every working cell but those in `skip` (sorted) relax from its
-    /// last written value to `r.now_s`, then rebuilds the read caches.
+    /// last written value to `r.now_s`, and recomputes the read caches in
+    /// the same pass. Called on a thread of a pool of several (the
+    /// engine's, with `--threads`), the rows are split into one block per
+    /// thread: each cell's value depends on nothing but its own state, and
+    /// the line sums are exact integers (a block's column sums added to the
+    /// others' in any order give the same value), so the bits are those of
+    /// one thread.
     fn relax_all(&mut self, model: &DeviceModel, r: &RelaxState, skip: &[u32]) {
-        let t_s = r.now_s;
-        let fixed = fixed_bounds(model);
-        // `L = log10(1 + dt/t0)` depends on the cell only through its
-        // write time, which runs of cells share (every cell written by
-        // the same phase, or not since placement): one entry remembers
-        // the last one.
-        let mut memo: Option<(u32, f32)> = None;
-        let mut skip = skip.iter().peekable();
-        for cell in 0..self.g_us.len() {
-            if skip.next_if(|&&c| c as usize == cell).is_some() {
-                continue;
-            }
-            if self.pulses[cell] >= self.endurance[cell] {
-                continue;
-            }
-            let tw = r.written_at_s[cell];
-            let l = match memo {
-                Some((bits, l)) if bits == tw.to_bits() => l,
-                _ => {
-                    let l = relax_decades(model, (t_s - f64::from(tw)).max(0.0));
-                    memo = Some((tw.to_bits(), l));
-                    l
-                }
-            };
-            let z = self.relax_z(model, cell);
-            let (lo, hi) = fixed.unwrap_or_else(|| self.cell_bounds_us(model, cell));
-            self.g_us[cell] = relaxed_from_decades(model, r.g_written_us[cell], l, z).clamp(lo, hi);
+        let (rows, cols) = (self.rows, self.cols);
+        if self.g_us.is_empty() {
+            return;
         }
-        // Every working cell changed: the caches are recomputed in one
-        // pass (exact integer sums, so the same values as following each
-        // change).
-        self.caches.rebuild(&self.g_us);
+        let threads = match rayon::current_thread_index() {
+            Some(_) => rayon::current_num_threads(),
+            None => 1,
+        };
+        let blocks = threads
+            .min(self.g_us.len() / RELAX_BLOCK_CELLS)
+            .clamp(1, rows.max(1));
+        let rows_per = rows.div_ceil(blocks).max(1);
+        let ctx = RelaxPass {
+            model,
+            fixed: fixed_bounds(model),
+            seed: self.d2d_seed,
+            t_s: r.now_s,
+            cols,
+            pulses: &self.pulses,
+            endurance: &self.endurance,
+            g_written: &r.g_written_us,
+            written_at: &r.written_at_s,
+            skip,
+        };
+        let c = &mut self.caches;
+        if !c.ready {
+            let work = |(b, g): (usize, &mut [f32])| ctx.relax_rows(b * rows_per, g, None);
+            if blocks > 1 {
+                use rayon::prelude::*;
+                self.g_us
+                    .par_chunks_mut(rows_per * 2 * cols)
+                    .enumerate()
+                    .for_each(work);
+            } else {
+                self.g_us
+                    .chunks_mut(rows_per * 2 * cols)
+                    .enumerate()
+                    .for_each(work);
+            }
+            return;
+        }
+        let used = rows.div_ceil(rows_per);
+        c.col_parts.clear();
+        c.col_parts.resize(used * cols, 0);
+        let work = |(b, (((g, d), rf), cp)): (usize, RowBlock<'_>)| {
+            ctx.relax_rows(b * rows_per, g, Some((d, rf, cp)));
+        };
+        if blocks > 1 {
+            use rayon::prelude::*;
+            self.g_us
+                .par_chunks_mut(rows_per * 2 * cols)
+                .zip(c.d_us.par_chunks_mut(rows_per * cols))
+                .zip(c.row_fix.par_chunks_mut(rows_per))
+                .zip(c.col_parts.par_chunks_mut(cols))
+                .enumerate()
+                .for_each(work);
+        } else {
+            self.g_us
+                .chunks_mut(rows_per * 2 * cols)
+                .zip(c.d_us.chunks_mut(rows_per * cols))
+                .zip(c.row_fix.chunks_mut(rows_per))
+                .zip(c.col_parts.chunks_mut(cols))
+                .enumerate()
+                .for_each(work);
+        }
+        c.col_fix.fill(0);
+        for part in c.col_parts.chunks_exact(cols) {
+            for (s, &p) in c.col_fix.iter_mut().zip(part) {
+                *s += p;
+            }
+        }
+        c.convert_all();
     }
 
     /// The parameters of `cell` after device-to-device variation (the
@@ -1349,6 +1397,109 @@ impl CellArray {
     }
 }
 
+/// Cells per block of rows below which a relaxation pass stays on one
+/// thread (a block is then a few microseconds of work).
+const RELAX_BLOCK_CELLS: usize = 4096;
+
+/// One block of rows of a relaxation pass: its cells, its weights'
+/// `G⁺ − G⁻`, its rows' exact sums and its columns' partial sums.
+type RowBlock<'a> = (
+    ((&'a mut [f32], &'a mut [f32]), &'a mut [i128]),
+    &'a mut [i128],
+);
+
+/// What one relaxation pass reads ([`CellArray::relax_all`]).
+struct RelaxPass<'a> {
+    model: &'a DeviceModel,
+    fixed: Option<(f32, f32)>,
+    seed: u64,
+    t_s: f64,
+    cols: usize,
+    pulses: &'a [u32],
+    endurance: &'a [u32],
+    g_written: &'a [f32],
+    written_at: &'a [f32],
+    skip: &'a [u32],
+}
+
+impl RelaxPass<'_> {
+    /// Relaxes the cells of the rows from `row0` held in `g` (whole rows)
+    /// and, given the caches' slices of those rows, writes their weights'
+    /// `G⁺ − G⁻` and their rows' exact sums, and adds their columns' exact
+    /// sums into `cols` (zeroed by the caller).
+    fn relax_rows(
+        &self,
+        row0: usize,
+        g: &mut [f32],
+        caches: Option<(&mut [f32], &mut [i128], &mut [i128])>,
+    ) {
+        let first = row0 * 2 * self.cols;
+        let m = self.model;
+        let skip = &self.skip[self.skip.partition_point(|&c| (c as usize) < first)..];
+        let mut skip = skip.iter().peekable();
+        // `L = log10(1 + dt/t0)` depends on the cell only through its
+        // write time, which runs of cells share (every cell written by
+        // the same phase, or not since placement): one entry remembers
+        // the last one.
+        let mut memo: Option<(u32, f32)> = None;
+        for (i, g) in g.iter_mut().enumerate() {
+            let cell = first + i;
+            if skip.next_if(|&&c| c as usize == cell).is_some() {
+                continue;
+            }
+            if self.pulses[cell] >= self.endurance[cell] {
+                continue;
+            }
+            let tw = self.written_at[cell];
+            let l = match memo {
+                Some((bits, l)) if bits == tw.to_bits() => l,
+                _ => {
+                    let l = relax_decades(m, (self.t_s - f64::from(tw)).max(0.0));
+                    memo = Some((tw.to_bits(), l));
+                    l
+                }
+            };
+            let z = relax_z(m, self.seed, self.pulses[cell], cell);
+            let (lo, hi) = self.fixed.unwrap_or_else(|| {
+                let p = CellParams::varied(m, d2d_normals(self.seed, cell));
+                (p.g_min_us, p.g_max_us)
+            });
+            *g = relaxed_from_decades(m, self.g_written[cell], l, z).clamp(lo, hi);
+        }
+        let Some((d_us, row_fix, col_fix)) = caches else {
+            return;
+        };
+        for ((pairs, d), rf) in g
+            .chunks_exact(2 * self.cols)
+            .zip(d_us.chunks_exact_mut(self.cols))
+            .zip(row_fix.iter_mut())
+        {
+            let mut row = 0i128;
+            for ((p, d), cs) in pairs
+                .chunks_exact(2)
+                .zip(d.iter_mut())
+                .zip(col_fix.iter_mut())
+            {
+                *d = p[0] - p[1];
+                let s = fix(p[0]) + fix(p[1]);
+                row += s;
+                *cs += s;
+            }
+            *rf = row;
+        }
+    }
+}
+
+/// The relaxation noise draw of `cell`'s last write (after `pulses`
+/// pulses): fixed per cell and pulse count, 0 without relaxation noise.
+#[inline]
+fn relax_z(model: &DeviceModel, seed: u64, pulses: u32, cell: usize) -> f32 {
+    if model.relax_noise_us == 0.0 {
+        return 0.0;
+    }
+    d2d_normals(seed ^ 0x7e1a_0000_0000_0000 ^ u64::from(pulses), cell)[0]
+}
+
 /// The window of every cell when it does not vary from cell to cell:
 /// `(G_min, G_max)` without device-to-device variation, and with a
 /// variation that leaves the bounds alone (step or nonlinearity spread
@@ -1923,6 +2074,55 @@ mod tests {
         b.advance_to(&plain, 100.0);
         assert_eq!(b.bytes_per_cell(), 12);
         assert_eq!(b.conductances_us()[0], 75.0);
+    }
+
+    /// A relaxation pass on a pool of two threads (rows split in blocks,
+    /// column sums added across blocks) leaves the bits of one thread:
+    /// cells, read caches, before and after the caches exist, and the
+    /// settling of a lazy write phase.
+    #[test]
+    fn relaxation_on_two_threads_has_the_bits_of_one() {
+        let mut m = harsh_relaxing_model();
+        m.endurance_median_pulses = 1e6;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (rows, cols) = (70, 61); // 8,540 cells: two blocks of 35 rows
+        let mut rng = stream(4, "p");
+        let mut one = CellArray::new_deferred(&m, rows, cols, &mut rng);
+        let w: Vec<f32> = (0..rows * cols).map(|k| (k as f32 * 0.37).sin()).collect();
+        one.set_weights(&m, &w);
+        let mut two = one.clone();
+        let bits = |a: &CellArray| a.g_us.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+        // Before the caches are built, then with them.
+        one.advance_to(&m, 0.5);
+        pool.install(|| two.advance_to(&m, 0.5));
+        assert_eq!(bits(&one), bits(&two));
+        one.prepare_reads();
+        two.prepare_reads();
+        let (mut r1, mut r2) = (stream(5, "w"), stream(5, "w"));
+        for (step, t) in [1.0, 2.5, 7.0].into_iter().enumerate() {
+            let cells: Vec<usize> = (0..40)
+                .map(|k| (k * 211 + step * 17) % one.cells())
+                .collect();
+            one.advance_lazily(&m, t, cells.iter().copied());
+            pool.install(|| two.advance_lazily(&m, t, cells.iter().copied()));
+            for &c in &cells {
+                one.program(&m, c, 3.0, &mut r1);
+                two.program(&m, c, 3.0, &mut r2);
+            }
+            one.settle(&m);
+            pool.install(|| two.settle(&m));
+            assert_eq!(bits(&one), bits(&two), "after the phase at {t} s");
+            one.advance_to(&m, t + 0.25);
+            pool.install(|| two.advance_to(&m, t + 0.25));
+            assert_eq!(bits(&one), bits(&two), "after the read at {t} s");
+            two.assert_caches_exact();
+            assert_eq!(one.caches.d_us, two.caches.d_us);
+            assert_eq!(one.caches.row_fix, two.caches.row_fix);
+            assert_eq!(one.caches.col_fix, two.caches.col_fix);
+        }
     }
 
     #[test]
