@@ -667,7 +667,7 @@ impl CellArray {
 
     /// The value of `cell` at the clock's time: its stored one, or while
     /// it waits for [`CellArray::settle`] the one it will take.
-    #[inline]
+    #[inline(never)]
     fn present_us(&self, model: &DeviceModel, cell: usize) -> f32 {
         match self.relax.as_deref() {
             Some(r) if r.pending && !r.touched.contains(&(cell as u32)) => {
@@ -684,7 +684,7 @@ impl CellArray {
 
     /// Brings `cell` to the clock's time after
     /// [`CellArray::advance_lazily`], once (no effect if it is there).
-    #[inline]
+    #[inline(never)]
     fn touch(&mut self, model: &DeviceModel, cell: usize) {
         let Some(r) = self.relax.as_mut() else {
             return;
@@ -1272,10 +1272,14 @@ impl CellArray {
     /// a RESET of G⁻, whichever cell has more room left in the window, so the
     /// pair stays away from the bounds. Returns `(cell, polarity, cell ΔG)`.
     pub fn route(&self, model: &DeviceModel, k: usize, dg_us: f32) -> (usize, Polarity, f32) {
-        let (gp, gn) = (
-            self.present_us(model, 2 * k),
-            self.present_us(model, 2 * k + 1),
-        );
+        let (gp, gn) = if self.relax.is_none() {
+            (self.g_us[2 * k], self.g_us[2 * k + 1])
+        } else {
+            (
+                self.present_us(model, 2 * k),
+                self.present_us(model, 2 * k + 1),
+            )
+        };
         if dg_us >= 0.0 {
             if model.g_max_us - gp >= gn - model.g_min_us {
                 (2 * k, Polarity::Set, dg_us)
@@ -1302,7 +1306,9 @@ impl CellArray {
         rng: &mut Rng,
     ) -> ProgramOutcome {
         let p = self.cell_params(model, cell);
-        self.touch(model, cell);
+        if self.relax.is_some() {
+            self.touch(model, cell);
+        }
         let before = self.g_us[cell];
         let pol = if dg_us >= 0.0 {
             Polarity::Set
@@ -1342,7 +1348,9 @@ impl CellArray {
         rng: &mut Rng,
     ) -> ProgramOutcome {
         let p = self.cell_params(model, cell);
-        self.touch(model, cell);
+        if self.relax.is_some() {
+            self.touch(model, cell);
+        }
         let before = self.g_us[cell];
         let mut g = before;
         let sign = match polarity {
