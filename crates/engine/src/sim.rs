@@ -637,13 +637,16 @@ impl ChipSim {
     /// `m` ahead of their events, tiles in parallel; returns whether it
     /// did. It may only when the results cannot depend on when the reads
     /// run: every tile of `m` idle (no write in flight or queued before
-    /// them) and cells that do not relax with time nor change when read
-    /// (binary STT-MRAM junctions' read disturb).
+    /// them), cells that do not change when read (binary STT-MRAM
+    /// junctions' read disturb), and cells that relax with time only for
+    /// one vector, whose read starts on every (idle) tile now — the time
+    /// the tile's cells are brought to ahead — where a batch's later reads
+    /// start later.
     fn compute_ahead(&mut self, m: MatrixId, transposed: bool, input: &[f32], n_in: usize) -> bool {
         let device = self.rule.uses_device();
-        // Relaxing cells depend on the time of each read; binary junctions
-        // may be disturbed by each read, changing the next one.
-        if device && (self.model.relaxes() || self.model.is_binary()) {
+        // Binary junctions may be disturbed by each read, changing the
+        // next one; relaxing cells depend on the time of each read.
+        if device && (self.model.is_binary() || (self.model.relaxes() && input.len() > n_in)) {
             return false;
         }
         let ids = &self.matrices[m.0].tiles;
@@ -1973,6 +1976,53 @@ mod tests {
             )
         };
         assert_eq!(run(true), run(false));
+    }
+
+    #[test]
+    fn relaxing_reads_of_one_vector_computed_ahead_match_their_events() {
+        // Cells that relax: a one-vector MVM on idle tiles is computed
+        // ahead (each tile brought to the read's start, now), a batch is
+        // not; both must agree with reads computed at their events, with
+        // time passing between the reads.
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[("array.rows", "2"), ("array.cols", "4")]),
+        )
+        .unwrap();
+        let model = builtin_device(
+            "eapu-180nm",
+            &over(&[("relax_rate_per_decade", "0.05"), ("relax_noise_us", "0.3")]),
+        )
+        .unwrap();
+        let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+        let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();
+        let run = |ahead: bool| {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
+            let m = sim.place(5, 9, &w);
+            assert!(sim.tiles.len() > 1);
+            let mut ys = [0.0f32; 3 * 9];
+            for (x, y) in xs.chunks_exact(5).zip(ys.chunks_exact_mut(9)) {
+                sim.advance(1_000_000_000).unwrap(); // 1 ms: the cells move
+                if ahead {
+                    sim.mvm(m, x, y).unwrap();
+                } else {
+                    sim.tiles[0].reserved = true;
+                    assert!(!sim.compute_ahead(m, false, x, 5));
+                    sim.tiles[0].reserved = false;
+                    sim.mvm_directed(m, false, x, y, false).unwrap();
+                }
+            }
+            (
+                ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                sim.ledger().total_pj().to_bits(),
+            )
+        };
+        assert_eq!(run(true), run(false));
+        // One vector computes ahead; a batch of three does not.
+        let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
+        let m = sim.place(5, 9, &w);
+        assert!(!sim.compute_ahead(m, false, &xs, 5));
+        assert!(sim.compute_ahead(m, false, &xs[..5], 5));
     }
 
     #[test]
