@@ -1442,37 +1442,59 @@ impl RelaxPass<'_> {
         caches: Option<(&mut [f32], &mut [i128], &mut [i128])>,
     ) {
         let first = row0 * 2 * self.cols;
+        let cells = first..first + g.len();
         let m = self.model;
-        let skip = &self.skip[self.skip.partition_point(|&c| (c as usize) < first)..];
-        let mut skip = skip.iter().peekable();
+        let lo = self.skip.partition_point(|&c| (c as usize) < first);
+        let hi = self.skip.partition_point(|&c| (c as usize) < cells.end);
+        let skip = &self.skip[lo..hi];
         // `L = log10(1 + dt/t0)` depends on the cell only through its
         // write time, which runs of cells share (every cell written by
         // the same phase, or not since placement): one entry remembers
         // the last one.
         let mut memo: Option<(u32, f32)> = None;
-        for (i, g) in g.iter_mut().enumerate() {
-            let cell = first + i;
-            if skip.next_if(|&&c| c as usize == cell).is_some() {
-                continue;
+        let mut decades = |tw: f32| match memo {
+            Some((bits, l)) if bits == tw.to_bits() => l,
+            _ => {
+                let l = relax_decades(m, (self.t_s - f64::from(tw)).max(0.0));
+                memo = Some((tw.to_bits(), l));
+                l
             }
-            if self.pulses[cell] >= self.endurance[cell] {
-                continue;
-            }
-            let tw = self.written_at[cell];
-            let l = match memo {
-                Some((bits, l)) if bits == tw.to_bits() => l,
-                _ => {
-                    let l = relax_decades(m, (self.t_s - f64::from(tw)).max(0.0));
-                    memo = Some((tw.to_bits(), l));
-                    l
+        };
+        let (pulses, endurance) = (&self.pulses[cells.clone()], &self.endurance[cells.clone()]);
+        let (g_written, written_at) = (&self.g_written[cells.clone()], &self.written_at[cells]);
+        match self.fixed {
+            // The common pass: nothing to skip, no noise draw, one window
+            // (the same arithmetic as below with `z = 0`).
+            Some((lo, hi)) if skip.is_empty() && m.relax_noise_us == 0.0 => {
+                for ((((g, &p), &e), &w), &tw) in g
+                    .iter_mut()
+                    .zip(pulses)
+                    .zip(endurance)
+                    .zip(g_written)
+                    .zip(written_at)
+                {
+                    if p < e {
+                        *g = relaxed_from_decades(m, w, decades(tw), 0.0).clamp(lo, hi);
+                    }
                 }
-            };
-            let z = relax_z(m, self.seed, self.pulses[cell], cell);
-            let (lo, hi) = self.fixed.unwrap_or_else(|| {
-                let p = CellParams::varied(m, d2d_normals(self.seed, cell));
-                (p.g_min_us, p.g_max_us)
-            });
-            *g = relaxed_from_decades(m, self.g_written[cell], l, z).clamp(lo, hi);
+            }
+            _ => {
+                let mut skip = skip.iter().peekable();
+                for (i, g) in g.iter_mut().enumerate() {
+                    let cell = first + i;
+                    if skip.next_if(|&&c| c as usize == cell).is_some() || pulses[i] >= endurance[i]
+                    {
+                        continue;
+                    }
+                    let l = decades(written_at[i]);
+                    let z = relax_z(m, self.seed, pulses[i], cell);
+                    let (lo, hi) = self.fixed.unwrap_or_else(|| {
+                        let p = CellParams::varied(m, d2d_normals(self.seed, cell));
+                        (p.g_min_us, p.g_max_us)
+                    });
+                    *g = relaxed_from_decades(m, g_written[i], l, z).clamp(lo, hi);
+                }
+            }
         }
         let Some((d_us, row_fix, col_fix)) = caches else {
             return;
