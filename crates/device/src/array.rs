@@ -228,7 +228,8 @@ impl ReadCaches {
         }
     }
 
-    /// Allocates and computes every cache from `g_us`.
+    /// Allocates and computes every cache from `g_us` (the sums start
+    /// from zero).
     fn build(&mut self, g_us: &[f32]) {
         let (rows, cols) = (self.rows, self.cols);
         debug_assert_eq!(g_us.len(), 2 * rows * cols);
@@ -241,28 +242,14 @@ impl ReadCaches {
         self.col_stale = vec![false; cols];
         self.stale_rows = Vec::with_capacity(rows);
         self.stale_cols = Vec::with_capacity(cols);
-        self.ready = true;
-        self.rebuild(g_us);
-    }
-
-    /// Recomputes every cache of built caches from `g_us` in place;
-    /// nothing for caches not built yet. The same values as following
-    /// each change: the sums are exact integers, and their `f64` copies a
-    /// pure function of them.
-    fn rebuild(&mut self, g_us: &[f32]) {
-        if !self.ready {
-            return;
-        }
-        let cols = self.cols;
-        self.row_fix.fill(0);
-        self.col_fix.fill(0);
-        for ((k, p), d) in g_us.chunks_exact(2).enumerate().zip(&mut self.d_us) {
-            *d = p[0] - p[1];
+        for (k, p) in g_us.chunks_exact(2).enumerate() {
+            self.d_us[k] = p[0] - p[1];
             let s = fix(p[0]) + fix(p[1]);
             self.row_fix[k / cols] += s;
             self.col_fix[k % cols] += s;
         }
         self.convert_all();
+        self.ready = true;
     }
 
     /// Converts every line's exact sum to its `f64` copy (none stale).
