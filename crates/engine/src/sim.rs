@@ -2018,6 +2018,27 @@ mod tests {
             )
         };
         assert_eq!(run(true), run(false));
+        // A batch (read at each event: its later vectors start later)
+        // against one vector at a time.
+        let batch = |batched: bool| {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
+            let m = sim.place(5, 9, &w);
+            sim.advance(1_000_000_000).unwrap();
+            let mut ys = [0.0f32; 3 * 9];
+            if batched {
+                sim.mvm_batch(m, &xs, &mut ys).unwrap();
+            } else {
+                for (x, y) in xs.chunks_exact(5).zip(ys.chunks_exact_mut(9)) {
+                    sim.mvm_directed(m, false, x, y, false).unwrap();
+                }
+            }
+            (
+                ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                sim.ledger().total_pj().to_bits(),
+                sim.now(),
+            )
+        };
+        assert_eq!(batch(true), batch(false));
         // One vector computes ahead; a batch of three does not.
         let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
         let m = sim.place(5, 9, &w);
