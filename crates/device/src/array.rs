@@ -757,14 +757,15 @@ impl CellArray {
             }
             return;
         }
-        let used = rows.div_ceil(rows_per);
-        c.col_parts.clear();
-        c.col_parts.resize(used * cols, 0);
         let work = |(b, (((g, d), rf), cp)): (usize, RowBlock<'_>)| {
             ctx.relax_rows(b * rows_per, g, Some((d, rf, cp)));
         };
+        c.col_fix.fill(0);
         if blocks > 1 {
             use rayon::prelude::*;
+            let used = rows.div_ceil(rows_per);
+            c.col_parts.clear();
+            c.col_parts.resize(used * cols, 0);
             self.g_us
                 .par_chunks_mut(rows_per * 2 * cols)
                 .zip(c.d_us.par_chunks_mut(rows_per * cols))
@@ -772,20 +773,20 @@ impl CellArray {
                 .zip(c.col_parts.par_chunks_mut(cols))
                 .enumerate()
                 .for_each(work);
-        } else {
-            self.g_us
-                .chunks_mut(rows_per * 2 * cols)
-                .zip(c.d_us.chunks_mut(rows_per * cols))
-                .zip(c.row_fix.chunks_mut(rows_per))
-                .zip(c.col_parts.chunks_mut(cols))
-                .enumerate()
-                .for_each(work);
-        }
-        c.col_fix.fill(0);
-        for part in c.col_parts.chunks_exact(cols) {
-            for (s, &p) in c.col_fix.iter_mut().zip(part) {
-                *s += p;
+            for part in c.col_parts.chunks_exact(cols) {
+                for (s, &p) in c.col_fix.iter_mut().zip(part) {
+                    *s += p;
+                }
             }
+        } else {
+            // One block: its column sums are the sums.
+            work((
+                0,
+                (
+                    ((&mut self.g_us[..], &mut c.d_us[..]), &mut c.row_fix[..]),
+                    &mut c.col_fix[..],
+                ),
+            ));
         }
         c.convert_all();
     }
