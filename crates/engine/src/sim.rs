@@ -1941,16 +1941,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reads_computed_ahead_match_reads_computed_at_their_events() {
-        // A relaxing device computes at each event; the same run with
-        // relaxation off but otherwise identical computes ahead. Both
-        // must agree with a one-vector-at-a-time drive of the same MVMs.
-        let chip = Chip::builtin(
+    /// The default chip with tiles of 2 × 2 weights (2 rows × 4 cells):
+    /// a 5 × 9 matrix spans 15 tiles.
+    fn two_by_two_tiles() -> Chip {
+        Chip::builtin(
             "eapu-180nm",
             &over(&[("array.rows", "2"), ("array.cols", "4")]),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_computed_ahead_match_reads_computed_at_their_events() {
+        // A batch computed ahead must agree with a one-vector-at-a-time
+        // drive of the same MVMs whose reads compute at their events.
+        let chip = two_by_two_tiles();
         let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
         let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
         let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();
@@ -1984,11 +1989,7 @@ mod tests {
         // ahead (each tile brought to the read's start, now), a batch is
         // not; both must agree with reads computed at their events, with
         // time passing between the reads.
-        let chip = Chip::builtin(
-            "eapu-180nm",
-            &over(&[("array.rows", "2"), ("array.cols", "4")]),
-        )
-        .unwrap();
+        let chip = two_by_two_tiles();
         let model = builtin_device(
             "eapu-180nm",
             &over(&[("relax_rate_per_decade", "0.05"), ("relax_noise_us", "0.3")]),
