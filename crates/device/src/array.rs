@@ -796,11 +796,7 @@ impl CellArray {
     /// seed and the cell index.
     #[inline]
     pub fn cell_params(&self, model: &DeviceModel, cell: usize) -> CellParams {
-        if model.has_d2d() {
-            CellParams::varied(model, d2d_normals(self.d2d_seed, cell))
-        } else {
-            CellParams::nominal(model)
-        }
+        cell_params_of(model, self.d2d_seed, cell)
     }
 
     /// The bounds `(g_min, g_max)` of `cell`, µS.
@@ -1477,7 +1473,7 @@ impl RelaxPass<'_> {
                     let l = decades(written_at[i]);
                     let z = relax_z(m, self.seed, pulses[i], cell);
                     let (lo, hi) = self.fixed.unwrap_or_else(|| {
-                        let p = CellParams::varied(m, d2d_normals(self.seed, cell));
+                        let p = cell_params_of(m, self.seed, cell);
                         (p.g_min_us, p.g_max_us)
                     });
                     *g = relaxed_from_decades(m, g_written[i], l, z).clamp(lo, hi);
@@ -1505,6 +1501,17 @@ impl RelaxPass<'_> {
             }
             *rf = row;
         }
+    }
+}
+
+/// The parameters of `cell` of an array whose device-to-device seed is
+/// `seed` ([`CellArray::cell_params`]).
+#[inline]
+fn cell_params_of(model: &DeviceModel, seed: u64, cell: usize) -> CellParams {
+    if model.has_d2d() {
+        CellParams::varied(model, d2d_normals(seed, cell))
+    } else {
+        CellParams::nominal(model)
     }
 }
 
