@@ -362,7 +362,7 @@ pub fn verify_writes(
     let accept = tolerance_us - guard_us;
     let read = |cells: &CellArray, cell: u32, rng: &mut Rng| -> f32 {
         let z: f32 = StandardNormal.sample(rng);
-        cells.conductances_us()[cell as usize] + model.read_noise_us * z
+        cells.conductance_us(model, cell as usize) + model.read_noise_us * z
     };
     let mut done = Vec::with_capacity(writes.len());
     // (outcome, last read)
@@ -371,7 +371,7 @@ pub fn verify_writes(
     for w in writes {
         let g = read(cells, w.cell, rng_read);
         first.cells += 1;
-        first.g_sum_us += f64::from(cells.conductances_us()[w.cell as usize]);
+        first.g_sum_us += f64::from(cells.conductance_us(model, w.cell as usize));
         pending.push((
             VerifyOutcome {
                 cell: w.cell,
@@ -406,7 +406,7 @@ pub fn verify_writes(
         for (mut v, _) in kept {
             let g = read(cells, v.cell, rng_read);
             vr.cells += 1;
-            vr.g_sum_us += f64::from(cells.conductances_us()[v.cell as usize]);
+            vr.g_sum_us += f64::from(cells.conductance_us(model, v.cell as usize));
             if (g - v.target_us).abs() <= accept {
                 v.accepted = true;
                 done.push(v);
@@ -532,14 +532,14 @@ mod tests {
         };
         Eapu { threshold_us: 2.0 }.decide(&input, &mut dec, &mut RuleContext::new(&mut rng));
         let plan = WritePlan::build(&a, m, &dec, WriteMode::Program);
-        let before = a.conductances_us().to_vec();
+        let before = a.conductances_us(m).to_vec();
         let mut rng_w = stream(seed, "write");
         for ph in plan.phases(32) {
             for wr in ph.writes {
                 apply_write(&mut a, m, WriteMode::Program, wr, &mut rng_w);
             }
         }
-        let after = a.conductances_us().to_vec();
+        let after = a.conductances_us(m).to_vec();
         let pair = |g: &[f32], k: usize| g[2 * k] - g[2 * k + 1];
         let applied = (0..requested.len())
             .map(|k| pair(&after, k) - pair(&before, k))
@@ -677,7 +677,7 @@ mod tests {
             ));
         }
         assert_eq!(outcomes.len(), rows * cols);
-        let g = a.conductances_us();
+        let g = a.conductances_us(&m);
         let within = outcomes
             .iter()
             .filter(|v| (g[v.cell as usize] - v.target_us).abs() <= tol)
@@ -745,7 +745,7 @@ mod tests {
                     apply_write(&mut a, &m, mode, w, &mut rng);
                 }
             }
-            let g = a.conductances_us();
+            let g = a.conductances_us(&m);
             for (k, acc) in sum.iter_mut().enumerate() {
                 *acc += f64::from(g[2 * k] - g[2 * k + 1]);
             }

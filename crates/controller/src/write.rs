@@ -198,7 +198,7 @@ mod tests {
                 assert_eq!(o.verify, None);
                 assert!(o.pulses > 0 && o.cell_pj > 0.0);
             }
-            assert_eq!(a.conductances_us(), by_hand.conductances_us());
+            assert_eq!(a.conductances_us(&m), by_hand.conductances_us(&m));
         }
     }
 

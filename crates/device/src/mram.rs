@@ -925,9 +925,9 @@ mod tests {
             .filter(|&&b| b)
             .count();
         assert_eq!(p_count as u64, 64 * 64 * 8 + switched);
-        a.assert_caches_exact();
+        a.assert_caches_exact(&m);
         // The conductances follow the junctions.
-        let g: f64 = a.conductances_us().iter().map(|&g| f64::from(g)).sum();
+        let g: f64 = a.conductances_us(&m).iter().map(|&g| f64::from(g)).sum();
         let want_g = p_count as f64 * s.g_parallel_us()
             + (64.0 * 64.0 * 16.0 - p_count as f64) * s.g_antiparallel_us();
         assert!((g - want_g).abs() < 1e-4 * want_g);
@@ -952,9 +952,9 @@ mod tests {
         assert_eq!(a.steps_to_first_failure(&m, 1), 2.0);
         assert_eq!(a.failed_cells(), 0);
         // Round-robin: the next pulses go to other AP junctions of the group.
-        let g0 = a.conductances_us()[0];
+        let g0 = a.conductances_us(&m)[0];
         a.switch_junctions(&m, 0, crate::Polarity::Set, 3, i, &mut rng);
-        assert!(a.conductances_us()[0] > g0);
+        assert!(a.conductances_us(&m)[0] > g0);
         let j = a.mram_junctions().unwrap();
         assert!(j.pulses()[..8].iter().all(|&p| p <= 1), "{:?}", j.pulses());
         // Drive one junction past its endurance: it no longer switches.

@@ -64,7 +64,7 @@ pub fn synthesize(model: &DeviceModel, opts: &SynthOptions) -> RawMeasured {
     for cell in 0..n {
         let (lo, hi) = cells.cell_bounds_us(model, cell);
         if cells.endurance()[cell] > 0 {
-            cells.set_conductance_us(cell, lo);
+            cells.set_conductance_us(model, cell, lo);
         }
         let mut trains = Vec::with_capacity(2 * opts.cycles);
         for _ in 0..opts.cycles {

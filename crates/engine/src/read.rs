@@ -45,7 +45,7 @@ pub(crate) fn compute(
     // by the simulated time since each was written.
     if let Some(c) = tile.cells.as_mut() {
         c.advance_to(model, now.seconds());
-        c.prepare_read(transposed);
+        c.prepare_read(model, transposed);
     }
     let (n_in, n_out) = if transposed {
         (tile.cols, tile.rows)
@@ -84,7 +84,7 @@ pub(crate) fn compute(
         cells.mvm_backward(model, &tile.v[..n_in], out, &mut tile.rng_read)
     };
     let (x, rng, range) = (&tile.x[..n_in], &mut tile.rng_read, &mut tile.adc_range);
-    let arith = convert(chip, cells, rng, range, forward, x, out, power_uw);
+    let arith = convert(chip, model, cells, rng, range, forward, x, out, power_uw);
     // Binary STT-MRAM: the read current may switch junctions (read
     // disturb, drawn from the read stream after the read's own draws); a
     // no-op for analog cells. Such reads are never computed ahead
@@ -103,6 +103,7 @@ pub(crate) fn compute(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert(
     chip: &Chip,
+    model: &DeviceModel,
     cells: &CellArray,
     rng: &mut Rng,
     adc_range: &mut [AdcRange; 2],
@@ -129,7 +130,7 @@ pub(crate) fn convert(
         DacEncoding::Amplitude => power_uw,
         DacEncoding::BitSerial => {
             let v = chip.dac.read_voltage_v();
-            let g_us = driven_conductance_us(cells, forward, |k| chip.dac.drives(x[k]));
+            let g_us = driven_conductance_us(cells, model, forward, |k| chip.dac.drives(x[k]));
             v * v * g_us
         }
     };
@@ -330,10 +331,19 @@ pub(crate) fn charge_verify_reads(
 /// `Σ_lines drives(line) · G_line` in µS, `G_line` the total conductance of
 /// the cells an input line drives: a row's cells for forward reads, a weight
 /// column's `G⁺` and `G⁻` cells for transposed reads.
-fn driven_conductance_us(cells: &CellArray, forward: bool, drives: impl Fn(usize) -> u32) -> f64 {
+fn driven_conductance_us(
+    cells: &CellArray,
+    model: &DeviceModel,
+    forward: bool,
+    drives: impl Fn(usize) -> u32,
+) -> f64 {
     let cols = cells.cols();
     let mut sum = 0.0f64;
-    for (r, row) in cells.conductances_us().chunks_exact(2 * cols).enumerate() {
+    for (r, row) in cells
+        .conductances_us(model)
+        .chunks_exact(2 * cols)
+        .enumerate()
+    {
         for (c, pair) in row.chunks_exact(2).enumerate() {
             let d = drives(if forward { r } else { c });
             if d > 0 {

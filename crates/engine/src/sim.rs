@@ -1579,8 +1579,16 @@ mod tests {
         let ms = scaled.place_scaled(2, 2, &w, 0.25);
         // G± = 55 ± 40·W/g: the scaled pair holds 4× the difference.
         let (gp, gs) = (
-            plain.tiles[0].cells.as_ref().unwrap().conductances_us()[0],
-            scaled.tiles[0].cells.as_ref().unwrap().conductances_us()[0],
+            plain.tiles[0]
+                .cells
+                .as_ref()
+                .unwrap()
+                .conductances_us(&plain.model)[0],
+            scaled.tiles[0]
+                .cells
+                .as_ref()
+                .unwrap()
+                .conductances_us(&scaled.model)[0],
         );
         assert!(((gp - 55.0) * 4.0 - (gs - 55.0)).abs() < 1e-4, "{gp} {gs}");
         for (a, b) in scaled.matrix_weights(ms).iter().zip(&w) {
@@ -1620,14 +1628,14 @@ mod tests {
             .cells
             .as_ref()
             .unwrap()
-            .conductances_us()
+            .conductances_us(&scaled.model)
             .to_vec();
         up(&mut scaled, ms);
         let after = scaled.tiles[0]
             .cells
             .as_ref()
             .unwrap()
-            .conductances_us()
+            .conductances_us(&scaled.model)
             .to_vec();
         let moved: f32 = (after[0] - before[0]) - (after[1] - before[1]);
         // 3.2 µS asked, write noise σ_w = 2.4 µS: within 5 σ.
@@ -1653,7 +1661,7 @@ mod tests {
             .cells
             .as_ref()
             .unwrap()
-            .conductances_us()
+            .conductances_us(&sim.model)
             .to_vec();
         let pj0 = sim.ledger().clone();
         sim.enter_phase(Phase::UPDATE).unwrap();
@@ -1697,7 +1705,11 @@ mod tests {
         assert!((e - 32.0 * 0.06).abs() < 1e-9);
         // Every written cell took one pulse: 1.6² V² · (G_b + G_a)/2 · 50 ns
         // = 0.064 pJ/µS · (G_b + G_a).
-        let after = sim.tiles[0].cells.as_ref().unwrap().conductances_us();
+        let after = sim.tiles[0]
+            .cells
+            .as_ref()
+            .unwrap()
+            .conductances_us(&sim.model);
         let written: Vec<usize> = (0..before.len())
             .filter(|&i| before[i] != after[i])
             .collect();

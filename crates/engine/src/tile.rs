@@ -294,7 +294,7 @@ impl Tile {
         let n = inv_scale.len();
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
-        cells.prepare_read(transposed);
+        cells.prepare_read(model, transposed);
         let xs = prefix(&mut self.ahead_x, n * len);
         let vs = prefix(&mut self.ahead_v, n * len);
         for ((x, &inv), (xn, v)) in input
@@ -328,6 +328,7 @@ impl Tile {
             cells.add_read_noise(model, sum_v2, out, &mut self.rng_read);
             let a = read::convert(
                 chip,
+                model,
                 cells,
                 &mut self.rng_read,
                 &mut self.adc_range,

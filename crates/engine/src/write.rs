@@ -48,10 +48,10 @@ pub(crate) fn write_phase(
     let n = ph.len;
     let end = (ph.start + ph.len) as usize;
     let writes = &tile.phase_writes[ph.start as usize..end];
-    // The clock feeds relaxation: the phase's cells now, the rest of the
-    // array once at the operation's end (the same bits as all of it at
-    // every phase).
-    cells.advance_lazily(model, t.seconds(), writes.iter().map(|w| w.cell as usize));
+    // The clock feeds relaxation: the cells' values follow it at once,
+    // the read caches once at the operation's end (the same bits as all
+    // of it at every phase).
+    cells.advance_lazily(t.seconds());
     // The tile's next phases write these cells: start their (scattered)
     // loads now so they arrive while this phase and the events between
     // run (a cache hint; no value changes).
