@@ -1,5 +1,6 @@
 //! The cells of one tile, stored as a structure of arrays.
 
+use crate::counts::{Endurances, PulseCounts, STUCK};
 use crate::mram::MramGroups;
 use crate::params::{asymptote, step_shape};
 use crate::wear::Wear;
@@ -41,10 +42,10 @@ pub struct CellArray {
     rows: usize,
     cols: usize,
     g_us: Vec<f32>,
-    pulses: Vec<u32>,
-    endurance: Vec<u32>,
+    pulses: PulseCounts,
+    endurance: Endurances,
     /// Seed of the per-cell device-to-device factors, which are hashed from
-    /// `(d2d_seed, cell)` when needed instead of stored (keeps 12 B/cell).
+    /// `(d2d_seed, cell)` when needed instead of stored (keeps 8 B/cell).
     d2d_seed: u64,
     /// Written values and write times, kept only for devices that relax.
     relax: Option<Box<RelaxState>>,
@@ -362,7 +363,9 @@ impl ReadCaches {
 #[derive(Clone, Debug)]
 struct RelaxState {
     /// Each cell's write time, s, with its sign bit set while the cell
-    /// was written since the clock last moved (`fresh`).
+    /// was written since the clock last moved (`fresh`), and NaN once it
+    /// has failed (worn out or stuck from fabrication), so that a pass
+    /// over the cells reads neither pulse counts nor endurances.
     written_at_s: Vec<f32>,
     now_s: f64,
     /// Whether the read caches wait for a pass: the clock was advanced
@@ -386,7 +389,11 @@ impl RelaxState {
     /// Marks `cell` written at the clock's time.
     #[inline]
     fn mark_written(&mut self, cell: usize) {
-        if !self.written_at_s[cell].is_sign_negative() && !self.fresh_many {
+        let t = self.written_at_s[cell];
+        if t.is_nan() {
+            return;
+        }
+        if !t.is_sign_negative() && !self.fresh_many {
             if self.fresh.len() < self.written_at_s.len() / FRESH_LIST_FRACTION {
                 self.fresh.push(cell as u32);
             } else {
@@ -528,33 +535,34 @@ impl CellArray {
     pub fn new_deferred(model: &DeviceModel, rows: usize, cols: usize, rng: &mut Rng) -> Self {
         let n = 2 * rows * cols;
         let mut g_us = vec![model.g_mid_us(); n];
-        let ln_median = model.endurance_median_pulses.ln();
-        let mut endurance = Vec::with_capacity(n);
+        let mut codes = Vec::with_capacity(n);
         let mut stuck = Vec::new();
         for (cell, g) in g_us.iter_mut().enumerate() {
             let u: f64 = rng.random();
             let z = normal::standard_normal(rng);
-            let life = if u < model.stuck_at_min_fraction {
+            let code = if u < model.stuck_at_min_fraction {
                 stuck.push((cell, false));
                 *g = model.g_min_us;
-                0
+                STUCK
             } else if u < model.stuck_at_min_fraction + model.stuck_at_max_fraction {
                 stuck.push((cell, true));
                 *g = model.g_max_us;
-                0
+                STUCK
             } else {
-                (ln_median + model.endurance_sigma_log * z)
-                    .exp()
-                    .clamp(1.0, u32::MAX as f64) as u32
+                Endurances::code(z)
             };
-            endurance.push(life);
+            codes.push(code);
         }
         let mut a = CellArray {
             rows,
             cols,
             g_us,
-            pulses: vec![0; n],
-            endurance,
+            pulses: PulseCounts::new(n),
+            endurance: Endurances::new(
+                codes,
+                model.endurance_median_pulses,
+                model.endurance_sigma_log,
+            ),
             d2d_seed: rng.random(),
             relax: None,
             mram: None,
@@ -580,8 +588,12 @@ impl CellArray {
         // device-to-device bounds): the caches start from the result, at
         // `prepare_reads`.
         if model.relaxes() {
+            // A failed cell's write time is NaN (it keeps its value).
+            let written_at_s = (0..n)
+                .map(|c| if a.is_failed(c) { f32::NAN } else { 0.0 })
+                .collect();
             a.relax = Some(Box::new(RelaxState {
-                written_at_s: vec![0.0; n],
+                written_at_s,
                 now_s: 0.0,
                 pending: false,
                 fresh: Vec::new(),
@@ -640,8 +652,10 @@ impl CellArray {
         &self.caches
     }
 
-    /// Bytes of state per cell: 12 (conductance, pulse count, endurance;
-    /// for a device that relaxes the conductance is the written value),
+    /// Bytes of state per cell: 8 (conductance `f32`, pulse count and
+    /// endurance code 2 B each: module `counts`; for a device that
+    /// relaxes the conductance is the written value), plus 2 for each cell
+    /// past 65,535 pulses (in blocks of 4,096 cells, not counted here),
     /// plus 4 (write time) for a device that relaxes,
     /// plus 9 per junction (state and pulse count) for binary STT-MRAM.
     /// The read caches are derived, not state, and not counted: each
@@ -650,7 +664,8 @@ impl CellArray {
     /// (29 B each, `29·(rows + cols)` B in all: negligible beside
     /// `2·rows·cols` cells).
     pub fn bytes_per_cell(&self) -> usize {
-        12 + if self.relax.is_some() { 4 } else { 0 }
+        Self::BYTES_PER_CELL
+            + if self.relax.is_some() { 4 } else { 0 }
             + self.mram.as_ref().map_or(0, |g| 9 * g.per_group())
     }
 
@@ -760,7 +775,12 @@ impl CellArray {
     #[inline(never)]
     fn relaxed_now(&self, model: &DeviceModel, r: &RelaxState, cell: usize) -> f32 {
         let (g, tw) = (self.g_us[cell], r.written_at_s[cell]);
-        if tw.is_sign_negative() || self.pulses[cell] >= self.endurance[cell] {
+        debug_assert_eq!(
+            tw.is_nan(),
+            self.is_failed(cell),
+            "cell {cell}'s failure mark"
+        );
+        if tw.is_nan() || tw.is_sign_negative() {
             return g;
         }
         let l = relax_decades(model, (r.now_s - f64::from(tw)).max(0.0));
@@ -778,7 +798,7 @@ impl CellArray {
     /// and pulse count (0 without relaxation noise).
     #[inline]
     fn relax_z(&self, model: &DeviceModel, cell: usize) -> f32 {
-        relax_z(model, self.d2d_seed, self.pulses[cell], cell)
+        relax_z(model, self.d2d_seed, self.pulses.get(cell), cell)
     }
 
     /// Recomputes the read caches of a device that relaxes from every
@@ -811,7 +831,6 @@ impl CellArray {
             t_s: r.now_s,
             cols,
             pulses: &self.pulses,
-            endurance: &self.endurance,
             g_written: &self.g_us,
             written_at: &r.written_at_s,
         };
@@ -860,8 +879,9 @@ impl CellArray {
         (p.g_min_us, p.g_max_us)
     }
 
-    /// Bytes of state per cell (conductance, pulse count, endurance).
-    pub const BYTES_PER_CELL: usize = std::mem::size_of::<f32>() + 2 * std::mem::size_of::<u32>();
+    /// Bytes of state per cell (conductance `f32`, pulse count and
+    /// endurance code `u16`), before relaxation's and STT-MRAM's.
+    pub const BYTES_PER_CELL: usize = std::mem::size_of::<f32>() + 2 * std::mem::size_of::<u16>();
 
     /// Weight rows (inputs) of the tile.
     pub fn rows(&self) -> usize {
@@ -935,19 +955,33 @@ impl CellArray {
         self.store(model, cell, before, g_us);
     }
 
-    /// Pulses applied to each cell so far.
-    pub fn pulses(&self) -> &[u32] {
-        &self.pulses
+    /// Pulses applied to each cell so far, in cell order.
+    pub fn pulses(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pulses.iter()
     }
 
-    /// Pulses to failure of each cell (0: stuck from fabrication).
-    pub fn endurance(&self) -> &[u32] {
-        &self.endurance
+    /// Pulses applied to `cell` so far.
+    #[inline]
+    pub fn pulse_count(&self, cell: usize) -> u32 {
+        self.pulses.get(cell)
+    }
+
+    /// Pulses to failure of each cell (0: stuck from fabrication), in cell
+    /// order.
+    pub fn endurance(&self) -> impl Iterator<Item = u32> + '_ {
+        self.endurance.iter()
+    }
+
+    /// Pulses to failure of `cell` (0: stuck from fabrication).
+    #[inline]
+    pub fn endurance_of(&self, cell: usize) -> u32 {
+        self.endurance.get(cell)
     }
 
     /// Whether a cell no longer responds (worn out or stuck from fabrication).
+    #[inline]
     pub fn is_failed(&self, cell: usize) -> bool {
-        self.pulses[cell] >= self.endurance[cell]
+        self.pulses.get(cell) >= self.endurance.get(cell)
     }
 
     /// Number of failed cells (for binary STT-MRAM: failed junctions).
@@ -959,14 +993,22 @@ impl CellArray {
     }
 
     /// Adds `n` pulses to `cell`'s count (saturating): the one way a pulse
-    /// count changes, keeping the wear summary.
+    /// count changes, keeping the wear summary. Returns whether the cell
+    /// was alive before.
     #[inline]
-    fn add_pulses(&mut self, cell: usize, n: u32) {
-        let old = self.pulses[cell];
+    fn add_pulses(&mut self, cell: usize, n: u32) -> bool {
+        let old = self.pulses.get(cell);
         let new = old.saturating_add(n);
-        self.pulses[cell] = new;
-        let e = self.endurance[cell];
+        self.pulses.set(cell, new);
+        let e = self.endurance.get(cell);
         self.wear.change(old, new, e, &self.pulses, &self.endurance);
+        if old < e && new >= e {
+            if let Some(r) = self.relax.as_deref_mut() {
+                // Failed: it keeps its value from now on.
+                r.written_at_s[cell] = f32::NAN;
+            }
+        }
+        old < e
     }
 
     /// Σ of the cells' pulse counts.
@@ -1056,7 +1098,7 @@ impl CellArray {
         let m = model.mram.as_ref().expect("a binary STT-MRAM device");
         let g = self.mram.as_mut().expect("a binary STT-MRAM array");
         let before = self.g_us[cell];
-        let start = self.pulses[cell] as usize;
+        let start = self.pulses.get(cell) as usize;
         let (pulses, energy) = g.switch(
             m,
             cell,
@@ -1332,8 +1374,8 @@ impl CellArray {
     #[inline]
     pub fn prefetch_cell(&self, cell: usize) {
         kernel::prefetch(&self.g_us, cell);
-        kernel::prefetch(&self.pulses, cell);
-        kernel::prefetch(&self.endurance, cell);
+        kernel::prefetch(self.pulses.low(), cell);
+        kernel::prefetch(self.endurance.codes(), cell);
     }
 
     /// Which cell of weight `k`'s pair realises a weight-conductance change
@@ -1383,8 +1425,7 @@ impl CellArray {
         };
         let step = p.mean_step_us(pol, before).max(f32::MIN_POSITIVE);
         let pulses = ((dg_us.abs() / step).ceil().min(u32::MAX as f32) as u32).max(1);
-        let alive = !self.is_failed(cell);
-        self.add_pulses(cell, pulses);
+        let alive = self.add_pulses(cell, pulses);
         let after = if alive {
             let z = normal::standard_normal_f32(rng);
             (before + dg_us + model.write_noise_us * z).clamp(p.g_min_us, p.g_max_us)
@@ -1419,8 +1460,10 @@ impl CellArray {
             Polarity::Set => 1.0,
             Polarity::Reset => -1.0,
         };
-        let live = self.endurance[cell]
-            .saturating_sub(self.pulses[cell])
+        let live = self
+            .endurance
+            .get(cell)
+            .saturating_sub(self.pulses.get(cell))
             .min(n);
         for _ in 0..live {
             let step = p.mean_step_us(polarity, g);
@@ -1483,8 +1526,7 @@ struct RelaxPass<'a> {
     seed: u64,
     t_s: f64,
     cols: usize,
-    pulses: &'a [u32],
-    endurance: &'a [u32],
+    pulses: &'a PulseCounts,
     g_written: &'a [f32],
     written_at: &'a [f32],
 }
@@ -1545,20 +1587,16 @@ impl RelaxPass<'_> {
             }
         };
         let cells = first..first + out.len();
-        let (pulses, endurance) = (&self.pulses[cells.clone()], &self.endurance[cells.clone()]);
         let (g_written, written_at) = (&self.g_written[cells.clone()], &self.written_at[cells]);
+        // A failed cell (write time NaN) or one written since the clock
+        // last moved (sign bit set) keeps its written value.
+        let kept = |tw: f32| tw.is_nan() || tw.is_sign_negative();
         match self.fixed {
             // The common pass: no noise draw, one window (the same
             // arithmetic as below with `z = 0`).
             Some((lo, hi)) if m.relax_noise_us == 0.0 => {
-                for ((((o, &p), &e), &g), &tw) in out
-                    .iter_mut()
-                    .zip(pulses)
-                    .zip(endurance)
-                    .zip(g_written)
-                    .zip(written_at)
-                {
-                    *o = if p >= e || tw.is_sign_negative() {
+                for ((o, &g), &tw) in out.iter_mut().zip(g_written).zip(written_at) {
+                    *o = if kept(tw) {
                         g
                     } else {
                         relaxed_from_decades(m, g, decades(tw), 0.0).clamp(lo, hi)
@@ -1568,12 +1606,12 @@ impl RelaxPass<'_> {
             _ => {
                 for (i, o) in out.iter_mut().enumerate() {
                     let (g, tw) = (g_written[i], written_at[i]);
-                    if pulses[i] >= endurance[i] || tw.is_sign_negative() {
+                    if kept(tw) {
                         *o = g;
                         continue;
                     }
                     let cell = first + i;
-                    let z = relax_z(m, self.seed, pulses[i], cell);
+                    let z = relax_z(m, self.seed, self.pulses.get(cell), cell);
                     let (lo, hi) = self.fixed.unwrap_or_else(|| {
                         let p = cell_params_of(m, self.seed, cell);
                         (p.g_min_us, p.g_max_us)
@@ -2071,7 +2109,7 @@ mod tests {
         assert!((mean - 6.0).abs() < 0.1, "mean {mean}");
         let want = 2.4 * 3f64.sqrt();
         assert!((sigma - want).abs() < 0.03 * want, "σ {sigma}");
-        assert_eq!(a.pulses()[0], 3 * n);
+        assert_eq!(a.pulse_count(0), 3 * n);
     }
 
     /// `eapu-180nm` with every spread, relaxation with noise, stuck cells
@@ -2154,11 +2192,29 @@ mod tests {
         }
     }
 
+    /// Counts past 16 bits (a block's high halves allocated) stay exact
+    /// in the array and its wear summary.
+    #[test]
+    fn pulse_counts_past_16_bits_are_exact() {
+        let m = model(&[("endurance_median_pulses", "4e9")]);
+        let mut rng = stream(21, "t");
+        let mut a = CellArray::new(&m, 70, 70, &mut rng);
+        a.pulse(&m, 5, Polarity::Set, 70_000, &mut rng);
+        a.pulse(&m, 9000, Polarity::Reset, 3, &mut rng);
+        let n = a.program(&m, 5, -1.0, &mut rng).pulses;
+        assert_eq!(a.pulse_count(5), 70_000 + n);
+        assert_eq!(a.pulse_count(9000), 3);
+        assert_eq!(a.pulse_sum(), 70_003 + u64::from(n));
+        assert_eq!(a.pulse_max(), 70_000 + n);
+        assert_eq!(a.pulses().filter(|&p| p > 0).count(), 2);
+        assert_eq!(a.pulses().map(u64::from).sum::<u64>(), a.pulse_sum());
+    }
+
     #[test]
     fn the_clock_drives_relaxation_from_the_last_write() {
         let m = model(&[("relax_rate_per_decade", "0.05"), ("relax_t0_s", "1e-3")]);
         let mut a = CellArray::new(&m, 1, 1, &mut stream(8, "t"));
-        assert_eq!(a.bytes_per_cell(), 16);
+        assert_eq!(a.bytes_per_cell(), 12);
         a.set_weights(&m, &[0.5]); // G⁺ = 75, G⁻ = 35 µS, written at t = 0
         a.advance_to(&m, 0.999); // 3 decades: G⁺ = 75 − 0.05·20·3 = 72
         assert!((a.conductances_us(&m)[0] - 72.0).abs() < 1e-3);
@@ -2173,12 +2229,12 @@ mod tests {
         // G⁻ keeps relaxing from t = 0: L = log10(2000).
         let want = 35.0 + 0.05 * 20.0 * 2000f32.log10();
         assert!((a.conductances_us(&m)[1] - want).abs() < 1e-3);
-        // A device without relaxation keeps 12 B/cell and never moves.
+        // A device without relaxation keeps 8 B/cell and never moves.
         let plain = model(&[]);
         let mut b = CellArray::new(&plain, 1, 1, &mut stream(8, "t"));
         b.set_weights(&plain, &[0.5]);
         b.advance_to(&plain, 100.0);
-        assert_eq!(b.bytes_per_cell(), 12);
+        assert_eq!(b.bytes_per_cell(), 8);
         assert_eq!(b.conductances_us(&plain)[0], 75.0);
     }
 
@@ -2319,7 +2375,7 @@ mod tests {
             let m = d2d_model("epiram");
             let mut rng = stream(17, "p");
             let mut a = CellArray::new(&m, 1, 1, &mut rng);
-            a.endurance[0] = life;
+            a.endurance.set_exact(0, life);
             a.wear = Wear::new(&a.pulses, &a.endurance);
             a.pulse(&m, 0, Polarity::Set, life, &mut rng);
             prop_assert!(a.is_failed(0));
@@ -2347,7 +2403,7 @@ mod tests {
             let n = a.cells() as f64;
             let (mut at_min, mut at_max) = (0usize, 0usize);
             for c in 0..a.cells() {
-                if a.endurance()[c] == 0 {
+                if a.endurance_of(c) == 0 {
                     let (lo, hi) = a.cell_bounds_us(&m, c);
                     let g = a.conductances_us(&m)[c];
                     if g == lo { at_min += 1 } else if g == hi { at_max += 1 }
@@ -2416,7 +2472,7 @@ mod tests {
                 }
                 let bits = |a: &CellArray| a.conductances_us(&m).iter().map(|g| g.to_bits()).collect::<Vec<_>>();
                 prop_assert_eq!(bits(&lazy), bits(&full));
-                prop_assert_eq!(lazy.pulses(), full.pulses());
+                prop_assert!(lazy.pulses().eq(full.pulses()));
                 full.prepare_reads(&m);
                 lazy.prepare_reads(&m);
                 lazy.assert_caches_exact(&m);

@@ -39,6 +39,7 @@
 
 mod array;
 mod calibrate;
+mod counts;
 mod error;
 pub mod kernel;
 mod measured;

@@ -63,7 +63,7 @@ pub fn synthesize(model: &DeviceModel, opts: &SynthOptions) -> RawMeasured {
     let mut devices = Vec::with_capacity(n);
     for cell in 0..n {
         let (lo, hi) = cells.cell_bounds_us(model, cell);
-        if cells.endurance()[cell] > 0 {
+        if cells.endurance_of(cell) > 0 {
             cells.set_conductance_us(model, cell, lo);
         }
         let mut trains = Vec::with_capacity(2 * opts.cycles);
@@ -104,7 +104,7 @@ pub fn synthesize(model: &DeviceModel, opts: &SynthOptions) -> RawMeasured {
         } else {
             Vec::new()
         };
-        let life = cells.endurance()[cell];
+        let life = cells.endurance_of(cell);
         devices.push(RawMeasuredDevice {
             id: Some(format!("cell{cell}")),
             pulse_trains: trains,

@@ -16,6 +16,8 @@
 //! kept, and the query evaluates the formula on those pairs only — the
 //! same bits as the pass.
 
+use crate::counts::PerCell;
+
 /// Bins of the pulse-count histogram (counts `0 … HIST_CAP − 1`); an
 /// array with a count beyond it has no histogram, and its percentile is
 /// found by a pass over the cells.
@@ -49,6 +51,15 @@ fn live(p: u32, e: u32) -> Option<Pair> {
     (p > 0 && p < e).then(|| (e - p, p))
 }
 
+/// Each cell's `(pulses, endurance)`, in cell order.
+fn pairs<'a, P, E>(pulses: &'a P, endurance: &'a E) -> impl Iterator<Item = (u32, u32)> + 'a
+where
+    P: PerCell + ?Sized,
+    E: PerCell + ?Sized,
+{
+    (0..pulses.cells()).map(|i| (pulses.at(i), endurance.at(i)))
+}
+
 /// The wear summary of one array (module doc).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Wear {
@@ -68,9 +79,13 @@ pub(crate) struct Wear {
 impl Wear {
     /// The summary of cells with pulse counts `pulses` and endurances
     /// `endurance`, by one pass.
-    pub(crate) fn new(pulses: &[u32], endurance: &[u32]) -> Wear {
+    pub(crate) fn new<P, E>(pulses: &P, endurance: &E) -> Wear
+    where
+        P: PerCell + ?Sized,
+        E: PerCell + ?Sized,
+    {
         let mut w = Wear::default();
-        for (&p, &e) in pulses.iter().zip(endurance) {
+        for (p, e) in pairs(pulses, endurance) {
             w.sum += u64::from(p);
             w.max = w.max.max(p);
             w.failed += u64::from(p >= e);
@@ -78,8 +93,8 @@ impl Wear {
         if (w.max as usize) < HIST_CAP {
             w.hist = vec![0; w.max as usize + 1];
         }
-        for &p in pulses {
-            w.count(p, 1);
+        for i in 0..pulses.cells() {
+            w.count(pulses.at(i), 1);
         }
         w.find_best(pulses, endurance);
         w
@@ -94,15 +109,17 @@ impl Wear {
     }
 
     /// The smallest `ρ` and its window, by a pass over the cells.
-    fn find_best(&mut self, pulses: &[u32], endurance: &[u32]) {
+    fn find_best<P, E>(&mut self, pulses: &P, endurance: &E)
+    where
+        P: PerCell + ?Sized,
+        E: PerCell + ?Sized,
+    {
         self.window.clear();
-        self.best = pulses
-            .iter()
-            .zip(endurance)
-            .filter_map(|(&p, &e)| live(p, e))
+        self.best = pairs(pulses, endurance)
+            .filter_map(|(p, e)| live(p, e))
             .reduce(smaller);
         if let Some(best) = self.best {
-            for (&p, &e) in pulses.iter().zip(endurance) {
+            for (p, e) in pairs(pulses, endurance) {
                 if let Some(q) = live(p, e).filter(|&q| within(q, best)) {
                     self.enter(q);
                 }
@@ -122,7 +139,11 @@ impl Wear {
     /// and `endurance` are the array's counts after the change (for the
     /// pass when the cells holding the smallest `ρ` fail).
     #[inline]
-    pub(crate) fn change(&mut self, old: u32, new: u32, e: u32, pulses: &[u32], endurance: &[u32]) {
+    pub(crate) fn change<P, E>(&mut self, old: u32, new: u32, e: u32, pulses: &P, endurance: &E)
+    where
+        P: PerCell + ?Sized,
+        E: PerCell + ?Sized,
+    {
         if new == old {
             return;
         }

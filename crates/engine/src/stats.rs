@@ -252,7 +252,7 @@ impl ChipSim {
             let k = (((n as f64) * 0.99).ceil() as usize).clamp(1, n) - 1;
             let p99 = match hist {
                 Some(h) => kth_in_histogram(&h, k as u64).0,
-                None => kth_smallest(|| arrays().map(|c| c.pulses()), k, max),
+                None => kth_smallest(|| arrays().flat_map(|c| c.pulses()), k, max),
             };
             (sum as f64 / n as f64, p99, max)
         };
@@ -274,7 +274,7 @@ impl ChipSim {
         self.tiles
             .iter()
             .filter_map(|t| t.cells.as_ref())
-            .flat_map(|c| c.pulses().iter().copied())
+            .flat_map(|c| c.pulses())
             .collect()
     }
 
@@ -290,7 +290,7 @@ impl ChipSim {
             0
         } else {
             u64::from(kth_smallest(
-                || arrays().map(|c| c.endurance()),
+                || arrays().flat_map(|c| c.endurance()),
                 n / 2,
                 u32::MAX,
             ))
@@ -313,41 +313,31 @@ fn kth_in_histogram(hist: &[u64], mut k: u64) -> (u32, u64) {
     panic!("rank beyond the values counted");
 }
 
-/// The `k`-th smallest (from 0) of the values of `slices` taken together,
-/// all at most `max`, without copying them (memory stays independent of
+/// The `k`-th smallest (from 0) of the values `values()` yields (each
+/// call the same values), all at most `max`, without copying them (memory stays independent of
 /// the cell count): values below 2^16 are counted in one histogram of
 /// `max + 1` bins; otherwise a histogram of the high 16 bits finds the
 /// value's bucket, a second one of the low 16 bits within that bucket the
 /// value itself. Pulse counts are mostly small, so one pass over the
 /// cells and a few bins is the usual cost.
-fn kth_smallest<'a, I: Iterator<Item = &'a [u32]>>(
-    slices: impl Fn() -> I,
-    k: usize,
-    max: u32,
-) -> u32 {
+fn kth_smallest<I: Iterator<Item = u32>>(values: impl Fn() -> I, k: usize, max: u32) -> u32 {
     let find = kth_in_histogram;
     if max < 1 << 16 {
         let mut hist = vec![0u64; max as usize + 1];
-        for s in slices() {
-            for &v in s {
-                hist[v as usize] += 1;
-            }
+        for v in values() {
+            hist[v as usize] += 1;
         }
         return find(&hist, k as u64).0;
     }
     let mut hist = vec![0u64; (max >> 16) as usize + 1];
-    for s in slices() {
-        for &v in s {
-            hist[(v >> 16) as usize] += 1;
-        }
+    for v in values() {
+        hist[(v >> 16) as usize] += 1;
     }
     let (high, k) = find(&hist, k as u64);
     let mut hist = vec![0u64; 1 << 16];
-    for s in slices() {
-        for &v in s {
-            if v >> 16 == high {
-                hist[(v & 0xffff) as usize] += 1;
-            }
+    for v in values() {
+        if v >> 16 == high {
+            hist[(v & 0xffff) as usize] += 1;
         }
     }
     let (low, _) = find(&hist, k);
@@ -380,7 +370,7 @@ mod tests {
         all.sort_unstable();
         for k in [0, 1, 49, 500, 676, 1000, all.len() - 1] {
             assert_eq!(
-                kth_smallest(|| parts.iter().map(Vec::as_slice), k, u32::MAX),
+                kth_smallest(|| parts.iter().flatten().copied(), k, u32::MAX),
                 all[k],
                 "k = {k}"
             );
@@ -395,7 +385,7 @@ mod tests {
         all.sort_unstable();
         for k in [0, 39, 40, 500, all.len() - 2, all.len() - 1] {
             assert_eq!(
-                kth_smallest(|| small.iter().map(Vec::as_slice), k, 65535),
+                kth_smallest(|| small.iter().flatten().copied(), k, 65535),
                 all[k],
                 "k = {k}"
             );
