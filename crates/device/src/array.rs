@@ -1511,6 +1511,10 @@ impl CellArray {
     }
 }
 
+/// Cells of a row whose present values a relaxation pass computes at a
+/// time (even: whole pairs).
+const PRESENT_CHUNK: usize = 256;
+
 /// Cells per block of rows below which a relaxation pass stays on one
 /// thread (a block is then a few microseconds of work).
 const RELAX_BLOCK_CELLS: usize = 4096;
@@ -1544,8 +1548,10 @@ impl RelaxPass<'_> {
         col_fix: &mut [i128],
     ) {
         let w = 2 * self.cols;
-        // One row's present values (scratch).
-        let mut present = vec![0.0f32; w];
+        // Present values of up to `PRESENT_CHUNK` cells of a row at a
+        // time (on the stack: a pass on a pool's thread allocates
+        // nothing).
+        let mut present = [0.0f32; PRESENT_CHUNK];
         // `L = log10(1 + dt/t0)` depends on the cell only through its
         // write time, which runs of cells share (every cell written by
         // the same phase, or not since placement): one entry remembers
@@ -1556,17 +1562,20 @@ impl RelaxPass<'_> {
             .zip(row_fix.iter_mut())
             .enumerate()
         {
-            self.present_row((row0 + r) * w, &mut present, &mut memo);
             let mut row = 0i128;
-            for ((p, d), cs) in present
-                .chunks_exact(2)
-                .zip(d.iter_mut())
-                .zip(col_fix.iter_mut())
+            for (k, (d, cs)) in d
+                .chunks_mut(PRESENT_CHUNK / 2)
+                .zip(col_fix.chunks_mut(PRESENT_CHUNK / 2))
+                .enumerate()
             {
-                *d = p[0] - p[1];
-                let s = fix(p[0]) + fix(p[1]);
-                row += s;
-                *cs += s;
+                let present = &mut present[..2 * d.len()];
+                self.present_row((row0 + r) * w + k * PRESENT_CHUNK, present, &mut memo);
+                for ((p, d), cs) in present.chunks_exact(2).zip(d.iter_mut()).zip(cs.iter_mut()) {
+                    *d = p[0] - p[1];
+                    let s = fix(p[0]) + fix(p[1]);
+                    row += s;
+                    *cs += s;
+                }
             }
             *rf = row;
         }

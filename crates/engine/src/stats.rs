@@ -334,7 +334,9 @@ fn kth_smallest<I: Iterator<Item = u32>>(values: impl Fn() -> I, k: usize, max: 
         hist[(v >> 16) as usize] += 1;
     }
     let (high, k) = find(&hist, k as u64);
-    let mut hist = vec![0u64; 1 << 16];
+    // The same buffer for the low halves (one histogram alive at a time).
+    hist.clear();
+    hist.resize(1 << 16, 0);
     for v in values() {
         if v >> 16 == high {
             hist[(v & 0xffff) as usize] += 1;
