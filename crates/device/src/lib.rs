@@ -4,8 +4,11 @@
 //! (DESIGN.md §1.1; `R_wg` is given here as `r_wg_us`, the conductance of one
 //! weight unit, 80 µS on the EaPU reference chip). [`CellArray`] stores the
 //! cells of one tile as a structure of arrays: conductance (`f32`, µS),
-//! pulse count and per-cell endurance (`u32`), i.e. 12 bytes per cell at
-//! every setting; per-cell device-to-device factors are hashed from the
+//! pulse count and per-cell endurance (2 B each: 16-bit counts with their
+//! high halves in blocks allocated past 65,535 pulses, and a 16-bit code
+//! of each cell's endurance draw), i.e. 8 bytes per cell, 12 for a device
+//! that relaxes (its write time; its present conductance is derived from
+//! the written one); per-cell device-to-device factors are hashed from the
 //! array's seed and the cell index when needed, never stored.
 //!
 //! Data flow: the controller asks for a conductance change of one cell
