@@ -34,16 +34,6 @@ impl PerCell for [u32] {
     }
 }
 
-impl PerCell for Vec<u32> {
-    #[inline]
-    fn at(&self, i: usize) -> u32 {
-        self[i]
-    }
-    fn cells(&self) -> usize {
-        self.len()
-    }
-}
-
 /// Cells per block of high halves of [`PulseCounts`].
 pub(crate) const HIGH_BLOCK: usize = 4096;
 

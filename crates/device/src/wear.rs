@@ -279,7 +279,7 @@ mod tests {
                 })
                 .collect();
             let mut pulses = vec![0u32; n];
-            let mut w = Wear::new(&pulses, &endurance);
+            let mut w = Wear::new(&pulses[..], &endurance[..]);
             for step in 1..300u64 {
                 let cell = gen.random_range(0..n);
                 let add = if gen.random_bool(0.01) {
@@ -289,7 +289,13 @@ mod tests {
                 };
                 let old = pulses[cell];
                 pulses[cell] = old.saturating_add(add);
-                w.change(old, pulses[cell], endurance[cell], &pulses, &endurance);
+                w.change(
+                    old,
+                    pulses[cell],
+                    endurance[cell],
+                    &pulses[..],
+                    &endurance[..],
+                );
                 let (sum, max, failed, left) = pass(&pulses, &endurance, step);
                 assert_eq!((w.sum(), w.max(), w.failed()), (sum, max, failed));
                 assert_eq!(w.steps_to_first_failure(step).to_bits(), left.to_bits());
@@ -303,7 +309,7 @@ mod tests {
                     assert!(pulses.iter().any(|&p| p as usize >= HIST_CAP));
                 }
             }
-            let fresh = Wear::new(&pulses, &endurance);
+            let fresh = Wear::new(&pulses[..], &endurance[..]);
             assert_eq!(fresh.best, w.best);
         }
     }

@@ -339,15 +339,16 @@ fn driven_conductance_us(
 ) -> f64 {
     let cols = cells.cols();
     let mut sum = 0.0f64;
-    for (r, row) in cells
-        .conductances_us(model)
-        .chunks_exact(2 * cols)
-        .enumerate()
-    {
-        for (c, pair) in row.chunks_exact(2).enumerate() {
+    // Cell by cell (a relaxing device's present values are computed, not
+    // stored: no copy of the array), only those of driven lines.
+    for r in 0..cells.rows() {
+        for c in 0..cols {
             let d = drives(if forward { r } else { c });
             if d > 0 {
-                sum += f64::from(d) * f64::from(pair[0] + pair[1]);
+                let k = r * cols + c;
+                let pair =
+                    cells.conductance_us(model, 2 * k) + cells.conductance_us(model, 2 * k + 1);
+                sum += f64::from(d) * f64::from(pair);
             }
         }
     }
