@@ -12,6 +12,8 @@
 //!   and the stream's name, never on thread count or call order elsewhere.
 //! * Normal draws: [`normal`] has `rand_distr`'s standard-normal ziggurat,
 //!   bit for bit, inlined and in bulk for the hot noise loops.
+//! * Activations: [`tanh`] is fdlibm's `tanhf` bit for bit, the same on
+//!   every platform and vectorised over a slice.
 //! * Configuration: [`config`] parses JSON with field paths in errors and
 //!   applies `--set path=value` overrides.
 
@@ -19,6 +21,7 @@ pub mod config;
 mod error;
 pub mod normal;
 mod seed;
+pub mod tanh;
 mod time;
 mod units;
 

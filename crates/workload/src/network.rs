@@ -24,7 +24,7 @@ impl Activation {
     /// Applies the activation in place.
     pub fn apply(self, x: &mut [f32]) {
         match self {
-            Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
+            Activation::Tanh => aimsim_core::tanh::tanh_in_place(x),
             Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
             Activation::Sigmoid => x.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
             Activation::Identity => {}
