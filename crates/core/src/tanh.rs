@@ -163,6 +163,7 @@ fn expm1_lanes(x0: f32) -> f32 {
     // Truncated as fdlibm's conversion to int; clamped first (NaN to the
     // low end) so that the conversion is one vector instruction, not a
     // saturating one per lane: the lanes that keep k have |k| ≤ 64.
+    #[allow(clippy::manual_clamp, reason = "`clamp` would keep a NaN")]
     let kf = (INVLN2 * x0 + if negative { -0.5 } else { 0.5 })
         .max(-256.0)
         .min(256.0);
