@@ -142,21 +142,32 @@ pub(crate) fn convert(
     }
 }
 
-/// The ledger slots of a tile's read charges, by phase: a read charges
-/// the same few keys every time (see [`aimsim_energy::Slot`]).
-#[derive(Debug, Default)]
-pub(crate) struct ReadSlots(Vec<(Phase, [Option<Slot>; READ_CHARGES])>);
+/// The ledger slots of a tile's `N` charges of one kind (a read's, a
+/// write phase's), by phase: the operation charges the same few keys
+/// every time (see [`aimsim_energy::Slot`]).
+#[derive(Debug)]
+pub(crate) struct LedgerSlots<const N: usize>(Vec<(Phase, [Option<Slot>; N])>);
+
+impl<const N: usize> Default for LedgerSlots<N> {
+    fn default() -> Self {
+        LedgerSlots(Vec::new())
+    }
+}
+
+/// A tile's read slots.
+pub(crate) type ReadSlots = LedgerSlots<READ_CHARGES>;
 
 /// Keys [`charge`] charges (one slot each, whatever the read).
 const READ_CHARGES: usize = 6;
 
-impl ReadSlots {
-    /// The slots of `phase`'s reads (made empty the first time).
-    fn of(&mut self, phase: Phase) -> &mut [Option<Slot>; READ_CHARGES] {
+impl<const N: usize> LedgerSlots<N> {
+    /// The slots of `phase`'s charges (made empty the first time).
+    #[inline]
+    pub(crate) fn of(&mut self, phase: Phase) -> &mut [Option<Slot>; N] {
         let i = match self.0.iter().position(|(p, _)| *p == phase) {
             Some(i) => i,
             None => {
-                self.0.push((phase, [None; READ_CHARGES]));
+                self.0.push((phase, [None; N]));
                 self.0.len() - 1
             }
         };
@@ -167,7 +178,7 @@ impl ReadSlots {
 /// Charges `count` operations of `pj` to `key` through its remembered
 /// `slot`, remembering it the first time (or when the ledger is another).
 #[inline]
-fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
+pub(crate) fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
     if let Some(s) = *slot {
         if ledger.charge_slot(s, count, pj) {
             return;

@@ -111,6 +111,9 @@ pub(crate) struct Tile {
     pub(crate) write_log: aimsim_energy::ChargeRun,
     /// The ledger slots of this tile's read charges.
     pub(crate) read_slots: crate::read::ReadSlots,
+    /// The ledger slots of the write phases' charges (SET cell, RESET
+    /// cell, SET driver, RESET driver), by phase tag.
+    pub(crate) write_slots: crate::read::LedgerSlots<4>,
     /// The charges of the reads computed ahead, made on the pool thread
     /// (`compute_ahead` with a ledger) for the calling thread to apply.
     pub(crate) read_run: aimsim_energy::ChargeRun,
@@ -213,6 +216,7 @@ impl Tile {
             write_ahead: None,
             write_log: aimsim_energy::ChargeRun::default(),
             read_slots: crate::read::ReadSlots::default(),
+            write_slots: crate::read::LedgerSlots::default(),
             read_run: aimsim_energy::ChargeRun::default(),
             ahead_charged: false,
             budget_wait_since: None,

@@ -10,7 +10,7 @@ use crate::tile::Tile;
 use aimsim_controller::{execute_phase, WriteHardware, WriteMode};
 use aimsim_core::SimTime;
 use aimsim_device::{DeviceModel, Polarity};
-use aimsim_energy::{ChargeRun, Component, EnergyLedger, Key, Phase};
+use aimsim_energy::{ChargeRun, Component, EnergyLedger, Key, Phase, Slot};
 
 /// Writes of the tile's next phases whose cells are prefetched while a
 /// phase runs.
@@ -89,15 +89,29 @@ pub(crate) fn write_phase(
         charge_verify_reads(chip, tid, phase, read_cycles, reads, ledger);
     }
     let id = Some(tid);
-    ledger.add(
-        Component::ArrayWrite,
-        op_cell,
+    let key = |component, operation| Key {
+        component,
+        operation,
         phase,
-        id,
+        tile: id,
+    };
+    // A phase charges one of four keys per tile and phase tag: their
+    // ledger slots are remembered on the tile.
+    let slots = tile.write_slots.of(phase);
+    let (cell_slot, drv_slot) = slots.split_at_mut(2);
+    let i = usize::from(!set);
+    ledger.charge_via(
+        &mut cell_slot[i],
+        key(Component::ArrayWrite, op_cell),
         o.pulses,
         o.cell_pj,
     );
-    ledger.add(Component::Driver, op_drv, phase, id, o.rounds, o.driver_pj);
+    ledger.charge_via(
+        &mut drv_slot[i],
+        key(Component::Driver, op_drv),
+        o.rounds,
+        o.driver_pj,
+    );
     stats.pulses += o.pulses;
     stats.cell_writes += u64::from(n);
     stats.phases += o.rounds;
@@ -109,6 +123,15 @@ pub(crate) fn write_phase(
 pub(crate) trait Charges {
     /// Charges `count` operations totalling `pj` to `key`.
     fn charge(&mut self, key: Key, count: u64, pj: f64);
+
+    /// [`Charges::charge`] through the key's remembered ledger `slot`
+    /// where the charges go to the ledger itself (the same bits: the same
+    /// tally, the same additions).
+    #[inline]
+    fn charge_via(&mut self, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
+        let _ = slot;
+        self.charge(key, count, pj);
+    }
 
     /// [`Charges::charge`] by the key's parts (as [`EnergyLedger::add`]).
     #[inline]
@@ -135,6 +158,11 @@ impl Charges for EnergyLedger {
     #[inline]
     fn charge(&mut self, key: Key, count: u64, pj: f64) {
         EnergyLedger::charge(self, key, count, pj);
+    }
+
+    #[inline]
+    fn charge_via(&mut self, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
+        crate::read::charge_via(self, slot, key, count, pj);
     }
 }
 
