@@ -188,6 +188,7 @@ pub fn sample_eapu_rank_p(
         rows: &mut s.rows,
         cols: &mut s.cols,
         sort: &mut s.sort,
+        row_classes: None,
     };
     let request = |i: usize, j: usize| dot(&u[i * p..(i + 1) * p], &v[j * p..(j + 1) * p]);
     let blocked = sample_blocked(&f.k[rs], &f.b[cs], request, threshold_us, rng, lines, out);

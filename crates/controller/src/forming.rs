@@ -229,6 +229,12 @@ pub struct BlockedScratch {
     cols: Vec<u32>,
     /// For sorting the writes.
     sort: SortScratch,
+    /// The row factors `k` last classified, as the bits of `x` then of
+    /// `scale` and `r_wg` (the tiles of a layer's row band share them).
+    row_key: Vec<u32>,
+    /// Their largest magnitude and classes (`rows` holds the buckets),
+    /// `None` until a call classifies rows.
+    row_classes: Option<(f32, Classes)>,
 }
 
 /// The work of one [`sample_eapu_rank1_blocked`] call.
@@ -278,7 +284,8 @@ fn magnitude_bits(x: f32) -> u32 {
 }
 
 /// One line's factors sorted into magnitude classes by [`classify`].
-struct Classes {
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Classes {
     /// `idx[start[c]..start[c] + count[c]]` holds class `c`'s entries in
     /// index order.
     start: [usize; CLASSES],
@@ -395,14 +402,36 @@ pub fn sample_eapu_rank1_blocked(
         rows,
         cols,
         sort,
+        row_key,
+        row_classes,
     } = scratch;
-    k.clear();
-    k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
+    // The tiles of one row band see the same x, scale and r_wg: their k,
+    // largest |k| and row classes are the previous call's (compared by
+    // value, so the same bits as computing them again).
+    let n = x.len();
+    let tail = [scale.to_bits(), r_wg_us.to_bits()];
+    // (A difference folded over every entry, without an early exit: one
+    // vector loop.)
+    let same_rows = row_key.len() == n + 2
+        && row_key[n..] == tail
+        && row_key[..n]
+            .iter()
+            .zip(x)
+            .fold(0, |d, (a, b)| d | (a ^ b.to_bits()))
+            == 0;
+    if !same_rows {
+        row_key.clear();
+        row_key.extend(x.iter().map(|v| v.to_bits()).chain(tail));
+        *row_classes = None;
+        k.clear();
+        k.extend(x.iter().map(|&xi| scale * xi * r_wg_us));
+    }
     let lines = Lines {
         class,
         rows,
         cols,
         sort,
+        row_classes: Some(row_classes),
     };
     sample_blocked(
         k,
@@ -421,6 +450,10 @@ pub(crate) struct Lines<'a> {
     pub(crate) rows: &'a mut Vec<u32>,
     pub(crate) cols: &'a mut Vec<u32>,
     pub(crate) sort: &'a mut SortScratch,
+    /// Where the rows' largest magnitude and classes are kept between
+    /// calls on the same `k` (its `rows` buckets kept with them), if the
+    /// caller keeps them: used when set, else computed and set.
+    pub(crate) row_classes: Option<&'a mut Option<(f32, Classes)>>,
 }
 
 /// The blocked sampler of [`sample_eapu_rank1_blocked`] for any request
@@ -449,13 +482,24 @@ pub(crate) fn sample_blocked(
         rows,
         cols: cls,
         sort,
+        row_classes,
     } = lines;
-    let k_max = max_abs(k);
+    let kept = row_classes.as_deref().copied().flatten();
+    let k_max = kept.map_or_else(|| max_abs(k), |(m, _)| m);
     let d_max = max_abs(delta);
     if k_max == 0.0 || d_max == 0.0 {
         return st;
     }
-    let rc = classify(k, k_max, class, rows);
+    let rc = match kept {
+        Some((_, c)) => c,
+        None => {
+            let c = classify(k, k_max, class, rows);
+            if let Some(keep) = row_classes {
+                *keep = Some((k_max, c));
+            }
+            c
+        }
+    };
     let cc = classify(delta, d_max, class, cls);
     let first = out.len();
     let th64 = f64::from(th);
@@ -1450,7 +1494,8 @@ pub(crate) mod tests {
         let mut ref_scratch = reference::ReferenceScratch::default();
         let (mut sorted_abs, mut ref_sorted_abs) = (Vec::new(), Vec::new());
         let (mut out, mut ref_out) = (Vec::new(), Vec::new());
-        let (mut writes, mut dense, mut exact) = (0u64, 0u64, 0u64);
+        let (mut writes, mut dense, mut exact, mut reused) = (0u64, 0u64, 0u64, 0u64);
+        let mut prev: Option<(Vec<f32>, f32, f32)> = None;
         for trial in 0..4000u64 {
             let dim = |gen: &mut Rng| match gen.random_range(0..10) {
                 0..3 => gen.random_range(1..9),
@@ -1458,11 +1503,24 @@ pub(crate) mod tests {
                 _ => gen.random_range(1..201),
             };
             let (rows, cols) = (dim(&mut gen), dim(&mut gen));
-            let x = random_factors(&mut gen, rows);
+            let mut x = random_factors(&mut gen, rows);
             let mut delta = random_factors(&mut gen, cols);
-            let scale =
+            let mut scale =
                 2f32.powf(gen.random_range(-12.0..2.0)) * if gen.random() { 1.0 } else { -1.0 };
-            let r_wg = [80.0f32, 1.0, 37.5][gen.random_range(0..3)];
+            let mut r_wg = [80.0f32, 1.0, 37.5][gen.random_range(0..3)];
+            // Often the rows of the previous call (another tile of the
+            // same row band: the scratch keeps their classes), sometimes
+            // with one factor changed in its last bit.
+            if let Some((px, ps, pr)) = prev.take().filter(|_| gen.random_bool(0.4)) {
+                (x, scale, r_wg) = (px, ps, pr);
+                reused += 1;
+                if gen.random_bool(0.2) {
+                    let i = gen.random_range(0..x.len());
+                    x[i] = f32::from_bits(x[i].to_bits() ^ 1);
+                }
+            }
+            let rows = x.len();
+            prev = Some((x.clone(), scale, r_wg));
             let th = [2.0f32, 0.5, 1e-3, 1e-6][gen.random_range(0..4)];
             // Some δ_j with |k_i δ_j| exactly ΔG_th, and its neighbours.
             let i = gen.random_range(0..rows);
@@ -1542,5 +1600,6 @@ pub(crate) mod tests {
             exact > 100,
             "{exact} trials with a request exactly at ΔG_th"
         );
+        assert!(reused > 1000, "{reused} trials on the previous rows");
     }
 }
