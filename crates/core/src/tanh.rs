@@ -4,7 +4,7 @@
 //!
 //! Why not `f32::tanh`: Rust's `tanh` calls the platform's libm, so the
 //! bits of every tanh network would depend on the C library it runs on
-//! (glibc, musl and macOS's libm differ in the last bit), and a call per
+//! (libms need not agree in the last bit), and a call per
 //! element keeps the activation of a layer out of vector registers (it
 //! was 12 % of a digits-mlp training step). This is one algorithm on every
 //! platform, in a form without branches that the compiler vectorises:
