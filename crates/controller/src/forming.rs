@@ -305,6 +305,24 @@ pub(crate) struct Classes {
 /// often zero, and not in any order), a third takes the maxima over the
 /// buckets.
 fn classify(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { classify_avx2(v, top, class, idx) };
+    }
+    classify_body(v, top, class, idx)
+}
+
+/// [`classify`] compiled for AVX2 (its passes in wider vectors; the same
+/// integer and IEEE operations, so the same result).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
+    classify_body(v, top, class, idx)
+}
+
+#[inline(always)]
+fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
     let n = v.len();
     let e_max = exponent(top);
     class.clear();
@@ -719,6 +737,38 @@ fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) 
 /// such a row occurs), or `rows · log cols` and a sort, not `rows ·
 /// cols`.
 pub fn eapu_random_count(
+    x: &[f32],
+    delta: &[f32],
+    scale: f32,
+    r_wg_us: f32,
+    threshold_us: f32,
+    sorted_abs: &mut Vec<f32>,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { eapu_random_count_avx2(x, delta, scale, r_wg_us, threshold_us, sorted_abs) };
+    }
+    eapu_random_count_body(x, delta, scale, r_wg_us, threshold_us, sorted_abs)
+}
+
+/// [`eapu_random_count`] compiled for AVX2 (its passes over the lines in
+/// wider vectors; the same operations, so the same count).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn eapu_random_count_avx2(
+    x: &[f32],
+    delta: &[f32],
+    scale: f32,
+    r_wg_us: f32,
+    threshold_us: f32,
+    sorted_abs: &mut Vec<f32>,
+) -> u64 {
+    eapu_random_count_body(x, delta, scale, r_wg_us, threshold_us, sorted_abs)
+}
+
+#[inline(always)]
+fn eapu_random_count_body(
     x: &[f32],
     delta: &[f32],
     scale: f32,
