@@ -371,15 +371,15 @@ fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -
     // `f32::max` over each class's magnitudes. Class 0 holds the line's
     // largest magnitude `top` (its exponent is `e_max`; NaN, ignored by
     // `max`, joins class 0 only beside an infinite `top`).
-    let max = std::array::from_fn(|c| {
-        if c == 0 {
-            return top;
-        }
+    // (A loop, not `array::from_fn`, which is not inlined into the AVX2
+    // copy of this function.)
+    let mut max = [top; CLASSES];
+    for (c, m) in max.iter_mut().enumerate().skip(1) {
         let bits = idx[start[c]..start[c] + count[c]]
             .iter()
             .fold(0, |m, &i| m.max(magnitude_bits(v[i as usize])));
-        f32::from_bits(bits)
-    });
+        *m = f32::from_bits(bits);
+    }
     Classes { start, count, max }
 }
 
