@@ -1472,6 +1472,16 @@ pub(crate) mod tests {
                 continue;
             }
             let c = classify(&v, top, &mut class, &mut idx);
+            // The baseline body gives what the dispatched copy gave.
+            let mut idx_body = Vec::new();
+            let cb = classify_body(&v, top, &mut Vec::new(), &mut idx_body);
+            for k in 0..CLASSES {
+                let (a, b) = (c.start[k], cb.start[k]);
+                assert_eq!(
+                    (&idx[a..a + c.count[k]], c.max[k].to_bits()),
+                    (&idx_body[b..b + cb.count[k]], cb.max[k].to_bits())
+                );
+            }
             let e_max = reference::reference_exponent(ref_top);
             reference::reference_classify(&v, e_max, &mut ref_idx, &mut ref_start);
             for k in 0..CLASSES {
@@ -1627,6 +1637,12 @@ pub(crate) mod tests {
                 assert_eq!((w.0, w.1.to_bits()), (r.0, r.1.to_bits()), "{}", ctx());
             }
             assert_eq!(rng.random::<u64>(), ref_rng.random::<u64>(), "{}", ctx());
+            assert_eq!(
+                eapu_random_count(&x, &delta, scale, r_wg, th, &mut sorted_abs),
+                eapu_random_count_body(&x, &delta, scale, r_wg, th, &mut Vec::new()),
+                "{}",
+                ctx()
+            );
             assert_eq!(
                 eapu_random_count(&x, &delta, scale, r_wg, th, &mut sorted_abs),
                 reference::reference_eapu_random_count(
