@@ -747,7 +747,9 @@ pub fn eapu_random_count(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { eapu_random_count_avx2(x, delta, scale, r_wg_us, threshold_us, sorted_abs) };
+        return unsafe {
+            eapu_random_count_avx2(x, delta, scale, r_wg_us, threshold_us, sorted_abs)
+        };
     }
     eapu_random_count_body(x, delta, scale, r_wg_us, threshold_us, sorted_abs)
 }

@@ -297,9 +297,22 @@ mod tests {
     /// pattern plus the boundaries of fdlibm's cases and their neighbours.
     fn patterns(step: u32) -> impl Iterator<Item = u32> {
         let edges = [
-            0u32, 1, 0x0080_0000, 0x2400_0000, 0x3300_0000, 0x3eb1_7218, 0x3f00_0000, 0x3f80_0000,
-            0x3f85_1592, 0x4195_b844, 0x41b0_0000, 0x42b1_7218, 0x7f7f_ffff, 0x7f80_0000,
-            0x7f80_0001, 0x7fc0_0000,
+            0u32,
+            1,
+            0x0080_0000,
+            0x2400_0000,
+            0x3300_0000,
+            0x3eb1_7218,
+            0x3f00_0000,
+            0x3f80_0000,
+            0x3f85_1592,
+            0x4195_b844,
+            0x41b0_0000,
+            0x42b1_7218,
+            0x7f7f_ffff,
+            0x7f80_0000,
+            0x7f80_0001,
+            0x7fc0_0000,
         ];
         let around = edges
             .into_iter()
