@@ -178,13 +178,7 @@ impl<const N: usize> LedgerSlots<N> {
 /// Charges `count` operations of `pj` to `key` through its remembered
 /// `slot`, remembering it the first time (or when the ledger is another).
 #[inline]
-pub(crate) fn charge_via(
-    ledger: &mut EnergyLedger,
-    slot: &mut Option<Slot>,
-    key: Key,
-    count: u64,
-    pj: f64,
-) {
+fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
     if let Some(s) = *slot {
         if ledger.charge_slot(s, count, pj) {
             return;

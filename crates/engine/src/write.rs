@@ -102,13 +102,13 @@ pub(crate) fn write_phase(
     let i = usize::from(!set);
     ledger.charge_via(
         &mut cell_slot[i],
-        key(Component::ArrayWrite, op_cell),
+        || key(Component::ArrayWrite, op_cell),
         o.pulses,
         o.cell_pj,
     );
     ledger.charge_via(
         &mut drv_slot[i],
-        key(Component::Driver, op_drv),
+        || key(Component::Driver, op_drv),
         o.rounds,
         o.driver_pj,
     );
@@ -126,11 +126,17 @@ pub(crate) trait Charges {
 
     /// [`Charges::charge`] through the key's remembered ledger `slot`
     /// where the charges go to the ledger itself (the same bits: the same
-    /// tally, the same additions).
+    /// tally, the same additions); the key is made only when needed.
     #[inline]
-    fn charge_via(&mut self, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
+    fn charge_via(
+        &mut self,
+        slot: &mut Option<Slot>,
+        key: impl FnOnce() -> Key,
+        count: u64,
+        pj: f64,
+    ) {
         let _ = slot;
-        self.charge(key, count, pj);
+        self.charge(key(), count, pj);
     }
 
     /// [`Charges::charge`] by the key's parts (as [`EnergyLedger::add`]).
@@ -161,8 +167,19 @@ impl Charges for EnergyLedger {
     }
 
     #[inline]
-    fn charge_via(&mut self, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
-        crate::read::charge_via(self, slot, key, count, pj);
+    fn charge_via(
+        &mut self,
+        slot: &mut Option<Slot>,
+        key: impl FnOnce() -> Key,
+        count: u64,
+        pj: f64,
+    ) {
+        if let Some(s) = *slot {
+            if self.charge_slot(s, count, pj) {
+                return;
+            }
+        }
+        *slot = Some(self.charge_for_slot(key(), count, pj));
     }
 }
 
