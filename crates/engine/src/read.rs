@@ -9,6 +9,7 @@
 
 use crate::chip::Chip;
 use crate::tile::{AdcRange, Tile};
+use crate::write::Charges;
 use aimsim_controller::VerifyRead;
 use aimsim_core::{Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel};
@@ -175,18 +176,6 @@ impl<const N: usize> LedgerSlots<N> {
     }
 }
 
-/// Charges `count` operations of `pj` to `key` through its remembered
-/// `slot`, remembering it the first time (or when the ledger is another).
-#[inline]
-fn charge_via(ledger: &mut EnergyLedger, slot: &mut Option<Slot>, key: Key, count: u64, pj: f64) {
-    if let Some(s) = *slot {
-        if ledger.charge_slot(s, count, pj) {
-            return;
-        }
-    }
-    *slot = Some(ledger.charge_for_slot(key, count, pj));
-}
-
 /// The charges of one read of tile `id` (`rows × cols` weights), in
 /// order, to `f(slot index, key, count, pJ)` (docs/energy-model.md).
 #[allow(clippy::too_many_arguments)]
@@ -266,7 +255,7 @@ pub(crate) fn charge(
     let (id, rows, cols) = (tile.id, tile.rows, tile.cols);
     let slots = tile.read_slots.of(phase);
     read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
-        charge_via(ledger, &mut slots[i], key, count, pj);
+        ledger.charge_via(&mut slots[i], || key, count, pj);
     });
 }
 

@@ -126,7 +126,8 @@ pub(crate) trait Charges {
 
     /// [`Charges::charge`] through the key's remembered ledger `slot`
     /// where the charges go to the ledger itself (the same bits: the same
-    /// tally, the same additions); the key is made only when needed.
+    /// tally, the same additions), remembering it the first time (or when
+    /// the ledger is another); the key is made only when needed.
     #[inline]
     fn charge_via(
         &mut self,
