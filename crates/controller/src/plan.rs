@@ -2,7 +2,7 @@
 //! and the device operations that execute one planned write.
 
 use crate::WriteMode;
-use aimsim_core::Rng;
+use aimsim_core::{round, Rng};
 use aimsim_device::{CellArray, DeviceModel, Polarity, ProgramOutcome};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -291,7 +291,7 @@ fn nominal_pulses(model: &DeviceModel, dg_us: f32) -> u32 {
     } else {
         model.step_reset_us
     };
-    ((dg_us.abs() / step).ceil() as u32).max(1)
+    round::ceil_u32(dg_us.abs() / step).max(1)
 }
 
 /// Executes one planned write of a [`WriteMode::Program`] or

@@ -20,6 +20,7 @@
 pub mod config;
 mod error;
 pub mod normal;
+pub mod round;
 mod seed;
 pub mod tanh;
 mod time;

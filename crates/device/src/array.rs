@@ -5,7 +5,7 @@ use crate::mram::MramGroups;
 use crate::params::{asymptote, step_shape};
 use crate::wear::Wear;
 use crate::{kernel, DeviceModel, MramCells};
-use aimsim_core::{normal, Rng};
+use aimsim_core::{normal, round, Rng};
 use rand::Rng as _;
 use std::borrow::Cow;
 
@@ -1424,7 +1424,15 @@ impl CellArray {
             Polarity::Reset
         };
         let step = p.mean_step_us(pol, before).max(f32::MIN_POSITIVE);
-        let pulses = ((dg_us.abs() / step).ceil().min(u32::MAX as f32) as u32).max(1);
+        let q = dg_us.abs() / step;
+        // (NaN: as many pulses as there can be, as
+        // `ceil(q).min(u32::MAX as f32)` made it.)
+        let pulses = if q.is_nan() {
+            u32::MAX
+        } else {
+            round::ceil_u32(q)
+        }
+        .max(1);
         let alive = self.add_pulses(cell, pulses);
         let after = if alive {
             let z = normal::standard_normal_f32(rng);
