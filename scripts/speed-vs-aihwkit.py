@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Issue 14's speed targets in one run: aimsim's training benches
+(`cargo bench -p aimsim --bench scale -- train_samples`) and aihwkit 1.1.0
+(`scripts/aihwkit_bench.py`, ConstantStep, one thread) on the same networks
+in the same minutes, printed as the Markdown table of docs/performance.md
+with each ratio and whether its target is met.
+
+    python3 scripts/speed-vs-aihwkit.py --python /path/to/venv/bin/python
+
+`--python` is an interpreter with `aihwkit==1.1.0 torch==2.10.0` (and
+scikit-learn) installed; aimsim's side needs only cargo. aihwkit runs
+`--repeats` times per case (default 4 for the digits-mlp epoch and the
+batch-32 case, 2 for the others) and the median is taken; aimsim's figure
+is criterion's estimate (the middle of its interval, printed beside it).
+Takes about four minutes on a 2-core machine. Nothing else should run:
+ratios of runs on a shared machine vary by ±10 % (docs/performance.md).
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# aimsim bench name -> (aihwkit network, batch, steps, repeats), the same
+# timed steps as the bench (its `cases` in crates/aimsim/benches/scale.rs).
+CASES = {
+    "digits-mlp_b1": ("digits-mlp", 1, 1000, 2),
+    "digits-mlp_b1_epoch": ("digits-mlp", 1, 11501, 4),
+    "mlp-256-1024-1024-10_b1_t1": ("mlp-256-1024-1024-10", 1, 30, 2),
+    "mlp-256-1024-1024-10_b32_t1": ("mlp-256-1024-1024-10", 32, 3, 4),
+}
+
+UNITS = {"elem/s": 1.0, "Kelem/s": 1e3, "Melem/s": 1e6}
+
+
+def fail(msg):
+    print(f"speed-vs-aihwkit: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def aimsim_benches():
+    """{bench name: (estimate, low, high) samples/s} of `train_samples`."""
+    cmd = ["cargo", "bench", "-p", "aimsim", "--bench", "scale", "--",
+           "train_samples", "--noplot"]
+    print("$ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(f"cargo bench failed:\n{out.stderr[-2000:]}")
+    found = {}
+    name = None
+    num = r"([0-9.]+)\s+(elem/s|Kelem/s|Melem/s)"
+    for line in out.stdout.splitlines():
+        m = re.match(r"^train_samples/(\S+)", line)
+        if m:
+            name = m.group(1)
+        m = re.search(r"thrpt:\s+\[" + num + r"\s+" + num + r"\s+" + num + r"\]", line)
+        if m and name and name not in found:
+            v = [float(m.group(i)) * UNITS[m.group(i + 1)] for i in (1, 3, 5)]
+            found[name] = (v[1], v[0], v[2])
+            name = None
+    return found
+
+
+def aihwkit(python, network, batch, steps, repeats):
+    """The samples/s of `repeats` runs of scripts/aihwkit_bench.py."""
+    runs = []
+    for _ in range(repeats):
+        cmd = [python, os.path.join(ROOT, "scripts", "aihwkit_bench.py"),
+               "--network", network, "--batch", str(batch), "--steps", str(steps)]
+        print("$ " + " ".join(cmd), file=sys.stderr)
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if out.returncode != 0:
+            fail(f"aihwkit run failed (is aihwkit 1.1.0 installed for {python}?):\n"
+                 f"{out.stderr[-2000:]}")
+        last = out.stdout.strip().splitlines()[-1]
+        runs.append(json.loads(last)["samples_per_s"])
+    return runs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--python", default=sys.executable,
+                    help="Python with aihwkit 1.1.0 and torch 2.10.0 (default: this one)")
+    ap.add_argument("--repeats", type=int, default=0,
+                    help="aihwkit runs per case (default: 4 or 2, see above)")
+    args = ap.parse_args()
+    if args.repeats < 0:
+        fail(f"--repeats: expected a count of runs, got {args.repeats}")
+    if not os.access(args.python, os.X_OK):
+        fail(f"--python: {args.python} is not an executable interpreter")
+
+    ref = {}
+    for bench, (network, batch, steps, repeats) in CASES.items():
+        ref[bench] = aihwkit(args.python, network, batch, steps, args.repeats or repeats)
+    ours = aimsim_benches()
+    for bench in list(CASES) + ["mlp-256-1024-1024-10_b1_t2", "mlp-256-1024-1024-10_b32_t2"]:
+        if bench not in ours:
+            fail(f"cargo bench printed no throughput for train_samples/{bench}")
+
+    def row(label, bench, target):
+        est, lo, hi = ours[bench]
+        runs = ref[bench]
+        med = statistics.median(runs)
+        ratio = est / med
+        listed = ", ".join(f"{r:,.1f}" for r in runs)
+        met = "yes" if ratio >= target else "no"
+        return (f"| {label} | {est:,.1f} /s ({lo:,.0f}–{hi:,.0f}) | {listed} "
+                f"(median {med:,.1f}) | **{ratio:.1f}×** | ≥ {target:g}× | {met} |")
+
+    def threads(label, one, two):
+        a, b = ours[one][0], ours[two][0]
+        ratio = b / a
+        met = "yes" if ratio >= 1.7 else "no"
+        return f"| {label} | {b:,.1f} / {a:,.1f} /s | | **{ratio:.2f}×** | ≥ 1.7× | {met} |"
+
+    print("| target | aimsim (criterion's interval) | aihwkit 1.1.0 runs | ratio | target | met? |")
+    print("|---|---|---|---|---|---|")
+    print(row("digits-mlp, whole default epoch", "digits-mlp_b1_epoch", 50))
+    print(row("digits-mlp, first 1,000 steps", "digits-mlp_b1", 50))
+    print(row("256-1024-1024-10, batch 1", "mlp-256-1024-1024-10_b1_t1", 5))
+    print(row("256-1024-1024-10, batch 32", "mlp-256-1024-1024-10_b32_t1", 2))
+    print(threads("2 threads / 1, batch 1", "mlp-256-1024-1024-10_b1_t1",
+                  "mlp-256-1024-1024-10_b1_t2"))
+    print(threads("2 threads / 1, batch 32", "mlp-256-1024-1024-10_b32_t1",
+                  "mlp-256-1024-1024-10_b32_t2"))
+
+
+if __name__ == "__main__":
+    main()
