@@ -12,7 +12,7 @@ scikit-learn) installed; aimsim's side needs only cargo. aihwkit runs
 `--repeats` times per case (default 4 for the digits-mlp epoch and the
 batch-32 case, 2 for the others) and the median is taken; aimsim's figure
 is criterion's estimate (the middle of its interval, printed beside it).
-Takes about five minutes on a 2-core machine. Nothing else should run:
+Takes about four minutes on a 2-core machine. Nothing else should run:
 ratios of runs on a shared machine vary by ±10 % (docs/performance.md).
 """
 
