@@ -661,7 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn install_warm_returns_f_s_value_with_each_parallel_item_done_once() {
+    fn install_warm_returns_the_work_done_on_every_thread() {
         for threads in [1, 2, 3] {
             let pool = pool(threads);
             let seen = (0..threads)
