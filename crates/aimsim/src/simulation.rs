@@ -10,7 +10,6 @@ use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
 use aimsim_workload::Workload;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The most trace rows (energy.csv and lifetime.csv) a run keeps: in memory
 /// until the run's end (≈ 220 B each, so 2·10⁶ rows is ≈ 440 MB), or, with
@@ -128,10 +127,7 @@ impl Simulation {
 
     /// Computes the chip's tile reads on `threads` threads (0: one per
     /// CPU; default 1). Not part of the run's spec: the results are the
-    /// same bits for any number ([`ChipSim::set_threads`]). While steps
-    /// run, the threads besides the caller's wait for work spinning, not
-    /// sleeping (each busy at 100 % of its core): give a simulation only
-    /// cores nothing else needs.
+    /// same bits for any number ([`ChipSim::set_threads`]).
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         Ok(self.chip.set_threads(threads)?)
     }
@@ -220,11 +216,10 @@ impl Simulation {
     /// Runs `f` with this thread's share of the work done on one of the
     /// chip's pool threads, when it has a pool ([`ChipSim::thread_pool`]):
     /// N threads on N cores rather than N pool threads beside a waiting
-    /// caller, the others kept awake ([`install_warm`]). The same bits
-    /// either way.
+    /// caller. The same bits either way.
     fn on_threads<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
         match self.chip.thread_pool() {
-            Some(pool) => install_warm(&pool, || f(self)),
+            Some(pool) => pool.install(|| f(self)),
             None => f(self),
         }
     }
@@ -583,56 +578,6 @@ impl Simulation {
     }
 }
 
-/// `pool.install(f)` with the pool's other threads kept from sleeping
-/// while `f` runs ([`keep_warm`]).
-fn install_warm<R: Send>(pool: &rayon::ThreadPool, f: impl FnOnce() -> R + Send) -> R {
-    pool.install(|| {
-        let done = AtomicBool::new(false);
-        let owner = rayon::current_thread_index();
-        rayon::scope(|s| {
-            for _ in 1..rayon::current_num_threads() {
-                s.spawn(|_| keep_warm(&done, owner));
-            }
-            // Set however `f` ends (a panic too: the scope waits for its
-            // threads before passing it on).
-            let _done = SetOnDrop(&done);
-            f()
-        })
-    })
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for SetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
-/// Keeps a pool thread of a simulation's steps from going to sleep
-/// between their parallel parts until `done`: it runs the pool's pending
-/// work (the other halves of the tiles' parallel loops) as it appears,
-/// and spins when there is none. A sleeping thread takes tens of
-/// microseconds to wake on a virtual machine, at each of a step's dozen
-/// parallel parts (`docs/performance.md`). Which thread runs which part
-/// does not change a bit. A copy popped by the thread that runs the
-/// steps (`owner`) returns at once: it would wait on itself.
-fn keep_warm(done: &AtomicBool, owner: Option<usize>) {
-    if rayon::current_thread_index() == owner {
-        return;
-    }
-    while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-            // A pause between looks: the other thread's queue is not
-            // polled (its cache line taken) on every cycle.
-            for _ in 0..32 {
-                std::hint::spin_loop();
-            }
-        }
-    }
-}
-
 fn headline_metric(
     metric: aimsim_workload::Metric,
     eval: &aimsim_train::Evaluation,
@@ -645,54 +590,5 @@ fn headline_metric(
     MetricReport {
         name: key.into(),
         value: eval.metrics.get(key).copied().unwrap_or(f64::NAN),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::install_warm;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("pool")
-    }
-
-    #[test]
-    fn install_warm_returns_the_work_done_on_every_thread() {
-        for threads in [1, 2, 3] {
-            let pool = pool(threads);
-            let seen = (0..threads)
-                .map(|_| AtomicUsize::new(0))
-                .collect::<Vec<_>>();
-            let sum = install_warm(&pool, || {
-                use rayon::prelude::*;
-                (0..200_000u32)
-                    .into_par_iter()
-                    .with_max_len(1_000)
-                    .map(|i| {
-                        let t = rayon::current_thread_index().expect("on the pool");
-                        seen[t].fetch_add(1, Ordering::Relaxed);
-                        u64::from(i)
-                    })
-                    .sum::<u64>()
-            });
-            assert_eq!(sum, 200_000 * 199_999 / 2);
-            let total: usize = seen.iter().map(|n| n.load(Ordering::Relaxed)).sum();
-            assert_eq!(total, 200_000, "{threads} threads");
-        }
-    }
-
-    #[test]
-    fn a_panic_inside_install_warm_reaches_the_caller_and_frees_the_pool() {
-        let pool = pool(2);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            install_warm(&pool, || -> u32 { panic!("a step failed") })
-        }));
-        assert!(r.is_err());
-        // The kept-warm thread let go: the pool still runs work.
-        assert_eq!(install_warm(&pool, || 7), 7);
     }
 }

@@ -172,8 +172,7 @@ struct RunArgs {
     #[arg(long, default_value = aimsim::DEFAULT_GPU, value_name = "NAME|FILE")]
     gpu: String,
     /// Threads computing the tiles' reads and EaPU updates (0: one
-    /// per CPU). Results are the same bits for any number. The extra
-    /// threads spin (100 % CPU each) while training runs.
+    /// per CPU). Results are the same bits for any number.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threads: usize,
     /// Also write SVG plots into --out: energy.svg (energy by component and phase),
