@@ -98,7 +98,9 @@ def main():
     for bench, (network, batch, steps, repeats) in CASES.items():
         ref[bench] = aihwkit(args.python, network, batch, steps, args.repeats or repeats)
     ours = aimsim_benches()
-    for bench in list(CASES) + ["mlp-256-1024-1024-10_b1_t2", "mlp-256-1024-1024-10_b32_t2"]:
+    threaded = ["mlp-256-1024-1024-10_b1_t2", "mlp-256-1024-1024-10_b32_t2",
+                "mlp-256-1024-1024-10_b32_30_t1", "mlp-256-1024-1024-10_b32_30_t2"]
+    for bench in list(CASES) + threaded:
         if bench not in ours:
             fail(f"cargo bench printed no throughput for train_samples/{bench}")
 
@@ -128,6 +130,8 @@ def main():
                   "mlp-256-1024-1024-10_b1_t2"))
     print(threads("2 threads / 1, batch 32", "mlp-256-1024-1024-10_b32_t1",
                   "mlp-256-1024-1024-10_b32_t2"))
+    print(threads("2 threads / 1, batch 32, 30 steps", "mlp-256-1024-1024-10_b32_30_t1",
+                  "mlp-256-1024-1024-10_b32_30_t2"))
 
 
 if __name__ == "__main__":
