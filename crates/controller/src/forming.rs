@@ -265,10 +265,24 @@ fn exponent(v: f32) -> i32 {
 /// computes it, NaN ignored: non-negative floats order as their bit
 /// patterns, so the largest magnitude is the largest bit pattern of the
 /// non-NaN ones, an integer reduction without a dependency through
-/// `maxss`.
+/// `maxss`. Eight running maxima (the integer maximum is associative and
+/// commutative, so the same result), which the compiler keeps in vector
+/// lanes; one running maximum compiled to a chain of two dependent
+/// conditional moves per entry.
 #[inline]
 fn max_abs(v: &[f32]) -> f32 {
-    f32::from_bits(v.iter().fold(0, |m, &x| m.max(magnitude_bits(x))))
+    let mut lanes = [0u32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            *m = (*m).max(magnitude_bits(x));
+        }
+    }
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(0, |m, &x| m.max(magnitude_bits(x)));
+    f32::from_bits(lanes.into_iter().fold(rest, u32::max))
 }
 
 /// The bit pattern of `|x|`, 0 for NaN: the order of these is the order
@@ -371,14 +385,35 @@ fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -
     // `f32::max` over each class's magnitudes. Class 0 holds the line's
     // largest magnitude `top` (its exponent is `e_max`; NaN, ignored by
     // `max`, joins class 0 only beside an infinite `top`).
-    // (A loop, not `array::from_fn`, which is not inlined into the AVX2
-    // copy of this function.)
+    // Taken over the entries in index order, eight at a time, each lane
+    // keeping every class's running maximum (an entry adds its magnitude
+    // to its own class and 0 to the others): vector maxima, where a fold
+    // over each bucket is a chain of loads and conditional moves. The
+    // integer maximum does not depend on the order, so each class's
+    // maximum is that of its bucket. (Loops, not `array::from_fn`, which
+    // is not inlined into the AVX2 copy of this function.)
+    let mut lanes = [[0u32; 8]; CLASSES];
+    let mut class_chunks = class.chunks_exact(8);
+    let mut v_chunks = v.chunks_exact(8);
+    for (cs, xs) in (&mut class_chunks).zip(&mut v_chunks) {
+        let b: [u32; 8] = std::array::from_fn(|l| magnitude_bits(xs[l]));
+        let cs: [u32; 8] = std::array::from_fn(|l| u32::from(cs[l]));
+        for (c, lane) in (1u32..).zip(lanes.iter_mut().skip(1)) {
+            for l in 0..8 {
+                lane[l] = lane[l].max(if cs[l] == c { b[l] } else { 0 });
+            }
+        }
+    }
+    let mut bits = [0u32; CLASSES];
+    for (&c, &x) in class_chunks.remainder().iter().zip(v_chunks.remainder()) {
+        let c = usize::from(c).min(CLASSES - 1);
+        // (Zeros, class `CLASSES`, add 0 to the last class: no change.)
+        bits[c] = bits[c].max(magnitude_bits(x));
+    }
     let mut max = [top; CLASSES];
-    for (c, m) in max.iter_mut().enumerate().skip(1) {
-        let bits = idx[start[c]..start[c] + count[c]]
-            .iter()
-            .fold(0, |m, &i| m.max(magnitude_bits(v[i as usize])));
-        *m = f32::from_bits(bits);
+    for c in 1..CLASSES {
+        let m = lanes[c].into_iter().fold(bits[c], u32::max);
+        max[c] = f32::from_bits(m);
     }
     Classes { start, count, max }
 }
@@ -405,6 +440,58 @@ fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -
 /// row-by-row algorithm, whose work is charged, is [`sample_eapu_rank1`].
 #[allow(clippy::too_many_arguments)]
 pub fn sample_eapu_rank1_blocked(
+    x: &[f32],
+    delta: &[f32],
+    scale: f32,
+    r_wg_us: f32,
+    threshold_us: f32,
+    rng: &mut Rng,
+    scratch: &mut BlockedScratch,
+    out: &mut Vec<(u32, f32)>,
+) -> BlockedStats {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe {
+            sample_eapu_rank1_blocked_avx2(
+                x,
+                delta,
+                scale,
+                r_wg_us,
+                threshold_us,
+                rng,
+                scratch,
+                out,
+            )
+        };
+    }
+    sample_eapu_rank1_blocked_body(x, delta, scale, r_wg_us, threshold_us, rng, scratch, out)
+}
+
+/// [`sample_eapu_rank1_blocked`] compiled for AVX2: its passes over the
+/// lines (the largest magnitudes, the comparison with the previous
+/// call's rows, the row factors) in wider vectors. Integer operations and
+/// separate IEEE multiplies, as the body's, so the same result; the
+/// logarithms are the same library calls.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn sample_eapu_rank1_blocked_avx2(
+    x: &[f32],
+    delta: &[f32],
+    scale: f32,
+    r_wg_us: f32,
+    threshold_us: f32,
+    rng: &mut Rng,
+    scratch: &mut BlockedScratch,
+    out: &mut Vec<(u32, f32)>,
+) -> BlockedStats {
+    sample_eapu_rank1_blocked_body(x, delta, scale, r_wg_us, threshold_us, rng, scratch, out)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sample_eapu_rank1_blocked_body(
     x: &[f32],
     delta: &[f32],
     scale: f32,
@@ -482,7 +569,9 @@ pub(crate) struct Lines<'a> {
 /// `delta`; every cell decided (one by one in a block whose bound reaches
 /// `ΔG_th`, or as a candidate) is decided on `request(i, j)`. Counts in
 /// [`BlockedStats::at_or_above`] the cells decided one by one whose
-/// request reached `ΔG_th`.
+/// request reached `ΔG_th`. (Inlined into its callers, so that it takes
+/// their AVX2 compilation where they have one.)
+#[inline(always)]
 pub(crate) fn sample_blocked(
     k: &[f32],
     delta: &[f32],
@@ -781,14 +870,34 @@ fn eapu_random_count_body(
     let th = threshold_us;
     // The largest and smallest non-zero |δ| (NaN ignored, as `f32::max`
     // and `min` do; `magnitude_bits`) and the non-zero count (NaN
-    // included), in integers and without a branch on the data.
+    // included), in integers and without a branch on the data: eight
+    // running values of each (in vector lanes, as `max_abs`), combined
+    // at the end (integer maxima, minima and sums in any order).
     const INF: u32 = 0x7f80_0000;
-    let (mut max, mut min_nz, mut nnz) = (0u32, INF, 0u64);
-    for &d in delta {
+    let lane = |(max, min_nz, nnz): (u32, u32, u32), d: f32| {
         let b = d.to_bits() & 0x7fff_ffff;
-        max = max.max(magnitude_bits(d));
-        min_nz = min_nz.min(if b == 0 || b > INF { INF } else { b });
-        nnz += u64::from(b != 0);
+        (
+            max.max(magnitude_bits(d)),
+            min_nz.min(if b == 0 || b > INF { INF } else { b }),
+            nnz + u32::from(b != 0),
+        )
+    };
+    let (mut maxes, mut mins, mut counts) = ([0u32; 8], [INF; 8], [0u32; 8]);
+    let mut chunks = delta.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &d) in c.iter().enumerate() {
+            (maxes[l], mins[l], counts[l]) = lane((maxes[l], mins[l], counts[l]), d);
+        }
+    }
+    let (mut max, mut min_nz, rest) = chunks
+        .remainder()
+        .iter()
+        .fold((0, INF, 0), |a, &d| lane(a, d));
+    let mut nnz = u64::from(rest);
+    for l in 0..8 {
+        max = max.max(maxes[l]);
+        min_nz = min_nz.min(mins[l]);
+        nnz += u64::from(counts[l]);
     }
     if nnz == 0 {
         return 0;
