@@ -261,6 +261,11 @@ pub fn tanh(x: f32) -> f32 {
 /// has AVX2 (the same operations either way, so the same bits).
 pub fn tanh_in_place(xs: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F (checked just above).
+        return unsafe { tanh_in_place_avx512(xs) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe { tanh_in_place_avx2(xs) };
@@ -279,6 +284,23 @@ fn tanh_in_place_avx2(xs: &mut [f32]) {
     let tail = chunks.into_remainder();
     if !tail.is_empty() {
         let mut pad = [0.0f32; LANES];
+        pad[..tail.len()].copy_from_slice(tail);
+        pad.iter_mut().for_each(|v| *v = tanh(*v));
+        tail.copy_from_slice(&pad[..tail.len()]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn tanh_in_place_avx512(xs: &mut [f32]) {
+    const W: usize = 16;
+    let mut chunks = xs.chunks_exact_mut(W);
+    for c in &mut chunks {
+        c.iter_mut().for_each(|v| *v = tanh(*v));
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        let mut pad = [0.0f32; W];
         pad[..tail.len()].copy_from_slice(tail);
         pad.iter_mut().for_each(|v| *v = tanh(*v));
         tail.copy_from_slice(&pad[..tail.len()]);
@@ -339,10 +361,29 @@ mod tests {
     #[test]
     fn slices_equal_one_at_a_time() {
         let xs: Vec<f32> = patterns(65_537).map(f32::from_bits).collect();
-        let mut v = xs.clone();
-        tanh_in_place(&mut v);
-        for (x, y) in xs.iter().zip(&v) {
-            assert!(same(*y, tanh_scalar(*x)), "{x:e}");
+        // Every copy this CPU can run (the dispatch takes the widest),
+        // on lengths with and without a tail.
+        type Copy = (&'static str, fn(&mut [f32]));
+        let mut copies: Vec<Copy> = vec![("dispatched", tanh_in_place)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                copies.push(("avx2", |v| unsafe { tanh_in_place_avx2(v) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                copies.push(("avx512", |v| unsafe { tanh_in_place_avx512(v) }));
+            }
+        }
+        for (name, f) in copies {
+            for len in [xs.len(), xs.len() - 5, 13, 3] {
+                let mut v = xs[..len].to_vec();
+                f(&mut v);
+                for (x, y) in xs.iter().zip(&v) {
+                    assert!(same(*y, tanh_scalar(*x)), "{name}: {x:e}");
+                }
+            }
         }
     }
 
