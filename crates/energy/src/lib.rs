@@ -333,6 +333,50 @@ impl ChargeRun {
         t.pj += pj;
     }
 
+    /// [`ChargeRun::charge`] to the key whose `ledger` slot is remembered
+    /// in `slot` (as [`EnergyLedger::charge_slot`]): the run's entry found
+    /// by the slot's index, an integer compare per entry instead of a
+    /// compare of keys; the key is made only for a slot not made by this
+    /// ledger (then charged by key, and its slot, if the ledger has one,
+    /// remembered). The same tallies and additions as charging by key: a
+    /// key and its slot name the same entry.
+    ///
+    /// # Panics
+    /// As [`ChargeRun::charge`].
+    pub fn charge_via(
+        &mut self,
+        ledger: &EnergyLedger,
+        slot: &mut Option<Slot>,
+        key: impl FnOnce() -> Key,
+        count: u64,
+        pj: f64,
+    ) {
+        let s = match *slot {
+            Some(s) if s.ledger == ledger.id => s,
+            _ => {
+                let key = key();
+                self.charge(ledger, key, count, pj);
+                *slot = ledger.find_slot(&key);
+                return;
+            }
+        };
+        assert!(
+            pj.is_finite() && pj >= 0.0,
+            "energy {pj} pJ charged to slot {s:?}"
+        );
+        let i = match self.keys.iter().position(|k| k.1 == Some(s)) {
+            Some(i) => i,
+            None => {
+                let start = ledger.tallies[s.index as usize];
+                self.keys.push((key(), Some(s), start, start));
+                self.keys.len() - 1
+            }
+        };
+        let t = &mut self.keys[i].3;
+        t.count += count;
+        t.pj += pj;
+    }
+
     /// Whether the run holds no charge.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -839,6 +883,12 @@ mod tests {
         }
     }
 
+    /// Every (component, operation, tile) index triple of the slot
+    /// table of `a_charge_run_by_slots_gives_the_bits_of_charging_in_turn`.
+    fn slot_sites() -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..3).flat_map(|c| (0..4).flat_map(move |o| (0..3).map(move |t| (c, o, t))))
+    }
+
     /// A tally charged while a run held it: a debug build stops; a
     /// release build keeps every charge (not their bits).
     #[test]
@@ -897,6 +947,45 @@ mod tests {
                 direct.charge(key(c, o, t), n, e);
             }
             prop_assert_eq!(r.is_empty(), run.is_empty());
+            ahead.apply_run(&mut r);
+            prop_assert!(r.is_empty());
+            prop_assert_eq!(bits(&direct), bits(&ahead));
+        }
+
+        /// Charges through remembered slots ([`ChargeRun::charge_via`],
+        /// as the engine's logged write phases make them), mixed with
+        /// charges by key, give the bits of charging in turn. Each
+        /// charge site keeps its own slot (two sites name one key by
+        /// different addresses), at first empty or, for `foreign`, a
+        /// slot of another ledger.
+        #[test]
+        fn a_charge_run_by_slots_gives_the_bits_of_charging_in_turn(
+            before in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0.0f64..1e3), 0..20),
+            run in proptest::collection::vec((0usize..3, 0usize..4, 0u32..3, 0u64..9, 0.0f64..1e3, any::<bool>()), 0..60),
+            foreign in any::<bool>(),
+        ) {
+            let mut direct = EnergyLedger::new();
+            for &(c, o, t, e) in &before {
+                direct.charge(key(c, o, t), 1, e);
+            }
+            let mut ahead = direct.clone();
+            let mut other = EnergyLedger::new();
+            let mut slots = [[[None; 3]; 4]; 3];
+            if foreign {
+                for (c, o, t) in slot_sites() {
+                    slots[c][o][t] = Some(other.charge_for_slot(key(c, o, t as u32), 1, 1.0));
+                }
+            }
+            let mut r = ChargeRun::default();
+            for &(c, o, t, n, e, by_slot) in &run {
+                let k = key(c, o, t);
+                if by_slot {
+                    r.charge_via(&ahead, &mut slots[c][o][t as usize], || k, n, e);
+                } else {
+                    r.charge(&ahead, k, n, e);
+                }
+                direct.charge(k, n, e);
+            }
             ahead.apply_run(&mut r);
             prop_assert!(r.is_empty());
             prop_assert_eq!(bits(&direct), bits(&ahead));

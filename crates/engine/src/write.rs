@@ -199,6 +199,17 @@ impl Charges for Logging<'_> {
     fn charge(&mut self, key: Key, count: u64, pj: f64) {
         self.run.charge(self.ledger, key, count, pj);
     }
+
+    #[inline]
+    fn charge_via(
+        &mut self,
+        slot: &mut Option<Slot>,
+        key: impl FnOnce() -> Key,
+        count: u64,
+        pj: f64,
+    ) {
+        self.run.charge_via(self.ledger, slot, key, count, pj);
+    }
 }
 
 /// What a write operation's phases, run back to back, leave for its
