@@ -82,6 +82,38 @@ def aihwkit(python, network, batch, steps, repeats):
     return runs
 
 
+def machine():
+    """One line naming the machine the figures come from: CPU model, CPUs,
+    threads per core, the vector extensions aimsim's kernels dispatch on,
+    and the git commit measured (docs/performance.md names each figure's
+    machine; the sessions' machines have differed)."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    smt = "?"
+    try:
+        with open("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list") as f:
+            sib = f.read().strip()
+        smt = str(len(sib.replace("-", ",").split(","))) if sib else "?"
+    except OSError:
+        pass
+    ext = "/".join(x for x in ("avx2", "fma", "avx512f") if x in flags) or "no AVX2"
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                         capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (f"Machine: {model}, {os.cpu_count()} CPUs, {smt} thread(s) per core "
+            f"(as the VM reports it), {ext}; aimsim at {rev}"
+            f"{' with uncommitted changes' if dirty else ''}.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", default=sys.executable,
@@ -120,6 +152,8 @@ def main():
         met = "yes" if ratio >= 1.7 else "no"
         return f"| {label} | {b:,.1f} / {a:,.1f} /s | | **{ratio:.2f}×** | ≥ 1.7× | {met} |"
 
+    print(machine())
+    print()
     print("| target | aimsim (criterion's interval) | aihwkit 1.1.0 runs | ratio | target | met? |")
     print("|---|---|---|---|---|---|")
     print(row("digits-mlp, whole default epoch", "digits-mlp_b1_epoch", 50))
