@@ -276,24 +276,22 @@ pub fn tanh_in_place(xs: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn tanh_in_place_avx2(xs: &mut [f32]) {
-    let mut chunks = xs.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        c.iter_mut().for_each(|v| *v = tanh(*v));
-    }
-    // The tail as one more vector of lanes (padding with zeros).
-    let tail = chunks.into_remainder();
-    if !tail.is_empty() {
-        let mut pad = [0.0f32; LANES];
-        pad[..tail.len()].copy_from_slice(tail);
-        pad.iter_mut().for_each(|v| *v = tanh(*v));
-        tail.copy_from_slice(&pad[..tail.len()]);
-    }
+    tanh_in_lanes::<8>(xs);
 }
 
+/// [`tanh_in_place_avx2`] in the 16 lanes of an AVX-512 register.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn tanh_in_place_avx512(xs: &mut [f32]) {
-    const W: usize = 16;
+    tanh_in_lanes::<16>(xs);
+}
+
+/// [`tanh`] over `xs` in chunks of `W` lanes (a vector register of `f32`
+/// in the copy that inlines it), the tail as one more chunk padded with
+/// zeros.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tanh_in_lanes<const W: usize>(xs: &mut [f32]) {
     let mut chunks = xs.chunks_exact_mut(W);
     for c in &mut chunks {
         c.iter_mut().for_each(|v| *v = tanh(*v));
@@ -306,10 +304,6 @@ fn tanh_in_place_avx512(xs: &mut [f32]) {
         tail.copy_from_slice(&pad[..tail.len()]);
     }
 }
-
-/// Lanes of an AVX2 register of `f32`.
-#[cfg(target_arch = "x86_64")]
-const LANES: usize = 8;
 
 #[cfg(test)]
 mod tests {
