@@ -12,8 +12,13 @@ scikit-learn) installed; aimsim's side needs only cargo. aihwkit runs
 `--repeats` times per case (default 4 for the digits-mlp epoch and the
 batch-32 case, 2 for the others) and the median is taken; aimsim's figure
 is criterion's estimate (the middle of its interval, printed beside it).
-Takes about four minutes on a 2-core machine. Nothing else should run:
-ratios of runs on a shared machine vary by ±10 % (docs/performance.md).
+The 2-thread rows come twice: from criterion's 1- and 2-thread cases,
+each measured for about ten seconds after the other, and from the
+`threads` bench (`cargo bench -p aimsim --bench threads`), the median of
+paired rounds a second apart, which a machine whose speed drifts over
+tens of seconds does not skew. Takes about five minutes on a 2-core
+machine. Nothing else should run: ratios of runs on a shared machine
+vary by ±10 % and more (docs/performance.md).
 """
 
 import argparse
@@ -63,6 +68,22 @@ def aimsim_benches():
             v = [float(m.group(i)) * UNITS[m.group(i + 1)] for i in (1, 3, 5)]
             found[name] = (v[1], v[0], v[2])
             name = None
+    return found
+
+
+def paired_threads(rounds):
+    """{case: (median ratio, [each pair's ratio])} of the `threads` bench."""
+    cmd = ["cargo", "bench", "-p", "aimsim", "--bench", "threads", "--",
+           "--rounds", str(rounds)]
+    print("$ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(f"cargo bench (threads) failed:\n{out.stderr[-2000:]}")
+    found = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"^threads/(\S+):.*ratio of each pair: ([0-9. ]+); median ratio ([0-9.]+)", line)
+        if m:
+            found[m.group(1)] = (float(m.group(3)), m.group(2).split())
     return found
 
 
@@ -120,7 +141,11 @@ def main():
                     help="Python with aihwkit 1.1.0 and torch 2.10.0 (default: this one)")
     ap.add_argument("--repeats", type=int, default=0,
                     help="aihwkit runs per case (default: 4 or 2, see above)")
+    ap.add_argument("--rounds", type=int, default=16,
+                    help="paired rounds of the threads bench (default 16)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        fail(f"--rounds: expected a positive count of rounds, got {args.rounds}")
     if args.repeats < 0:
         fail(f"--repeats: expected a count of runs, got {args.repeats}")
     if not os.access(args.python, os.X_OK):
@@ -135,6 +160,11 @@ def main():
     for bench in list(CASES) + threaded:
         if bench not in ours:
             fail(f"cargo bench printed no throughput for train_samples/{bench}")
+    paired = paired_threads(args.rounds)
+    for case in ("mlp-256-1024-1024-10_b1", "mlp-256-1024-1024-10_b32",
+                 "mlp-256-1024-1024-10_b32_30"):
+        if case not in paired:
+            fail(f"the threads bench printed no ratio for {case}")
 
     def row(label, bench, target):
         est, lo, hi = ours[bench]
@@ -152,6 +182,12 @@ def main():
         met = "yes" if ratio >= 1.7 else "no"
         return f"| {label} | {b:,.1f} / {a:,.1f} /s | | **{ratio:.2f}×** | ≥ 1.7× | {met} |"
 
+    def pairs(label, case):
+        ratio, each = paired[case]
+        met = "yes" if ratio >= 1.7 else "no"
+        return (f"| {label} | median of {len(each)} pairs: {', '.join(each)} | | "
+                f"**{ratio:.2f}×** | ≥ 1.7× | {met} |")
+
     print(machine())
     print()
     print("| target | aimsim (criterion's interval) | aihwkit 1.1.0 runs | ratio | target | met? |")
@@ -166,6 +202,9 @@ def main():
                   "mlp-256-1024-1024-10_b32_t2"))
     print(threads("2 threads / 1, batch 32, 30 steps", "mlp-256-1024-1024-10_b32_30_t1",
                   "mlp-256-1024-1024-10_b32_30_t2"))
+    print(pairs("2 threads / 1, batch 1, paired", "mlp-256-1024-1024-10_b1"))
+    print(pairs("2 threads / 1, batch 32, paired", "mlp-256-1024-1024-10_b32"))
+    print(pairs("2 threads / 1, batch 32, 30 steps, paired", "mlp-256-1024-1024-10_b32_30"))
 
 
 if __name__ == "__main__":

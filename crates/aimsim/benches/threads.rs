@@ -1,0 +1,133 @@
+//! 2 threads against 1 on `mlp-256-1024-1024-10` (synthetic data),
+//! measured in pairs: each round trains a fresh simulation on 1 thread
+//! and one on 2 (which goes first alternates), each for the same timed
+//! steps after `WARMUP` untimed ones, as the `scale` bench's
+//! `mlp-256-1024-1024-10_*_t1` / `_t2` cases time them, and takes the
+//! ratio of the pair. The median of the rounds' ratios is the figure.
+//!
+//! Why pairs: the `scale` bench measures a case for about ten seconds,
+//! then the next; on a shared virtual machine whose speed drifts by 10–25 %
+//! over tens of seconds (docs/performance.md), the ratio of two such
+//! windows carries the drift. The two runs of a pair are a second or less
+//! apart. What a round times is the same work as the `scale` cases'
+//! (assembly, the warm-up, the report's inference and the drop are not
+//! timed), and CPU time (user + system, all threads, from `getrusage`) is
+//! printed beside the wall time: the part of a 2-thread run spent by the
+//! pool itself (wake-ups, spinning, joins) shows there.
+//!
+//! Run: `cargo bench -p aimsim --bench threads` (about a minute on a
+//! 2-core machine); `-- --rounds N` for more rounds (default 8).
+//! `scripts/speed-vs-aihwkit.py` prints its medians beside criterion's.
+
+use aimsim::{RunSpec, Simulation};
+use std::time::Instant;
+
+/// Untimed steps before the timed ones (as the `scale` bench).
+const WARMUP: u64 = 3;
+
+const BIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../networks/mlp-256-1024-1024-10.network.json"
+);
+
+/// (name, batch, timed steps): the `scale` bench's threaded cases.
+const CASES: [(&str, u32, u64); 3] = [
+    ("mlp-256-1024-1024-10_b1", 1, 30),
+    ("mlp-256-1024-1024-10_b32", 32, 3),
+    ("mlp-256-1024-1024-10_b32_30", 32, 30),
+];
+
+/// User + system CPU seconds of this process so far (every thread).
+fn cpu_seconds() -> f64 {
+    // SAFETY: an all-zero `rusage` is a valid value for `getrusage` to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid `who` and a pointer to a `rusage` we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    s(ru.ru_utime) + s(ru.ru_stime)
+}
+
+/// One timed run: (wall seconds, CPU seconds) of `steps` steps of a fresh
+/// simulation on `threads` threads after the warm-up.
+fn timed(spec: &RunSpec, threads: usize, steps: u64) -> (f64, f64) {
+    let mut sim = Simulation::new(spec).expect("simulation");
+    sim.set_threads(threads).expect("threads");
+    sim.step(WARMUP).expect("warm-up steps");
+    let (c0, t0) = (cpu_seconds(), Instant::now());
+    sim.step(steps).expect("steps");
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - c0;
+    drop(sim);
+    (wall, cpu)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench` (and any filter); only `--rounds N`
+    // is read.
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => match args.get(i + 1).and_then(|v| v.parse::<usize>().ok()) {
+            Some(n) if n > 0 => n,
+            _ => {
+                eprintln!("threads bench: --rounds: expected a positive count of rounds");
+                std::process::exit(2);
+            }
+        },
+        None => 8,
+    };
+    if cfg!(debug_assertions) {
+        // (`cargo test --benches` builds this unoptimised: nothing to time.)
+        println!("threads bench: a debug build, not timed");
+        return;
+    }
+    for (name, batch, steps) in CASES {
+        let spec = RunSpec::builder()
+            .network(BIG)
+            .steps(WARMUP + steps)
+            .set("train.batch", batch.to_string())
+            .build()
+            .expect("valid spec");
+        let samples = (steps * u64::from(batch)) as f64;
+        let (mut r1, mut r2, mut ratios, mut cpu1, mut cpu2) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [1, 2] } else { [2, 1] };
+            let mut got = [(0.0, 0.0); 3];
+            for t in order {
+                got[t] = timed(&spec, t, steps);
+            }
+            let ((w1, c1), (w2, c2)) = (got[1], got[2]);
+            r1.push(samples / w1);
+            r2.push(samples / w2);
+            ratios.push(w1 / w2);
+            cpu1.push(c1 / w1);
+            cpu2.push(c2 / w2);
+        }
+        let listed = ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "threads/{name}: 1 thread {:.1} /s, 2 threads {:.1} /s (medians); \
+             CPUs busy {:.2} and {:.2}; ratio of each pair: {listed}; \
+             median ratio {:.2}",
+            median(&mut r1),
+            median(&mut r2),
+            median(&mut cpu1),
+            median(&mut cpu2),
+            median(&mut ratios),
+        );
+    }
+}
