@@ -262,20 +262,23 @@ pub(crate) fn charge(
 /// [`charge`] into the tile's `run` against `ledger` (read only): for
 /// reads computed ahead on a pool thread ([`Tile::compute_ahead`]), whose
 /// runs the calling thread applies before anything else charges the
-/// tile's read keys.
+/// tile's read keys. By the tile's remembered ledger `slots`, as
+/// [`charge`]: the run finds each entry by an integer compare, and the
+/// ledger is searched for a key only the first time (the same tallies
+/// as charging by key).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn charge_ahead(
     chip: &Chip,
-    id: u32,
-    rows: usize,
-    cols: usize,
+    (id, rows, cols): (u32, usize, usize),
+    slots: &mut ReadSlots,
     a: ReadArith,
     phase: Phase,
     run: &mut ChargeRun,
     ledger: &EnergyLedger,
 ) {
-    read_charges(chip, id, rows, cols, a, phase, |_, key, count, pj| {
-        run.charge(ledger, key, count, pj);
+    let slots = slots.of(phase);
+    read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
+        run.charge_via(ledger, &mut slots[i], || key, count, pj);
     });
 }
 

@@ -266,8 +266,16 @@ impl Tile {
             }
             let a = read::compute(chip, model, self, transposed, now);
             if let Some((ledger, phase)) = charges {
-                let (id, rows, cols) = (self.id, self.rows, self.cols);
-                read::charge_ahead(chip, id, rows, cols, a, phase, &mut self.read_run, ledger);
+                let shape = (self.id, self.rows, self.cols);
+                read::charge_ahead(
+                    chip,
+                    shape,
+                    &mut self.read_slots,
+                    a,
+                    phase,
+                    &mut self.read_run,
+                    ledger,
+                );
             }
             self.ahead.push_back(a);
             self.ahead_out.extend_from_slice(&self.out[..lines]);
@@ -342,8 +350,16 @@ impl Tile {
                 power_uw,
             );
             if let Some((ledger, phase)) = charges {
-                let (id, rows, cols) = (self.id, self.rows, self.cols);
-                read::charge_ahead(chip, id, rows, cols, a, phase, &mut self.read_run, ledger);
+                let shape = (self.id, self.rows, self.cols);
+                read::charge_ahead(
+                    chip,
+                    shape,
+                    &mut self.read_slots,
+                    a,
+                    phase,
+                    &mut self.read_run,
+                    ledger,
+                );
             }
             self.ahead.push_back(a);
         }
