@@ -420,16 +420,24 @@ impl Tile {
                 p.start -= done as u32;
             }
         }
+        // The phases are consecutive runs of the plan's flat list of
+        // writes, in its order: the list is copied once (not a phase at a
+        // time, a library call for a write or two each), and each phase
+        // spans its run of the copy.
+        let mut at = self.phase_writes.len();
+        self.phase_writes.extend_from_slice(plan.writes());
         for ph in plan.phases(max_parallel) {
+            debug_assert!(self.phase_writes[at..].starts_with(ph.writes));
             self.phases.push_back(PhaseSpan {
                 row: ph.row,
                 polarity: ph.polarity,
-                start: self.phase_writes.len() as u32,
+                start: at as u32,
                 len: ph.writes.len() as u32,
             });
-            self.phase_writes.extend_from_slice(ph.writes);
+            at += ph.writes.len();
             self.unissued_phases += 1;
         }
+        debug_assert_eq!(at, self.phase_writes.len(), "phases cover the plan");
     }
 
     /// Takes the phases pushed since the last write operation as one new
