@@ -253,33 +253,44 @@ pub(crate) fn charge(
     ledger: &mut EnergyLedger,
 ) {
     let (id, rows, cols) = (tile.id, tile.rows, tile.cols);
-    let slots = tile.read_slots.of(phase);
+    let slots = tile.read_log.slots.of(phase);
     read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
         ledger.charge_via(&mut slots[i], || key, count, pj);
     });
 }
 
-/// [`charge`] into the tile's `run` against `ledger` (read only): for
-/// reads computed ahead on a pool thread ([`Tile::compute_ahead`]), whose
-/// runs the calling thread applies before anything else charges the
-/// tile's read keys. By the tile's remembered ledger `slots`, as
-/// [`charge`]: the run finds each entry by an integer compare, and the
-/// ledger is searched for a key only the first time (the same tallies
-/// as charging by key).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn charge_ahead(
-    chip: &Chip,
-    (id, rows, cols): (u32, usize, usize),
-    slots: &mut ReadSlots,
-    a: ReadArith,
-    phase: Phase,
-    run: &mut ChargeRun,
-    ledger: &EnergyLedger,
-) {
-    let slots = slots.of(phase);
-    read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
-        run.charge_via(ledger, &mut slots[i], || key, count, pj);
-    });
+/// A tile's ledger slots for its read charges, and the charges of its
+/// reads computed ahead on a pool thread ([`Tile::compute_ahead`]), which
+/// the calling thread applies ([`EnergyLedger::apply_run`]) before
+/// anything else charges the tile's read keys.
+#[derive(Debug, Default)]
+pub(crate) struct ReadLog {
+    pub(crate) slots: ReadSlots,
+    pub(crate) run: ChargeRun,
+}
+
+impl ReadLog {
+    /// [`charge`] into the run against the ledger of `charges` (read
+    /// only; nothing when `charges` is `None`) for the read `a` of tile
+    /// `id` (`rows × cols`). By the remembered ledger slots, as
+    /// [`charge`]: the run finds each entry by an integer compare, and
+    /// the ledger is searched for a key only the first time (the same
+    /// tallies as charging by key).
+    pub(crate) fn charge_ahead(
+        &mut self,
+        chip: &Chip,
+        (id, rows, cols): (u32, usize, usize),
+        a: ReadArith,
+        charges: Option<(&EnergyLedger, Phase)>,
+    ) {
+        let Some((ledger, phase)) = charges else {
+            return;
+        };
+        let (slots, run) = (self.slots.of(phase), &mut self.run);
+        read_charges(chip, id, rows, cols, a, phase, |i, key, count, pj| {
+            run.charge_via(ledger, &mut slots[i], || key, count, pj);
+        });
+    }
 }
 
 /// Charges the verify reads of a write-verify phase: `reads` row drives

@@ -669,7 +669,7 @@ impl ChipSim {
         }
         let (chip, model, now, inv) = (&self.chip, &self.model, self.now, &self.inv_scales[..]);
         // With a pool, each tile charges its reads there too (into its
-        // `read_run`, against the ledger as it is now), and the runs are
+        // `read_log`, against the ledger as it is now), and the runs are
         // applied below, before anything else can charge: a tile's read
         // keys are its own, charged only by these reads, so the tallies
         // are the bits of charging at each read's start. (Should an error
@@ -694,7 +694,7 @@ impl ChipSim {
         }
         if charges.is_some() {
             for t in &mut self.tiles[range] {
-                self.ledger.apply_run(&mut t.read_run);
+                self.ledger.apply_run(&mut t.read_log.run);
             }
         }
         true

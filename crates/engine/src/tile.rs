@@ -109,15 +109,14 @@ pub(crate) struct Tile {
     pub(crate) write_ahead: Option<crate::write::WriteAhead>,
     /// The energy those phases charged, in order, for the ledger.
     pub(crate) write_log: aimsim_energy::ChargeRun,
-    /// The ledger slots of this tile's read charges.
-    pub(crate) read_slots: crate::read::ReadSlots,
+    /// The ledger slots of this tile's read charges, and the charges of
+    /// the reads computed ahead, made on the pool thread (`compute_ahead`
+    /// with a ledger) for the calling thread to apply.
+    pub(crate) read_log: crate::read::ReadLog,
     /// The ledger slots of the write phases' charges (SET cell, RESET
     /// cell, SET driver, RESET driver), by phase tag.
     pub(crate) write_slots: crate::read::LedgerSlots<4>,
-    /// The charges of the reads computed ahead, made on the pool thread
-    /// (`compute_ahead` with a ledger) for the calling thread to apply.
-    pub(crate) read_run: aimsim_energy::ChargeRun,
-    /// Whether the reads in `ahead` were charged already (`read_run`).
+    /// Whether the reads in `ahead` were charged already (`read_log`).
     pub(crate) ahead_charged: bool,
 }
 
@@ -215,9 +214,8 @@ impl Tile {
             start_at: SimTime::ZERO,
             write_ahead: None,
             write_log: aimsim_energy::ChargeRun::default(),
-            read_slots: crate::read::ReadSlots::default(),
+            read_log: crate::read::ReadLog::default(),
             write_slots: crate::read::LedgerSlots::default(),
-            read_run: aimsim_energy::ChargeRun::default(),
             ahead_charged: false,
             budget_wait_since: None,
             fsm: Fsm::Idle,
@@ -231,7 +229,7 @@ impl Tile {
     /// [`crate::ChipSim`] calls this only while nothing else can change the
     /// tile before those reads (idle, a device that does not relax).
     /// With `charges` (the ledger, read only, and the phase), each read's
-    /// energy is charged into `read_run` too, in read order, and the reads
+    /// energy is charged into `read_log` too, in read order, and the reads
     /// are marked charged (`ahead_charged`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn compute_ahead(
@@ -260,23 +258,13 @@ impl Tile {
             return;
         }
         self.ahead_out.clear();
+        let shape = (self.id, self.rows, self.cols);
         for (x, &inv) in input.chunks_exact(n_in).zip(inv_scale) {
             for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
                 *d = if device { s * inv } else { s };
             }
             let a = read::compute(chip, model, self, transposed, now);
-            if let Some((ledger, phase)) = charges {
-                let shape = (self.id, self.rows, self.cols);
-                read::charge_ahead(
-                    chip,
-                    shape,
-                    &mut self.read_slots,
-                    a,
-                    phase,
-                    &mut self.read_run,
-                    ledger,
-                );
-            }
+            self.read_log.charge_ahead(chip, shape, a, charges);
             self.ahead.push_back(a);
             self.ahead_out.extend_from_slice(&self.out[..lines]);
         }
@@ -304,6 +292,7 @@ impl Tile {
             (self.row0, self.rows, self.cols)
         };
         let n = inv_scale.len();
+        let shape = (self.id, self.rows, self.cols);
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
         cells.prepare_read(model, transposed);
@@ -349,18 +338,7 @@ impl Tile {
                 out,
                 power_uw,
             );
-            if let Some((ledger, phase)) = charges {
-                let shape = (self.id, self.rows, self.cols);
-                read::charge_ahead(
-                    chip,
-                    shape,
-                    &mut self.read_slots,
-                    a,
-                    phase,
-                    &mut self.read_run,
-                    ledger,
-                );
-            }
+            self.read_log.charge_ahead(chip, shape, a, charges);
             self.ahead.push_back(a);
         }
     }
