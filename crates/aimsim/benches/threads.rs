@@ -16,7 +16,8 @@
 //! pool itself (wake-ups, spinning, joins) shows there.
 //!
 //! Run: `cargo bench -p aimsim --bench threads` (about a minute on a
-//! 2-core machine); `-- --rounds N` for more rounds (default 8).
+//! 2-core machine); `-- --rounds N` for more rounds (default 8), `-- b32`
+//! for the cases whose name holds `b32` (as criterion's filters).
 //! `scripts/speed-vs-aihwkit.py` prints its medians beside criterion's.
 
 use aimsim::{RunSpec, Simulation};
@@ -73,25 +74,40 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench` (and any filter); only `--rounds N`
-    // is read.
-    let args: Vec<String> = std::env::args().collect();
-    let rounds = match args.iter().position(|a| a == "--rounds") {
-        Some(i) => match args.get(i + 1).and_then(|v| v.parse::<usize>().ok()) {
-            Some(n) if n > 0 => n,
-            _ => {
-                eprintln!("threads bench: --rounds: expected a positive count of rounds");
-                std::process::exit(2);
-            }
-        },
-        None => 8,
-    };
+    // `cargo bench` passes `--bench`, other flags and any filter: the
+    // filter (as criterion's, a part of the name `threads/<case>`) picks
+    // the cases, `--rounds N` the rounds; other flags are ignored.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut rounds = 8;
+    let mut filter = None;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--rounds" {
+            rounds = match args.get(i + 1).and_then(|v| v.parse::<usize>().ok()) {
+                Some(n) if n > 0 => n,
+                _ => {
+                    eprintln!("threads bench: --rounds: expected a positive count of rounds");
+                    std::process::exit(2);
+                }
+            };
+            i += 1;
+        } else if !args[i].starts_with('-') {
+            filter = Some(args[i].clone());
+        }
+        i += 1;
+    }
     if cfg!(debug_assertions) {
         // (`cargo test --benches` builds this unoptimised: nothing to time.)
         println!("threads bench: a debug build, not timed");
         return;
     }
     for (name, batch, steps) in CASES {
+        if filter
+            .as_deref()
+            .is_some_and(|f| !format!("threads/{name}").contains(f))
+        {
+            continue;
+        }
         let spec = RunSpec::builder()
             .network(BIG)
             .steps(WARMUP + steps)
