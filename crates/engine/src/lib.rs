@@ -43,6 +43,7 @@
 mod budget;
 mod chip;
 mod forming;
+mod pool;
 mod probe;
 mod queue;
 mod read;

@@ -115,7 +115,7 @@ pub struct ChipSim {
     writes: WriteStats,
     probe: Option<Box<dyn Probe>>,
     /// Worker threads for the tiles' read arithmetic (`None`: this thread).
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pool: Option<crate::pool::Pool>,
     /// `max|x|` and `1 / max|x|` (0 for a zero vector) of each input
     /// vector of the MVMs being computed ahead.
     scales: Vec<f32>,
@@ -211,7 +211,7 @@ impl ChipSim {
                     threads: n,
                     reason: e.to_string(),
                 })?;
-            Some(Arc::new(pool))
+            Some(crate::pool::Pool::new(pool))
         };
         Ok(())
     }
@@ -233,7 +233,7 @@ impl ChipSim {
     /// cores the calling thread's serial work needs. The bits are the same
     /// either way.
     pub fn thread_pool(&self) -> Option<Arc<rayon::ThreadPool>> {
-        self.pool.clone()
+        self.pool.as_ref().map(|p| Arc::clone(p.rayon()))
     }
 
     /// Runs `f` on `data` split into consecutive chunks, in parallel on
@@ -1426,7 +1426,7 @@ fn max_abs(x: &[f32]) -> f32 {
 /// Runs `work` on each tile with its own work item, one tile per task, on
 /// `pool`.
 fn on_pool<W: Send>(
-    pool: &rayon::ThreadPool,
+    pool: &crate::pool::Pool,
     tiles: &mut [Tile],
     works: &mut [W],
     work: impl Fn(&mut Tile, &mut W) + Sync,
