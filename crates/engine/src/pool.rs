@@ -7,9 +7,9 @@
 //! partial sums, the training arithmetic). Rayon's idle threads yield a
 //! few dozen times, then sleep (about four times a step of
 //! `mlp-256-1024-1024-10` at batch 1 on 2 threads); waking a sleeping
-//! thread took 25–36 µs (median) on the 2-CPU virtual machine of
-//! `docs/performance.md`, time in which only the calling thread works on
-//! the next part. After each part, [`Pool::install`] leaves each other
+//! thread took 21–44 µs (median; `cargo bench -p aimsim-engine --bench
+//! wake`) on the 2-CPU virtual machine of `docs/performance.md`, time in
+//! which only the calling thread works on the next part. After each part, [`Pool::install`] leaves each other
 //! thread a job that waits awake (spinning briefly, then yielding the
 //! core) until the next part starts or [`LINGER`] has passed: the threads
 //! are awake when the next part comes, and asleep once the simulation
