@@ -685,20 +685,30 @@ pub(crate) fn sample_blocked(
             }
             continue;
         }
+        // U on (0, 1]: ln U is finite. The skip ⌊ln U / ln(1 − p)⌋ (≥ 0)
+        // by truncation, as in `sample_eapu_rank1`, which adds it to a
+        // whole f64 and ends at `total`; here in integers, clamped to
+        // `total` first: the same position below `total` (exact there),
+        // and the end wherever the f64 sum reached it, without the
+        // conversions through u64 of the f64 version. Each skip's U is
+        // drawn after the previous candidate's keep draw (as the loop's
+        // last step), the order of the draws of one skip at a time.
+        st.skip_draws += 1;
+        let r = rng.random::<f64>();
+        // Most class sums hold no candidate: their first skip reaches
+        // `total`, which `skip_surely_reaches` sees without the
+        // logarithms most of the time. The draw is the same either way:
+        // the same bits.
+        if skip_surely_reaches(r, p, total_f) {
+            continue;
+        }
+        let mut u = 1.0 - r;
         let ln_q = (-p).ln_1p();
         let mut at = 0;
         let mut block_start = 0u64;
         let mut block_end = blocks[0].size;
         let mut next = 0u64;
         loop {
-            st.skip_draws += 1;
-            // U on (0, 1]: ln U is finite. The skip ⌊ln U / ln(1 − p)⌋
-            // (≥ 0) by truncation, as in `sample_eapu_rank1`, which adds
-            // it to a whole f64 and ends at `total`; here in integers,
-            // clamped to `total` first: the same position below `total`
-            // (exact there), and the end wherever the f64 sum reached it,
-            // without the conversions through u64 of the f64 version.
-            let u = 1.0 - rng.random::<f64>();
             let t = u.ln() / ln_q;
             next += if t < total_f { t as i64 as u64 } else { total };
             if next >= total {
@@ -729,11 +739,27 @@ pub(crate) fn sample_blocked(
             let len = out.len();
             out.push(((i * cols + j) as u32, th.copysign(r)));
             out.truncate(len + usize::from(keep));
+            st.skip_draws += 1;
+            u = 1.0 - rng.random::<f64>();
         }
     }
     sort_by_index(&mut out[first..], k.len() * cols, sort);
     st.writes = (out.len() - first) as u64;
     st
+}
+
+/// Whether the geometric skip `t = ln U / ln(1 − p)` of the blocked
+/// sampler, `U = 1 − r` (`r` a uniform draw, a multiple of 2⁻⁵³, so `U`
+/// is exact), as computed there (glibc's `ln` and `ln_1p`, each within an
+/// ulp, and an f64 quotient), surely reaches `left` cells, decided without
+/// the logarithms: `−ln U ≥ r` and `|ln(1 − p)| ≤ p / (1 − p)`, so `t ≥
+/// r (1 − p) / p`; the rounding of the logarithms and the quotient keeps
+/// the computed `t` within a relative 2⁻⁴⁹ of the exact one, far inside
+/// the 10⁻¹² margins. `false` decides nothing (the caller computes `t`).
+/// For `0 < p < 1`.
+#[inline(always)]
+fn skip_surely_reaches(r: f64, p: f64, left: f64) -> bool {
+    r * (1.0 - 1e-12) >= left * (p / (1.0 - p)) * (1.0 + 1e-12)
 }
 
 /// A non-empty block of one class sum in [`sample_eapu_rank1_blocked`]:
@@ -939,6 +965,51 @@ pub(crate) mod tests {
     use crate::rule::testing::decide_plain;
     use crate::Eapu;
     use aimsim_core::stream;
+
+    proptest::proptest! {
+        /// Where `skip_surely_reaches` says so, the skip the sampler
+        /// computes reaches the cells left; and it says so for most
+        /// draws where the expected count `left · p` is small.
+        #[test]
+        fn a_skip_surely_reaching_the_end_does(
+            k in 0u64..(1 << 53),
+            log_p in -30.0f64..-0.01,
+            left in 1u64..(1 << 40),
+        ) {
+            let r = k as f64 * (1.0 / (1u64 << 53) as f64);
+            let p = 10f64.powf(log_p).min(0.999);
+            let left = left as f64;
+            let t = (1.0 - r).ln() / (-p).ln_1p();
+            if skip_surely_reaches(r, p, left) {
+                proptest::prop_assert!(t >= left, "r {r} p {p} left {left}: t {t}");
+            }
+            if left * p < 1e-3 && r > 2e-3 {
+                proptest::prop_assert!(skip_surely_reaches(r, p, left));
+            }
+        }
+    }
+
+    #[test]
+    fn a_skip_just_past_the_bound_is_decided_by_the_logarithms() {
+        // At the bound itself the exact skip is r (1 − p) / p · (−ln U / r)
+        // ≥ left: the check stays on the safe side of the rounding.
+        for p in [1e-15, 1e-14, 1e-9, 1e-4, 0.01, 0.3, 0.9] {
+            for left in [1.0, 7.0, 1e3, 1e6] {
+                let r_min = left * (p / (1.0 - p));
+                if r_min >= 1.0 {
+                    continue;
+                }
+                let k = (r_min * (1u64 << 53) as f64).ceil();
+                for dk in 0..64 {
+                    let r = (k + dk as f64) / (1u64 << 53) as f64;
+                    if skip_surely_reaches(r, p, left) {
+                        let t = (1.0 - r).ln() / (-p).ln_1p();
+                        assert!(t >= left, "r {r} p {p} left {left}: t {t}");
+                    }
+                }
+            }
+        }
+    }
 
     /// The blocked sampler and the random count exactly as they were
     /// before their bookkeeping was fused (commit 10451bb), kept as the
