@@ -9,11 +9,13 @@
 //! `mlp-256-1024-1024-10` at batch 1 on 2 threads); waking a sleeping
 //! thread took 21–44 µs (median; `cargo bench -p aimsim-engine --bench
 //! wake`) on the 2-CPU virtual machine of `docs/performance.md`, time in
-//! which only the calling thread works on the next part. After each part, [`Pool::install`] leaves each other
-//! thread a job that waits awake (spinning briefly, then yielding the
-//! core) until the next part starts or [`LINGER`] has passed: the threads
-//! are awake when the next part comes, and asleep once the simulation
-//! stops calling.
+//! which only the calling thread works on the next part. After each
+//! part, [`Pool::install`] leaves each other thread a job that waits
+//! awake (spinning briefly, then yielding the core) until the next part
+//! starts or [`LINGER`] has passed: the threads are awake when the next
+//! part comes, and asleep once the simulation stops calling. (Each job is
+//! one small allocation by rayon's `spawn`: a few per step, not per
+//! tile.)
 //!
 //! Which thread runs what does not change a bit of any result.
 
