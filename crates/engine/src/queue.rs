@@ -131,6 +131,16 @@ impl EventQueue {
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
+
+    /// Events queued.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The queued events, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> {
+        self.heap.iter().map(|Reverse(e)| e)
+    }
 }
 
 #[cfg(test)]

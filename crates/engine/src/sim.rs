@@ -104,6 +104,12 @@ pub struct ChipSim {
     last_done: Breakdown,
     /// The reads run back to back: (end, tile id, tile index), reused.
     read_ends: Vec<(SimTime, u32, usize)>,
+    /// Working memory of [`ChipSim::writes_back_to_back`]: each write
+    /// operation's (end, tile id, tile index, cells of its last phase).
+    write_ends: Vec<(SimTime, u32, usize, u32)>,
+    /// Tests: run every write operation through the event queue.
+    #[cfg(test)]
+    queued_writes: bool,
     update_issued: SimTime,
     ctrl_phase: Phase,
     ctrl_since: SimTime,
@@ -164,6 +170,9 @@ impl ChipSim {
             writes_pending: 0,
             last_done: Breakdown::default(),
             read_ends: Vec::new(),
+            write_ends: Vec::new(),
+            #[cfg(test)]
+            queued_writes: false,
             update_issued: SimTime::ZERO,
             ctrl_phase: Phase::FORWARD,
             ctrl_since: SimTime::ZERO,
@@ -909,9 +918,110 @@ impl ChipSim {
         }
         if self.chip.schedule == Schedule::Sequential {
             self.write_ahead();
-            self.run_while(|e| e.writes_pending > 0)?;
+            if self.writes_may_run_back_to_back() {
+                self.writes_back_to_back();
+            } else {
+                self.run_while(|e| e.writes_pending > 0)?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether the write operations just issued may run without their
+    /// events queued ([`ChipSim::writes_back_to_back`]): the event engine,
+    /// phases that run back to back (`phases_back_to_back`: an unlimited
+    /// write budget, no probe, the sequential schedule), no read in
+    /// flight, and nothing queued but the operations' `Start` events, one
+    /// per writing tile, each tile with cells, no operation behind this
+    /// one, and its phases run ahead or still to run.
+    fn writes_may_run_back_to_back(&self) -> bool {
+        #[cfg(test)]
+        if self.queued_writes {
+            return false;
+        }
+        self.mode == TimeMode::Event
+            && self.phases_back_to_back()
+            && self.reads_pending == 0
+            && self.queue.len() == self.writes_pending
+            && self.queue.iter().all(|e| match e.kind {
+                EventKind::Start {
+                    tile,
+                    op: TileOp::Write,
+                } => {
+                    let t = &self.tiles[tile as usize];
+                    t.pending.is_empty()
+                        && t.cells.is_some()
+                        && (t.write_ahead.is_some() || t.write_ops.len() == 1)
+                }
+                _ => false,
+            })
+    }
+
+    /// Runs the queued write operations as the event loop would run their
+    /// `Start`, `PhaseEnd` and `WriteDone` events (counted, not queued):
+    /// each operation starts in the queue's order (its phases run then,
+    /// unless they ran ahead, charging the ledger in that order, as the
+    /// `Start` events would), then the operations end in the order of
+    /// their end events (time, then tile: a tile's `WriteDone` follows
+    /// its `PhaseEnd` at the same time and class, before any higher
+    /// tile's). A start touches only its tile, the ledger, the write
+    /// counters and the budget's count; an end only its tile, the
+    /// budget's count (an unlimited budget has no waiters to grant) and
+    /// the pending writes: so this is the queue's order of effects
+    /// wherever an end would fall between two starts.
+    /// (`event_engine_matches_fixed_step_reference` and the engine's
+    /// tests compare the two.)
+    fn writes_back_to_back(&mut self) {
+        let mut ends = std::mem::take(&mut self.write_ends);
+        ends.clear();
+        let mode = self.rule.write_mode();
+        let pulse_cycles = self.chip.pulse_cycles();
+        while let Some(ev) = self.queue.pop() {
+            let EventKind::Start {
+                tile: tid,
+                op: TileOp::Write,
+            } = ev.kind
+            else {
+                unreachable!("only write starts were queued");
+            };
+            let t = ev.time;
+            self.now = t;
+            self.events += 1;
+            let ti = tid as usize;
+            self.tiles[ti].op_start = t;
+            let a = match self.tiles[ti].write_ahead.take() {
+                Some(a) => a,
+                None => {
+                    // `begin_write_op`, then `try_write_phase`: an
+                    // unlimited budget starts the phases now, back to
+                    // back (`start_write_phase`).
+                    let tile = &mut self.tiles[ti];
+                    tile.begin_write_op();
+                    debug_assert!(tile.budget_wait_since.is_none());
+                    crate::write::run_phases(
+                        &self.chip,
+                        pulse_cycles,
+                        &self.model,
+                        mode,
+                        tile,
+                        t,
+                        &mut self.ledger,
+                    )
+                }
+            };
+            debug_assert!(!self.tiles[ti].op_has_phases());
+            let (end, cells) = self.account_phases_unqueued(ti, a);
+            ends.push((end, tid, ti, cells));
+        }
+        ends.sort_unstable();
+        for &(end, _, ti, cells) in &ends {
+            // `PhaseEnd` (its release; no waiters), then `WriteDone`.
+            self.now = end;
+            self.events += 2;
+            self.budget.release(cells);
+            self.finish_op(ti, end, true);
+        }
+        self.write_ends = ends;
     }
 
     /// With a thread pool, runs the pulse phases of the write operations
@@ -956,22 +1066,27 @@ impl ChipSim {
     /// ledger directly), the counters their sums, and the last phase's end
     /// is queued as its events would have queued it.
     fn account_phases(&mut self, ti: usize, a: crate::write::WriteAhead) {
+        let (end, cells) = self.account_phases_unqueued(ti, a);
+        let tile = self.tiles[ti].id;
+        self.queue.push(end, EventKind::PhaseEnd { tile, cells });
+    }
+
+    /// [`ChipSim::account_phases`] but for queueing the last phase's end:
+    /// returns its time and cells.
+    fn account_phases_unqueued(
+        &mut self,
+        ti: usize,
+        a: crate::write::WriteAhead,
+    ) -> (SimTime, u32) {
         let tile = &mut self.tiles[ti];
         self.ledger.apply_run(&mut tile.write_log);
-        let tid = tile.id;
         self.writes.pulses += a.stats.pulses;
         self.writes.cell_writes += a.stats.cell_writes;
         self.writes.phases += a.stats.phases;
         self.timing.budget_cell_ps += a.cell_ps;
         self.events += a.events;
         self.budget.acquire(a.last_cells);
-        self.queue.push(
-            a.end,
-            EventKind::PhaseEnd {
-                tile: tid,
-                cells: a.last_cells,
-            },
-        );
+        (a.end, a.last_cells)
     }
 
     /// Runs every outstanding operation to completion and charges the time
@@ -1802,10 +1917,15 @@ mod tests {
     /// updates on `threads` threads; returns each step's outputs, ledger
     /// tallies, time, events and cell writes, as bits.
     #[allow(clippy::type_complexity)]
-    fn threaded_steps(
-        threads: usize,
-        schedule: &str,
-    ) -> Vec<(Vec<u32>, Vec<(u64, u64)>, u64, u64, u64)> {
+    type Steps = Vec<(Vec<u32>, Vec<(u64, u64)>, u64, u64, u64, String)>;
+
+    fn threaded_steps(threads: usize, schedule: &str) -> Steps {
+        threaded_steps_with(threads, schedule, false)
+    }
+
+    /// Six steps of reads and updates on `threads` threads; with
+    /// `queued_writes` every write operation runs through the event queue.
+    fn threaded_steps_with(threads: usize, schedule: &str, queued_writes: bool) -> Steps {
         let chip = Chip::builtin(
             "eapu-180nm",
             &over(&[
@@ -1818,6 +1938,7 @@ mod tests {
         let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
         let mut sim = ChipSim::new(chip, model, 7).unwrap();
         sim.set_threads(threads).unwrap();
+        sim.queued_writes = queued_writes;
         assert_eq!(sim.threads(), threads);
         let (rows, cols, batch) = (5, 9, 3);
         let w: Vec<f32> = (0..rows * cols)
@@ -1873,6 +1994,12 @@ mod tests {
                 sim.now().ps(),
                 sim.events(),
                 sim.writes().cell_writes,
+                // The timing breakdown, and each tile's busy time.
+                format!(
+                    "{:?} {:?}",
+                    sim.timing,
+                    sim.tiles.iter().map(|t| t.busy_ps).collect::<Vec<_>>()
+                ),
             ));
         }
         steps
@@ -1930,6 +2057,24 @@ mod tests {
         let (a, b) = (run(false), run(true));
         assert!(a.1 > 0, "no writes");
         assert_eq!(a, b);
+    }
+
+    /// The write operations of an update run back to back
+    /// (`writes_back_to_back`) leave everything as their queued events do:
+    /// outputs, every tally, the time, the event count, the writes, the
+    /// timing breakdown and each tile's busy time, step by step, on 1 and
+    /// 2 threads (their phases run at their start events, or ahead on the
+    /// pool).
+    #[test]
+    fn writes_back_to_back_match_their_queued_events() {
+        for threads in [1, 2] {
+            let fast = threaded_steps_with(threads, "sequential", false);
+            let queued = threaded_steps_with(threads, "sequential", true);
+            assert!(fast.last().unwrap().4 > 0, "no writes");
+            for (step, (a, b)) in fast.iter().zip(&queued).enumerate() {
+                assert_eq!(a, b, "{threads} threads, step {step}");
+            }
+        }
     }
 
     #[test]
