@@ -212,6 +212,9 @@ pub(crate) struct SortScratch {
     values: Vec<f32>,
     /// The writes as `index << 32 | value bits`.
     packed: Vec<u64>,
+    /// The blocked sampler's candidates of one class sum: (position,
+    /// keep draw).
+    cand: Vec<(u64, f32)>,
 }
 
 /// Reused working memory of [`sample_eapu_rank1_blocked`] (no allocation
@@ -704,9 +707,13 @@ pub(crate) fn sample_blocked(
         }
         let mut u = 1.0 - r;
         let ln_q = (-p).ln_1p();
-        let mut at = 0;
-        let mut block_start = 0u64;
-        let mut block_end = blocks[0].size;
+        // First the candidates' positions and keep draws, the draws in
+        // their order (a skip's U, then the candidate's keep draw V, then
+        // the next skip's U): a loop whose only branch on the data is its
+        // end, so that the next logarithm starts before the last one is
+        // done. Then each candidate is found in its block and kept or not.
+        let cand = &mut sort.cand;
+        cand.clear();
         let mut next = 0u64;
         loop {
             let t = u.ln() / ln_q;
@@ -714,8 +721,17 @@ pub(crate) fn sample_blocked(
             if next >= total {
                 break;
             }
-            let pos = next;
+            let v: f32 = rng.random();
+            cand.push((next, v));
             next += 1;
+            u = 1.0 - rng.random::<f64>();
+        }
+        st.candidates += cand.len() as u64;
+        st.skip_draws += cand.len() as u64;
+        let mut at = 0;
+        let mut block_start = 0u64;
+        let mut block_end = blocks[0].size;
+        for &(pos, v) in cand.iter() {
             while pos >= block_end {
                 at += 1;
                 block_start = block_end;
@@ -725,22 +741,18 @@ pub(crate) fn sample_blocked(
             let q = (pos - block_start) as usize;
             let i = rows[bl.row0 + q / bl.cols] as usize;
             let j = cls[bl.col0 + q % bl.cols] as usize;
-            st.candidates += 1;
             let r = request(i, j);
             // (A NaN request, from NaN factors, is never kept.)
             debug_assert!(
                 r.is_nan() || r.abs() <= b_s,
                 "request {r} above its bound {b_s}"
             );
-            let v: f32 = rng.random();
             // Kept or not without a branch (about half are kept): pushed,
             // then dropped again when not kept.
             let keep = f64::from(v) * bound < f64::from(r.abs());
             let len = out.len();
             out.push(((i * cols + j) as u32, th.copysign(r)));
             out.truncate(len + usize::from(keep));
-            st.skip_draws += 1;
-            u = 1.0 - rng.random::<f64>();
         }
     }
     sort_by_index(&mut out[first..], k.len() * cols, sort);

@@ -222,10 +222,13 @@ impl WritePlan {
             dg_us: dg,
             pulses,
         };
-        match pol {
-            Polarity::Set => self.writes.push(w),
-            Polarity::Reset => self.reset_buf.push(w),
-        }
+        // Into the SET or the RESET list without a branch (the polarity
+        // is not predictable): pushed to both, then dropped from one.
+        let set = pol == Polarity::Set;
+        self.writes.push(w);
+        self.reset_buf.push(w);
+        self.writes.truncate(self.writes.len() - usize::from(!set));
+        self.reset_buf.truncate(self.reset_buf.len() - usize::from(set));
     }
 
     /// The rows that have writes, in row order.

@@ -1391,17 +1391,22 @@ impl CellArray {
                 self.conductance_us(model, 2 * k + 1),
             )
         };
-        if dg_us >= 0.0 {
-            if model.g_max_us - gp >= gn - model.g_min_us {
-                (2 * k, Polarity::Set, dg_us)
-            } else {
-                (2 * k + 1, Polarity::Reset, -dg_us)
-            }
-        } else if gp - model.g_min_us >= model.g_max_us - gn {
-            (2 * k, Polarity::Reset, dg_us)
+        // Whether G⁺ takes the change: for a rise, where G⁺ has at least
+        // G⁻'s room to fall; for a fall, where G⁺ has at least G⁻'s room
+        // to rise. Both comparisons are made and one is kept, without a
+        // branch: the sign of the changes is not predictable.
+        let rise = dg_us >= 0.0;
+        let plus_rises = model.g_max_us - gp >= gn - model.g_min_us;
+        let plus_falls = gp - model.g_min_us >= model.g_max_us - gn;
+        let plus = (rise & plus_rises) | (!rise & plus_falls);
+        // G⁺ rises (SET) with a rise; G⁻ rises (SET) with a fall.
+        let pol = if rise == plus {
+            Polarity::Set
         } else {
-            (2 * k + 1, Polarity::Set, -dg_us)
-        }
+            Polarity::Reset
+        };
+        let dg = if plus { dg_us } else { -dg_us };
+        (2 * k + usize::from(!plus), pol, dg)
     }
 
     /// One programming operation aiming at a change `dg_us` of `cell`: the
