@@ -339,14 +339,19 @@ impl ReadCaches {
             let (r, c) = (k / self.cols, k % self.cols);
             self.row_fix[r] += delta;
             self.col_fix[c] += delta;
-            if !self.row_stale[r] {
-                self.row_stale[r] = true;
-                self.stale_rows.push(r as u32);
-            }
-            if !self.col_stale[c] {
-                self.col_stale[c] = true;
-                self.stale_cols.push(c as u32);
-            }
+            // A line joins its stale list the first time, without a
+            // branch on its flag (which waits for the division above):
+            // pushed, then dropped again if it was there.
+            let row_new = !self.row_stale[r];
+            self.row_stale[r] = true;
+            let n = self.stale_rows.len();
+            self.stale_rows.push(r as u32);
+            self.stale_rows.truncate(n + usize::from(row_new));
+            let col_new = !self.col_stale[c];
+            self.col_stale[c] = true;
+            let n = self.stale_cols.len();
+            self.stale_cols.push(c as u32);
+            self.stale_cols.truncate(n + usize::from(col_new));
         }
     }
 }
@@ -481,11 +486,22 @@ impl CellParams {
     #[inline]
     pub fn mean_step_us(&self, polarity: Polarity, g_us: f32) -> f32 {
         let x = (g_us - self.g_min_us) / (self.g_max_us - self.g_min_us);
-        match polarity {
-            Polarity::Set => self.step_set_us * step_shape(true, self.asym_set, x),
-            Polarity::Reset => self.step_reset_us * step_shape(false, self.asym_reset, x),
-        }
+        // The polarity's parameters chosen by value, not by a branch (the
+        // phases of a write alternate polarities).
+        let set = polarity == Polarity::Set;
+        let step = select_f32(set, self.step_set_us, self.step_reset_us);
+        let asym = select_f32(set, self.asym_set, self.asym_reset);
+        step * step_shape(set, asym, x)
     }
+}
+
+/// `if c { a } else { b }` by masks on the bits, which the compiler keeps
+/// free of branches (a branch on an unpredictable `c` costs more than
+/// computing both sides).
+#[inline(always)]
+pub(crate) fn select_f32(c: bool, a: f32, b: f32) -> f32 {
+    let m = u32::from(c).wrapping_neg();
+    f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
 /// SplitMix64 finaliser.
@@ -1405,7 +1421,9 @@ impl CellArray {
         } else {
             Polarity::Reset
         };
-        let dg = if plus { dg_us } else { -dg_us };
+        // `−ΔG` for G⁻ by its sign bit (what negation does), as integer
+        // operations the compiler keeps free of branches.
+        let dg = f32::from_bits(dg_us.to_bits() ^ u32::from(!plus) << 31);
         (2 * k + usize::from(!plus), pol, dg)
     }
 

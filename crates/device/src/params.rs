@@ -384,7 +384,9 @@ pub(crate) fn step_shape(set: bool, a: f32, x: f32) -> f32 {
     if a.is_infinite() {
         return 1.0;
     }
-    let num = if set { a - x } else { x - 1.0 + a };
+    // Both numerators, one kept (by value: the polarity of a write is
+    // not predictable).
+    let num = crate::array::select_f32(set, a - x, x - 1.0 + a);
     (num / (a - 0.5)).max(0.0)
 }
 
