@@ -228,7 +228,8 @@ impl WritePlan {
         self.writes.push(w);
         self.reset_buf.push(w);
         self.writes.truncate(self.writes.len() - usize::from(!set));
-        self.reset_buf.truncate(self.reset_buf.len() - usize::from(set));
+        self.reset_buf
+            .truncate(self.reset_buf.len() - usize::from(set));
     }
 
     /// The rows that have writes, in row order.
