@@ -2363,7 +2363,64 @@ mod tests {
         assert_eq!(a.cell_params(&m, 99), b.cell_params(&m, 99));
     }
 
+    /// The routing rule as branches (its form before `route` chose by
+    /// value): the reference for `route_is_the_branchy_rule`.
+    fn route_by_branches(
+        m: &DeviceModel,
+        gp: f32,
+        gn: f32,
+        k: usize,
+        dg: f32,
+    ) -> (usize, Polarity, f32) {
+        if dg >= 0.0 {
+            if m.g_max_us - gp >= gn - m.g_min_us {
+                (2 * k, Polarity::Set, dg)
+            } else {
+                (2 * k + 1, Polarity::Reset, -dg)
+            }
+        } else if gp - m.g_min_us >= m.g_max_us - gn {
+            (2 * k, Polarity::Reset, dg)
+        } else {
+            (2 * k + 1, Polarity::Set, -dg)
+        }
+    }
+
+    #[test]
+    fn select_keeps_the_chosen_bits() {
+        for (a, b) in [(1.5f32, -2.0f32), (-0.0, 0.0), (f32::NAN, f32::INFINITY)] {
+            assert_eq!(select_f32(true, a, b).to_bits(), a.to_bits());
+            assert_eq!(select_f32(false, a, b).to_bits(), b.to_bits());
+        }
+    }
+
     proptest! {
+        /// `route` picks the cell, polarity and change the branches pick,
+        /// to the bit (the sign of `±0` and of NaN included), wherever the
+        /// pair stands.
+        #[test]
+        fn route_is_the_branchy_rule(
+            w in -1.2f32..1.2,
+            plus in -60.0f32..60.0,
+            minus in -60.0f32..60.0,
+            dg_bits in proptest::prelude::any::<u32>(),
+            k in 0usize..6,
+        ) {
+            let m = model(&[]);
+            let mut rng = stream(3, "r");
+            let mut a = CellArray::new(&m, 2, 3, &mut rng);
+            a.set_weights(&m, &[w; 6]);
+            // Each cell of the pair moved on its own (the pair placed by
+            // `set_weights` is symmetric about mid-window).
+            a.program(&m, 2 * k, plus, &mut rng);
+            a.program(&m, 2 * k + 1, minus, &mut rng);
+            let g = a.conductances_us(&m);
+            for dg in [f32::from_bits(dg_bits), 0.0, -0.0, 3.5, -3.5] {
+                let (cell, pol, d) = a.route(&m, k, dg);
+                let (c0, p0, d0) = route_by_branches(&m, g[2 * k], g[2 * k + 1], k, dg);
+                prop_assert_eq!((cell, pol, d.to_bits()), (c0, p0, d0.to_bits()), "dg {}", dg);
+            }
+        }
+
         #[test]
         fn conductance_stays_in_window(seq in proptest::collection::vec(-50.0f32..50.0, 1..200)) {
             let m = model(&[]);
