@@ -339,21 +339,22 @@ impl ReadCaches {
             let (r, c) = (k / self.cols, k % self.cols);
             self.row_fix[r] += delta;
             self.col_fix[c] += delta;
-            // A line joins its stale list the first time, without a
-            // branch on its flag (which waits for the division above):
-            // pushed, then dropped again if it was there.
-            let row_new = !self.row_stale[r];
-            self.row_stale[r] = true;
-            let n = self.stale_rows.len();
-            self.stale_rows.push(r as u32);
-            self.stale_rows.truncate(n + usize::from(row_new));
-            let col_new = !self.col_stale[c];
-            self.col_stale[c] = true;
-            let n = self.stale_cols.len();
-            self.stale_cols.push(c as u32);
-            self.stale_cols.truncate(n + usize::from(col_new));
+            mark_stale(&mut self.row_stale[r], &mut self.stale_rows, r);
+            mark_stale(&mut self.col_stale[c], &mut self.stale_cols, c);
         }
     }
+}
+
+/// Flags line `i` stale and lists it the first time, without a branch on
+/// its flag (which waits for the division that found the line): pushed,
+/// then dropped again if it was listed already.
+#[inline]
+fn mark_stale(flag: &mut bool, list: &mut Vec<u32>, i: usize) {
+    let new = !*flag;
+    *flag = true;
+    let n = list.len();
+    list.push(i as u32);
+    list.truncate(n + usize::from(new));
 }
 
 /// What relaxation needs per cell beside its value: when it was written
