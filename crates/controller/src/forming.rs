@@ -30,6 +30,7 @@
 //!   the random decisions the dense rule makes without visiting every
 //!   cell).
 
+use aimsim_core::magnitude::{magnitude_bits, max_abs};
 use aimsim_core::Rng;
 use rand::Rng as _;
 
@@ -262,42 +263,6 @@ pub struct BlockedStats {
 #[inline]
 fn exponent(v: f32) -> i32 {
     ((v.to_bits() >> 23) & 0xff) as i32 - 127
-}
-
-/// The largest `|v_i|` (0 for none), as `fold(0.0, |m, v| m.max(v.abs()))`
-/// computes it, NaN ignored: non-negative floats order as their bit
-/// patterns, so the largest magnitude is the largest bit pattern of the
-/// non-NaN ones, an integer reduction without a dependency through
-/// `maxss`. Eight running maxima (the integer maximum is associative and
-/// commutative, so the same result), which the compiler keeps in vector
-/// lanes; one running maximum compiled to a chain of two dependent
-/// conditional moves per entry.
-#[inline]
-fn max_abs(v: &[f32]) -> f32 {
-    let mut lanes = [0u32; 8];
-    let mut chunks = v.chunks_exact(8);
-    for c in &mut chunks {
-        for (m, &x) in lanes.iter_mut().zip(c) {
-            *m = (*m).max(magnitude_bits(x));
-        }
-    }
-    let rest = chunks
-        .remainder()
-        .iter()
-        .fold(0, |m, &x| m.max(magnitude_bits(x)));
-    f32::from_bits(lanes.into_iter().fold(rest, u32::max))
-}
-
-/// The bit pattern of `|x|`, 0 for NaN: the order of these is the order
-/// of `f32::max` on magnitudes, which ignores NaN.
-#[inline]
-fn magnitude_bits(x: f32) -> u32 {
-    let b = x.to_bits() & 0x7fff_ffff;
-    if b > 0x7f80_0000 {
-        0
-    } else {
-        b
-    }
 }
 
 /// One line's factors sorted into magnitude classes by [`classify`].

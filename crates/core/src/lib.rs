@@ -19,6 +19,7 @@
 
 pub mod config;
 mod error;
+pub mod magnitude;
 pub mod normal;
 pub mod round;
 mod seed;

@@ -14,6 +14,7 @@ use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{Placement, Tile};
 use crate::{EngineError, Result};
 use aimsim_controller::{RankPFactors, UpdateRequest, UpdateRule};
+use aimsim_core::magnitude::max_abs;
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
 use aimsim_energy::{Component, EnergyLedger, Phase};
@@ -1529,10 +1530,6 @@ fn check_request(request: &UpdateRequest<'_>, rows: usize, cols: usize) {
             );
         }
     }
-}
-
-fn max_abs(x: &[f32]) -> f32 {
-    x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
 
 /// Applies a tile's sampled decisions `work`: added to its digital
