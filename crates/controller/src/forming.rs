@@ -103,6 +103,67 @@ pub struct SamplerStats {
     pub writes: u64,
 }
 
+/// The largest magnitude (as `magnitude_bits`) of each class `1..CLASSES`
+/// over `v` (whole chunks of eight) by the entries' classes `class`
+/// (class 0 and zeros, class `CLASSES`, are not taken): each lane keeps
+/// every class's running maximum, an entry adding its magnitude to its own
+/// class and 0 to the others, where a fold over each bucket is a chain of
+/// loads and conditional moves.
+#[inline(always)]
+fn chunk_maxima(class: &[u8], v: &[f32]) -> [u32; CLASSES] {
+    let mut lanes = [[0u32; 8]; CLASSES];
+    for (cs, xs) in class.chunks_exact(8).zip(v.chunks_exact(8)) {
+        let b: [u32; 8] = std::array::from_fn(|l| magnitude_bits(xs[l]));
+        let cs: [u32; 8] = std::array::from_fn(|l| u32::from(cs[l]));
+        for (c, lane) in (1u32..).zip(lanes.iter_mut().skip(1)) {
+            for l in 0..8 {
+                lane[l] = lane[l].max(if cs[l] == c { b[l] } else { 0 });
+            }
+        }
+    }
+    lanes.map(|lane| lane.into_iter().fold(0, u32::max))
+}
+
+/// [`chunk_maxima`] in AVX2 registers, the same integer maxima: the
+/// compiler keeps the portable loop's maxima in memory and turns the
+/// choice into masked stores, which the next chunk's loads must wait for;
+/// here each class's maxima stay in a register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chunk_maxima_avx2(class: &[u8], v: &[f32]) -> [u32; CLASSES] {
+    use std::arch::x86_64::*;
+    const _: () = assert!(CLASSES == 8, "one register per class 1..8 below");
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let inf = _mm256_set1_epi32(0x7f80_0000);
+    let mut acc = [_mm256_setzero_si256(); CLASSES];
+    for (cs, xs) in class.chunks_exact(8).zip(v.chunks_exact(8)) {
+        // SAFETY: `xs` holds 8 f32 (32 bytes) and `cs` 8 bytes, read unaligned.
+        let (x, c) = unsafe {
+            (
+                _mm256_loadu_si256(xs.as_ptr().cast()),
+                _mm_loadl_epi64(cs.as_ptr().cast()),
+            )
+        };
+        // `magnitude_bits`: |x| as bits, 0 for NaN (above +∞'s bits).
+        let b = _mm256_and_si256(x, abs);
+        let b = _mm256_andnot_si256(_mm256_cmpgt_epi32(b, inf), b);
+        let c = _mm256_cvtepu8_epi32(c);
+        macro_rules! class {
+            ($($k:literal)*) => {$(
+                let own = _mm256_cmpeq_epi32(c, _mm256_set1_epi32($k));
+                acc[$k] = _mm256_max_epu32(acc[$k], _mm256_and_si256(b, own));
+            )*};
+        }
+        class!(1 2 3 4 5 6 7);
+    }
+    acc.map(|a| {
+        let mut l = [0u32; 8];
+        // SAFETY: `l` holds 8 u32 (32 bytes), written unaligned.
+        unsafe { _mm256_storeu_si256(l.as_mut_ptr().cast(), a) };
+        l.into_iter().fold(0, u32::max)
+    })
+}
+
 /// EaPU's decisions for the rank-1 request `ΔG_ij = (scale · x_i · r_wg_us)
 /// · delta_j` of a `x.len() × delta.len()` tile, drawn by the sparse
 /// sampler (module doc); each written cell is pushed to `out` as (row-major
@@ -292,7 +353,7 @@ fn classify(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Cla
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe { classify_avx2(v, top, class, idx) };
     }
-    classify_body(v, top, class, idx)
+    classify_body(v, top, class, idx, chunk_maxima)
 }
 
 /// [`classify`] compiled for AVX2 (its passes in wider vectors; the same
@@ -300,11 +361,17 @@ fn classify(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Cla
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn classify_avx2(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
-    classify_body(v, top, class, idx)
+    classify_body(v, top, class, idx, |c, x| chunk_maxima_avx2(c, x))
 }
 
 #[inline(always)]
-fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -> Classes {
+fn classify_body(
+    v: &[f32],
+    top: f32,
+    class: &mut Vec<u8>,
+    idx: &mut Vec<u32>,
+    maxima: impl Fn(&[u8], &[f32]) -> [u32; CLASSES],
+) -> Classes {
     let n = v.len();
     let e_max = exponent(top);
     class.clear();
@@ -353,35 +420,20 @@ fn classify_body(v: &[f32], top: f32, class: &mut Vec<u8>, idx: &mut Vec<u32>) -
     // `f32::max` over each class's magnitudes. Class 0 holds the line's
     // largest magnitude `top` (its exponent is `e_max`; NaN, ignored by
     // `max`, joins class 0 only beside an infinite `top`).
-    // Taken over the entries in index order, eight at a time, each lane
-    // keeping every class's running maximum (an entry adds its magnitude
-    // to its own class and 0 to the others): vector maxima, where a fold
-    // over each bucket is a chain of loads and conditional moves. The
-    // integer maximum does not depend on the order, so each class's
-    // maximum is that of its bucket. (Loops, not `array::from_fn`, which
-    // is not inlined into the AVX2 copy of this function.)
-    let mut lanes = [[0u32; 8]; CLASSES];
-    let mut class_chunks = class.chunks_exact(8);
-    let mut v_chunks = v.chunks_exact(8);
-    for (cs, xs) in (&mut class_chunks).zip(&mut v_chunks) {
-        let b: [u32; 8] = std::array::from_fn(|l| magnitude_bits(xs[l]));
-        let cs: [u32; 8] = std::array::from_fn(|l| u32::from(cs[l]));
-        for (c, lane) in (1u32..).zip(lanes.iter_mut().skip(1)) {
-            for l in 0..8 {
-                lane[l] = lane[l].max(if cs[l] == c { b[l] } else { 0 });
-            }
-        }
-    }
-    let mut bits = [0u32; CLASSES];
-    for (&c, &x) in class_chunks.remainder().iter().zip(v_chunks.remainder()) {
+    // Over the entries in whole chunks of eight ([`chunk_maxima`]), then
+    // the rest one at a time. The integer maximum does not depend on the
+    // order, so each class's maximum is that of its bucket.
+    let whole = n - n % 8;
+    let chunks = maxima(&class[..whole], &v[..whole]);
+    let mut bits = chunks;
+    for (&c, &x) in class[whole..].iter().zip(&v[whole..]) {
         let c = usize::from(c).min(CLASSES - 1);
         // (Zeros, class `CLASSES`, add 0 to the last class: no change.)
         bits[c] = bits[c].max(magnitude_bits(x));
     }
     let mut max = [top; CLASSES];
     for c in 1..CLASSES {
-        let m = lanes[c].into_iter().fold(bits[c], u32::max);
-        max[c] = f32::from_bits(m);
+        max[c] = f32::from_bits(bits[c]);
     }
     Classes { start, count, max }
 }
@@ -1633,7 +1685,7 @@ pub(crate) mod tests {
             let c = classify(&v, top, &mut class, &mut idx);
             // The baseline body gives what the dispatched copy gave.
             let mut idx_body = Vec::new();
-            let cb = classify_body(&v, top, &mut Vec::new(), &mut idx_body);
+            let cb = classify_body(&v, top, &mut Vec::new(), &mut idx_body, chunk_maxima);
             for k in 0..CLASSES {
                 let (a, b) = (c.start[k], cb.start[k]);
                 assert_eq!(
