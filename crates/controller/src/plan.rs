@@ -105,6 +105,7 @@ impl WritePlan {
     ) {
         self.clear();
         let cols = array.cols();
+        let mut memo = PulseMemo::default();
         for (r, chunk) in decided_us.chunks_exact(cols).enumerate() {
             let base = r * cols;
             let mut open = false;
@@ -116,7 +117,7 @@ impl WritePlan {
                     self.open_row(r as u32);
                     open = true;
                 }
-                self.push(array, model, base + c, d, mode);
+                self.push(array, model, base + c, d, mode, &mut memo);
             }
             if open {
                 self.close_row();
@@ -146,6 +147,7 @@ impl WritePlan {
         let weights = array.rows() * cols;
         let mut row = None;
         let mut last = None;
+        let mut memo = PulseMemo::default();
         for (i, &(k, d)) in decided.iter().enumerate() {
             // Routing reads the pair's conductances, scattered over the
             // array: start the loads a few writes ahead (a cache hint).
@@ -168,7 +170,7 @@ impl WritePlan {
                 self.open_row(r);
                 row = Some(r);
             }
-            self.push(array, model, k as usize, d, mode);
+            self.push(array, model, k as usize, d, mode, &mut memo);
         }
         if row.is_some() {
             self.close_row();
@@ -204,7 +206,15 @@ impl WritePlan {
     }
 
     /// Plans the change `d` (µS, non-zero) of weight `k` in the open row.
-    fn push(&mut self, array: &CellArray, model: &DeviceModel, k: usize, d: f32, mode: WriteMode) {
+    fn push(
+        &mut self,
+        array: &CellArray,
+        model: &DeviceModel,
+        k: usize,
+        d: f32,
+        mode: WriteMode,
+        memo: &mut PulseMemo,
+    ) {
         let (cell, pol, dg) = array.route(model, k, d);
         let pulses = match mode {
             WriteMode::Pulses { step_us } => (dg.abs() / step_us).round() as u32,
@@ -212,7 +222,7 @@ impl WritePlan {
                 step_us,
                 stochastic,
             } => crate::switching::planned_pulses(dg, step_us, stochastic),
-            _ => nominal_pulses(model, dg),
+            _ => memo.nominal_pulses(model, dg),
         };
         if pulses == 0 {
             return;
@@ -284,6 +294,30 @@ impl WritePlan {
                 });
             set.chain(reset)
         })
+    }
+}
+
+/// The last change's [`nominal_pulses`] for each sign: most of a plan's
+/// changes have one magnitude (EaPU's threshold), so its pulses are
+/// looked up (a branch that is nearly always taken) rather than divided
+/// for again (a division whose result the plan waits for).
+#[derive(Default)]
+struct PulseMemo {
+    /// For changes with the sign bit `s`: (bits of the change, pulses).
+    last: [(u32, u32); 2],
+}
+
+impl PulseMemo {
+    /// [`nominal_pulses`] of `dg_us`, the same value.
+    #[inline]
+    fn nominal_pulses(&mut self, model: &DeviceModel, dg_us: f32) -> u32 {
+        let bits = dg_us.to_bits();
+        let slot = &mut self.last[(bits >> 31) as usize];
+        // (Bits 0 of the default never match a change: changes are non-zero.)
+        if slot.0 != bits {
+            *slot = (bits, nominal_pulses(model, dg_us));
+        }
+        slot.1
     }
 }
 
