@@ -474,6 +474,21 @@ mod tests {
 
     proptest! {
         #[test]
+        fn pulse_memo_gives_the_computed_pulses(
+            picks in proptest::collection::vec((0usize..6, any::<bool>()), 1..60),
+        ) {
+            // Repeated magnitudes of both signs, as a plan sees them, and
+            // values whose pulses differ.
+            let m = model(&[]);
+            let mags = [m.step_set_us * 3.5, m.step_reset_us * 0.2, 1e-30, 40.0, f32::NAN, f32::INFINITY];
+            let mut memo = PulseMemo::default();
+            for (i, neg) in picks {
+                let dg = if neg { -mags[i] } else { mags[i] };
+                prop_assert_eq!(memo.nominal_pulses(&m, dg), nominal_pulses(&m, dg), "{}", dg);
+            }
+        }
+
+        #[test]
         fn packing_respects_limit_and_keeps_every_pulse(
             decided in proptest::collection::vec(prop_oneof![Just(0.0f32), -9.0f32..9.0], 48),
             max_parallel in 1usize..10,
