@@ -294,15 +294,27 @@ fn transposed_avx2(d: &[f32], cols: usize, v: &[f32], out: &mut [f32]) {
                 acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(vc), t[k]));
             }
         }
-        let mut a = [0.0f32; 8];
-        // SAFETY: `a` holds 8 f32 (unaligned store).
-        unsafe { _mm256_storeu_ps(a.as_mut_ptr(), acc) };
-        for (c, &vc) in v.iter().enumerate().skip(c8) {
-            for (i, ai) in a.iter_mut().enumerate() {
-                *ai += vc * d[(r + i) * cols + c];
+        if c8 < cols {
+            // The last `cols − c8` (< 8) columns the same way, each row's
+            // loaded with a mask (the lanes past the row read as 0 and are
+            // not added): columns in order after the full blocks.
+            let rem = cols - c8;
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem as i32), lane);
+            let mut m = [_mm256_setzero_ps(); 8];
+            for (i, mi) in m.iter_mut().enumerate() {
+                let row = &d[(r + i) * cols + c8..(r + i + 1) * cols];
+                // SAFETY: the mask enables the first `rem` lanes, the
+                // row's `rem` floats; the disabled lanes are not read.
+                *mi = unsafe { _mm256_maskload_ps(row.as_ptr(), mask) };
+            }
+            let t = transpose8(m);
+            for (k, &vc) in v[c8..].iter().enumerate() {
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(vc), t[k]));
             }
         }
-        out[r..r + 8].copy_from_slice(&a);
+        // SAFETY: `out[r..r + 8]` holds 8 f32 (unaligned store).
+        unsafe { _mm256_storeu_ps(out[r..r + 8].as_mut_ptr(), acc) };
     }
     transposed_rows(d, cols, v, out, blocks)
 }
@@ -520,7 +532,18 @@ mod tests {
 
     #[test]
     fn kernels_give_the_plain_loops_bits() {
-        for (rows, cols) in [(1, 1), (3, 5), (8, 8), (13, 7), (128, 128), (37, 130)] {
+        for (rows, cols) in [
+            (1, 1),
+            (3, 5),
+            (8, 8),
+            (13, 7),
+            (128, 128),
+            (37, 130),
+            (128, 10),
+            (16, 1),
+            (24, 15),
+            (17, 23),
+        ] {
             let (g, vr, vc) = data(rows, cols, (rows * 31 + cols) as u32);
             let mut want = vec![0.25f32; cols];
             plain_forward(&g, cols, &vr, &mut want);
