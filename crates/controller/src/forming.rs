@@ -424,8 +424,7 @@ fn classify_body(
     // the rest one at a time. The integer maximum does not depend on the
     // order, so each class's maximum is that of its bucket.
     let whole = n - n % 8;
-    let chunks = maxima(&class[..whole], &v[..whole]);
-    let mut bits = chunks;
+    let mut bits = maxima(&class[..whole], &v[..whole]);
     for (&c, &x) in class[whole..].iter().zip(&v[whole..]) {
         let c = usize::from(c).min(CLASSES - 1);
         // (Zeros, class `CLASSES`, add 0 to the last class: no change.)
