@@ -173,7 +173,16 @@ fn bp_writes_far_more_than_eapu_and_ideal_is_accurate() {
 
 /// The EaPU paper's claim on our small network: with ideal converters and
 /// write noise σ = 2 µS, EaPU stays within 2 points of the digital ideal and
-/// plain noisy BP falls behind (docs/validation.md has the 3-seed table).
+/// plain noisy BP falls behind (docs/validation.md has the table).
+///
+/// Over seeds 1–6, not one: with 359 test samples an accuracy near 0.95
+/// has a binomial standard error of about 1.15 points, so one seed's
+/// EaPU − ideal difference (SE ≈ 1.6 points) could miss a 2-point margin
+/// on an equally valid draw of the decisions. The mean of six differences
+/// (SE ≈ 0.66 points, less with the seeds' shared data order) must stay
+/// within 2 points (3 SE); each seed within 4 points (2.5 SE), which a
+/// broken seed would not; and noisy BP must fall 5 points below EaPU on
+/// every seed (measured: 17–26 points).
 #[test]
 fn eapu_matches_ideal_where_noisy_bp_fails() {
     let ideal_io = [
@@ -184,14 +193,29 @@ fn eapu_matches_ideal_where_noisy_bp_fails() {
         "--set",
         "device.write_noise_us=2",
     ];
-    let acc = |rule: &str| {
+    let acc = |rule: &str, seed: &str| {
         let d = tmp();
-        let r = run_ok(d.path(), &[&ideal_io[..], &["--rule", rule]].concat());
+        let r = run_ok(
+            d.path(),
+            &[&ideal_io[..], &["--rule", rule, "--seed", seed]].concat(),
+        );
         f(&r, "workload.metric.value")
     };
-    let (ideal, eapu, bp) = (acc("ideal"), acc("eapu"), acc("bp"));
-    assert!(eapu >= ideal - 0.02, "eapu {eapu} vs ideal {ideal}");
-    assert!(bp < eapu - 0.05, "bp {bp} vs eapu {eapu}");
+    let seeds = ["1", "2", "3", "4", "5", "6"];
+    let mut gap = 0.0;
+    for seed in seeds {
+        let (ideal, eapu, bp) = (acc("ideal", seed), acc("eapu", seed), acc("bp", seed));
+        assert!(
+            eapu >= ideal - 0.04,
+            "seed {seed}: eapu {eapu} vs ideal {ideal}"
+        );
+        assert!(bp < eapu - 0.05, "seed {seed}: bp {bp} vs eapu {eapu}");
+        gap += (ideal - eapu) / seeds.len() as f64;
+    }
+    assert!(
+        gap <= 0.02,
+        "eapu {gap} below ideal on the mean of the seeds"
+    );
 }
 
 /// Every write scheduler trains the default workload end to end (short run):
