@@ -721,7 +721,8 @@ impl ChipSim {
         let n_in = input.len();
         let n_out = output.len();
         let add_pj = self.chip.digital.add_pj();
-        let scale = max_abs(input);
+        // (Reads computed ahead took each vector's `max|x|` there.)
+        let scale = if ahead { 0.0 } else { max_abs(input) };
         self.charge_digital("normalise", n_in as u64, add_pj);
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         let device = self.rule.uses_device();
@@ -751,12 +752,12 @@ impl ChipSim {
         // Digital partial-sum accumulation (of reads computed ahead: after
         // the last, `accumulate_ahead`).
         let mx = &self.matrices[m.0];
-        let unit = if device {
-            scale * mx.gain / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
-        } else {
-            1.0
-        };
         if !ahead {
+            let unit = if device {
+                scale * mx.gain / (self.chip.dac.read_voltage_v() as f32 * self.model.r_wg_us)
+            } else {
+                1.0
+            };
             for &ti in &mx.tiles {
                 let tile = &self.tiles[ti];
                 let dst = if transposed {
