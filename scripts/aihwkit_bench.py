@@ -8,12 +8,18 @@ torch 2.9.1). Usage:
 
     python3 scripts/aihwkit_bench.py --network digits-mlp --batch 1 --steps 1000
     python3 scripts/aihwkit_bench.py --network mlp-256-1024-1024-10 --batch 32 --steps 6
+    python3 scripts/aihwkit_bench.py --network digits-cnn --batch 1 --steps 200
 
 Prints one JSON object per run: network, batch, steps, seconds, samples/s.
 Only the training steps are timed (after --warmup untimed steps); data and
 model are built first. Inputs: scikit-learn's 8×8 digits scaled to [0, 1]
-(digits-mlp) or seeded Gaussian data with 10 random classes (synthetic, as
-the network file's `data.synthetic` asks for: 4096 training samples).
+(digits-mlp, and digits-cnn as 1 × 8 × 8 images) or seeded Gaussian data
+with 10 random classes (synthetic, as the network file's `data.synthetic`
+asks for: 4096 training samples). digits-cnn is
+`networks/digits-cnn.network.json`: two 3 × 3 convolutions (8 and 16
+channels, padding 1, ReLU), each followed by a 2 × 2 max pool, then a
+dense layer to 10 outputs; the convolutions are aihwkit's `AnalogConv2d`
+(im2col on the analog tile, as aimsim maps them onto crossbars).
 """
 
 import argparse
@@ -24,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aihwkit.nn import AnalogLinear, AnalogSequential
+from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential
 from aihwkit.optim import AnalogSGD
 from aihwkit.simulator.configs import SingleRPUConfig
 from aihwkit.simulator.configs.devices import ConstantStepDevice
@@ -33,16 +39,20 @@ NETWORKS = {
     # name: (inputs, hidden sizes, outputs)
     "digits-mlp": (64, [128], 10),
     "mlp-256-1024-1024-10": (256, [1024, 1024], 10),
+    # (convolutions: built in `model`)
+    "digits-cnn": None,
 }
 
 
 def data(name, rng):
-    if name == "digits-mlp":
+    if name in ("digits-mlp", "digits-cnn"):
         from sklearn.datasets import load_digits
 
         d = load_digits()
         x = (d.data / 16.0).astype(np.float32)
         y = d.target.astype(np.int64)
+        if name == "digits-cnn":
+            x = x.reshape(-1, 1, 8, 8)
         return x[:1438], y[:1438]
     inputs = NETWORKS[name][0]
     x = rng.standard_normal((4096, inputs)).astype(np.float32)
@@ -51,8 +61,19 @@ def data(name, rng):
 
 
 def model(name):
-    inputs, hidden, outputs = NETWORKS[name]
     cfg = SingleRPUConfig(device=ConstantStepDevice())
+    if name == "digits-cnn":
+        return AnalogSequential(
+            AnalogConv2d(1, 8, kernel_size=3, padding=1, bias=True, rpu_config=cfg),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            AnalogConv2d(8, 16, kernel_size=3, padding=1, bias=True, rpu_config=cfg),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            AnalogLinear(16 * 2 * 2, 10, bias=True, rpu_config=cfg),
+        )
+    inputs, hidden, outputs = NETWORKS[name]
     layers = []
     n = inputs
     for h in hidden:

@@ -3,20 +3,22 @@
 (`cargo bench -p aimsim --bench scale -- train_samples`) and aihwkit 1.1.0
 (`scripts/aihwkit_bench.py`, ConstantStep, one thread) on the same networks
 in the same minutes, printed as the Markdown table of docs/performance.md
-with each ratio and whether its target is met.
+with each ratio and whether its target is met; and, without a target,
+digits-mlp at batch 32 and the conv workload digits-cnn at batch 1 and
+32 beside aihwkit on the same networks.
 
     python3 scripts/speed-vs-aihwkit.py --python /path/to/venv/bin/python
 
 `--python` is an interpreter with `aihwkit==1.1.0 torch==2.10.0` (and
 scikit-learn) installed; aimsim's side needs only cargo. aihwkit runs
 `--repeats` times per case (default 4 for the digits-mlp epoch and the
-batch-32 case, 2 for the others) and the median is taken; aimsim's figure
+batch-32 cases, 2 for the others) and the median is taken; aimsim's figure
 is criterion's estimate (the middle of its interval, printed beside it).
 The 2-thread rows come twice: from criterion's 1- and 2-thread cases,
 each measured for about ten seconds after the other, and from the
 `threads` bench (`cargo bench -p aimsim --bench threads`), the median of
 paired rounds a second apart, which a machine whose speed drifts over
-tens of seconds does not skew. Takes about five minutes on a 2-core
+tens of seconds does not skew. Takes about seven minutes on a 2-core
 machine. Nothing else should run: ratios of runs on a shared machine
 vary by ±10 % and more (docs/performance.md).
 """
@@ -38,6 +40,10 @@ CASES = {
     "digits-mlp_b1_epoch": ("digits-mlp", 1, 11501, 4),
     "mlp-256-1024-1024-10_b1_t1": ("mlp-256-1024-1024-10", 1, 30, 2),
     "mlp-256-1024-1024-10_b32_t1": ("mlp-256-1024-1024-10", 32, 3, 4),
+    # No target: recorded beside aihwkit (issue 14's benchmarks).
+    "digits-mlp_b32": ("digits-mlp", 32, 60, 4),
+    "digits-cnn_b1": ("digits-cnn", 1, 200, 2),
+    "digits-cnn_b32": ("digits-cnn", 32, 60, 4),
 }
 
 UNITS = {"elem/s": 1.0, "Kelem/s": 1e3, "Melem/s": 1e6}
@@ -166,15 +172,18 @@ def main():
         if case not in paired:
             fail(f"the threads bench printed no ratio for {case}")
 
-    def row(label, bench, target):
+    def row(label, bench, target=None):
         est, lo, hi = ours[bench]
         runs = ref[bench]
         med = statistics.median(runs)
         ratio = est / med
         listed = ", ".join(f"{r:,.1f}" for r in runs)
-        met = "yes" if ratio >= target else "no"
+        if target is None:
+            goal, met = "—", "—"
+        else:
+            goal, met = f"≥ {target:g}×", "yes" if ratio >= target else "no"
         return (f"| {label} | {est:,.1f} /s ({lo:,.0f}–{hi:,.0f}) | {listed} "
-                f"(median {med:,.1f}) | **{ratio:.1f}×** | ≥ {target:g}× | {met} |")
+                f"(median {med:,.1f}) | **{ratio:.1f}×** | {goal} | {met} |")
 
     def threads(label, one, two):
         a, b = ours[one][0], ours[two][0]
@@ -205,6 +214,9 @@ def main():
     print(pairs("2 threads / 1, batch 1, paired", "mlp-256-1024-1024-10_b1"))
     print(pairs("2 threads / 1, batch 32, paired", "mlp-256-1024-1024-10_b32"))
     print(pairs("2 threads / 1, batch 32, 30 steps, paired", "mlp-256-1024-1024-10_b32_30"))
+    print(row("digits-mlp, batch 32 (no target)", "digits-mlp_b32"))
+    print(row("digits-cnn (convolutions), batch 1 (no target)", "digits-cnn_b1"))
+    print(row("digits-cnn, batch 32 (no target)", "digits-cnn_b32"))
 
 
 if __name__ == "__main__":

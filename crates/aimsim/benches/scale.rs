@@ -1,7 +1,8 @@
 //! Training samples per second on network files, with full accounting
 //! (events, energy ledger, write counters) and EaPU: the default
-//! `digits-mlp` (its first 1,000 steps and its whole default epoch) and
-//! `digits-cnn` at batch 1, and `mlp-256-1024-1024-10` on synthetic
+//! `digits-mlp` (its first 1,000 steps and its whole default epoch, and
+//! at batch 32), `digits-cnn` at batch 1 and 32 (its network file's
+//! batch), and `mlp-256-1024-1024-10` on synthetic
 //! data at batch 1 and 32 (over 3 and over 30 steps) on 1 and 2
 //! threads. Each iteration trains a fresh simulation for a fixed
 //! number of steps after `WARMUP` untimed ones, as
@@ -47,12 +48,13 @@ fn spec(workload: &str, batch: u32, steps: u64) -> RunSpec {
 }
 
 fn bench(c: &mut Criterion) {
-    let cases: [Case; 10] = [
+    let cases: [Case; 11] = [
         ("digits-mlp_b1", "digits-mlp", 1, 1000, 1),
         // The whole default run (one epoch, 11,504 steps with the warm-up):
         // late steps write less than the first thousand.
         ("digits-mlp_b1_epoch", "digits-mlp", 1, 11_501, 1),
         ("digits-cnn_b1", "digits-cnn", 1, 200, 1),
+        ("digits-cnn_b32", "digits-cnn", 32, 60, 1),
         ("mlp-256-1024-1024-10_b1_t1", BIG, 1, 30, 1),
         ("mlp-256-1024-1024-10_b1_t2", BIG, 1, 30, 2),
         ("mlp-256-1024-1024-10_b32_t1", BIG, 32, 3, 1),
