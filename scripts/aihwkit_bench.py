@@ -9,6 +9,7 @@ torch 2.9.1). Usage:
     python3 scripts/aihwkit_bench.py --network digits-mlp --batch 1 --steps 1000
     python3 scripts/aihwkit_bench.py --network mlp-256-1024-1024-10 --batch 32 --steps 6
     python3 scripts/aihwkit_bench.py --network digits-cnn --batch 1 --steps 200
+    python3 scripts/aihwkit_bench.py --network mlp-2236-2236-10 --steps 2 --warmup 0
 
 Prints one JSON object per run: network, batch, steps, seconds, samples/s.
 Only the training steps are timed (after --warmup untimed steps); data and
@@ -20,10 +21,15 @@ asks for: 4096 training samples). digits-cnn is
 channels, padding 1, ReLU), each followed by a 2 × 2 max pool, then a
 dense layer to 10 outputs; the convolutions are aihwkit's `AnalogConv2d`
 (im2col on the analog tile, as aimsim maps them onto crossbars).
+`mlp-N-N-10` (any N) is the network of `scripts/scaling.sh`: N inputs,
+N tanh units, 10 outputs, on 64 seeded Gaussian training samples; its
+JSON line adds `build_seconds`, the time to build the model (aihwkit
+places its tiles then), for the scaling series beside aimsim's.
 """
 
 import argparse
 import json
+import re
 import time
 
 import numpy as np
@@ -44,7 +50,28 @@ NETWORKS = {
 }
 
 
+def scaling_n(name):
+    """N of an `mlp-N-N-10` network name, else None."""
+    m = re.fullmatch(r"mlp-(\d+)-(\d+)-10", name)
+    if m and m.group(1) == m.group(2) and int(m.group(1)) > 0:
+        return int(m.group(1))
+    return None
+
+
+def network_name(name):
+    """argparse type: a name of NETWORKS or `mlp-N-N-10`."""
+    if name in NETWORKS or scaling_n(name):
+        return name
+    raise argparse.ArgumentTypeError(
+        f"{name!r}: expected one of {', '.join(sorted(NETWORKS))} or mlp-N-N-10")
+
+
 def data(name, rng):
+    n = scaling_n(name)
+    if n:
+        x = rng.standard_normal((64, n)).astype(np.float32)
+        y = rng.integers(0, 10, 64).astype(np.int64)
+        return x, y
     if name in ("digits-mlp", "digits-cnn"):
         from sklearn.datasets import load_digits
 
@@ -73,7 +100,8 @@ def model(name):
             nn.Flatten(),
             AnalogLinear(16 * 2 * 2, 10, bias=True, rpu_config=cfg),
         )
-    inputs, hidden, outputs = NETWORKS[name]
+    n = scaling_n(name)
+    inputs, hidden, outputs = (n, [n], 10) if n else NETWORKS[name]
     layers = []
     n = inputs
     for h in hidden:
@@ -85,7 +113,8 @@ def model(name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--network", choices=sorted(NETWORKS), default="digits-mlp")
+    ap.add_argument("--network", type=network_name, default="digits-mlp",
+                    help=f"{', '.join(sorted(NETWORKS))} or mlp-N-N-10 (default digits-mlp)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=3)
@@ -97,7 +126,9 @@ def main():
     rng = np.random.default_rng(a.seed)
     x, y = data(a.network, rng)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
+    t_build = time.perf_counter()
     net = model(a.network)
+    build = time.perf_counter() - t_build
     opt = AnalogSGD(net.parameters(), lr=0.05)
     opt.regroup_param_groups(net)
     loss_fn = nn.CrossEntropyLoss()
@@ -130,6 +161,7 @@ def main():
                 "threads": a.threads,
                 "seconds": round(dt, 4),
                 "samples_per_s": round(a.steps * a.batch / dt, 1),
+                "build_seconds": round(build, 4),
             }
         )
     )

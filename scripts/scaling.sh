@@ -8,6 +8,12 @@
 #   default BINARY: target/release/aimsim; default N: 707 2236 7071
 #   (≈ 10^6, 10^7, 10^8 cells). Steps: AIMSIM_SCALING_STEPS (default 2);
 #   threads: AIMSIM_SCALING_THREADS (default 1).
+#   AIMSIM_SCALING_AIHWKIT=/path/to/python (with aihwkit 1.1.0 and torch
+#   2.10.0): the same networks through scripts/aihwkit_bench.py as well
+#   (ConstantStep, one thread, the same steps), its peak memory less the
+#   interpreter's own (the peak of the same script on mlp-8-8-10), per
+#   weight beside aimsim's; build_s is the time to build the model, steps_s
+#   the steps'.
 set -euo pipefail
 bin=${1:-target/release/aimsim}
 shift || true
@@ -16,7 +22,7 @@ steps=${AIMSIM_SCALING_STEPS:-2}
 threads=${AIMSIM_SCALING_THREADS:-1}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-printf '%-6s %12s %10s %8s %8s %8s\n' N cells peak_MiB B/cell wall_s user_s
+printf '%-8s %-6s %12s %10s %8s %9s %8s %8s\n' tool N cells peak_MiB B/cell B/weight wall_s user_s
 for n in $sizes; do
   cat > "$dir/n$n.network.json" <<JSON
 {
@@ -39,5 +45,25 @@ JSON
   user=$(awk -F': ' '/User time/ {print $2}' "$dir/time$n")
   cells=$(( 2 * (n * n + n * 10) ))
   awk -v n="$n" -v c="$cells" -v kb="$kb" -v w="$wall" -v u="$user" \
-    'BEGIN { printf "%-6d %12d %10.1f %8.2f %8s %8s\n", n, c, kb / 1024, kb * 1024 / c, w, u }'
+    'BEGIN { printf "%-8s %-6d %12d %10.1f %8.2f %9.2f %8s %8s\n", "aimsim", n, c, kb / 1024, kb * 1024 / c, kb * 2048 / c, w, u }'
 done
+py=${AIMSIM_SCALING_AIHWKIT:-}
+if [ -n "$py" ]; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  peak() { # network -> "peak KB, JSON line"
+    /usr/bin/time -v "$py" "$here/aihwkit_bench.py" --network "$1" --steps "$steps" --warmup 0 \
+      2> "$dir/atime" > "$dir/aout"
+    awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/atime"
+  }
+  base=$(peak mlp-8-8-10)
+  printf '\naihwkit: peak memory above the interpreter with aihwkit and torch loaded (%s MiB, mlp-8-8-10)\n' \
+    "$(awk -v kb="$base" 'BEGIN { printf "%.1f", kb / 1024 }')"
+  printf '%-8s %-6s %12s %10s %9s %8s %8s\n' tool N weights above_MiB B/weight build_s steps_s
+  for n in $sizes; do
+    kb=$(peak "mlp-$n-$n-10")
+    weights=$(( n * n + n * 10 ))
+    read -r build secs < <(python3 -c 'import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); print(j["build_seconds"], j["seconds"])' "$dir/aout")
+    awk -v n="$n" -v w="$weights" -v kb="$kb" -v b="$base" -v bs="$build" -v ss="$secs" \
+      'BEGIN { printf "%-8s %-6d %12d %10.1f %9.2f %8.2f %8.2f\n", "aihwkit", n, w, (kb - b) / 1024, (kb - b) * 1024 / w, bs, ss }'
+  done
+fi
