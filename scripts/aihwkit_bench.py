@@ -100,8 +100,8 @@ def model(name):
             nn.Flatten(),
             AnalogLinear(16 * 2 * 2, 10, bias=True, rpu_config=cfg),
         )
-    n = scaling_n(name)
-    inputs, hidden, outputs = (n, [n], 10) if n else NETWORKS[name]
+    size = scaling_n(name)
+    inputs, hidden, outputs = (size, [size], 10) if size else NETWORKS[name]
     layers = []
     n = inputs
     for h in hidden:

@@ -50,7 +50,7 @@ done
 py=${AIMSIM_SCALING_AIHWKIT:-}
 if [ -n "$py" ]; then
   here=$(cd "$(dirname "$0")" && pwd)
-  peak() { # network -> "peak KB, JSON line"
+  peak() { # network: prints the run's peak KB; its JSON line goes to $dir/aout
     /usr/bin/time -v "$py" "$here/aihwkit_bench.py" --network "$1" --steps "$steps" --warmup 0 \
       2> "$dir/atime" > "$dir/aout"
     awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/atime"
