@@ -233,7 +233,9 @@ pub fn tanh(x: f32) -> f32 {
     let big = ix >= 0x3f80_0000;
     let t = expm1_lanes(if big { 2.0 * a } else { -2.0 * a });
     let d = t + 2.0;
-    let q = if big { 2.0 / d } else { -t / d };
+    // One division of the lane's own numerator (the same operation as
+    // either branch of fdlibm's, so the same bits).
+    let q = (if big { 2.0 } else { -t }) / d;
     let z = if ix >= 0x41b0_0000 {
         1.0 - TINY
     } else if big {
@@ -246,11 +248,15 @@ pub fn tanh(x: f32) -> f32 {
         // ±0 and |x| < 2⁻⁵⁵: x (1 + x), that is x.
         x * (1.0 + x)
     } else if ix >= 0x7f80_0000 {
-        // ±1 for ±∞, NaN for NaN.
-        if jx >> 31 == 0 {
-            1.0 / x + 1.0
+        // ±1 for ±∞ (fdlibm's `1/x ± 1`: ±0 ± 1); NaN for NaN, the
+        // operand's own made quiet as that division and addition make it
+        // (`x + x` does the same without a division).
+        if ix > 0x7f80_0000 {
+            x + x
+        } else if jx >> 31 == 0 {
+            1.0
         } else {
-            1.0 / x - 1.0
+            -1.0
         }
     } else {
         z
