@@ -7,7 +7,10 @@
 # Usage: scripts/scaling.sh [BINARY] [N...]
 #   default BINARY: target/release/aimsim; default N: 707 2236 7071
 #   (≈ 10^6, 10^7, 10^8 cells). Steps: AIMSIM_SCALING_STEPS (default 2);
-#   threads: AIMSIM_SCALING_THREADS (default 1).
+#   threads: AIMSIM_SCALING_THREADS (default 1); configuration overrides:
+#   AIMSIM_SCALING_SET, space-separated PATH=VALUE items, each passed as
+#   --set (e.g. AIMSIM_SCALING_SET=device.relax_rate_per_decade=0.01 for a
+#   relaxing device).
 #   AIMSIM_SCALING_AIHWKIT=/path/to/python (with aihwkit 1.1.0 and torch
 #   2.10.0): the same networks through scripts/aihwkit_bench.py as well
 #   (ConstantStep, one thread, the same steps), its peak memory less the
@@ -20,6 +23,10 @@ shift || true
 sizes=${*:-707 2236 7071}
 steps=${AIMSIM_SCALING_STEPS:-2}
 threads=${AIMSIM_SCALING_THREADS:-1}
+set_args=()
+for kv in ${AIMSIM_SCALING_SET:-}; do
+  set_args+=(--set "$kv")
+done
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 printf '%-8s %-6s %12s %10s %8s %9s %8s %8s\n' tool N cells peak_MiB B/cell B/weight wall_s user_s
@@ -39,7 +46,7 @@ for n in $sizes; do
 }
 JSON
   /usr/bin/time -v "$bin" run -q --network "$dir/n$n.network.json" --steps "$steps" \
-    --threads "$threads" --out "$dir/out$n" 2> "$dir/time$n" > /dev/null
+    --threads "$threads" ${set_args[@]+"${set_args[@]}"} --out "$dir/out$n" 2> "$dir/time$n" > /dev/null
   kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time$n")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$dir/time$n")
   user=$(awk -F': ' '/User time/ {print $2}' "$dir/time$n")
