@@ -8,7 +8,6 @@ use aimsim_controller::UpdateRule;
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_engine::{ChipSim, LifetimeRow, TimeMode, VcdProbe};
 use aimsim_train::{build_algorithm, evaluate, EnergyRow, Trainer, TrainingAlgorithm, VcdWindow};
-use aimsim_workload::Workload;
 use std::io::Write;
 
 /// The most trace rows (energy.csv and lifetime.csv) a run keeps: in memory
@@ -41,7 +40,6 @@ pub struct Simulation {
     resolved: Resolved,
     chip: ChipSim,
     algo: Box<dyn TrainingAlgorithm>,
-    workload: Workload,
     trainer: Trainer,
     vcd: Option<VcdOptions>,
     report: Option<Report>,
@@ -73,7 +71,8 @@ impl Simulation {
         resolved: Resolved,
         rule: Box<dyn UpdateRule>,
     ) -> Result<Simulation> {
-        let workload = resolved.workload.clone();
+        // The workload (with its data sets) stays in `resolved`, once.
+        let workload = &resolved.workload;
         let mut chip = ChipSim::with_rule(
             resolved.chip.clone(),
             resolved.device.clone(),
@@ -108,7 +107,6 @@ impl Simulation {
             resolved,
             chip,
             algo,
-            workload,
             trainer,
             vcd: None,
             report: None,
@@ -208,8 +206,13 @@ impl Simulation {
             ));
         }
         self.on_threads(|s| {
-            Ok(s.trainer
-                .step(&mut s.chip, s.algo.as_mut(), &s.workload.train, n, progress)?)
+            Ok(s.trainer.step(
+                &mut s.chip,
+                s.algo.as_mut(),
+                &s.resolved.workload.train,
+                n,
+                progress,
+            )?)
         })
     }
 
@@ -286,8 +289,9 @@ impl Simulation {
             // Training's time and timing are taken before inference runs.
             let timing = self.chip.timing_report();
             let train_end = self.chip.now();
-            let eval =
-                self.on_threads(|s| evaluate(&mut s.chip, s.algo.as_mut(), &s.workload.test))?;
+            let eval = self.on_threads(|s| {
+                evaluate(&mut s.chip, s.algo.as_mut(), &s.resolved.workload.test)
+            })?;
             let report = self.build_report(timing, train_end, &eval);
             // Bounded inputs keep every energy finite; this is the last
             // guard that a non-finite total never reaches a file.
@@ -346,13 +350,13 @@ impl Simulation {
             algorithm: self.algo.name().into(),
             update_unit: cfg.update_unit.kind().name().into(),
             workload: WorkloadReport {
-                name: self.workload.name.clone(),
+                name: self.resolved.workload.name.clone(),
                 steps,
-                metric: headline_metric(self.workload.network.metric, eval),
+                metric: headline_metric(self.resolved.workload.network.metric, eval),
                 metrics: eval.metrics.clone(),
                 baseline: eval.baseline.clone(),
-                parameters: self.workload.network.parameters(),
-                macs_per_sample: self.workload.network.macs_per_sample(),
+                parameters: self.resolved.workload.network.parameters(),
+                macs_per_sample: self.resolved.workload.network.macs_per_sample(),
                 layers: self.layer_reports(),
             },
             time: TimeReport {
@@ -401,7 +405,7 @@ impl Simulation {
             area_mm2: self.area_report(),
             gpu: GpuReport::new(
                 &self.gpu,
-                &self.workload.network,
+                &self.resolved.workload.network,
                 u64::from(self.resolved.train.raw.batch),
                 steps,
                 ledger.total_pj(),
@@ -457,13 +461,13 @@ impl Simulation {
 
     /// The workload's name.
     pub fn workload_name(&self) -> &str {
-        &self.workload.name
+        &self.resolved.workload.name
     }
 
     /// Whether the workload's test set is made of whole images that the
     /// report restores ([`Simulation::restored_images`]).
     pub fn has_test_images(&self) -> bool {
-        !self.workload.test.images.is_empty()
+        !self.resolved.workload.test.images.is_empty()
     }
 
     /// The restored test images of an image-restoration workload (after
@@ -547,7 +551,8 @@ impl Simulation {
     /// The network's layers with the tiles of each weight layer's matrices.
     fn layer_reports(&self) -> Vec<LayerReport> {
         let mut matrices = self.algo.layer_matrices().into_iter();
-        self.workload
+        self.resolved
+            .workload
             .network
             .layers
             .iter()
