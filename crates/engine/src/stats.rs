@@ -303,8 +303,9 @@ impl ChipSim {
 ///
 /// # Panics
 /// If the histogram counts `k` values or fewer (a broken caller invariant).
-fn kth_in_histogram(hist: &[u64], mut k: u64) -> (u32, u64) {
+fn kth_in_histogram<T: Copy + Into<u64>>(hist: &[T], mut k: u64) -> (u32, u64) {
     for (b, &n) in hist.iter().enumerate() {
+        let n: u64 = n.into();
         if k < n {
             return (b as u32, k);
         }
@@ -321,34 +322,70 @@ fn kth_in_histogram(hist: &[u64], mut k: u64) -> (u32, u64) {
 /// value itself. Pulse counts are mostly small, so one pass over the
 /// cells and a few bins is the usual cost.
 fn kth_smallest<I: Iterator<Item = u32>>(values: impl Fn() -> I, k: usize, max: u32) -> u32 {
-    let find = kth_in_histogram;
     if max < 1 << 16 {
         let mut hist = vec![0u64; max as usize + 1];
         for v in values() {
             hist[v as usize] += 1;
         }
-        return find(&hist, k as u64).0;
+        return kth_in_histogram(&hist, k as u64).0;
     }
     let mut hist = vec![0u64; (max >> 16) as usize + 1];
     for v in values() {
         hist[(v >> 16) as usize] += 1;
     }
-    let (high, k) = find(&hist, k as u64);
-    // The same buffer for the low halves (one histogram alive at a time).
-    hist.clear();
-    hist.resize(1 << 16, 0);
-    for v in values() {
+    let (high, k) = kth_in_histogram(&hist, k as u64);
+    let in_bin = hist[high as usize];
+    drop(hist);
+    // The low halves of the values in that bin, one histogram alive at a
+    // time: in 32-bit counts where they hold the bin's count (half the
+    // memory of a report's largest temporary).
+    let low = if u32::try_from(in_bin).is_ok() {
+        kth_low::<u32>(values(), high, k)
+    } else {
+        kth_low::<u64>(values(), high, k)
+    };
+    (high << 16) | low
+}
+
+/// The low half of the `k`-th smallest (from 0) of `values` whose high
+/// half is `high`, by a histogram of `T` counts (which must hold their
+/// count).
+fn kth_low<T>(values: impl Iterator<Item = u32>, high: u32, k: u64) -> u32
+where
+    T: Copy + Default + From<u8> + Into<u64> + std::ops::AddAssign,
+{
+    let mut hist = vec![T::default(); 1 << 16];
+    for v in values {
         if v >> 16 == high {
-            hist[(v & 0xffff) as usize] += 1;
+            hist[(v & 0xffff) as usize] += T::from(1);
         }
     }
-    let (low, _) = find(&hist, k);
-    (high << 16) | low
+    kth_in_histogram(&hist, k).0
 }
 
 #[cfg(test)]
 mod tests {
-    use super::kth_smallest;
+    use super::{kth_low, kth_smallest};
+
+    /// The 64-bit counts (for a bucket of more than 2³² values) find the
+    /// same value as the 32-bit ones.
+    #[test]
+    fn kth_low_counts_alike_in_either_width() {
+        let values: Vec<u32> = (0..5000u32)
+            .map(|i| 0x0003_0000 | (i.wrapping_mul(2_654_435_761) >> 16))
+            .chain([0x0004_0001, 7])
+            .collect();
+        let mut inside: Vec<u32> = values.iter().copied().filter(|v| v >> 16 == 3).collect();
+        inside.sort_unstable();
+        for k in [0u64, 1, 2499, 4999] {
+            let a = kth_low::<u32>(values.iter().copied(), 3, k);
+            let b = kth_low::<u64>(values.iter().copied(), 3, k);
+            assert_eq!(
+                (a, b),
+                (inside[k as usize] & 0xffff, inside[k as usize] & 0xffff)
+            );
+        }
+    }
 
     #[test]
     fn kth_smallest_equals_sorting() {
