@@ -267,11 +267,12 @@ pub(crate) struct SortScratch {
     /// The writes' indices, and the writes placed by rank.
     keys: Vec<u32>,
     sorted: Vec<(u32, f32)>,
-    /// A bitmap of the tile's cells (clear between calls) and the
-    /// written values by cell: the largest tile's weights, once per
-    /// scratch (the simulator keeps one scratch per thread, not per tile).
+    /// A bitmap of the tile's cells (clear between calls) and the count
+    /// of bits set before each of its words: 1.5 bits per cell of the
+    /// largest tile, once per scratch (the simulator keeps one scratch per
+    /// thread, not per tile).
     bits: Vec<u64>,
-    values: Vec<f32>,
+    before: Vec<u32>,
     /// The writes as `index << 32 | value bits`.
     packed: Vec<u64>,
     /// The blocked sampler's candidates of one class sum: (position,
@@ -807,9 +808,10 @@ struct Block {
 /// smaller indices (`n²` compares in vector lanes and no branch on the
 /// data, where a comparison sort mispredicts about once per write); more
 /// on a tile of at most `BITMAP_CELLS_PER_WRITE` cells per write marked
-/// in a bitmap of the cells (their values kept in a scratch row-major
-/// tile) and read back in order (O(n + cells/64)); else by a sort of
-/// `(index, value bits)` packed in `u64` keys.
+/// in a bitmap of the cells, each then placed at its rank, the bits set
+/// before it (a count per word, and the word's lower bits): O(n +
+/// cells/64), in 1.5 bits of scratch per cell; else by a sort of `(index,
+/// value bits)` packed in `u64` keys.
 fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) {
     let n = w.len();
     if n < 2 {
@@ -827,28 +829,37 @@ fn sort_by_index(w: &mut [(u32, f32)], cells: usize, scratch: &mut SortScratch) 
         }
         w.copy_from_slice(sorted);
     } else if cells <= BITMAP_CELLS_PER_WRITE * n {
-        let SortScratch { bits, values, .. } = scratch;
+        let SortScratch {
+            bits,
+            before,
+            sorted,
+            ..
+        } = scratch;
         let words = cells.div_ceil(64);
         if bits.len() < words {
             bits.resize(words, 0);
         }
-        if values.len() < cells {
-            values.resize(cells, 0.0);
-        }
-        for &(i, d) in w.iter() {
+        before.clear();
+        for &(i, _) in w.iter() {
             bits[i as usize / 64] |= 1 << (i % 64);
-            values[i as usize] = d;
         }
-        // Every bit set is taken back out: the bitmap is left clear.
-        let mut at = 0;
-        for (k, b) in bits[..words].iter_mut().enumerate() {
-            let mut m = std::mem::take(b);
-            while m != 0 {
-                let i = k * 64 + m.trailing_zeros() as usize;
-                w[at] = (i as u32, values[i]);
-                at += 1;
-                m &= m - 1;
-            }
+        let mut set = 0u32;
+        before.extend(bits[..words].iter().map(|&b| {
+            let at = set;
+            set += b.count_ones();
+            at
+        }));
+        sorted.clear();
+        sorted.resize(n, (0, 0.0));
+        for &e in w.iter() {
+            let (k, b) = (e.0 as usize / 64, e.0 % 64);
+            let lower = bits[k] & ((1u64 << b) - 1);
+            sorted[(before[k] + lower.count_ones()) as usize] = e;
+        }
+        w.copy_from_slice(sorted);
+        // The bitmap is left clear for the next call.
+        for &(i, _) in w.iter() {
+            bits[i as usize / 64] = 0;
         }
     } else {
         let keys = &mut scratch.packed;
@@ -1014,6 +1025,37 @@ pub(crate) mod tests {
             if left * p < 1e-3 && r > 2e-3 {
                 proptest::prop_assert!(skip_surely_reaches(r, p, left));
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Each of `sort_by_index`'s three ways (by rank, through the
+        /// bitmap, by packed keys) sorts distinct indices with their
+        /// values, and leaves the scratch ready for the next call (the
+        /// bitmap clear: a second sort with the same scratch is right too).
+        #[test]
+        fn sort_by_index_sorts_every_way(
+            cells in 1usize..20_000,
+            picks in proptest::collection::vec((0u32..u32::MAX, -4.0f32..4.0), 0..400),
+            again in proptest::collection::vec(0u32..u32::MAX, 0..200),
+        ) {
+            let mut scratch = SortScratch::default();
+            let mut check = |draws: &[(u32, f32)]| -> Result<(), proptest::test_runner::TestCaseError> {
+                let mut seen = std::collections::HashSet::new();
+                let mut w: Vec<(u32, f32)> = draws
+                    .iter()
+                    .map(|&(i, d)| (i % cells as u32, d))
+                    .filter(|&(i, _)| seen.insert(i))
+                    .collect();
+                let mut want = w.clone();
+                want.sort_unstable_by_key(|e| e.0);
+                sort_by_index(&mut w, cells, &mut scratch);
+                proptest::prop_assert_eq!(w, want);
+                Ok(())
+            };
+            check(&picks)?;
+            let second: Vec<(u32, f32)> = again.iter().map(|&i| (i, i as f32)).collect();
+            check(&second)?;
         }
     }
 
