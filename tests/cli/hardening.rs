@@ -65,6 +65,67 @@ fn synth_counts_are_bounded() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// A thread count past what the process can start aborted it (a thread
+/// that cannot set up its stack guard panics before it runs): `--threads`
+/// and `sweep --jobs` are bounded at 1024, refused with status 2 before
+/// anything is written.
+#[test]
+fn thread_counts_are_bounded() {
+    let d = tmp();
+    let out = d.path().join("out");
+    for n in ["1025", "100000", "18446744073709551616", "-1", "two"] {
+        let o = aimsim(&[
+            "run",
+            "-q",
+            "--steps",
+            "3",
+            "--threads",
+            n,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "--threads {n}: {err}");
+        // (clap reads `-1` as a flag of its own.)
+        let named = err.contains("'--threads <N>': expected a whole number from 0 to 1024");
+        assert!(named || (n == "-1" && err.contains("'-1'")), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "--threads {n}: output written");
+    }
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sweeps/adc-rule.sweep.json");
+    let sweep = d.path().join("sweep");
+    for n in ["0", "1025", "100000"] {
+        let o = aimsim(&[
+            "sweep",
+            spec.to_str().unwrap(),
+            "-q",
+            "--jobs",
+            n,
+            "--out",
+            sweep.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--jobs {n}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--jobs") && stderr(&o).contains("from 1 to 1024"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!sweep.exists(), "--jobs {n}: sweep folder made");
+    }
+    // The limit itself runs.
+    let o = aimsim(&[
+        "run",
+        "-q",
+        "--steps",
+        "2",
+        "--threads",
+        "1024",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 /// Runs `args` with standard output closed before it writes: it must end
 /// quietly (no panic, status 0).
 fn closed_stdout(args: &[&str]) {

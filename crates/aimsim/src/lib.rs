@@ -110,7 +110,9 @@ impl AimsimError {
             AimsimError::Config(_) | AimsimError::Device(_) | AimsimError::BadOutput(_) => true,
             AimsimError::Engine(e) => matches!(
                 e,
-                aimsim_engine::EngineError::Config(_) | aimsim_engine::EngineError::VcdSelection(_)
+                aimsim_engine::EngineError::Config(_)
+                    | aimsim_engine::EngineError::VcdSelection(_)
+                    | aimsim_engine::EngineError::TooManyThreads { .. }
             ),
             AimsimError::Train(e) => matches!(
                 e,

@@ -172,8 +172,8 @@ struct RunArgs {
     #[arg(long, default_value = aimsim::DEFAULT_GPU, value_name = "NAME|FILE")]
     gpu: String,
     /// Threads computing the tiles' reads and EaPU updates (0: one
-    /// per CPU). Results are the same bits for any number.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// per CPU; at most 1024). Results are the same bits for any number.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = thread_count)]
     threads: usize,
     /// Also write SVG plots into --out: energy.svg (energy by component and phase),
     /// progress.svg (writes and energy per step), pulses.svg (pulses per cell).
@@ -194,6 +194,19 @@ impl std::fmt::Display for BadInput {
     }
 }
 impl std::error::Error for BadInput {}
+
+/// A `--threads` count: 0 (one per CPU) to [`aimsim::engine::MAX_THREADS`].
+fn thread_count(s: &str) -> Result<usize, String> {
+    count_up_to(s, 0, aimsim::engine::MAX_THREADS)
+}
+
+/// A count from `min` to `max`, with a message saying so.
+pub(crate) fn count_up_to(s: &str, min: usize, max: usize) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
 
 fn bad(e: impl Into<anyhow::Error>) -> anyhow::Error {
     BadInput(e.into()).into()

@@ -29,8 +29,8 @@ struct SweepRunArgs {
     /// Sweep folder: results.jsonl, results.csv, the journal points/; rerun to resume.
     #[arg(long, default_value = "aimsim-sweep")]
     out: PathBuf,
-    /// Points run at once (default: the number of CPUs).
-    #[arg(long, short)]
+    /// Points run at once (default: the number of CPUs; at most 1024).
+    #[arg(long, short, value_parser = job_count)]
     jobs: Option<usize>,
     /// Run only slice K of N (default: from SLURM_ARRAY_TASK_ID/COUNT inside a job array, else 1/1).
     #[arg(long, value_name = "K/N")]
@@ -89,6 +89,11 @@ struct ReportArgs {
 }
 
 /// Bad input of a sweep exits 2; an I/O failure 1.
+/// A `--jobs` count: 1 to [`aimsim::engine::MAX_THREADS`].
+fn job_count(s: &str) -> Result<usize, String> {
+    crate::count_up_to(s, 1, aimsim::engine::MAX_THREADS)
+}
+
 fn sweep_error(e: SweepError) -> anyhow::Error {
     if e.is_bad_input() {
         crate::bad(e)
@@ -130,9 +135,10 @@ fn cmd_run(a: SweepRunArgs) -> anyhow::Result<()> {
             .unwrap_or(Shard::ALL),
     };
     let jobs = match a.jobs {
-        Some(0) => return Err(crate::bad(anyhow::anyhow!("--jobs must be at least 1"))),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(aimsim::engine::MAX_THREADS),
     };
     // Every point's run spec is resolved here, before any point runs.
     let plan = Plan::read(spec).map_err(sweep_error)?;

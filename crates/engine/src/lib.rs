@@ -57,7 +57,7 @@ mod write;
 pub use chip::{Chip, RawArray, RawChip, RawEngine, BUILTIN_CHIPS, CHIP_SCHEMA};
 pub use forming::{update_stage, UpdateSplit, UpdateStage};
 pub use probe::Probe;
-pub use sim::{ChipSim, MatrixId, MatrixUpdate, Schedule, TimeMode};
+pub use sim::{ChipSim, MatrixId, MatrixUpdate, Schedule, TimeMode, MAX_THREADS};
 pub use stats::{CriticalPath, LifetimeRow, TileTiming, TimingReport, WriteStats};
 pub use vcd::VcdProbe;
 
@@ -74,6 +74,14 @@ pub enum EngineError {
     /// Writing the VCD failed.
     #[error(transparent)]
     Trace(#[from] aimsim_trace::TraceError),
+    /// More worker threads asked for than [`MAX_THREADS`].
+    #[error("{threads} worker threads asked for: expected 0 (one per CPU) to {max}")]
+    TooManyThreads {
+        /// Threads asked for.
+        threads: usize,
+        /// The most allowed ([`MAX_THREADS`]).
+        max: usize,
+    },
     /// The worker threads could not be started.
     #[error("cannot start {threads} worker threads: {reason}")]
     Threads {

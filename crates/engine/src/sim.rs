@@ -77,6 +77,14 @@ pub struct MatrixUpdate<'a> {
     pub request: UpdateRequest<'a>,
 }
 
+/// The most threads [`ChipSim::set_threads`] starts. More than the cores
+/// gains nothing (the work is split by tile), and far more than this
+/// reaches the process's limits: each thread reserves 8 MiB of stack and
+/// a few memory maps, and a thread that cannot set up its stack guard
+/// aborts the process instead of returning an error (about 16,000
+/// threads on a Linux default of 65,530 maps).
+pub const MAX_THREADS: usize = 1024;
+
 /// The chip: tiles (crossbar arrays with their periphery), the on-chip
 /// write scheduler (the update rule), the event queue, the chip-wide
 /// write-current budget, the controller's phase clock, the energy ledger
@@ -201,9 +209,22 @@ impl ChipSim {
     /// ahead add each output's tiles in a fixed order, vectors on the
     /// pool). Run the loop of operations inside
     /// [`ChipSim::thread_pool`] to use N cores with N threads.
+    ///
+    /// # Errors
+    /// [`EngineError::TooManyThreads`] for more than [`MAX_THREADS`]
+    /// threads (0 starts one per CPU, at most that many);
+    /// [`EngineError::Threads`] if the pool cannot start.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        if threads > MAX_THREADS {
+            return Err(EngineError::TooManyThreads {
+                threads,
+                max: MAX_THREADS,
+            });
+        }
         let n = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(MAX_THREADS)
         } else {
             threads
         };
@@ -2073,6 +2094,27 @@ mod tests {
                 assert_eq!(a, b, "{threads} threads, step {step}");
             }
         }
+    }
+
+    #[test]
+    fn thread_counts_past_the_limit_are_refused() {
+        let chip = Chip::builtin("eapu-180nm", &over(&[])).unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let mut sim = ChipSim::new(chip, model, 7).unwrap();
+        let e = sim.set_threads(MAX_THREADS + 1).unwrap_err();
+        assert!(
+            matches!(e, EngineError::TooManyThreads { threads, max } if threads == MAX_THREADS + 1 && max == MAX_THREADS),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("expected 0 (one per CPU) to 1024"),
+            "{e}"
+        );
+        // Refused before anything changed: still this thread alone.
+        assert_eq!(sim.threads(), 1);
+        // One per CPU stays within the limit.
+        sim.set_threads(0).unwrap();
+        assert!((1..=MAX_THREADS).contains(&sim.threads()));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::sync::Mutex;
 pub struct RunOptions {
     /// The sweep folder.
     pub out: PathBuf,
-    /// Worker threads (at least 1).
+    /// Worker threads (1 to [`aimsim::engine::MAX_THREADS`]; 0 runs one).
     pub jobs: usize,
     /// The slice to run.
     pub shard: Shard,
@@ -174,6 +174,13 @@ pub fn run_sweep(
     opts: &RunOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Summary> {
+    let max = aimsim::engine::MAX_THREADS;
+    if opts.jobs > max {
+        return Err(SweepError::Usage(format!(
+            "--jobs {}: expected 1 to {max}",
+            opts.jobs
+        )));
+    }
     let dir = &opts.out;
     prepare_dir(dir, plan, opts.shard)?;
     let mine: Vec<&Point> = plan

@@ -155,6 +155,23 @@ fn merge_names_a_missing_or_duplicated_point_and_a_folder_of_another_sweep() {
             .contains("point 1 (chip.adc.bits=6 rule=eapu rep=1) appears 2 times"),
         "{e}"
     );
+    // Too many jobs are refused before the folder is touched.
+    let fresh = d.path().join("too-many-jobs");
+    let e = run_sweep(
+        &plan,
+        &RunOptions {
+            out: fresh.clone(),
+            jobs: aimsim::engine::MAX_THREADS + 1,
+            shard: Shard::ALL,
+        },
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.is_bad_input() && e.to_string().contains("--jobs 1025: expected 1 to 1024"),
+        "{e}"
+    );
+    assert!(!fresh.exists());
     // A folder must not be reused for another sweep or shard.
     let e = run_sweep(
         &plan,
