@@ -88,12 +88,12 @@ struct ReportArgs {
     dir: PathBuf,
 }
 
-/// Bad input of a sweep exits 2; an I/O failure 1.
 /// A `--jobs` count: 1 to [`aimsim::engine::MAX_THREADS`].
 fn job_count(s: &str) -> Result<usize, String> {
     crate::count_up_to(s, 1, aimsim::engine::MAX_THREADS)
 }
 
+/// Bad input of a sweep exits 2; an I/O failure 1.
 fn sweep_error(e: SweepError) -> anyhow::Error {
     if e.is_bad_input() {
         crate::bad(e)

@@ -39,7 +39,7 @@ pub(crate) struct Pool {
     /// Whether threads linger: not when they outnumber the CPUs, where
     /// the waiting threads would take turns on the cores with the ones
     /// that work (on 2 CPUs, runs of 1 to 20 steps of the default
-    /// workload on 1,024 threads took 4.2–7.7 s lingering, 1.0–1.3 s
+    /// workload on 1,024 threads took 4.2–7.7 s lingering, 0.6–1.0 s
     /// without).
     linger: bool,
 }
