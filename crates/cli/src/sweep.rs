@@ -67,7 +67,7 @@ struct SlurmArgs {
     /// Time limit of each task (SLURM format, e.g. 01:00:00).
     #[arg(long)]
     time: Option<String>,
-    /// CPUs per task (points run at once in each task).
+    /// CPUs per task (points run at once in each task; at most 1024).
     #[arg(long, default_value_t = 1)]
     cpus: usize,
 }

@@ -74,6 +74,14 @@ pub fn write_slurm(o: &SlurmOptions) -> Result<SlurmFiles> {
             "--array and --cpus must be at least 1".into(),
         ));
     }
+    // Each task runs `sweep --jobs CPUS`, which takes at most this many.
+    let max = aimsim::engine::MAX_THREADS;
+    if o.cpus > max {
+        return Err(SweepError::Usage(format!(
+            "--cpus {}: expected 1 to {max} (each task runs its points on that many threads)",
+            o.cpus
+        )));
+    }
     for (flag, v) in [("--partition", &o.partition), ("--time", &o.time)] {
         if let Some(v) = v
             .as_deref()
@@ -167,6 +175,15 @@ mod tests {
             "{m}"
         );
         assert!(f.submit.contains("--dependency=afterok:"), "{}", f.submit);
-        assert!(write_slurm(&SlurmOptions { array: 0, ..o }).is_err());
+        assert!(write_slurm(&SlurmOptions {
+            array: 0,
+            ..o.clone()
+        })
+        .is_err());
+        let e = write_slurm(&SlurmOptions { cpus: 1025, ..o }).unwrap_err();
+        assert!(
+            e.to_string().contains("--cpus 1025: expected 1 to 1024"),
+            "{e}"
+        );
     }
 }
