@@ -177,11 +177,13 @@ fn cmd_run(a: SweepRunArgs) -> anyhow::Result<()> {
     let summary = summary?;
     if !a.quiet {
         println!(
-            "aimsim sweep: shard {shard} of {}: {} points ({} resumed, {} run on {jobs} threads in {:.1} s, {} failed) in {}",
+            "aimsim sweep: shard {shard} of {}: {} points ({} resumed, {} run on {} thread{} in {:.1} s, {} failed) in {}",
             spec.display(),
             summary.points,
             summary.resumed,
             summary.ran,
+            summary.threads,
+            if summary.threads == 1 { "" } else { "s" },
             started.elapsed().as_secs_f64(),
             summary.failed,
             a.out.display()

@@ -60,6 +60,9 @@ pub struct Summary {
     pub ran: usize,
     /// Points that ended in an error row (resumed ones included).
     pub failed: usize,
+    /// Worker threads started: `--jobs`, or fewer where fewer points
+    /// were left to run (at least 1).
+    pub threads: usize,
 }
 
 struct Ordered {
@@ -213,7 +216,8 @@ pub fn run_sweep(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let failure: Mutex<Option<SweepError>> = Mutex::new(None);
-    let jobs = opts.jobs.max(1);
+    // No more workers than points to run: each takes one at a time.
+    let jobs = opts.jobs.clamp(1, todo.len().max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("sweep-{i}"))
@@ -253,5 +257,6 @@ pub fn run_sweep(
         resumed: state.progress.resumed,
         ran: todo.len(),
         failed: state.progress.failed,
+        threads: jobs,
     })
 }

@@ -95,18 +95,22 @@ fn threads_shards_and_resume_give_the_same_files() {
     }
     std::fs::write(res.join("results.jsonl"), "").unwrap();
     std::fs::write(res.join("points/half-written.json.partial"), "{").unwrap();
-    let summary = run_sweep(
-        &plan,
-        &RunOptions {
+    // (More jobs than points left: one worker per point.)
+    let resume = |jobs| {
+        let opts = RunOptions {
             out: res.clone(),
-            jobs: 2,
+            jobs,
             shard: Shard::ALL,
-        },
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!((summary.resumed, summary.ran), (5, 3));
+        };
+        run_sweep(&plan, &opts, &|_| {}).unwrap()
+    };
+    let summary = resume(8);
+    assert_eq!((summary.resumed, summary.ran, summary.threads), (5, 3, 3));
     assert!(!res.join("points/half-written.json.partial").exists());
+    assert_same_files(&one, &res);
+    // Nothing left to run: one worker, which finds nothing.
+    let summary = resume(4);
+    assert_eq!((summary.resumed, summary.ran, summary.threads), (8, 0, 1));
     assert_same_files(&one, &res);
 
     let files = write_report(&one).unwrap();
