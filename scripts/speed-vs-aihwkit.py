@@ -18,7 +18,9 @@ The 2-thread rows come twice: from criterion's 1- and 2-thread cases,
 each measured for about ten seconds after the other, and from the
 `threads` bench (`cargo bench -p aimsim --bench threads`), the median of
 paired rounds a second apart, which a machine whose speed drifts over
-tens of seconds does not skew. Takes about seven minutes on a 2-core
+tens of seconds does not skew; beside each paired row, the bench's
+ceiling: what two independent 1-thread runs at once get on this machine,
+and the share of it the 2 threads reach. Takes about seven minutes on a 2-core
 machine. Nothing else should run: ratios of runs on a shared machine
 vary by ±10 % and more (docs/performance.md).
 """
@@ -78,19 +80,24 @@ def aimsim_benches():
 
 
 def paired_threads(rounds):
-    """{case: (median ratio, [each pair's ratio])} of the `threads` bench."""
+    """{case: (median ratio, [each pair's ratio], (median ceiling, [each
+    round's ceiling], median share of it))} of the `threads` bench."""
     cmd = ["cargo", "bench", "-p", "aimsim", "--bench", "threads", "--",
            "--rounds", str(rounds)]
     print("$ " + " ".join(cmd), file=sys.stderr)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         fail(f"cargo bench (threads) failed:\n{out.stderr[-2000:]}")
-    found = {}
+    found, ceilings = {}, {}
     for line in out.stdout.splitlines():
         m = re.match(r"^threads/(\S+):.*ratio of each pair: ([0-9. ]+); median ratio ([0-9.]+)", line)
         if m:
             found[m.group(1)] = (float(m.group(3)), m.group(2).split())
-    return found
+        m = re.match(r"^ceiling/(\S+):.*slower's: ([0-9. ]+); median ([0-9.]+);"
+                     r".*ceiling: median ([0-9.]+)", line)
+        if m:
+            ceilings[m.group(1)] = (float(m.group(3)), m.group(2).split(), float(m.group(4)))
+    return {k: v + (ceilings.get(k),) for k, v in found.items()}
 
 
 def aihwkit(python, network, batch, steps, repeats):
@@ -192,10 +199,16 @@ def main():
         return f"| {label} | {b:,.1f} / {a:,.1f} /s | | **{ratio:.2f}×** | ≥ 1.7× | {met} |"
 
     def pairs(label, case):
-        ratio, each = paired[case]
+        ratio, each, ceiling = paired[case]
         met = "yes" if ratio >= 1.7 else "no"
-        return (f"| {label} | median of {len(each)} pairs: {', '.join(each)} | | "
+        line = (f"| {label} | median of {len(each)} pairs: {', '.join(each)} | | "
                 f"**{ratio:.2f}×** | ≥ 1.7× | {met} |")
+        if ceiling:
+            top, rounds, share = ceiling
+            line += (f"\n| the machine's ceiling for it: two 1-thread runs at once "
+                     f"| {', '.join(rounds)} | | {top:.2f}× (2 threads reach "
+                     f"{share:.0%} of it) | — | — |")
+        return line
 
     print(machine())
     print()

@@ -15,12 +15,23 @@
 //! printed beside the wall time: the part of a 2-thread run spent by the
 //! pool itself (wake-ups, spinning, joins) shows there.
 //!
+//! Each round also runs two 1-thread simulations at once, on two threads
+//! of this process, their timed steps started together (a barrier after
+//! the warm-up): two runs that share nothing but the machine. Twice the
+//! 1-thread run's time over the slower of the two is what this machine
+//! gives two independent copies of the work, the most that 2 threads could
+//! give (the cores' shared caches, memory and the host's other guests
+//! slow both). The bench prints its median and the 2-thread ratio's share
+//! of it: the part of a missed 1.7× that is the machine's, and the part
+//! that is the pool's (serial work, waits, uneven parts).
+//!
 //! Run: `cargo bench -p aimsim --bench threads` (about a minute on a
 //! 2-core machine); `-- --rounds N` for more rounds (default 8), `-- b32`
 //! for the cases whose name holds `b32` (as criterion's filters).
 //! `scripts/speed-vs-aihwkit.py` prints its medians beside criterion's.
 
 use aimsim::{RunSpec, Simulation};
+use std::sync::Barrier;
 use std::time::Instant;
 
 /// Untimed steps before the timed ones (as the `scale` bench).
@@ -61,6 +72,32 @@ fn timed(spec: &RunSpec, threads: usize, steps: u64) -> (f64, f64) {
     let cpu = cpu_seconds() - c0;
     drop(sim);
     (wall, cpu)
+}
+
+/// Two 1-thread simulations of `spec` at once, each on its own thread of
+/// this process, their `steps` timed steps started together after the
+/// warm-up: the wall seconds of each.
+fn together(spec: &RunSpec, steps: u64) -> [f64; 2] {
+    let start = Barrier::new(2);
+    // Neither drops its simulation until both have stopped their clocks.
+    let stop = Barrier::new(2);
+    std::thread::scope(|s| {
+        let run = || {
+            let mut sim = Simulation::new(spec).expect("simulation");
+            sim.set_threads(1).expect("threads");
+            sim.step(WARMUP).expect("warm-up steps");
+            start.wait();
+            let t0 = Instant::now();
+            sim.step(steps).expect("steps");
+            let wall = t0.elapsed().as_secs_f64();
+            stop.wait();
+            drop(sim);
+            wall
+        };
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        [a, b].map(|h| h.join().expect("a run of the pair"))
+    })
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -117,6 +154,7 @@ fn main() {
         let samples = (steps * u64::from(batch)) as f64;
         let (mut r1, mut r2, mut ratios, mut cpu1, mut cpu2) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let (mut ceilings, mut shares) = (vec![], vec![]);
         for round in 0..rounds {
             let order = if round % 2 == 0 { [1, 2] } else { [2, 1] };
             let mut got = [(0.0, 0.0); 3];
@@ -129,6 +167,10 @@ fn main() {
             ratios.push(w1 / w2);
             cpu1.push(c1 / w1);
             cpu2.push(c2 / w2);
+            let [a, b] = together(&spec, steps);
+            let ceiling = 2.0 * w1 / a.max(b);
+            ceilings.push(ceiling);
+            shares.push(w1 / w2 / ceiling);
         }
         let listed = ratios
             .iter()
@@ -144,6 +186,17 @@ fn main() {
             median(&mut cpu1),
             median(&mut cpu2),
             median(&mut ratios),
+        );
+        let listed = ceilings
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "ceiling/{name}: two 1-thread runs at once, twice one's time over the slower's: \
+             {listed}; median {:.2}; 2 threads' ratio / the round's ceiling: median {:.2}",
+            median(&mut ceilings),
+            median(&mut shares),
         );
     }
 }
