@@ -100,6 +100,14 @@ fn together(spec: &RunSpec, steps: u64) -> [f64; 2] {
     })
 }
 
+/// The ratios `v` in their order, two decimals each.
+fn listed(v: &[f64]) -> String {
+    v.iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -172,29 +180,21 @@ fn main() {
             ceilings.push(ceiling);
             shares.push(w1 / w2 / ceiling);
         }
-        let listed = ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(" ");
         println!(
             "threads/{name}: 1 thread {:.1} /s, 2 threads {:.1} /s (medians); \
-             CPUs busy {:.2} and {:.2}; ratio of each pair: {listed}; \
+             CPUs busy {:.2} and {:.2}; ratio of each pair: {}; \
              median ratio {:.2}",
             median(&mut r1),
             median(&mut r2),
             median(&mut cpu1),
             median(&mut cpu2),
+            listed(&ratios),
             median(&mut ratios),
         );
-        let listed = ceilings
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(" ");
         println!(
             "ceiling/{name}: two 1-thread runs at once, twice one's time over the slower's: \
-             {listed}; median {:.2}; 2 threads' ratio / the round's ceiling: median {:.2}",
+             {}; median {:.2}; 2 threads' ratio / the round's ceiling: median {:.2}",
+            listed(&ceilings),
             median(&mut ceilings),
             median(&mut shares),
         );
