@@ -30,7 +30,8 @@ use std::sync::Mutex;
 pub struct RunOptions {
     /// The sweep folder.
     pub out: PathBuf,
-    /// Worker threads (1 to [`aimsim::engine::MAX_THREADS`]; 0 runs one).
+    /// Worker threads (1 to [`aimsim::engine::MAX_THREADS`]; 0 runs one;
+    /// no more start than points are left to run: [`Summary::threads`]).
     pub jobs: usize,
     /// The slice to run.
     pub shard: Shard,
