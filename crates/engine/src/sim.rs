@@ -142,6 +142,9 @@ pub struct ChipSim {
     tile_work: Vec<SparseWork>,
     /// One working memory per pool thread for the sampled EaPU work.
     sparse_scratch: Vec<std::sync::Mutex<SparseScratch>>,
+    /// One working memory per pool thread (one without a pool) for the
+    /// reads computed ahead.
+    ahead_scratch: Vec<std::sync::Mutex<crate::tile::AheadScratch>>,
     /// The factors of a rank-P EaPU request, laid out once per matrix for
     /// its tiles' sampling.
     rank_p: RankPFactors,
@@ -196,6 +199,7 @@ impl ChipSim {
             update_scratch: UpdateScratch::default(),
             tile_work: Vec::new(),
             sparse_scratch: Vec::new(),
+            ahead_scratch: Vec::new(),
             rank_p: RankPFactors::default(),
         }
     }
@@ -327,7 +331,11 @@ impl ChipSim {
         let m = self.matrices.len();
         let device = self.rule.uses_device().then_some(&self.model);
         let gain = if device.is_some() { gain } else { 1.0 };
-        let mut ids = Vec::new();
+        // Exactly as many tiles more (a tile is about 1.5 KB: a doubled
+        // capacity would hold up to half of them again, unused).
+        let n_tiles = rows.div_ceil(self.chip.tile_rows) * cols.div_ceil(self.chip.tile_cols);
+        self.tiles.reserve_exact(n_tiles);
+        let mut ids = Vec::with_capacity(n_tiles);
         for row0 in (0..rows).step_by(self.chip.tile_rows) {
             for col0 in (0..cols).step_by(self.chip.tile_cols) {
                 let id = self.tiles.len() as u32;
@@ -710,18 +718,35 @@ impl ChipSim {
             .pool
             .is_some()
             .then_some((&self.ledger, self.ctrl_phase));
-        let work = |t: &mut Tile| {
+        let threads = self.pool.as_ref().map_or(1, |p| p.current_num_threads());
+        if self.ahead_scratch.len() < threads {
+            self.ahead_scratch.resize_with(threads, Default::default);
+        }
+        let scratches = &self.ahead_scratch;
+        // Each thread's own working memory (index 0 without a pool), taken
+        // out while the tile computes and put back after: a relaxing
+        // array's pass runs in parallel itself, and while this thread
+        // waits there it may take another tile's task, which then finds
+        // the place empty and works in new memory (nothing is read before
+        // it is written) instead of waiting for a lock this thread holds.
+        let work = |t: &mut Tile, thread: usize| {
+            let slot = &scratches[thread];
+            let mut s = std::mem::take(&mut *slot.lock().expect("never poisoned"));
             t.compute_ahead(
-                chip, model, transposed, now, input, n_in, inv, device, charges,
+                chip, model, transposed, now, input, n_in, inv, device, charges, &mut s,
             );
+            *slot.lock().expect("never poisoned") = s;
         };
         let tiles = &mut self.tiles[range.clone()];
         match &self.pool {
             Some(pool) => pool.install(|| {
                 use rayon::prelude::*;
-                tiles.par_iter_mut().with_max_len(1).for_each(work);
+                tiles
+                    .par_iter_mut()
+                    .with_max_len(1)
+                    .for_each(|t| work(t, rayon::current_thread_index().unwrap_or(0)));
             }),
-            None => tiles.iter_mut().for_each(work),
+            None => tiles.iter_mut().for_each(|t| work(t, 0)),
         }
         if charges.is_some() {
             for t in &mut self.tiles[range] {
@@ -2178,6 +2203,64 @@ mod tests {
             )
         };
         assert_eq!(run(true), run(false));
+    }
+
+    #[test]
+    fn relaxing_reads_ahead_on_a_pool_nest_and_keep_the_bits() {
+        // A relaxing array brings its cells to the read's time in a pass
+        // that runs on the pool itself (rows in blocks, one per thread),
+        // inside the tiles' parallel reads ahead: a thread waiting in it
+        // may take another tile's read. Its working memory must not be
+        // one the waiting thread holds (that waited forever), and the
+        // bits must be those of one thread. (With the memory held through
+        // the tile's read, this test hung in six runs of six. It runs on
+        // a thread of its own, so that a hang fails it instead of
+        // stopping the tests.)
+        // Tiles of 128 × 128 weights (32,768 cells: up to eight blocks of
+        // a pass), more of them than threads.
+        let chip = Chip::builtin("eapu-180nm", &over(&[])).unwrap();
+        let model =
+            builtin_device("eapu-180nm", &over(&[("relax_rate_per_decade", "0.05")])).unwrap();
+        let (rows, cols) = (4 * chip.tile_rows, 8 * chip.tile_cols);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
+        let xs: Vec<f32> = (0..12 * rows).map(|i| (i as f32 * 0.71).cos()).collect();
+        let run = move |threads: usize| {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
+            sim.set_threads(threads).unwrap();
+            let m = sim.place(rows, cols, &w);
+            assert_eq!(sim.tiles.len(), 32);
+            let mut ys = vec![0.0f32; 12 * cols];
+            let pool = sim.thread_pool();
+            let mut steps = || {
+                for (x, y) in xs.chunks_exact(rows).zip(ys.chunks_exact_mut(cols)) {
+                    sim.advance(1_000_000_000).unwrap(); // 1 ms: the cells move
+                    sim.mvm(m, x, y).unwrap();
+                }
+                sim.ledger().total_pj().to_bits()
+            };
+            let pj = match pool {
+                Some(pool) => pool.install(steps),
+                None => steps(),
+            };
+            (ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), pj)
+        };
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let one = run(1);
+            for _ in 0..4 {
+                for threads in [3, 8, 16] {
+                    done.send((threads, run(threads) == one)).unwrap();
+                }
+            }
+        });
+        for _ in 0..12 {
+            let (threads, same) = finished
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("the reads on a pool hung (or failed)");
+            assert!(same, "{threads} threads differ from one");
+        }
     }
 
     #[test]

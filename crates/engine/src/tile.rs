@@ -56,16 +56,6 @@ pub(crate) struct Tile {
     pub(crate) ahead: VecDeque<ReadArith>,
     pub(crate) ahead_out: Vec<f32>,
     pub(crate) ahead_pos: usize,
-    /// Normalised inputs and line voltages of reads computed ahead (the
-    /// batch's first values; these buffers and the two below grow but do
-    /// not shrink, see [`prefix`]).
-    ahead_x: Vec<f32>,
-    ahead_v: Vec<f32>,
-    /// Read powers and `Σ V²` of reads computed ahead;
-    /// kernel scratch.
-    ahead_power: Vec<f64>,
-    ahead_sum_v2: Vec<f64>,
-    ahead_scratch: Vec<f32>,
     /// Cycles the update-forming unit and the rule's decisions take before
     /// the tile's writes start.
     pub(crate) form_cycles: u64,
@@ -118,6 +108,22 @@ pub(crate) struct Tile {
     pub(crate) write_slots: crate::read::LedgerSlots<4>,
     /// Whether the reads in `ahead` were charged already (`read_log`).
     pub(crate) ahead_charged: bool,
+}
+
+/// Working memory of [`Tile::compute_ahead`] on cells: the normalised
+/// inputs and line voltages of the reads computed ahead, their read
+/// powers and `Σ V²`, and the kernel's scratch. Every value is written
+/// before it is read, so one of these serves every tile a thread computes
+/// (the simulator keeps one per thread, not per tile: at batch 32 these
+/// are about 50 KB for a 128 × 128 tile). The buffers grow but do not
+/// shrink ([`prefix`]).
+#[derive(Default)]
+pub(crate) struct AheadScratch {
+    x: Vec<f32>,
+    v: Vec<f32>,
+    power: Vec<f64>,
+    sum_v2: Vec<f64>,
+    kernel: Vec<f32>,
 }
 
 /// Where a tile sits in its matrix.
@@ -190,11 +196,6 @@ impl Tile {
             ahead: VecDeque::new(),
             ahead_out: Vec::new(),
             ahead_pos: 0,
-            ahead_x: Vec::new(),
-            ahead_v: Vec::new(),
-            ahead_power: Vec::new(),
-            ahead_sum_v2: Vec::new(),
-            ahead_scratch: Vec::new(),
             form_cycles: 0,
             phases: VecDeque::new(),
             unissued_phases: 0,
@@ -230,7 +231,8 @@ impl Tile {
     /// tile before those reads (idle, a device that does not relax).
     /// With `charges` (the ledger, read only, and the phase), each read's
     /// energy is charged into `read_log` too, in read order, and the reads
-    /// are marked charged (`ahead_charged`).
+    /// are marked charged (`ahead_charged`). `scratch` is working memory
+    /// (any thread's).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn compute_ahead(
         &mut self,
@@ -243,6 +245,7 @@ impl Tile {
         inv_scale: &[f32],
         device: bool,
         charges: Option<(&EnergyLedger, Phase)>,
+        scratch: &mut AheadScratch,
     ) {
         self.ahead_charged = charges.is_some();
         let (off, len, lines) = if transposed {
@@ -253,7 +256,7 @@ impl Tile {
         self.ahead_pos = 0;
         if self.cells.is_some() {
             self.device_ahead(
-                chip, model, transposed, now, input, n_in, inv_scale, charges,
+                chip, model, transposed, now, input, n_in, inv_scale, charges, scratch,
             );
             return;
         }
@@ -285,6 +288,7 @@ impl Tile {
         n_in: usize,
         inv_scale: &[f32],
         charges: Option<(&EnergyLedger, Phase)>,
+        scratch: &mut AheadScratch,
     ) {
         let (off, len, lines) = if transposed {
             (self.col0, self.cols, self.rows)
@@ -296,8 +300,15 @@ impl Tile {
         let cells = self.cells.as_mut().expect("device_ahead needs cells");
         cells.advance_to(model, now.seconds());
         cells.prepare_read(model, transposed);
-        let xs = prefix(&mut self.ahead_x, n * len);
-        let vs = prefix(&mut self.ahead_v, n * len);
+        let AheadScratch {
+            x: ahead_x,
+            v: ahead_v,
+            power: ahead_power,
+            sum_v2: ahead_sum_v2,
+            kernel,
+        } = scratch;
+        let xs = prefix(ahead_x, n * len);
+        let vs = prefix(ahead_v, n * len);
         for ((x, &inv), (xn, v)) in input
             .chunks_exact(n_in)
             .zip(inv_scale)
@@ -311,13 +322,13 @@ impl Tile {
         // Every output is written below (the forward product zeroes its
         // outputs first).
         let outs = prefix(&mut self.ahead_out, n * lines);
-        let powers = prefix(&mut self.ahead_power, n);
-        let sums_v2 = prefix(&mut self.ahead_sum_v2, n);
+        let powers = prefix(ahead_power, n);
+        let sums_v2 = prefix(ahead_sum_v2, n);
         let cells = self.cells.as_ref().expect("checked above");
         if transposed {
-            cells.mvm_backward_batch_noiseless(vs, outs, powers, sums_v2, &mut self.ahead_scratch);
+            cells.mvm_backward_batch_noiseless(vs, outs, powers, sums_v2, kernel);
         } else {
-            cells.mvm_forward_batch_noiseless(vs, outs, &mut self.ahead_scratch);
+            cells.mvm_forward_batch_noiseless(vs, outs, kernel);
             cells.forward_powers(vs, powers, sums_v2);
         }
         for (b, (xn, out)) in xs
