@@ -429,6 +429,19 @@ impl Tile {
         debug_assert_eq!(at, self.phase_writes.len(), "phases cover the plan");
     }
 
+    /// Whether nothing of the tile's is in flight, queued or pending:
+    /// a write operation issued now starts at once, its phases the ones
+    /// pushed next.
+    pub(crate) fn idle_for_writes(&self) -> bool {
+        !self.reserved
+            && self.pending.is_empty()
+            && self.write_ops.is_empty()
+            && self.phases.is_empty()
+            && self.unissued_phases == 0
+            && self.write_ahead.is_none()
+            && self.cells.is_some()
+    }
+
     /// Takes the phases pushed since the last write operation as one new
     /// operation's; returns whether there were any.
     pub(crate) fn issue_write_op(&mut self) -> bool {
