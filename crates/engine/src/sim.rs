@@ -1161,10 +1161,14 @@ impl ChipSim {
     /// time on one thread; on a pool, 32 tiles a thread, so that each
     /// parallel part has tiles enough to share out evenly (two a thread
     /// cost the big net's `bp` steps 5 % on 2 threads, eight 2 %), but
-    /// no more than 2²⁰ weights (12 MB of planned writes).
+    /// no more than 2¹⁹ weights (about 9 MB of planned writes and their
+    /// phases), 2¹⁶ on a relaxing device, whose cells take 14 B each.
     fn dense_batch(&self) -> (usize, usize) {
         match &self.pool {
-            Some(pool) => (32 * pool.current_num_threads(), 1 << 19),
+            Some(pool) => {
+                let weights = if self.model.relaxes() { 1 << 16 } else { 1 << 19 };
+                (32 * pool.current_num_threads(), weights)
+            }
             None => (1, usize::MAX),
         }
     }
