@@ -1166,7 +1166,11 @@ impl ChipSim {
     fn dense_batch(&self) -> (usize, usize) {
         match &self.pool {
             Some(pool) => {
-                let weights = if self.model.relaxes() { 1 << 16 } else { 1 << 19 };
+                let weights = if self.model.relaxes() {
+                    1 << 16
+                } else {
+                    1 << 19
+                };
                 (32 * pool.current_num_threads(), weights)
             }
             None => (1, usize::MAX),
@@ -2081,12 +2085,43 @@ mod tests {
     /// Six steps of reads and updates on `threads` threads; with
     /// `queued_writes` every write operation runs through the event queue.
     fn threaded_steps_with(threads: usize, schedule: &str, queued_writes: bool) -> Steps {
+        threaded_steps_of(
+            threads,
+            schedule,
+            queued_writes,
+            "eapu",
+            Requests::BatchAndOne,
+        )
+    }
+
+    /// What each step of [`threaded_steps_of`] asks the matrix to update.
+    #[derive(Clone, Copy)]
+    enum Requests {
+        /// The batch's rank-3 request, then a rank-1 request: the matrix
+        /// listed twice.
+        BatchAndOne,
+        /// The batch's request alone.
+        Batch,
+        /// The batch's request listed twice.
+        BatchTwice,
+    }
+
+    /// [`threaded_steps_with`] under the write rule `rule`, updating
+    /// with `requests`.
+    fn threaded_steps_of(
+        threads: usize,
+        schedule: &str,
+        queued_writes: bool,
+        rule: &str,
+        requests: Requests,
+    ) -> Steps {
         let chip = Chip::builtin(
             "eapu-180nm",
             &over(&[
                 ("array.rows", "2"),
                 ("array.cols", "4"),
                 ("engine.schedule", schedule),
+                ("rule.name", rule),
             ]),
         )
         .unwrap();
@@ -2135,7 +2170,16 @@ mod tests {
                     scale: -0.5,
                 },
             };
-            sim.update(&[u, r1], 0).unwrap();
+            let listed = match requests {
+                Requests::BatchAndOne => [u, r1],
+                Requests::Batch | Requests::BatchTwice => [u, u],
+            };
+            let n = if matches!(requests, Requests::Batch) {
+                1
+            } else {
+                2
+            };
+            sim.update(&listed[..n], 0).unwrap();
             let out = ys.iter().chain(&gs).map(|v| v.to_bits()).collect();
             // Every tally's count and energy bits, in key order.
             let ledger = sim
@@ -2239,72 +2283,14 @@ mod tests {
         // instead of after every tile's; on 1, 2 and 3 threads these must
         // be the bits of the writes run through the event queue, and a
         // matrix listed twice must still get one write operation a tile.
-        let run = |threads: usize, queued: bool, twice: bool| {
-            let chip = Chip::builtin(
-                "eapu-180nm",
-                &over(&[
-                    ("array.rows", "2"),
-                    ("array.cols", "4"),
-                    ("rule.name", "bp"),
-                ]),
-            )
-            .unwrap();
-            let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
-            let mut sim = ChipSim::new(chip, model, 7).unwrap();
-            sim.set_threads(threads).unwrap();
-            sim.queued_writes = queued;
-            let (rows, cols) = (5, 9);
-            let w: Vec<f32> = (0..rows * cols)
-                .map(|i| (i as f32 * 0.37).sin() * 0.5)
-                .collect();
-            let m = sim.place(rows, cols, &w);
-            let mut steps = Vec::new();
-            for step in 0..4 {
-                let xs: Vec<f32> = (0..rows)
-                    .map(|i| ((i + step) as f32 * 0.71).cos())
-                    .collect();
-                let ds: Vec<f32> = (0..cols)
-                    .map(|i| ((i * 3 + step) as f32 * 0.29).sin() * 0.1)
-                    .collect();
-                let mut ys = vec![0.0f32; cols];
-                sim.enter_phase(Phase::FORWARD).unwrap();
-                sim.mvm(m, &xs, &mut ys).unwrap();
-                sim.enter_phase(Phase::UPDATE).unwrap();
-                let u = MatrixUpdate {
-                    matrix: m,
-                    request: UpdateRequest::Factors {
-                        x: &xs,
-                        delta: &ds,
-                        scale: -2.0,
-                    },
-                };
-                let both = [u, u];
-                sim.update(if twice { &both[..] } else { &both[..1] }, 0)
-                    .unwrap();
-                let ledger: Vec<(u64, u64)> = sim
-                    .ledger()
-                    .entries()
-                    .map(|(_, t)| (t.count, t.pj.to_bits()))
-                    .collect();
-                let out: Vec<u32> = ys.iter().map(|v| v.to_bits()).collect();
-                steps.push((
-                    out,
-                    ledger,
-                    sim.now().ps(),
-                    sim.events(),
-                    sim.writes().cell_writes,
-                ));
-            }
-            assert!(steps[3].4 > steps[0].4, "no writes");
-            steps
-        };
-        for twice in [false, true] {
-            let queued = run(1, true, twice);
+        for requests in [Requests::Batch, Requests::BatchTwice] {
+            let queued = threaded_steps_of(1, "sequential", true, "bp", requests);
+            assert!(queued.last().unwrap().4 > queued[0].4, "no writes");
             for threads in [1, 2, 3] {
-                assert!(
-                    run(threads, false, twice) == queued,
-                    "{threads} threads (listed twice: {twice})"
-                );
+                let now = threaded_steps_of(threads, "sequential", false, "bp", requests);
+                for (step, (a, b)) in now.iter().zip(&queued).enumerate() {
+                    assert!(a == b, "{threads} threads, step {step}");
+                }
             }
         }
     }
