@@ -143,8 +143,8 @@ pub struct ChipSim {
     /// One working memory per pool thread for the sampled EaPU work.
     sparse_scratch: Vec<std::sync::Mutex<SparseScratch>>,
     /// Phase buffers of tiles whose dense writes ran as soon as they were
-    /// planned (`write_dense_now`), for the next such tile: at most one
-    /// per thread, instead of one full buffer per tile.
+    /// planned (`write_dense_now`), for the next such tiles: about a
+    /// batch's worth (`dense_batch`), instead of a full buffer per tile.
     spare_phases: Vec<(Vec<PlannedWrite>, std::collections::VecDeque<PhaseSpan>)>,
     /// One working memory per pool thread (one without a pool) for the
     /// reads computed ahead.
@@ -1188,7 +1188,8 @@ impl ChipSim {
     fn write_dense_now(&mut self, range: std::ops::Range<usize>) {
         let (chip, model, mode) = (&self.chip, &self.model, self.rule.write_mode());
         let ledger = &self.ledger;
-        let ready = |t: &Tile| {
+        // Started by `update` with its phases still to run.
+        let started = |t: &Tile| {
             t.reserved
                 && t.pending.is_empty()
                 && t.write_ops.len() == 1
@@ -1196,11 +1197,11 @@ impl ChipSim {
                 && t.write_ahead.is_none()
         };
         let tiles = &mut self.tiles[range];
-        if !tiles.iter().any(ready) {
+        if !tiles.iter().any(started) {
             return;
         }
         let work = |t: &mut Tile| {
-            if ready(t) {
+            if started(t) {
                 crate::write::write_ahead(chip, model, mode, ledger, t);
             }
         };
