@@ -934,6 +934,7 @@ impl ChipSim {
             // Tiles whose dense writes are planned and started, not yet
             // run (`write_dense_now`): from `batch` to the tile in hand.
             let (mut batch, mut batch_weights) = (ids.start, 0);
+            let (tiles_max, weights_max) = self.dense_batch();
             for ti in ids.clone() {
                 let input = FormInput {
                     unit: &self.chip.update_unit,
@@ -989,7 +990,6 @@ impl ChipSim {
                     }
                 }
                 batch_weights += self.tiles[ti].rows * self.tiles[ti].cols;
-                let (tiles_max, weights_max) = self.dense_batch();
                 if ti + 1 == ids.end || ti + 1 - batch >= tiles_max || batch_weights >= weights_max
                 {
                     self.write_dense_now(batch..ti + 1);
@@ -1129,31 +1129,39 @@ impl ChipSim {
     /// the ledger, recorded and added in order when the start event comes
     /// (`account_phases`). The same bits for any number of threads.
     fn write_ahead(&mut self) {
-        let Some(pool) = self.pool.as_ref() else {
-            return;
-        };
-        if self.mode != TimeMode::Event || !self.phases_back_to_back() || self.reads_pending > 0 {
+        if self.pool.is_none()
+            || self.mode != TimeMode::Event
+            || !self.phases_back_to_back()
+            || self.reads_pending > 0
+        {
             return;
         }
+        self.run_started_writes(0..self.tiles.len());
+    }
+
+    /// Runs ahead of its events ([`crate::write::write_ahead`]) the write
+    /// operation of every tile of `range` that `start_op` started with its
+    /// phases still to run ([`Tile::may_write_ahead`]), tiles in parallel
+    /// on the pool if there is one.
+    fn run_started_writes(&mut self, range: std::ops::Range<usize>) {
         let (chip, model, mode) = (&self.chip, &self.model, self.rule.write_mode());
         let ledger = &self.ledger;
-        let tiles = &mut self.tiles[..];
-        pool.install(|| {
-            use rayon::prelude::*;
-            tiles
-                .par_iter_mut()
-                .with_max_len(1)
-                .filter(|t| {
-                    // Started by `start_op` (not queued behind another
-                    // operation), with pulse phases on cells.
-                    t.reserved
-                        && t.pending.is_empty()
-                        && t.write_ops.len() == 1
-                        && t.cells.is_some()
-                        && t.write_ahead.is_none()
-                })
-                .for_each(|t| crate::write::write_ahead(chip, model, mode, ledger, t));
-        });
+        let tiles = &mut self.tiles[range];
+        if !tiles.iter().any(Tile::may_write_ahead) {
+            return;
+        }
+        let work = |t: &mut Tile| {
+            if t.may_write_ahead() {
+                crate::write::write_ahead(chip, model, mode, ledger, t);
+            }
+        };
+        match &self.pool {
+            Some(pool) if tiles.len() > 1 => pool.install(|| {
+                use rayon::prelude::*;
+                tiles.par_iter_mut().with_max_len(1).for_each(work);
+            }),
+            _ => tiles.iter_mut().for_each(work),
+        }
     }
 
     /// How many tiles' dense writes `update` plans before it runs them
@@ -1186,33 +1194,8 @@ impl ChipSim {
     /// are held for a few tiles at a time ([`ChipSim::dense_batch`]), not
     /// for the whole chip; the same bits.
     fn write_dense_now(&mut self, range: std::ops::Range<usize>) {
-        let (chip, model, mode) = (&self.chip, &self.model, self.rule.write_mode());
-        let ledger = &self.ledger;
-        // Started by `update` with its phases still to run.
-        let started = |t: &Tile| {
-            t.reserved
-                && t.pending.is_empty()
-                && t.write_ops.len() == 1
-                && t.cells.is_some()
-                && t.write_ahead.is_none()
-        };
-        let tiles = &mut self.tiles[range];
-        if !tiles.iter().any(started) {
-            return;
-        }
-        let work = |t: &mut Tile| {
-            if started(t) {
-                crate::write::write_ahead(chip, model, mode, ledger, t);
-            }
-        };
-        match &self.pool {
-            Some(pool) if tiles.len() > 1 => pool.install(|| {
-                use rayon::prelude::*;
-                tiles.par_iter_mut().with_max_len(1).for_each(work);
-            }),
-            _ => tiles.iter_mut().for_each(work),
-        }
-        for t in tiles.iter_mut() {
+        self.run_started_writes(range.clone());
+        for t in &mut self.tiles[range] {
             if t.write_ahead.is_some() && t.phases.is_empty() {
                 t.phase_writes.clear();
                 let spare = (

@@ -442,6 +442,17 @@ impl Tile {
             && self.cells.is_some()
     }
 
+    /// Whether the tile's write operation was started (by `start_op`, not
+    /// queued behind another operation) with pulse phases on cells still to
+    /// run: what [`crate::write::write_ahead`] may run ahead of its events.
+    pub(crate) fn may_write_ahead(&self) -> bool {
+        self.reserved
+            && self.pending.is_empty()
+            && self.write_ops.len() == 1
+            && self.cells.is_some()
+            && self.write_ahead.is_none()
+    }
+
     /// Takes the phases pushed since the last write operation as one new
     /// operation's; returns whether there were any.
     pub(crate) fn issue_write_op(&mut self) -> bool {
