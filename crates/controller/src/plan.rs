@@ -217,11 +217,7 @@ impl WritePlan {
     ) {
         let (cell, pol, dg) = array.route(model, k, d);
         let pulses = match mode {
-            WriteMode::Pulses { step_us } => (dg.abs() / step_us).round() as u32,
-            WriteMode::Switch {
-                step_us,
-                stochastic,
-            } => crate::switching::planned_pulses(dg, step_us, stochastic),
+            WriteMode::Pulses { .. } | WriteMode::Switch { .. } => write_pulses(model, mode, dg),
             _ => memo.nominal_pulses(model, dg),
         };
         if pulses == 0 {
@@ -294,6 +290,24 @@ impl WritePlan {
                 });
             set.chain(reset)
         })
+    }
+}
+
+/// The pulses of a planned write of the (routed) change `dg_us` in `mode`,
+/// the value [`PlannedWrite::pulses`] holds: `round(|ΔG|/step)` fixed
+/// pulses ([`WriteMode::Pulses`]; 0, a change the plan drops), the
+/// switching attempts ([`WriteMode::Switch`]), or the pulses of one
+/// programming operation. A function of its arguments only, so a write
+/// stored without its pulses gets them back exactly.
+#[inline]
+pub fn write_pulses(model: &DeviceModel, mode: WriteMode, dg_us: f32) -> u32 {
+    match mode {
+        WriteMode::Pulses { step_us } => (dg_us.abs() / step_us).round() as u32,
+        WriteMode::Switch {
+            step_us,
+            stochastic,
+        } => crate::switching::planned_pulses(dg_us, step_us, stochastic),
+        _ => nominal_pulses(model, dg_us),
     }
 }
 

@@ -977,7 +977,13 @@ impl ChipSim {
                                 (tile.phase_writes, tile.phases) = (w, p);
                             }
                         }
-                        tile.push_phases(plan, max_parallel);
+                        if now {
+                            tile.push_phases(plan, max_parallel);
+                        } else {
+                            // Its writes wait for their events: stored
+                            // compactly.
+                            tile.push_phases_compact(plan, max_parallel);
+                        }
                         if now && tile.issue_write_op() {
                             // Issued and started now, as the loop below
                             // would (the same ready time; nothing is

@@ -6,7 +6,7 @@ use crate::queue::TileOp;
 use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
-use aimsim_controller::{PlannedWrite, WritePlan};
+use aimsim_controller::{write_pulses, PlannedWrite, WriteMode, WritePlan};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::{EnergyLedger, Phase};
@@ -14,11 +14,14 @@ use aimsim_periphery::Adc;
 use std::collections::VecDeque;
 
 /// One pulse phase of a tile's pending writes: `len` writes of
-/// [`Tile::phase_writes`] from `start`.
+/// [`Tile::phase_writes`] from `start`; or, if `dense`, the first `len`
+/// writes of its polarity stored by weight from weight `start` of
+/// [`DenseWrites`] ([`Tile::push_phases_compact`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PhaseSpan {
     pub(crate) row: u32,
     pub(crate) polarity: Polarity,
+    pub(crate) dense: bool,
     pub(crate) start: u32,
     pub(crate) len: u32,
 }
@@ -70,6 +73,9 @@ pub(crate) struct Tile {
     /// Phases left of the write operation in progress.
     pub(crate) op_phases: u32,
     pub(crate) phase_writes: Vec<PlannedWrite>,
+    /// Pending writes of plans that write most weights, stored by weight
+    /// ([`Tile::push_phases_compact`]).
+    pub(crate) dense: DenseWrites,
     /// The controller phase the pending writes are charged to.
     pub(crate) write_phase_tag: Phase,
     /// ADC full-scale calibration of forward (0) and transposed (1) reads.
@@ -124,6 +130,139 @@ pub(crate) struct AheadScratch {
     power: Vec<f64>,
     sum_v2: Vec<f64>,
     kernel: Vec<f32>,
+}
+
+/// A tile's pending writes stored by weight ([`Tile::push_phases_compact`]):
+/// one block a plan, of the tile's `rows × cols` weights (row-major) and
+/// padded to a multiple of 64 ([`DenseWrites::stride`]), with each
+/// weight's routed change (µS) in `dg`, and three bits a weight: whether
+/// it has a SET write, a RESET write, and which cell of its pair is
+/// written (set: `G⁻`). The writes of the phase being run are rebuilt in
+/// `decoded`.
+#[derive(Default)]
+pub(crate) struct DenseWrites {
+    dg: Vec<f32>,
+    /// Bit sets over `dg`'s indices: `writes[0]` SET writes, `writes[1]`
+    /// RESET writes.
+    writes: [Vec<u64>; 2],
+    side: Vec<u64>,
+    decoded: Vec<PlannedWrite>,
+}
+
+impl DenseWrites {
+    /// The length of one plan's block for a tile of `rows × cols`
+    /// weights: the weights rounded up to whole 64-bit words, so that
+    /// blocks are dropped without shifting bits.
+    fn stride(rows: usize, cols: usize) -> usize {
+        (rows * cols).next_multiple_of(64)
+    }
+
+    /// Drops the first `n` weights' entries (whole blocks).
+    fn drain(&mut self, n: usize) {
+        debug_assert_eq!(n % 64, 0);
+        self.dg.drain(..n);
+        for bits in self.writes.iter_mut().chain([&mut self.side]) {
+            bits.drain(..n / 64);
+        }
+    }
+
+    /// Appends a block of `stride` weights with no writes; returns where
+    /// it starts.
+    fn grow(&mut self, stride: usize) -> usize {
+        let base = self.dg.len();
+        assert!(
+            base + stride <= u32::MAX as usize,
+            "dense pending writes index with u32"
+        );
+        self.dg.reserve_exact(stride);
+        self.dg.resize(base + stride, 0.0);
+        let words = (base + stride) / 64;
+        for bits in self.writes.iter_mut().chain([&mut self.side]) {
+            bits.reserve_exact(words - bits.len());
+            bits.resize(words, 0);
+        }
+        base
+    }
+
+    /// Stores `writes`, of one polarity and in cell order, for the tile
+    /// stored from `base`. Each 64-bit word of the bit sets is made in a
+    /// register and stored once.
+    fn store(&mut self, base: usize, writes: &[PlannedWrite], pol: Polarity) {
+        let bits = &mut self.writes[usize::from(pol == Polarity::Reset)];
+        let (mut word, mut acc, mut acc_side) = (usize::MAX, 0u64, 0u64);
+        for w in writes {
+            let i = base + (w.cell / 2) as usize;
+            self.dg[i] = w.dg_us;
+            if i / 64 != word {
+                if word != usize::MAX {
+                    bits[word] |= acc;
+                    self.side[word] |= acc_side;
+                }
+                (word, acc, acc_side) = (i / 64, 0, 0);
+            }
+            let bit = 1u64 << (i % 64);
+            acc |= bit;
+            acc_side |= bit * u64::from(w.cell & 1);
+        }
+        if word != usize::MAX {
+            bits[word] |= acc;
+            self.side[word] |= acc_side;
+        }
+    }
+
+    /// The planned writes of the pending phase `ph` of a tile of `rows ×
+    /// cols` weights: its run of `list` (the tile's `phase_writes`), or,
+    /// for a phase stored by weight, its writes rebuilt (the `len` writes
+    /// of its polarity from `start`, cells in order, each change with its
+    /// pulses, [`write_pulses`]): the list [`Tile::push_phases`] would
+    /// hold.
+    pub(crate) fn phase<'a>(
+        &'a mut self,
+        ph: &PhaseSpan,
+        (rows, cols): (usize, usize),
+        list: &'a [PlannedWrite],
+        model: &DeviceModel,
+        mode: WriteMode,
+    ) -> &'a [PlannedWrite] {
+        if !ph.dense {
+            return &list[ph.start as usize..(ph.start + ph.len) as usize];
+        }
+        let start = ph.start as usize;
+        let row = ph.row as usize;
+        let row_base = start - start % Self::stride(rows, cols) + row * cols;
+        let row_cell = 2 * row * cols;
+        let writes = &self.writes[usize::from(ph.polarity == Polarity::Reset)][..];
+        let (dg, side) = (&self.dg[..], &self.side[..]);
+        let blank = PlannedWrite {
+            cell: 0,
+            dg_us: 0.0,
+            pulses: 0,
+        };
+        let out = &mut self.decoded;
+        out.clear();
+        out.resize(ph.len as usize, blank);
+        // The phase's writes are the next set bits (a phase stays in its
+        // row): visited one by one, not every weight.
+        let mut word = start / 64;
+        let mut bits = writes[word] & (!0u64 << (start % 64));
+        for w in out.iter_mut() {
+            while bits == 0 {
+                word += 1;
+                bits = writes[word];
+            }
+            let i = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let side = (side[word] >> (i % 64)) as usize & 1;
+            w.cell = (row_cell + 2 * (i - row_base) + side) as u32;
+            w.dg_us = dg[i];
+        }
+        // The pulses in a pass of their own: its divisions do not wait
+        // for one another or for the search above.
+        for w in out.iter_mut() {
+            w.pulses = write_pulses(model, mode, w.dg_us);
+        }
+        out
+    }
 }
 
 /// Where a tile sits in its matrix.
@@ -202,6 +341,7 @@ impl Tile {
             write_ops: VecDeque::new(),
             op_phases: 0,
             phase_writes: Vec::new(),
+            dense: DenseWrites::default(),
             write_phase_tag: Phase::UPDATE,
             adc_range: [AdcRange::default(); 2],
             busy_ps: 0,
@@ -401,11 +541,12 @@ impl Tile {
     pub(crate) fn push_phases(&mut self, plan: &WritePlan, max_parallel: usize) {
         let done = self
             .phases
-            .front()
+            .iter()
+            .find(|p| !p.dense)
             .map_or(self.phase_writes.len(), |p| p.start as usize);
         if done > 0 {
             self.phase_writes.drain(..done);
-            for p in self.phases.iter_mut() {
+            for p in self.phases.iter_mut().filter(|p| !p.dense) {
                 p.start -= done as u32;
             }
         }
@@ -420,6 +561,7 @@ impl Tile {
             self.phases.push_back(PhaseSpan {
                 row: ph.row,
                 polarity: ph.polarity,
+                dense: false,
                 start: at as u32,
                 len: ph.writes.len() as u32,
             });
@@ -427,6 +569,58 @@ impl Tile {
             self.unissued_phases += 1;
         }
         debug_assert_eq!(at, self.phase_writes.len(), "phases cover the plan");
+    }
+
+    /// [`Tile::push_phases`], but a plan that writes at least a third of
+    /// the tile's weights is stored by weight ([`DenseWrites`]): 4 B a
+    /// weight and 3 bits, not 12 B a write. A rule that writes every
+    /// weight (`bp`, `write-verify`) then holds about 2.2 B a cell for
+    /// each tile whose writes wait for their events (the pipelined
+    /// schedule, a write budget), not 6. Each phase's writes are rebuilt
+    /// when it runs ([`DenseWrites::phase`]), the same writes in the same
+    /// order.
+    pub(crate) fn push_phases_compact(&mut self, plan: &WritePlan, max_parallel: usize) {
+        let weights = self.rows * self.cols;
+        if plan.cell_writes() * 3 < weights {
+            self.push_phases(plan, max_parallel);
+            return;
+        }
+        // The blocks of plans whose phases have all run are dropped.
+        let stride = DenseWrites::stride(self.rows, self.cols);
+        let done = self
+            .phases
+            .iter()
+            .find(|p| p.dense)
+            .map_or(self.dense.dg.len(), |p| {
+                p.start as usize - p.start as usize % stride
+            });
+        if done > 0 {
+            self.dense.drain(done);
+            for p in self.phases.iter_mut().filter(|p| p.dense) {
+                p.start -= done as u32;
+            }
+        }
+        let base = self.dense.grow(stride);
+        // The phases of `WritePlan::phases`: per row, the SET writes then
+        // the RESET writes, in runs of at most `max_parallel`.
+        for rp in plan.rows() {
+            for (polarity, writes) in [
+                (Polarity::Set, rp.set_writes),
+                (Polarity::Reset, rp.reset_writes),
+            ] {
+                self.dense.store(base, writes, polarity);
+                for run in writes.chunks(max_parallel) {
+                    self.phases.push_back(PhaseSpan {
+                        row: rp.row,
+                        polarity,
+                        dense: true,
+                        start: (base + (run[0].cell / 2) as usize) as u32,
+                        len: run.len() as u32,
+                    });
+                    self.unissued_phases += 1;
+                }
+            }
+        }
     }
 
     /// Whether nothing of the tile's is in flight, queued or pending:
@@ -528,6 +722,152 @@ mod tests {
     use super::*;
     use aimsim_core::config::Check;
     use aimsim_periphery::{AdcKind, RawAdc};
+    use rand::Rng as _;
+
+    /// A tile of 5 × 70 weights (a row of cells crosses a 64-bit word of
+    /// the side bits) on the default device, its weights spread over the
+    /// window so that both cells of a pair get changes.
+    fn written_tile(seed: u64) -> (Tile, DeviceModel) {
+        let model = aimsim_device::builtin_device("eapu-180nm", &[]).unwrap();
+        let (rows, cols) = (5, 70);
+        let mut rng = stream(seed, "weights");
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|_| rng.random_range(-0.9..0.9))
+            .collect();
+        let p = Placement {
+            id: 3,
+            matrix: 0,
+            row0: 0,
+            col0: 0,
+            rows,
+            cols,
+        };
+        (Tile::new(p, w, Some(&model), seed), model)
+    }
+
+    /// Changes for every weight of `tile` (µS): a fraction `zeros` none,
+    /// the rest of either sign, from 0.01 to 3 steps.
+    fn changes(tile: &Tile, seed: u64, zeros: f64) -> Vec<f32> {
+        let mut rng = stream(seed, "changes");
+        (0..tile.rows * tile.cols)
+            .map(|_| {
+                if rng.random_bool(zeros) {
+                    0.0
+                } else {
+                    let m: f32 = rng.random_range(0.01..3.0);
+                    if rng.random_bool(0.5) {
+                        m
+                    } else {
+                        -m
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Every pending phase's writes, as a write phase would take them.
+    fn pending(
+        tile: &mut Tile,
+        model: &DeviceModel,
+        mode: WriteMode,
+    ) -> Vec<(u32, Polarity, Vec<PlannedWrite>)> {
+        let phases: Vec<PhaseSpan> = tile.phases.iter().copied().collect();
+        phases
+            .iter()
+            .map(|ph| {
+                let w =
+                    tile.dense
+                        .phase(ph, (tile.rows, tile.cols), &tile.phase_writes, model, mode);
+                (ph.row, ph.polarity, w.to_vec())
+            })
+            .collect()
+    }
+
+    /// Asserts that two tiles' pending phases hold the same writes,
+    /// naming the first phase that differs.
+    fn same_pending(a: &mut Tile, b: &mut Tile, model: &DeviceModel, mode: WriteMode, at: &str) {
+        let (pa, pb) = (pending(a, model, mode), pending(b, model, mode));
+        assert_eq!(pa.len(), pb.len(), "{at}: pending phases");
+        for (k, (x, y)) in pa.iter().zip(&pb).enumerate() {
+            assert_eq!(x, y, "{at}: phase {k} of {}", pa.len());
+        }
+    }
+
+    #[test]
+    fn writes_stored_by_weight_are_rebuilt_as_listed() {
+        let modes = [
+            WriteMode::Program,
+            // Fixed pulses drop the changes under half a step.
+            WriteMode::Pulses { step_us: 0.4 },
+        ];
+        for (m, mode) in modes.into_iter().enumerate() {
+            let (mut listed, model) = written_tile(11);
+            let (mut stored, _) = written_tile(11);
+            let cells = listed.cells.take().unwrap();
+            let mut plan = WritePlan::default();
+            // Dense plans, a sparse one (kept as a list), dense again,
+            // with phases run between: the pending phases must hold the
+            // same writes either way, in the same order.
+            for (k, zeros) in [0.0, 0.3, 0.95, 0.1, 0.0].into_iter().enumerate() {
+                let d = changes(&listed, 100 * m as u64 + k as u64, zeros);
+                plan.fill_dense(&cells, &model, &d, mode);
+                assert!(!plan.is_empty());
+                listed.push_phases(&plan, 4);
+                stored.push_phases_compact(&plan, 4);
+                let by_weight = stored.phases.back().unwrap().dense;
+                assert_eq!(by_weight, zeros < 0.5, "plan {k}: stored by weight?");
+                // Only the blocks of plans with phases pending are kept,
+                // the oldest first.
+                let stride = DenseWrites::stride(stored.rows, stored.cols);
+                let blocks: Vec<usize> = stored
+                    .phases
+                    .iter()
+                    .filter(|p| p.dense)
+                    .map(|p| p.start as usize / stride)
+                    .collect();
+                if let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) {
+                    assert_eq!(first, 0, "plan {k}");
+                    assert_eq!(stored.dense.dg.len(), (last + 1) * stride, "plan {k}");
+                }
+                same_pending(
+                    &mut listed,
+                    &mut stored,
+                    &model,
+                    mode,
+                    &format!("mode {m}, plan {k}"),
+                );
+                // Run (drop) some of the oldest phases: by the fourth
+                // plan, those of the first two.
+                for _ in 0..50 * k {
+                    listed.phases.pop_front();
+                    stored.phases.pop_front();
+                }
+                same_pending(
+                    &mut listed,
+                    &mut stored,
+                    &model,
+                    mode,
+                    &format!("mode {m}, plan {k}"),
+                );
+            }
+            // A new plan once every phase has run starts the storage over.
+            listed.phases.clear();
+            stored.phases.clear();
+            let d = changes(&listed, 7, 0.0);
+            plan.fill_dense(&cells, &model, &d, mode);
+            listed.push_phases(&plan, 32);
+            stored.push_phases_compact(&plan, 32);
+            assert_eq!(stored.dense.dg.len(), 384, "350 weights, padded");
+            same_pending(
+                &mut listed,
+                &mut stored,
+                &model,
+                mode,
+                &format!("mode {m}, last plan"),
+            );
+            assert_eq!(listed.unissued_phases, stored.unissued_phases);
+        }
+    }
 
     fn adc(recalibrate_every: u64) -> Adc {
         let raw = RawAdc {

@@ -47,7 +47,9 @@ pub(crate) fn write_phase(
     };
     let n = ph.len;
     let end = (ph.start + ph.len) as usize;
-    let writes = &tile.phase_writes[ph.start as usize..end];
+    let writes = tile
+        .dense
+        .phase(&ph, (tile.rows, tile.cols), &tile.phase_writes, model, mode);
     // The clock feeds relaxation: the cells' values follow it at once,
     // the read caches once at the operation's end (the same bits as all
     // of it at every phase).
@@ -57,14 +59,17 @@ pub(crate) fn write_phase(
     // run (a cache hint; no value changes).
     // Each phase adds the writes entering the window of the next
     // `PREFETCH_WRITES` (the first phase of the buffer the whole window).
-    let lo = if ph.start == 0 {
-        end
-    } else {
-        (ph.start as usize + PREFETCH_WRITES).max(end)
-    };
-    let hi = (end + PREFETCH_WRITES).min(tile.phase_writes.len());
-    for w in tile.phase_writes.get(lo..hi).unwrap_or_default() {
-        cells.prefetch_cell(w.cell as usize);
+    // (Writes stored by weight are in cell order: no hint.)
+    if !ph.dense {
+        let lo = if ph.start == 0 {
+            end
+        } else {
+            (ph.start as usize + PREFETCH_WRITES).max(end)
+        };
+        let hi = (end + PREFETCH_WRITES).min(tile.phase_writes.len());
+        for w in tile.phase_writes.get(lo..hi).unwrap_or_default() {
+            cells.prefetch_cell(w.cell as usize);
+        }
     }
     let hw = WriteHardware {
         driver: &chip.driver,
