@@ -63,8 +63,8 @@ pub use forming::{
     BlockedStats, SamplerStats,
 };
 pub use plan::{
-    apply_write, verify_writes, write_pulses, PlannedWrite, PulsePhase, RowPlan, VerifyOutcome,
-    VerifyRead, WritePlan,
+    apply_write, set_write_pulses, verify_writes, write_pulses, PlannedWrite, PulsePhase, RowPlan,
+    VerifyOutcome, VerifyRead, WritePlan,
 };
 pub use registry::{
     build_rule, check_rule, find_rule, RawRule, RuleEntry, RuleParams, RULES, RULE_NAMES,

@@ -311,6 +311,24 @@ pub fn write_pulses(model: &DeviceModel, mode: WriteMode, dg_us: f32) -> u32 {
     }
 }
 
+/// [`write_pulses`] for every write of `writes`: each one's `pulses` set
+/// from its change (the mode matched once, so that the loop over the
+/// writes is a plain one).
+pub fn set_write_pulses(model: &DeviceModel, mode: WriteMode, writes: &mut [PlannedWrite]) {
+    match mode {
+        WriteMode::Pulses { .. } | WriteMode::Switch { .. } => {
+            for w in writes {
+                w.pulses = write_pulses(model, mode, w.dg_us);
+            }
+        }
+        _ => {
+            for w in writes {
+                w.pulses = nominal_pulses(model, w.dg_us);
+            }
+        }
+    }
+}
+
 /// The last change's [`nominal_pulses`] for each sign: most of a plan's
 /// changes have one magnitude (EaPU's threshold), so its pulses are
 /// looked up (a branch that is nearly always taken) rather than divided
@@ -337,6 +355,7 @@ impl PulseMemo {
 
 /// The pulses one programming operation of `dg_us` takes
 /// (as [`CellArray::program`] shapes them).
+#[inline]
 fn nominal_pulses(model: &DeviceModel, dg_us: f32) -> u32 {
     let step = if dg_us >= 0.0 {
         model.step_set_us

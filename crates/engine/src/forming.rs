@@ -2,7 +2,7 @@
 //! the tile's requested changes are formed by the unit the chip has
 //! (`chip.update_unit`), the rule decides on them (or the sparse sampler
 //! draws EaPU's decisions itself), and the work is counted in
-//! [`FormCounts`], which [`FormCounts::charge`] prices once per update with
+//! [`FormCounts`], which [`FormCounts::charges`] prices once per update with
 //! the chip's per-operation energies. [`update_stage`] sorts every ledger
 //! entry of the update phase into forming, deciding, writing or static
 //! energy (the report's `energy_pj.update_split`).

@@ -6,7 +6,7 @@ use crate::queue::TileOp;
 use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
-use aimsim_controller::{write_pulses, PlannedWrite, WriteMode, WritePlan};
+use aimsim_controller::{set_write_pulses, PlannedWrite, WriteMode, WritePlan};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::{EnergyLedger, Phase};
@@ -214,8 +214,8 @@ impl DenseWrites {
     /// cols` weights: its run of `list` (the tile's `phase_writes`), or,
     /// for a phase stored by weight, its writes rebuilt (the `len` writes
     /// of its polarity from `start`, cells in order, each change with its
-    /// pulses, [`write_pulses`]): the list [`Tile::push_phases`] would
-    /// hold.
+    /// pulses, [`aimsim_controller::write_pulses`]): the list
+    /// [`Tile::push_phases`] would hold.
     pub(crate) fn phase<'a>(
         &'a mut self,
         ph: &PhaseSpan,
@@ -258,9 +258,7 @@ impl DenseWrites {
         }
         // The pulses in a pass of their own: its divisions do not wait
         // for one another or for the search above.
-        for w in out.iter_mut() {
-            w.pulses = write_pulses(model, mode, w.dg_us);
-        }
+        set_write_pulses(model, mode, out);
         out
     }
 }
