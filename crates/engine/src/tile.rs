@@ -170,10 +170,7 @@ impl DenseWrites {
     /// it starts.
     fn grow(&mut self, stride: usize) -> usize {
         let base = self.dg.len();
-        assert!(
-            base + stride <= u32::MAX as usize,
-            "dense pending writes index with u32"
-        );
+        debug_assert!(base + stride <= u32::MAX as usize, "checked by the caller");
         self.dg.reserve_exact(stride);
         self.dg.resize(base + stride, 0.0);
         let words = (base + stride) / 64;
@@ -597,6 +594,11 @@ impl Tile {
             for p in self.phases.iter_mut().filter(|p| p.dense) {
                 p.start -= done as u32;
             }
+        }
+        // (Phases index the blocks with `u32`: past that, a list.)
+        if self.dense.dg.len() + stride > u32::MAX as usize {
+            self.push_phases(plan, max_parallel);
+            return;
         }
         let base = self.dense.grow(stride);
         // The phases of `WritePlan::phases`: per row, the SET writes then
