@@ -119,6 +119,9 @@ pub struct ChipSim {
     /// Tests: run every write operation through the event queue.
     #[cfg(test)]
     queued_writes: bool,
+    /// Tests: keep waiting dense writes as a list, not by weight.
+    #[cfg(test)]
+    listed_writes: bool,
     update_issued: SimTime,
     ctrl_phase: Phase,
     ctrl_since: SimTime,
@@ -189,6 +192,8 @@ impl ChipSim {
             write_ends: Vec::new(),
             #[cfg(test)]
             queued_writes: false,
+            #[cfg(test)]
+            listed_writes: false,
             update_issued: SimTime::ZERO,
             ctrl_phase: Phase::FORWARD,
             ctrl_since: SimTime::ZERO,
@@ -977,12 +982,15 @@ impl ChipSim {
                                 (tile.phase_writes, tile.phases) = (w, p);
                             }
                         }
-                        if now {
-                            tile.push_phases(plan, max_parallel);
-                        } else {
-                            // Its writes wait for their events: stored
-                            // compactly.
+                        // Writes that wait for their events are kept by
+                        // weight (tests: as a list too).
+                        let by_weight = !now;
+                        #[cfg(test)]
+                        let by_weight = by_weight && !self.listed_writes;
+                        if by_weight {
                             tile.push_phases_compact(plan, max_parallel);
+                        } else {
+                            tile.push_phases(plan, max_parallel);
                         }
                         if now && tile.issue_write_op() {
                             // Issued and started now, as the loop below
@@ -2075,13 +2083,24 @@ mod tests {
     /// Six steps of reads and updates on `threads` threads; with
     /// `queued_writes` every write operation runs through the event queue.
     fn threaded_steps_with(threads: usize, schedule: &str, queued_writes: bool) -> Steps {
-        threaded_steps_of(
-            threads,
-            schedule,
-            queued_writes,
-            "eapu",
-            Requests::BatchAndOne,
-        )
+        let writes = if queued_writes {
+            Writes::Queued
+        } else {
+            Writes::AsPlanned
+        };
+        threaded_steps_of(threads, schedule, writes, "eapu", Requests::BatchAndOne)
+    }
+
+    /// How [`threaded_steps_of`]'s write operations run.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Writes {
+        /// As the engine chooses (ahead of their events where it may).
+        AsPlanned,
+        /// Every one through the event queue, waiting dense writes kept by
+        /// weight.
+        Queued,
+        /// Through the event queue, waiting writes kept as a list.
+        QueuedListed,
     }
 
     /// What each step of [`threaded_steps_of`] asks the matrix to update.
@@ -2101,7 +2120,7 @@ mod tests {
     fn threaded_steps_of(
         threads: usize,
         schedule: &str,
-        queued_writes: bool,
+        writes: Writes,
         rule: &str,
         requests: Requests,
     ) -> Steps {
@@ -2118,7 +2137,8 @@ mod tests {
         let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
         let mut sim = ChipSim::new(chip, model, 7).unwrap();
         sim.set_threads(threads).unwrap();
-        sim.queued_writes = queued_writes;
+        sim.queued_writes = writes != Writes::AsPlanned;
+        sim.listed_writes = writes == Writes::QueuedListed;
         assert_eq!(sim.threads(), threads);
         let (rows, cols, batch) = (5, 9, 3);
         let w: Vec<f32> = (0..rows * cols)
@@ -2274,12 +2294,38 @@ mod tests {
         // be the bits of the writes run through the event queue, and a
         // matrix listed twice must still get one write operation a tile.
         for requests in [Requests::Batch, Requests::BatchTwice] {
-            let queued = threaded_steps_of(1, "sequential", true, "bp", requests);
+            let queued = threaded_steps_of(1, "sequential", Writes::Queued, "bp", requests);
             assert!(queued.last().unwrap().4 > queued[0].4, "no writes");
             for threads in [1, 2, 3] {
-                let now = threaded_steps_of(threads, "sequential", false, "bp", requests);
+                let now =
+                    threaded_steps_of(threads, "sequential", Writes::AsPlanned, "bp", requests);
                 for (step, (a, b)) in now.iter().zip(&queued).enumerate() {
                     assert!(a == b, "{threads} threads, step {step}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn waiting_writes_kept_by_weight_have_the_bits_of_a_list() {
+        // Dense writes that wait for their events (through the queue, the
+        // pipelined schedule) are kept by weight and rebuilt phase by
+        // phase: every step must be the one of the writes kept as a list,
+        // on 1 and 2 threads, with the matrix listed once and twice (two
+        // plans pending on a tile).
+        for schedule in ["sequential", "pipelined"] {
+            for rule in ["bp", "write-verify"] {
+                for requests in [Requests::Batch, Requests::BatchTwice] {
+                    let listed =
+                        threaded_steps_of(1, schedule, Writes::QueuedListed, rule, requests);
+                    assert!(listed.last().unwrap().4 > listed[0].4, "no writes");
+                    for threads in [1, 2] {
+                        let by_weight =
+                            threaded_steps_of(threads, schedule, Writes::Queued, rule, requests);
+                        for (step, (a, b)) in by_weight.iter().zip(&listed).enumerate() {
+                            assert!(a == b, "{schedule}, {rule}, {threads} threads, step {step}");
+                        }
+                    }
                 }
             }
         }
