@@ -829,26 +829,16 @@ mod tests {
                     assert_eq!(first, 0, "plan {k}");
                     assert_eq!(stored.dense.dg.len(), (last + 1) * stride, "plan {k}");
                 }
-                same_pending(
-                    &mut listed,
-                    &mut stored,
-                    &model,
-                    mode,
-                    &format!("mode {m}, plan {k}"),
-                );
-                // Run (drop) some of the oldest phases: by the fourth
-                // plan, those of the first two.
+                let at = format!("mode {m}, plan {k}");
+                same_pending(&mut listed, &mut stored, &model, mode, &at);
+                // Run (drop) some of the oldest phases (60–90 a dense
+                // plan here): the first plan's have all run when the
+                // fourth is pushed, which drops its block.
                 for _ in 0..50 * k {
                     listed.phases.pop_front();
                     stored.phases.pop_front();
                 }
-                same_pending(
-                    &mut listed,
-                    &mut stored,
-                    &model,
-                    mode,
-                    &format!("mode {m}, plan {k}"),
-                );
+                same_pending(&mut listed, &mut stored, &model, mode, &at);
             }
             // A new plan once every phase has run starts the storage over.
             listed.phases.clear();
@@ -858,13 +848,8 @@ mod tests {
             listed.push_phases(&plan, 32);
             stored.push_phases_compact(&plan, 32);
             assert_eq!(stored.dense.dg.len(), 384, "350 weights, padded");
-            same_pending(
-                &mut listed,
-                &mut stored,
-                &model,
-                mode,
-                &format!("mode {m}, last plan"),
-            );
+            let at = format!("mode {m}, last plan");
+            same_pending(&mut listed, &mut stored, &model, mode, &at);
             assert_eq!(listed.unissued_phases, stored.unissued_phases);
         }
     }
