@@ -181,9 +181,9 @@ impl DenseWrites {
         base
     }
 
-    /// Stores `writes`, of one polarity and in cell order, for the tile
-    /// stored from `base`. Each 64-bit word of the bit sets is made in a
-    /// register and stored once.
+    /// Stores `writes` (a phase's: one polarity, in cell order) for the
+    /// tile stored from `base`, each 64-bit word of the bit sets made in a
+    /// register and stored once a call.
     fn store(&mut self, base: usize, writes: &[PlannedWrite], pol: Polarity) {
         let bits = &mut self.writes[usize::from(pol == Polarity::Reset)];
         let (mut word, mut acc, mut acc_side) = (usize::MAX, 0u64, 0u64);
@@ -601,25 +601,16 @@ impl Tile {
             return;
         }
         let base = self.dense.grow(stride);
-        // The phases of `WritePlan::phases`: per row, the SET writes then
-        // the RESET writes, in runs of at most `max_parallel`.
-        for rp in plan.rows() {
-            for (polarity, writes) in [
-                (Polarity::Set, rp.set_writes),
-                (Polarity::Reset, rp.reset_writes),
-            ] {
-                self.dense.store(base, writes, polarity);
-                for run in writes.chunks(max_parallel) {
-                    self.phases.push_back(PhaseSpan {
-                        row: rp.row,
-                        polarity,
-                        dense: true,
-                        start: (base + (run[0].cell / 2) as usize) as u32,
-                        len: run.len() as u32,
-                    });
-                    self.unissued_phases += 1;
-                }
-            }
+        for ph in plan.phases(max_parallel) {
+            self.dense.store(base, ph.writes, ph.polarity);
+            self.phases.push_back(PhaseSpan {
+                row: ph.row,
+                polarity: ph.polarity,
+                dense: true,
+                start: (base + (ph.writes[0].cell / 2) as usize) as u32,
+                len: ph.writes.len() as u32,
+            });
+            self.unissued_phases += 1;
         }
     }
 
