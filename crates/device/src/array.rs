@@ -1733,7 +1733,7 @@ fn relaxed_from_decades(model: &DeviceModel, g_written_us: f32, l: f32, z: f32) 
 ///
 /// On x86-64 compiled twice, for the baseline target and with AVX2 (four
 /// `f64` lanes instead of two), chosen at run time as the
-/// [`kernel`](crate::kernel)s are: the same operations in the same order.
+/// [`kernel`]s are: the same operations in the same order.
 fn line_powers(sums_us: &[f64], vs: &[f32], powers_uw: &mut [f64], sums_v2: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {

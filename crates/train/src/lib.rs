@@ -6,7 +6,7 @@
 //! [`Backprop`]: forward MVMs, transposed MVMs, one update through the
 //! chip's write rule), naming each phase so the ledger charges its energy
 //! there. The [`Trainer`] runs the loop — epochs, shuffling, trace rows,
-//! the VCD window — and [`evaluate`] measures the trained network on the
+//! the VCD window — and [`evaluate()`] measures the trained network on the
 //! test set with its own ledger, so inference is reported beside training
 //! rather than rewinding the clock.
 //!
