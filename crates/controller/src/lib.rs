@@ -69,8 +69,10 @@ pub use plan::{
 pub use registry::{
     build_rule, check_rule, find_rule, RawRule, RuleEntry, RuleParams, RULES, RULE_NAMES,
 };
-pub use request::{FactorScratch, TileBlock, UpdateRequest};
-pub use rule::{DecisionStats, RuleContext, RuleInput, TileFactors, UpdateRule, WriteMode};
+pub use request::{FactorScratch, RequestTerms, TileBlock, UpdateRequest};
+pub use rule::{
+    DecisionStats, Pointwise, RuleContext, RuleInput, TileFactors, UpdateRule, WriteMode,
+};
 pub use rules::{
     Bp, Eapu, Ideal, MixedPrecision, RawBp, RawEapu, RawIdeal, RawMixedPrecision,
     RawStochasticPulse, RawWriteVerify, StochasticPulse, WriteVerify,

@@ -189,6 +189,100 @@ impl<'a> UpdateRequest<'a> {
     }
 }
 
+/// One tile's terms of a factor request, from which each weight's
+/// requested change is computed again, alone and with the bits of
+/// [`UpdateRequest::requested_us`] ([`RequestTerms::at`]): a tile's
+/// `P·(rows + cols)` values in place of its `rows·cols` changes.
+#[derive(Clone, Debug, Default)]
+pub struct RequestTerms {
+    rank: usize,
+    /// `(scale · x_pi) · r_wg`, row by row: `k[i·P + p]` (`rows × P`).
+    k: Vec<f32>,
+    /// `delta_pj`, column by column: `d[j·P + p]` (`cols × P`).
+    d: Vec<f32>,
+}
+
+impl RequestTerms {
+    /// The requested change of the tile's weight (`i`, `j`), µS: the
+    /// terms summed in `p` order from the `p = 0` term, as
+    /// [`UpdateRequest::requested_us`] sums them (a weight's terms side by
+    /// side in memory).
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> f32 {
+        let p = self.rank;
+        let (k, d) = (&self.k[i * p..(i + 1) * p], &self.d[j * p..(j + 1) * p]);
+        let mut q = k[0] * d[0];
+        for (&kp, &dp) in k.iter().zip(d).skip(1) {
+            q += kp * dp;
+        }
+        q
+    }
+
+    /// For a rank-1 request, row `i`'s term `k_i` and the columns' `d`:
+    /// `at(i, j)` is `k_i · d[j]`, as one multiplication.
+    #[inline]
+    pub fn rank1_row(&self, i: usize) -> Option<(f32, &[f32])> {
+        (self.rank == 1).then(|| (self.k[i], &self.d[..]))
+    }
+
+    /// The number of terms P.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The values held (`P·(rows + cols)`).
+    pub fn len(&self) -> usize {
+        self.k.len() + self.d.len()
+    }
+
+    /// Whether no terms are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl UpdateRequest<'_> {
+    /// Fills `terms` with `block`'s terms of this factor request of a
+    /// `rows × cols` matrix; returns false (and leaves `terms`) for a
+    /// dense request.
+    ///
+    /// # Panics
+    /// As [`UpdateRequest::requested_us`].
+    pub fn terms(
+        &self,
+        rows: usize,
+        cols: usize,
+        block: TileBlock,
+        r_wg_us: f32,
+        terms: &mut RequestTerms,
+    ) -> bool {
+        let UpdateRequest::Factors { x, delta, scale } = *self else {
+            return false;
+        };
+        let rank = self.rank(rows);
+        assert_eq!(delta.len(), rank * cols, "delta is not P × cols");
+        assert!(
+            block.row0 + block.rows <= rows && block.col0 + block.cols <= cols,
+            "{block:?} leaves the {rows} × {cols} matrix"
+        );
+        terms.rank = rank;
+        terms.k.clear();
+        terms.d.clear();
+        terms.k.reserve_exact(rank * block.rows);
+        terms.d.reserve_exact(rank * block.cols);
+        for i in block.row0..block.row0 + block.rows {
+            // As `factor_sums`' `k`: (scale · x) · r_wg.
+            terms
+                .k
+                .extend((0..rank).map(|p| scale * x[p * rows + i] * r_wg_us));
+        }
+        for j in block.col0..block.col0 + block.cols {
+            terms.d.extend((0..rank).map(|p| delta[p * cols + j]));
+        }
+        true
+    }
+}
+
 /// A rank-P factor request and its conductance unit, for [`factor_sums`].
 struct Factors<'a> {
     x: &'a [f32],
@@ -355,6 +449,21 @@ mod tests {
             assert_eq!(bits(&got), bits(&want), "baseline chunks, rank {rank}");
             factor_sums_body::<CHUNK_AVX2>(&f, block, &mut got);
             assert_eq!(bits(&got), bits(&want), "AVX2 chunks, rank {rank}");
+            // Each weight's change computed again from the tile's terms.
+            let request = UpdateRequest::Factors {
+                x: &x,
+                delta: &delta,
+                scale: f.scale,
+            };
+            let mut terms = RequestTerms::default();
+            assert!(request.terms(rows, cols, block, f.r_wg_us, &mut terms));
+            assert_eq!(terms.len(), rank * (br + bc));
+            let again: Vec<f32> = (0..br * bc).map(|w| terms.at(w / bc, w % bc)).collect();
+            assert_eq!(bits(&again), bits(&want), "terms, rank {rank}");
+            if let Some((k, d)) = terms.rank1_row(1) {
+                let row: Vec<f32> = d.iter().map(|&dj| k * dj).collect();
+                assert_eq!(bits(&row), bits(&want[bc..2 * bc]), "rank 1's row");
+            }
         }
     }
 

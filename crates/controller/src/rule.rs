@@ -233,11 +233,45 @@ pub trait UpdateRule: Send {
         None
     }
 
+    /// `Some` when each decided change is [`Pointwise::apply`] of its own
+    /// request, with no draws and no state: the engine may then keep a
+    /// waiting write's request (its factors) instead of its decided change
+    /// and decide it again when the write runs, the same bits. Default:
+    /// `None`.
+    fn pointwise(&self) -> Option<Pointwise> {
+        None
+    }
+
     /// Decides the change to write for each requested change (µS, one per
     /// weight, `input.rows × input.cols` row-major, all of `decided_us`
     /// written); 0 means no write. Draws only from `ctx.rng()` and counts
     /// its digital operations in `ctx`.
     fn decide(&mut self, input: &RuleInput<'_>, decided_us: &mut [f32], ctx: &mut RuleContext<'_>);
+}
+
+/// A decision that is a function of each weight's request alone
+/// ([`UpdateRule::pointwise`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pointwise {
+    /// The change as requested (`bp`, `write-verify`).
+    AsRequested,
+    /// Rounded to whole steps of `step_us`: `round(ΔG/step)·step`
+    /// (`bp` with `round_to_pulses`).
+    RoundTo {
+        /// The step, µS.
+        step_us: f32,
+    },
+}
+
+impl Pointwise {
+    /// The decided change of a requested change `requested_us` (µS).
+    #[inline]
+    pub fn apply(self, requested_us: f32) -> f32 {
+        match self {
+            Pointwise::AsRequested => requested_us,
+            Pointwise::RoundTo { step_us } => (requested_us / step_us).round() * step_us,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! NeuroSim does).
 
 use super::mean_step_us;
-use crate::{RuleContext, RuleInput, RuleParams, UpdateRule, WriteMode};
+use crate::{Pointwise, RuleContext, RuleInput, RuleParams, UpdateRule, WriteMode};
 use aimsim_core::config::Check;
 use aimsim_core::Result;
 use aimsim_device::DeviceModel;
@@ -57,13 +57,21 @@ impl UpdateRule for Bp {
         }
     }
 
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(match self.round_to_step_us {
+            Some(step_us) => Pointwise::RoundTo { step_us },
+            None => Pointwise::AsRequested,
+        })
+    }
+
     fn decide(&mut self, input: &RuleInput<'_>, out: &mut [f32], ctx: &mut RuleContext<'_>) {
         let req = input.requested_us;
         match self.round_to_step_us {
             None => out.copy_from_slice(req),
-            Some(step) => {
+            Some(step_us) => {
+                let rule = Pointwise::RoundTo { step_us };
                 for (o, &r) in out.iter_mut().zip(req) {
-                    *o = (r / step).round() * step;
+                    *o = rule.apply(r);
                 }
             }
         }
@@ -90,6 +98,10 @@ mod tests {
             &mut stream(1, "t"),
         );
         assert_eq!(out, [0.0, 0.0, 2.0, -4.0, 6.0]);
+        // What it declares to the engine decides the same.
+        let p = rule.pointwise().unwrap();
+        let again: Vec<f32> = [0.9, -0.99, 1.1, -3.2, 5.0].map(|r| p.apply(r)).to_vec();
+        assert_eq!(again, out);
         assert_eq!(s.compares, 5);
         assert_eq!(rule.write_mode(), WriteMode::Pulses { step_us: 2.0 });
     }

@@ -4,7 +4,7 @@
 //! [`verify_writes`](crate::verify_writes)).
 
 use super::mean_step_us;
-use crate::{RuleContext, RuleInput, RuleParams, UpdateRule, WriteMode};
+use crate::{Pointwise, RuleContext, RuleInput, RuleParams, UpdateRule, WriteMode};
 use aimsim_core::config::Check;
 use aimsim_core::Result;
 use aimsim_device::DeviceModel;
@@ -109,6 +109,10 @@ impl UpdateRule for WriteVerify {
             guard_us: self.guard_us,
             max_pulses: self.max_pulses,
         }
+    }
+
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(Pointwise::AsRequested)
     }
 
     fn decide(&mut self, input: &RuleInput<'_>, out: &mut [f32], ctx: &mut RuleContext<'_>) {
