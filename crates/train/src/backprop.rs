@@ -38,7 +38,8 @@ struct Weights {
     rows: usize,
     cols: usize,
     bias: Vec<f32>,
-    /// Factors `x` of the update (`B·P × rows`).
+    /// Factors `x` of a convolution's update, its patches (`B·P ×
+    /// rows`); a dense layer's are its input activations ([`factor_x`]).
     xs: Vec<f32>,
     /// Factors `δ` of the update (`B·P × cols`).
     ds: Vec<f32>,
@@ -473,14 +474,10 @@ impl Backprop {
         let (mut buffered, mut bias_adds) = (0u64, 0u64);
         for (l, w) in self.weights.iter_mut().enumerate() {
             let Some(w) = w else { continue };
-            if matches!(self.layers[l].kind, LayerKind::Dense { .. }) {
-                // The factor x of a dense layer is its input activation.
-                w.xs.clear();
-                w.xs.extend_from_slice(&self.acts[l]);
-            }
+            let xs = factor_x(&self.layers[l].kind, &self.acts[l], &w.xs);
             let rank = w.ds.len() / w.cols;
             if rank > 1 {
-                buffered += (w.xs.len() + w.ds.len()) as u64;
+                buffered += (xs.len() + w.ds.len()) as u64;
                 bias_adds += ((rank - 1) * w.cols) as u64;
             }
             let mut ds = w.ds.chunks_exact(w.cols);
@@ -504,11 +501,12 @@ impl Backprop {
         let updates: Vec<MatrixUpdate<'_>> = self
             .weights
             .iter()
-            .flatten()
-            .map(|w| MatrixUpdate {
+            .enumerate()
+            .filter_map(|(l, w)| w.as_ref().map(|w| (l, w)))
+            .map(|(l, w)| MatrixUpdate {
                 matrix: w.matrix,
                 request: UpdateRequest::Factors {
-                    x: &w.xs,
+                    x: factor_x(&self.layers[l].kind, &self.acts[l], &w.xs),
                     delta: &w.ds,
                     scale: -lr,
                 },
@@ -526,6 +524,16 @@ impl Backprop {
     /// The network's output for the current batch (`B × outputs`).
     fn output(&self) -> &[f32] {
         &self.acts[self.layers.len()]
+    }
+}
+
+/// The factors `x` of a layer's update: a dense layer's input activations
+/// `acts` themselves (not a copy), a convolution's patches `xs`.
+fn factor_x<'a>(kind: &LayerKind, acts: &'a [f32], xs: &'a [f32]) -> &'a [f32] {
+    if matches!(kind, LayerKind::Dense { .. }) {
+        acts
+    } else {
+        xs
     }
 }
 
