@@ -23,9 +23,9 @@
 use crate::tile::Tile;
 use aimsim_controller::{
     eapu_random_count, log_quantise, sample_eapu_rank1, sample_eapu_rank1_blocked,
-    sample_eapu_rank_p, BlockedScratch, DecisionStats, FactorScratch, RankPFactors, RankPScratch,
-    RuleContext, RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest, UpdateRule,
-    WriteMode, WritePlan,
+    sample_eapu_rank_p, BlockedScratch, DecisionStats, FactorScratch, Pointwise, RankPFactors,
+    RankPScratch, RuleContext, RuleInput, SamplerStats, TileBlock, TileFactors, UpdateRequest,
+    UpdateRule, WriteMode, WritePlan,
 };
 use aimsim_energy::{Component, EnergyLedger, Phase};
 use aimsim_periphery::{Digital, UpdateUnit, UpdateUnitKind};
@@ -219,6 +219,22 @@ impl SparseScratch {
     }
 }
 
+/// Whether `unit` codes the requests the rule decides ([`form_and_decide`]
+/// on `low-precision`, for a rule that needs the gradient): they are then
+/// no longer the request's own values.
+fn forms_low_precision(unit: &UpdateUnit, rule: &dyn UpdateRule) -> bool {
+    unit.kind() == UpdateUnitKind::LowPrecision && rule.needs_gradient()
+}
+
+/// The rule's decision as a function of each request alone
+/// ([`UpdateRule::pointwise`]) where [`form_and_decide`] decides a dense
+/// request's changes that way: where `unit` passes it the request's own
+/// values (not `low-precision`'s codes).
+pub(crate) fn pointwise_decision(rule: &dyn UpdateRule, unit: &UpdateUnit) -> Option<Pointwise> {
+    rule.pointwise()
+        .filter(|_| !forms_low_precision(unit, rule))
+}
+
 /// ΔG_th when the tile's decisions of `request` are drawn by sampling
 /// ([`form_and_decide`]): a factor request (any rank), EaPU's rule with
 /// its analog [`WriteMode::Program`] write, any unit but `low-precision`.
@@ -399,7 +415,7 @@ pub(crate) fn form_and_decide(
     let req = &mut scratch.req[..n];
     input.request.requested_us(rows, cols, block, r_wg, req);
     let gradient = rule.needs_gradient();
-    let low_precision = unit.kind() == UpdateUnitKind::LowPrecision && gradient;
+    let low_precision = forms_low_precision(unit, rule);
     let mut factors = input
         .request
         .tile_factors(rows, cols, block, r_wg, &mut scratch.factors);

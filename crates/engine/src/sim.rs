@@ -4,8 +4,8 @@
 use crate::budget::WriteBudget;
 use crate::chip::Chip;
 use crate::forming::{
-    charge_sampled, form_and_decide, sample_tile, sparse_eapu, Decided, FormCounts, FormInput,
-    SparseScratch, SparseWork, UpdateScratch,
+    charge_sampled, form_and_decide, pointwise_decision, sample_tile, sparse_eapu, Decided,
+    FormCounts, FormInput, SparseScratch, SparseWork, UpdateScratch,
 };
 use crate::probe::Probe;
 use crate::queue::{Event, EventKind, EventQueue, TileOp};
@@ -13,7 +13,9 @@ use crate::reference::Fsm;
 use crate::stats::{Breakdown, TimingStats, WriteStats};
 use crate::tile::{PhaseSpan, Placement, Tile};
 use crate::{EngineError, Result};
-use aimsim_controller::{PlannedWrite, RankPFactors, UpdateRequest, UpdateRule};
+use aimsim_controller::{
+    PlannedWrite, RankPFactors, RequestTerms, TileBlock, UpdateRequest, UpdateRule,
+};
 use aimsim_core::magnitude::max_abs;
 use aimsim_core::SimTime;
 use aimsim_device::{CellArray, DeviceModel};
@@ -867,6 +869,11 @@ impl ChipSim {
             check_request(&u.request, rows, cols);
             let unit = &self.chip.update_unit;
             let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request);
+            // Waiting dense writes may keep the request's terms instead of
+            // their changes (`Tile::push_phases_compact`): made for the
+            // whole matrix when a tile first needs them.
+            let pointwise = pointwise_decision(self.rule.as_ref(), unit);
+            let mut terms: Option<Option<Arc<RequestTerms>>> = None;
             let rank_p = match (sparse, u.request) {
                 (Some(_), UpdateRequest::Factors { x, delta, scale }) if x.len() > rows => {
                     let scale_us = scale * r_wg;
@@ -988,7 +995,22 @@ impl ChipSim {
                         #[cfg(test)]
                         let by_weight = by_weight && !self.listed_writes;
                         if by_weight {
-                            tile.push_phases_compact(plan, max_parallel);
+                            let terms = terms.get_or_insert_with(|| {
+                                let mut t = RequestTerms::default();
+                                let whole = TileBlock {
+                                    row0: 0,
+                                    col0: 0,
+                                    rows,
+                                    cols,
+                                };
+                                (pointwise.is_some()
+                                    && u.request.terms(rows, cols, whole, r_wg, &mut t))
+                                .then(|| Arc::new(t))
+                            });
+                            let redecide = pointwise
+                                .zip(terms.as_ref())
+                                .map(|(rule, terms)| crate::tile::Redecide { terms, rule });
+                            tile.push_phases_compact(plan, max_parallel, redecide);
                         } else {
                             tile.push_phases(plan, max_parallel);
                         }
@@ -1256,6 +1278,13 @@ impl ChipSim {
         self.run_while(|e| e.reads_pending > 0 || e.writes_pending > 0)?;
         debug_assert!(self.queue.is_empty());
         self.sync_time();
+        // Nothing waits now: the buffers of waiting writes go back to the
+        // allocator before what comes next (the report, the test
+        // inference); a later update makes them again.
+        for t in &mut self.tiles {
+            t.release_write_buffers();
+        }
+        self.spare_phases = Vec::new();
         Ok(())
     }
 
@@ -2113,6 +2142,8 @@ mod tests {
         Batch,
         /// The batch's request listed twice.
         BatchTwice,
+        /// The batch's first sample's request (rank 1) alone.
+        One,
     }
 
     /// [`threaded_steps_with`] under the write rule `rule`, updating
@@ -2124,17 +2155,39 @@ mod tests {
         rule: &str,
         requests: Requests,
     ) -> Steps {
-        let chip = Chip::builtin(
-            "eapu-180nm",
-            &over(&[
-                ("array.rows", "2"),
-                ("array.cols", "4"),
-                ("engine.schedule", schedule),
-                ("rule.name", rule),
-            ]),
-        )
-        .unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let on = Setting {
+            array: ("2", "4"),
+            rule: &[("rule.name", rule)],
+            device: &[],
+        };
+        threaded_steps_on(threads, schedule, writes, requests, on)
+    }
+
+    /// The chip and device of [`threaded_steps_on`]: the array's rows and
+    /// cells a row, the rule's settings, the device's.
+    #[derive(Clone, Copy)]
+    struct Setting<'a> {
+        array: (&'a str, &'a str),
+        rule: &'a [(&'a str, &'a str)],
+        device: &'a [(&'a str, &'a str)],
+    }
+
+    /// [`threaded_steps_of`] on the chip and device of `on`.
+    fn threaded_steps_on(
+        threads: usize,
+        schedule: &str,
+        writes: Writes,
+        requests: Requests,
+        on: Setting<'_>,
+    ) -> Steps {
+        let mut sets = vec![
+            ("array.rows", on.array.0),
+            ("array.cols", on.array.1),
+            ("engine.schedule", schedule),
+        ];
+        sets.extend_from_slice(on.rule);
+        let chip = Chip::builtin("eapu-180nm", &over(&sets)).unwrap();
+        let model = builtin_device("eapu-180nm", &over(on.device)).unwrap();
         let mut sim = ChipSim::new(chip, model, 7).unwrap();
         sim.set_threads(threads).unwrap();
         sim.queued_writes = writes != Writes::AsPlanned;
@@ -2180,11 +2233,20 @@ mod tests {
                     scale: -0.5,
                 },
             };
+            let one = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs[..rows],
+                    delta: &ds[..cols],
+                    scale: -2.0,
+                },
+            };
             let listed = match requests {
                 Requests::BatchAndOne => [u, r1],
                 Requests::Batch | Requests::BatchTwice => [u, u],
+                Requests::One => [one, one],
             };
-            let n = if matches!(requests, Requests::Batch) {
+            let n = if matches!(requests, Requests::Batch | Requests::One) {
                 1
             } else {
                 2
@@ -2324,6 +2386,49 @@ mod tests {
                             threaded_steps_of(threads, schedule, Writes::Queued, rule, requests);
                         for (step, (a, b)) in by_weight.iter().zip(&listed).enumerate() {
                             assert!(a == b, "{schedule}, {rule}, {threads} threads, step {step}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn waiting_writes_decided_again_have_the_bits_of_a_list() {
+        // Tiles of 4 × 8 weights, whose dense plans from a rank-1 or
+        // rank-2 request keep the request's terms instead of the changes
+        // (fewer values than the weights), beside tiles of 4 × 1, 1 × 8
+        // and 1 × 1 that keep the changes; `bp` with and without whole
+        // pulses, `write-verify`, and a device that relaxes (whose routing
+        // reads the cells' relaxed values): every step must be the one of
+        // the writes kept as a list, on 1 and 2 threads.
+        let rules: [&[(&str, &str)]; 3] = [
+            &[("rule.name", "bp")],
+            &[("rule.name", "bp"), ("rule.bp.round_to_pulses", "true")],
+            &[("rule.name", "write-verify")],
+        ];
+        let devices: [&[(&str, &str)]; 2] = [&[], &[("relax_rate_per_decade", "0.01")]];
+        for schedule in ["pipelined", "sequential"] {
+            for (r, rule) in rules.into_iter().enumerate() {
+                for device in devices {
+                    for requests in [Requests::One, Requests::BatchTwice] {
+                        let on = Setting {
+                            array: ("4", "16"),
+                            rule,
+                            device,
+                        };
+                        let listed =
+                            threaded_steps_on(1, schedule, Writes::QueuedListed, requests, on);
+                        assert!(listed.last().unwrap().4 > listed[0].4, "no writes");
+                        for threads in [1, 2] {
+                            let kept =
+                                threaded_steps_on(threads, schedule, Writes::Queued, requests, on);
+                            for (step, (a, b)) in kept.iter().zip(&listed).enumerate() {
+                                assert!(
+                                    a == b,
+                                    "{schedule}, rule {r}, {device:?}, {threads} threads, step {step}"
+                                );
+                            }
                         }
                     }
                 }

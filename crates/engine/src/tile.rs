@@ -6,17 +6,22 @@ use crate::queue::TileOp;
 use crate::read::{self, ReadArith};
 use crate::reference::Fsm;
 use crate::stats::Breakdown;
-use aimsim_controller::{set_write_pulses, PlannedWrite, WriteMode, WritePlan};
+use aimsim_controller::{
+    set_write_pulses, PlannedWrite, Pointwise, RequestTerms, WriteMode, WritePlan,
+};
 use aimsim_core::{stream, Rng, SimTime};
 use aimsim_device::{CellArray, DeviceModel, Polarity};
 use aimsim_energy::{EnergyLedger, Phase};
 use aimsim_periphery::Adc;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// One pulse phase of a tile's pending writes: `len` writes of
 /// [`Tile::phase_writes`] from `start`; or, if `dense`, the first `len`
 /// writes of its polarity stored by weight from weight `start` of
-/// [`DenseWrites`] ([`Tile::push_phases_compact`]).
+/// [`DenseWrites`] ([`Tile::push_phases_compact`]), followed by `rest`
+/// more phases of the same plan, each made from the stored writes when
+/// this one is taken ([`Tile::pop_phase`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PhaseSpan {
     pub(crate) row: u32,
@@ -24,6 +29,7 @@ pub(crate) struct PhaseSpan {
     pub(crate) dense: bool,
     pub(crate) start: u32,
     pub(crate) len: u32,
+    pub(crate) rest: u32,
 }
 
 /// One crossbar tile with its periphery state and random streams.
@@ -134,19 +140,185 @@ pub(crate) struct AheadScratch {
 
 /// A tile's pending writes stored by weight ([`Tile::push_phases_compact`]):
 /// one block a plan, of the tile's `rows × cols` weights (row-major) and
-/// padded to a multiple of 64 ([`DenseWrites::stride`]), with each
-/// weight's routed change (µS) in `dg`, and three bits a weight: whether
-/// it has a SET write, a RESET write, and which cell of its pair is
-/// written (set: `G⁻`). The writes of the phase being run are rebuilt in
-/// `decoded`.
+/// padded to a multiple of 64 ([`DenseWrites::stride`]), with two bits a
+/// weight, whether it has a SET write and whether a RESET write, and each
+/// block's changes and cells ([`Changes`]). The writes of the phase being
+/// run are rebuilt in `decoded`.
 #[derive(Default)]
 pub(crate) struct DenseWrites {
-    dg: Vec<f32>,
-    /// Bit sets over `dg`'s indices: `writes[0]` SET writes, `writes[1]`
-    /// RESET writes.
+    /// Each block's changes, oldest first.
+    blocks: VecDeque<Changes>,
+    /// Bit sets over the blocks' weights: `writes[0]` SET writes,
+    /// `writes[1]` RESET writes.
     writes: [Vec<u64>; 2],
-    side: Vec<u64>,
     decoded: Vec<PlannedWrite>,
+    /// The buffers of dropped blocks, for the next ones.
+    spare: Vec<(Vec<f32>, Vec<u64>)>,
+    /// The parallel-write limit the blocks' phases are packed by.
+    max_parallel: u32,
+}
+
+/// How a block of [`DenseWrites`] keeps its writes' changes, and which
+/// cell of each pair they write.
+enum Changes {
+    /// Each weight's routed change (µS), and a bit a weight for the cell
+    /// written (set: `G⁻`): 4 B and a bit a weight.
+    Routed { dg: Vec<f32>, minus: Vec<u64> },
+    /// The request's terms for the whole matrix (shared by its tiles), the
+    /// tile's place in it, and the rule's decision, a function of each
+    /// request alone ([`UpdateRule::pointwise`]): the change of the tile's
+    /// weight (`i`, `j`) is `d = rule.apply(terms.at(row0 + i, col0 + j))`.
+    /// Its cell follows from `d`'s sign and the write's polarity
+    /// ([`writes_minus`]), and its routed change is `d`, negated for `G⁻`.
+    /// Nothing a weight.
+    ///
+    /// [`UpdateRule::pointwise`]: aimsim_controller::UpdateRule::pointwise
+    Decided {
+        terms: Arc<RequestTerms>,
+        row0: usize,
+        col0: usize,
+        rule: Pointwise,
+    },
+}
+
+/// A waiting plan's request, from which its changes may be decided again
+/// when its phases run ([`Tile::push_phases_compact`]): the matrix's
+/// request terms and the rule's decision.
+#[derive(Clone, Copy)]
+pub(crate) struct Redecide<'a> {
+    pub(crate) terms: &'a Arc<RequestTerms>,
+    pub(crate) rule: Pointwise,
+}
+
+/// Whether the write of a weight's `decided` change (µS) that is a SET
+/// (`set`) or a RESET writes the pair's `G⁻` cell, as [`CellArray::route`]
+/// routes it: a rise (`decided ≥ 0`) is a SET of `G⁺` or a RESET of `G⁻`,
+/// a fall a RESET of `G⁺` or a SET of `G⁻`.
+#[inline]
+fn writes_minus(decided: f32, set: bool) -> bool {
+    (decided >= 0.0) != set
+}
+
+/// Fills `out` with the next `out.len()` writes in the bit set `writes`
+/// from bit `start`, all in the row whose first weight is bit `row_base`
+/// and whose first cell is `row_cell`: visited one by one, not every
+/// weight. Each write's cell and change follow from its column `j` by
+/// `write(j)` = (whether it writes `G⁻`, its routed change).
+#[inline(always)]
+fn scan_writes(
+    out: &mut [PlannedWrite],
+    (writes, start, row_base, row_cell): (&[u64], usize, usize, usize),
+    write: impl Fn(usize) -> (bool, f32),
+) {
+    let mut word = start / 64;
+    let mut bits = writes[word] & (!0u64 << (start % 64));
+    for w in out.iter_mut() {
+        while bits == 0 {
+            word += 1;
+            bits = writes[word];
+        }
+        let i = word * 64 + bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let j = i - row_base;
+        let (minus, dg) = write(j);
+        w.cell = (row_cell + 2 * j) as u32 + u32::from(minus);
+        w.dg_us = dg;
+    }
+}
+
+/// `dg` negated (its sign bit flipped) for a write of the pair's `G⁻`
+/// cell, as [`CellArray::route`] routes it.
+#[inline]
+fn routed(dg: f32, minus: bool) -> f32 {
+    f32::from_bits(dg.to_bits() ^ u32::from(minus) << 31)
+}
+
+/// The first set bit of `bits` in `from..to` and the number set there;
+/// `None` if none is.
+fn set_bits_in(bits: &[u64], from: usize, to: usize) -> Option<(usize, u32)> {
+    if from >= to {
+        return None;
+    }
+    let (w0, w1) = (from / 64, (to - 1) / 64);
+    let (mut first, mut count) = (None, 0);
+    for (word, &b) in bits.iter().enumerate().take(w1 + 1).skip(w0) {
+        let mut w = b;
+        if word == w0 {
+            w &= !0u64 << (from % 64);
+        }
+        let hi = to - word * 64;
+        if hi < 64 {
+            w &= (1u64 << hi) - 1;
+        }
+        if w != 0 {
+            first = first.or(Some(word * 64 + w.trailing_zeros() as usize));
+            count += w.count_ones();
+        }
+    }
+    first.map(|f| (f, count))
+}
+
+/// The phase after the stored phase `ph` (with `rest > 0`), whose last
+/// write is before `from`, in its plan's order ([`WritePlan::phases`]):
+/// per row, the SET writes then the RESET writes, in runs of at most
+/// `max_parallel`, found in the bit sets `writes` of a tile of `rows ×
+/// cols` weights.
+fn next_phase(
+    writes: &[Vec<u64>; 2],
+    max_parallel: u32,
+    ph: &PhaseSpan,
+    mut from: usize,
+    (rows, cols): (usize, usize),
+) -> PhaseSpan {
+    debug_assert!(ph.dense && ph.rest > 0);
+    let start = ph.start as usize;
+    let block0 = start - start % DenseWrites::stride(rows, cols);
+    let mut row = ph.row as usize;
+    let mut pol = usize::from(ph.polarity == Polarity::Reset);
+    loop {
+        debug_assert!(row < rows, "a plan's phases end in its block");
+        let end = block0 + (row + 1) * cols;
+        if let Some((first, n)) = set_bits_in(&writes[pol], from, end) {
+            return PhaseSpan {
+                row: row as u32,
+                polarity: if pol == 0 {
+                    Polarity::Set
+                } else {
+                    Polarity::Reset
+                },
+                dense: true,
+                start: first as u32,
+                len: n.min(max_parallel),
+                rest: ph.rest - 1,
+            };
+        }
+        if pol == 0 {
+            pol = 1;
+        } else {
+            (pol, row) = (0, row + 1);
+        }
+        from = block0 + row * cols;
+    }
+}
+
+/// Takes the tile's next pending phase from `phases` and its planned
+/// writes ([`DenseWrites::phase`]); a stored plan's next phase, if it has
+/// one, takes its place ([`PhaseSpan::rest`]). The tile's fields are
+/// passed one by one so that the writes borrow only theirs.
+pub(crate) fn take_phase<'a>(
+    phases: &mut VecDeque<PhaseSpan>,
+    dense: &'a mut DenseWrites,
+    list: &'a [PlannedWrite],
+    dims: (usize, usize),
+    model: &DeviceModel,
+    mode: WriteMode,
+) -> (PhaseSpan, &'a [PlannedWrite]) {
+    let ph = phases.pop_front().expect("a scheduled phase exists");
+    let (writes, next) = dense.phase(&ph, dims, list, model, mode);
+    if let Some(next) = next {
+        phases.push_front(next);
+    }
+    (ph, writes)
 }
 
 impl DenseWrites {
@@ -157,53 +329,105 @@ impl DenseWrites {
         (rows * cols).next_multiple_of(64)
     }
 
-    /// Drops the first `n` weights' entries (whole blocks).
-    fn drain(&mut self, n: usize) {
-        debug_assert_eq!(n % 64, 0);
-        self.dg.drain(..n);
-        for bits in self.writes.iter_mut().chain([&mut self.side]) {
-            bits.drain(..n / 64);
+    /// Drops the first `n` blocks of `stride` weights.
+    fn drain(&mut self, n: usize, stride: usize) {
+        debug_assert_eq!(stride % 64, 0);
+        for b in self.blocks.drain(..n) {
+            if let Changes::Routed { dg, minus } = b {
+                self.spare.push((dg, minus));
+            }
+        }
+        for bits in &mut self.writes {
+            bits.drain(..n * stride / 64);
         }
     }
 
-    /// Appends a block of `stride` weights with no writes; returns where
-    /// it starts.
-    fn grow(&mut self, stride: usize) -> usize {
-        let base = self.dg.len();
+    /// Appends a block of `stride` weights with no writes, its changes
+    /// kept as `changes`; returns where it starts.
+    fn grow(&mut self, stride: usize, changes: Changes) -> usize {
+        let base = self.blocks.len() * stride;
         debug_assert!(base + stride <= u32::MAX as usize, "checked by the caller");
-        self.dg.reserve_exact(stride);
-        self.dg.resize(base + stride, 0.0);
+        self.blocks.push_back(changes);
         let words = (base + stride) / 64;
-        for bits in self.writes.iter_mut().chain([&mut self.side]) {
+        for bits in &mut self.writes {
             bits.reserve_exact(words - bits.len());
             bits.resize(words, 0);
         }
         base
     }
 
-    /// Stores `writes` (a phase's: one polarity, in cell order) for the
-    /// tile stored from `base`, each 64-bit word of the bit sets made in a
-    /// register and stored once a call.
-    fn store(&mut self, base: usize, writes: &[PlannedWrite], pol: Polarity) {
-        let bits = &mut self.writes[usize::from(pol == Polarity::Reset)];
-        let (mut word, mut acc, mut acc_side) = (usize::MAX, 0u64, 0u64);
+    /// Frees every block and its buffers (none of their phases pending).
+    fn release(&mut self) {
+        self.blocks = VecDeque::new();
+        self.writes = Default::default();
+        self.spare = Vec::new();
+    }
+
+    /// Buffers for a block of `weights` routed changes (`stride` padded),
+    /// zeroed.
+    fn routed_block(&mut self, weights: usize, stride: usize) -> Changes {
+        let (mut dg, mut minus) = self.spare.pop().unwrap_or_default();
+        dg.clear();
+        dg.resize(weights, 0.0);
+        minus.clear();
+        minus.resize(stride / 64, 0);
+        Changes::Routed { dg, minus }
+    }
+
+    /// Weights stored (whole blocks).
+    fn weights(&self, stride: usize) -> usize {
+        self.blocks.len() * stride
+    }
+
+    /// Stores `writes` (a phase's: one polarity, in cell order, of a tile
+    /// with `cols` columns) in the newest block, stored from `base`, each
+    /// 64-bit word of the bit sets made in a register and stored once a
+    /// call.
+    fn store(&mut self, base: usize, cols: usize, writes: &[PlannedWrite], pol: Polarity) {
+        let set = pol == Polarity::Set;
+        let bits = &mut self.writes[usize::from(!set)];
+        let block = self.blocks.back_mut().expect("a block to store in");
+        #[cfg(not(debug_assertions))]
+        let _ = cols;
+        let (mut word, mut acc) = (usize::MAX, 0u64);
         for w in writes {
-            let i = base + (w.cell / 2) as usize;
-            self.dg[i] = w.dg_us;
+            let k = (w.cell / 2) as usize;
+            let minus = w.cell & 1 == 1;
+            match block {
+                Changes::Routed { dg, minus: m } => {
+                    dg[k] = w.dg_us;
+                    m[k / 64] |= u64::from(minus) << (k % 64);
+                }
+                // The change is decided again from the request when the
+                // write runs: checked here in a debug build.
+                #[cfg(debug_assertions)]
+                Changes::Decided {
+                    terms,
+                    row0,
+                    col0,
+                    rule,
+                } => {
+                    let d = rule.apply(terms.at(*row0 + k / cols, *col0 + k % cols));
+                    debug_assert_eq!(
+                        (writes_minus(d, set), routed(d, minus).to_bits()),
+                        (minus, w.dg_us.to_bits()),
+                        "weight {k}: its cell and change decided again"
+                    );
+                }
+                #[cfg(not(debug_assertions))]
+                Changes::Decided { .. } => {}
+            }
+            let i = base + k;
             if i / 64 != word {
                 if word != usize::MAX {
                     bits[word] |= acc;
-                    self.side[word] |= acc_side;
                 }
-                (word, acc, acc_side) = (i / 64, 0, 0);
+                (word, acc) = (i / 64, 0);
             }
-            let bit = 1u64 << (i % 64);
-            acc |= bit;
-            acc_side |= bit * u64::from(w.cell & 1);
+            acc |= 1u64 << (i % 64);
         }
         if word != usize::MAX {
             bits[word] |= acc;
-            self.side[word] |= acc_side;
         }
     }
 
@@ -212,7 +436,8 @@ impl DenseWrites {
     /// for a phase stored by weight, its writes rebuilt (the `len` writes
     /// of its polarity from `start`, cells in order, each change with its
     /// pulses, [`aimsim_controller::write_pulses`]): the list
-    /// [`Tile::push_phases`] would hold.
+    /// [`Tile::push_phases`] would hold; and for a stored phase with
+    /// `rest > 0`, the phase after it ([`next_phase`]).
     pub(crate) fn phase<'a>(
         &'a mut self,
         ph: &PhaseSpan,
@@ -220,16 +445,18 @@ impl DenseWrites {
         list: &'a [PlannedWrite],
         model: &DeviceModel,
         mode: WriteMode,
-    ) -> &'a [PlannedWrite] {
+    ) -> (&'a [PlannedWrite], Option<PhaseSpan>) {
         if !ph.dense {
-            return &list[ph.start as usize..(ph.start + ph.len) as usize];
+            return (&list[ph.start as usize..(ph.start + ph.len) as usize], None);
         }
         let start = ph.start as usize;
         let row = ph.row as usize;
-        let row_base = start - start % Self::stride(rows, cols) + row * cols;
+        let stride = Self::stride(rows, cols);
+        let block0 = start - start % stride;
+        let row_base = block0 + row * cols;
         let row_cell = 2 * row * cols;
-        let writes = &self.writes[usize::from(ph.polarity == Polarity::Reset)][..];
-        let (dg, side) = (&self.dg[..], &self.side[..]);
+        let set = ph.polarity == Polarity::Set;
+        let writes = &self.writes[usize::from(!set)][..];
         let blank = PlannedWrite {
             cell: 0,
             dg_us: 0.0,
@@ -239,24 +466,50 @@ impl DenseWrites {
         out.clear();
         out.resize(ph.len as usize, blank);
         // The phase's writes are the next set bits (a phase stays in its
-        // row): visited one by one, not every weight.
-        let mut word = start / 64;
-        let mut bits = writes[word] & (!0u64 << (start % 64));
-        for w in out.iter_mut() {
-            while bits == 0 {
-                word += 1;
-                bits = writes[word];
+        // row), each write's cell and change from its column.
+        let at = (writes, start, row_base, row_cell);
+        match &self.blocks[start / stride] {
+            Changes::Routed { dg, minus } => {
+                let k0 = row * cols;
+                scan_writes(out, at, |j| {
+                    let k = k0 + j;
+                    ((minus[k / 64] >> (k % 64)) & 1 == 1, dg[k])
+                });
             }
-            let i = word * 64 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let side = (side[word] >> (i % 64)) as usize & 1;
-            w.cell = (row_cell + 2 * (i - row_base) + side) as u32;
-            w.dg_us = dg[i];
+            Changes::Decided {
+                terms,
+                row0,
+                col0,
+                rule,
+            } => {
+                let (i, c0) = (row0 + row, *col0);
+                let decided = |d: f32| {
+                    let minus = writes_minus(d, set);
+                    (minus, routed(d, minus))
+                };
+                match (terms.rank1_row(i), *rule) {
+                    (Some((k, d)), Pointwise::AsRequested) => {
+                        let d = &d[c0..c0 + cols];
+                        scan_writes(out, at, |j| decided(k * d[j]));
+                    }
+                    (Some((k, d)), r) => {
+                        let d = &d[c0..c0 + cols];
+                        scan_writes(out, at, |j| decided(r.apply(k * d[j])));
+                    }
+                    (None, r) => scan_writes(out, at, |j| decided(r.apply(terms.at(i, c0 + j)))),
+                }
+            }
         }
+        let from = row_base
+            + out
+                .last()
+                .map_or(0, |w| (w.cell as usize - row_cell) / 2 + 1);
+        let next = (ph.rest > 0)
+            .then(|| next_phase(&self.writes, self.max_parallel, ph, from, (rows, cols)));
         // The pulses in a pass of their own: its divisions do not wait
         // for one another or for the search above.
         set_write_pulses(model, mode, out);
-        out
+        (out, next)
     }
 }
 
@@ -559,6 +812,7 @@ impl Tile {
                 dense: false,
                 start: at as u32,
                 len: ph.writes.len() as u32,
+                rest: 0,
             });
             at += ph.writes.len();
             self.unissued_phases += 1;
@@ -567,14 +821,23 @@ impl Tile {
     }
 
     /// [`Tile::push_phases`], but a plan that writes at least a third of
-    /// the tile's weights is stored by weight ([`DenseWrites`]): 4 B a
-    /// weight and 3 bits, not 12 B a write. A rule that writes every
-    /// weight (`bp`, `write-verify`) then holds about 2.2 B a cell for
-    /// each tile whose writes wait for their events (the pipelined
-    /// schedule, a write budget), not 6. Each phase's writes are rebuilt
-    /// when it runs ([`DenseWrites::phase`]), the same writes in the same
-    /// order.
-    pub(crate) fn push_phases_compact(&mut self, plan: &WritePlan, max_parallel: usize) {
+    /// the tile's weights is stored by weight ([`DenseWrites`]): 3 bits a
+    /// weight, and its changes either as the 4-byte routed change of each
+    /// weight or, where `redecide` gives the rule's decision as a function
+    /// of each request alone and the request's terms are fewer values than
+    /// the weights, as those terms ([`Changes`]). Its phases are one entry
+    /// of the queue, each made from the stored bits when the one before is
+    /// taken ([`Tile::pop_phase`]). A rule that writes every weight (`bp`,
+    /// `write-verify`) then holds under 0.4 B a weight for each tile whose
+    /// writes wait for their events (the pipelined schedule, a write
+    /// budget), not 12 B. Each phase's writes are rebuilt when it runs
+    /// ([`DenseWrites::phase`]): the same writes in the same order.
+    pub(crate) fn push_phases_compact(
+        &mut self,
+        plan: &WritePlan,
+        max_parallel: usize,
+        redecide: Option<Redecide<'_>>,
+    ) {
         let weights = self.rows * self.cols;
         if plan.cell_writes() * 3 < weights {
             self.push_phases(plan, max_parallel);
@@ -586,32 +849,66 @@ impl Tile {
             .phases
             .iter()
             .find(|p| p.dense)
-            .map_or(self.dense.dg.len(), |p| {
+            .map_or(self.dense.weights(stride), |p| {
                 p.start as usize - p.start as usize % stride
             });
         if done > 0 {
-            self.dense.drain(done);
+            self.dense.drain(done / stride, stride);
             for p in self.phases.iter_mut().filter(|p| p.dense) {
                 p.start -= done as u32;
             }
         }
         // (Phases index the blocks with `u32`: past that, a list.)
-        if self.dense.dg.len() + stride > u32::MAX as usize {
+        if self.dense.weights(stride) + stride > u32::MAX as usize {
             self.push_phases(plan, max_parallel);
             return;
         }
-        let base = self.dense.grow(stride);
+        let changes = match redecide {
+            Some(r) if r.terms.rank() * (self.rows + self.cols) < weights => Changes::Decided {
+                terms: Arc::clone(r.terms),
+                row0: self.row0,
+                col0: self.col0,
+                rule: r.rule,
+            },
+            _ => self.dense.routed_block(weights, stride),
+        };
+        let base = self.dense.grow(stride, changes);
+        self.dense.max_parallel = max_parallel as u32;
+        let mut first = None;
+        let mut phases = 0;
         for ph in plan.phases(max_parallel) {
-            self.dense.store(base, ph.writes, ph.polarity);
-            self.phases.push_back(PhaseSpan {
+            self.dense.store(base, self.cols, ph.writes, ph.polarity);
+            first = first.or(Some(PhaseSpan {
                 row: ph.row,
                 polarity: ph.polarity,
                 dense: true,
                 start: (base + (ph.writes[0].cell / 2) as usize) as u32,
                 len: ph.writes.len() as u32,
-            });
-            self.unissued_phases += 1;
+                rest: 0,
+            }));
+            phases += 1;
         }
+        let first = first.expect("a plan of writes has phases");
+        self.phases.push_back(PhaseSpan {
+            rest: phases - 1,
+            ..first
+        });
+        self.unissued_phases += phases;
+    }
+
+    /// Frees the writes kept by weight if no phase of theirs is pending.
+    pub(crate) fn release_dense_writes(&mut self) {
+        if !self.phases.iter().any(|p| p.dense) {
+            self.dense.release();
+        }
+    }
+
+    /// Frees the buffers of the pending writes, none pending.
+    pub(crate) fn release_write_buffers(&mut self) {
+        debug_assert!(self.phases.is_empty() && self.unissued_phases == 0);
+        self.dense = DenseWrites::default();
+        self.phase_writes = Vec::new();
+        self.phases = VecDeque::new();
     }
 
     /// Whether nothing of the tile's is in flight, queued or pending:
@@ -711,12 +1008,13 @@ impl AdcRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aimsim_controller::{TileBlock, UpdateRequest};
     use aimsim_core::config::Check;
     use aimsim_periphery::{AdcKind, RawAdc};
     use rand::Rng as _;
 
-    /// A tile of 5 × 70 weights (a row of cells crosses a 64-bit word of
-    /// the side bits) on the default device, its weights spread over the
+    /// A tile of 5 × 70 weights (a row crosses a 64-bit word of the bit
+    /// sets) on the default device, its weights spread over the
     /// window so that both cells of a pair get changes.
     fn written_tile(seed: u64) -> (Tile, DeviceModel) {
         let model = aimsim_device::builtin_device("eapu-180nm", &[]).unwrap();
@@ -762,16 +1060,17 @@ mod tests {
         model: &DeviceModel,
         mode: WriteMode,
     ) -> Vec<(u32, Polarity, Vec<PlannedWrite>)> {
-        let phases: Vec<PhaseSpan> = tile.phases.iter().copied().collect();
-        phases
-            .iter()
-            .map(|ph| {
-                let w =
-                    tile.dense
-                        .phase(ph, (tile.rows, tile.cols), &tile.phase_writes, model, mode);
-                (ph.row, ph.polarity, w.to_vec())
-            })
-            .collect()
+        let dims = (tile.rows, tile.cols);
+        let mut out = Vec::new();
+        for first in tile.phases.iter().copied().collect::<Vec<_>>() {
+            let mut ph = Some(first);
+            while let Some(p) = ph {
+                let (w, next) = tile.dense.phase(&p, dims, &tile.phase_writes, model, mode);
+                out.push((p.row, p.polarity, w.to_vec()));
+                ph = next;
+            }
+        }
+        out
     }
 
     /// Asserts that two tiles' pending phases hold the same writes,
@@ -784,31 +1083,112 @@ mod tests {
         }
     }
 
+    /// A rank-`rank` factor request for a tile's `rows × cols` matrix
+    /// (every factor non-zero) and its requested changes (µS).
+    fn factor_request(tile: &Tile, seed: u64, rank: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let mut rng = stream(seed, "factors");
+        let mut draw = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    let m: f32 = rng.random_range(0.05..1.0);
+                    if rng.random_bool(0.5) {
+                        m
+                    } else {
+                        -m
+                    }
+                })
+                .collect()
+        };
+        let (x, delta) = (draw(rank * tile.rows), draw(rank * tile.cols));
+        let request = UpdateRequest::Factors {
+            x: &x,
+            delta: &delta,
+            scale: SCALE,
+        };
+        let block = TileBlock {
+            row0: 0,
+            col0: 0,
+            rows: tile.rows,
+            cols: tile.cols,
+        };
+        let mut req = vec![0.0; tile.rows * tile.cols];
+        request.requested_us(tile.rows, tile.cols, block, R_WG_US, &mut req);
+        (x, delta, req)
+    }
+
+    const SCALE: f32 = -0.37;
+    const R_WG_US: f32 = 2.9;
+
     #[test]
     fn writes_stored_by_weight_are_rebuilt_as_listed() {
         let modes = [
-            WriteMode::Program,
-            // Fixed pulses drop the changes under half a step.
-            WriteMode::Pulses { step_us: 0.4 },
+            (WriteMode::Program, Pointwise::AsRequested),
+            // Fixed pulses drop the changes under half a step (the
+            // changes from a request are decided in whole steps).
+            (
+                WriteMode::Pulses { step_us: 0.4 },
+                Pointwise::RoundTo { step_us: 0.4 },
+            ),
         ];
-        for (m, mode) in modes.into_iter().enumerate() {
+        for (m, (mode, rule)) in modes.into_iter().enumerate() {
             let (mut listed, model) = written_tile(11);
             let (mut stored, _) = written_tile(11);
             let cells = listed.cells.take().unwrap();
             let mut plan = WritePlan::default();
             // Dense plans, a sparse one (kept as a list), dense again,
             // with phases run between: the pending phases must hold the
-            // same writes either way, in the same order.
-            for (k, zeros) in [0.0, 0.3, 0.95, 0.1, 0.0].into_iter().enumerate() {
-                let d = changes(&listed, 100 * m as u64 + k as u64, zeros);
+            // same writes either way, in the same order. The dense plans
+            // from a factor request (rank 1 to 3) keep the request's terms
+            // instead of the changes.
+            let plans = [
+                (0.0, 0),
+                (0.3, 2),
+                (0.95, 0),
+                (0.1, 0),
+                (0.0, 1),
+                (0.0, 3),
+                (0.2, 0),
+            ];
+            for (k, (zeros, rank)) in plans.into_iter().enumerate() {
+                let seed = 100 * m as u64 + k as u64;
+                let factors = (rank > 0).then(|| factor_request(&listed, seed, rank));
+                let d = match &factors {
+                    Some((_, _, req)) => req.iter().map(|&q| rule.apply(q)).collect(),
+                    None => changes(&listed, seed, zeros),
+                };
                 plan.fill_dense(&cells, &model, &d, mode);
                 assert!(!plan.is_empty());
                 listed.push_phases(&plan, 4);
-                stored.push_phases_compact(&plan, 4);
+                let terms = factors.as_ref().map(|(x, delta, _)| {
+                    let request = UpdateRequest::Factors {
+                        x,
+                        delta,
+                        scale: SCALE,
+                    };
+                    let mut t = RequestTerms::default();
+                    let (rows, cols) = (listed.rows, listed.cols);
+                    let whole = TileBlock {
+                        row0: 0,
+                        col0: 0,
+                        rows,
+                        cols,
+                    };
+                    assert!(request.terms(rows, cols, whole, R_WG_US, &mut t));
+                    Arc::new(t)
+                });
+                let redecide = terms.as_ref().map(|terms| Redecide { terms, rule });
+                stored.push_phases_compact(&plan, 4, redecide);
                 let by_weight = stored.phases.back().unwrap().dense;
                 assert_eq!(by_weight, zeros < 0.5, "plan {k}: stored by weight?");
+                if by_weight {
+                    let decided =
+                        matches!(stored.dense.blocks.back(), Some(Changes::Decided { .. }));
+                    assert_eq!(decided, rank > 0, "plan {k}: kept as the request's terms?");
+                }
+                assert_eq!(listed.unissued_phases, stored.unissued_phases, "plan {k}");
                 // Only the blocks of plans with phases pending are kept,
-                // the oldest first.
+                // the oldest first; each such plan is one entry of the
+                // queue.
                 let stride = DenseWrites::stride(stored.rows, stored.cols);
                 let blocks: Vec<usize> = stored
                     .phases
@@ -818,7 +1198,8 @@ mod tests {
                     .collect();
                 if let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) {
                     assert_eq!(first, 0, "plan {k}");
-                    assert_eq!(stored.dense.dg.len(), (last + 1) * stride, "plan {k}");
+                    assert_eq!(stored.dense.blocks.len(), last + 1, "plan {k}");
+                    assert!(blocks.windows(2).all(|w| w[1] == w[0] + 1), "plan {k}");
                 }
                 let at = format!("mode {m}, plan {k}");
                 same_pending(&mut listed, &mut stored, &model, mode, &at);
@@ -826,9 +1207,24 @@ mod tests {
                 // plan here): the first plan's have all run when the
                 // fourth is pushed, which drops its block.
                 for _ in 0..50 * k {
-                    listed.phases.pop_front();
-                    stored.phases.pop_front();
+                    if listed.phases.is_empty() {
+                        break;
+                    }
+                    let take = |t: &mut Tile| {
+                        let dims = (t.rows, t.cols);
+                        let (ph, w) = take_phase(
+                            &mut t.phases,
+                            &mut t.dense,
+                            &t.phase_writes,
+                            dims,
+                            &model,
+                            mode,
+                        );
+                        (ph.row, ph.polarity, w.to_vec())
+                    };
+                    assert_eq!(take(&mut listed), take(&mut stored), "plan {k}");
                 }
+                assert_eq!(listed.phases.is_empty(), stored.phases.is_empty());
                 same_pending(&mut listed, &mut stored, &model, mode, &at);
             }
             // A new plan once every phase has run starts the storage over.
@@ -837,12 +1233,28 @@ mod tests {
             let d = changes(&listed, 7, 0.0);
             plan.fill_dense(&cells, &model, &d, mode);
             listed.push_phases(&plan, 32);
-            stored.push_phases_compact(&plan, 32);
-            assert_eq!(stored.dense.dg.len(), 384, "350 weights, padded");
+            stored.push_phases_compact(&plan, 32, None);
+            let stride = DenseWrites::stride(stored.rows, stored.cols);
+            assert_eq!(
+                (stored.dense.blocks.len(), stride),
+                (1, 384),
+                "350 weights, padded"
+            );
             let at = format!("mode {m}, last plan");
             same_pending(&mut listed, &mut stored, &model, mode, &at);
             assert_eq!(listed.unissued_phases, stored.unissued_phases);
         }
+    }
+
+    #[test]
+    fn bit_searches_find_the_set_bits() {
+        let bits = [0b1011_0000u64, 0, 1 << 63, 0b101];
+        assert_eq!(set_bits_in(&bits, 0, 256), Some((4, 6)));
+        assert_eq!(set_bits_in(&bits, 6, 191), Some((7, 1)));
+        assert_eq!(set_bits_in(&bits, 8, 191), None);
+        assert_eq!(set_bits_in(&bits, 8, 192), Some((191, 1)));
+        assert_eq!(set_bits_in(&bits, 192, 195), Some((192, 2)));
+        assert_eq!(set_bits_in(&bits, 5, 5), None);
     }
 
     fn adc(recalibrate_every: u64) -> Adc {

@@ -32,7 +32,15 @@ pub(crate) fn write_phase(
 ) -> (u64, (Polarity, u32), u32) {
     let tid = tile.id;
     let phase = tile.write_phase_tag;
-    let ph = tile.phases.pop_front().expect("a scheduled phase exists");
+    let dims = (tile.rows, tile.cols);
+    let (ph, writes) = crate::tile::take_phase(
+        &mut tile.phases,
+        &mut tile.dense,
+        &tile.phase_writes,
+        dims,
+        model,
+        mode,
+    );
     tile.op_phases -= 1;
     let cells = tile
         .cells
@@ -47,9 +55,6 @@ pub(crate) fn write_phase(
     };
     let n = ph.len;
     let end = (ph.start + ph.len) as usize;
-    let writes = tile
-        .dense
-        .phase(&ph, (tile.rows, tile.cols), &tile.phase_writes, model, mode);
     // The clock feeds relaxation: the cells' values follow it at once,
     // the read caches once at the operation's end (the same bits as all
     // of it at every phase).
@@ -89,6 +94,11 @@ pub(crate) fn write_phase(
     );
     if last_phase {
         cells.settle(model);
+    }
+    if ph.dense && ph.rest == 0 {
+        // The last phase of a plan kept by weight: its storage goes if no
+        // other is pending (the next steps' reads do not hold it).
+        tile.release_dense_writes();
     }
     if let Some((read_cycles, reads)) = o.verify {
         charge_verify_reads(chip, tid, phase, read_cycles, reads, ledger);
