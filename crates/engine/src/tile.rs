@@ -24,13 +24,18 @@ use std::sync::Arc;
 /// this one is taken ([`Tile::pop_phase`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PhaseSpan {
-    pub(crate) row: u32,
+    /// The tile row (an array has at most 2¹⁶ rows).
+    pub(crate) row: u16,
     pub(crate) polarity: Polarity,
     pub(crate) dense: bool,
     pub(crate) start: u32,
-    pub(crate) len: u32,
+    /// Writes (a phase stays in its row: at most 2¹⁵ weights).
+    pub(crate) len: u16,
     pub(crate) rest: u32,
 }
+
+// A tile's queue holds one a phase of its listed writes: 16 bytes.
+const _: () = assert!(std::mem::size_of::<PhaseSpan>() == 16);
 
 /// One crossbar tile with its periphery state and random streams.
 pub(crate) struct Tile {
@@ -273,14 +278,14 @@ fn next_phase(
     debug_assert!(ph.dense && ph.rest > 0);
     let start = ph.start as usize;
     let block0 = start - start % DenseWrites::stride(rows, cols);
-    let mut row = ph.row as usize;
+    let mut row = usize::from(ph.row);
     let mut pol = usize::from(ph.polarity == Polarity::Reset);
     loop {
         debug_assert!(row < rows, "a plan's phases end in its block");
         let end = block0 + (row + 1) * cols;
         if let Some((first, n)) = set_bits_in(&writes[pol], from, end) {
             return PhaseSpan {
-                row: row as u32,
+                row: row as u16,
                 polarity: if pol == 0 {
                     Polarity::Set
                 } else {
@@ -288,7 +293,7 @@ fn next_phase(
                 },
                 dense: true,
                 start: first as u32,
-                len: n.min(max_parallel),
+                len: n.min(max_parallel) as u16,
                 rest: ph.rest - 1,
             };
         }
@@ -447,10 +452,11 @@ impl DenseWrites {
         mode: WriteMode,
     ) -> (&'a [PlannedWrite], Option<PhaseSpan>) {
         if !ph.dense {
-            return (&list[ph.start as usize..(ph.start + ph.len) as usize], None);
+            let start = ph.start as usize;
+            return (&list[start..start + usize::from(ph.len)], None);
         }
         let start = ph.start as usize;
-        let row = ph.row as usize;
+        let row = usize::from(ph.row);
         let stride = Self::stride(rows, cols);
         let block0 = start - start % stride;
         let row_base = block0 + row * cols;
@@ -464,7 +470,7 @@ impl DenseWrites {
         };
         let out = &mut self.decoded;
         out.clear();
-        out.resize(ph.len as usize, blank);
+        out.resize(usize::from(ph.len), blank);
         // The phase's writes are the next set bits (a phase stays in its
         // row), each write's cell and change from its column.
         let at = (writes, start, row_base, row_cell);
@@ -779,7 +785,7 @@ impl Tile {
 
     /// Cells the next pulse phase pulses (0 if none is pending).
     pub(crate) fn next_phase_cells(&self) -> u32 {
-        self.phases.front().map_or(0, |p| p.len)
+        self.phases.front().map_or(0, |p| u32::from(p.len))
     }
 
     /// Appends `plan`'s pulse phases (at most `max_parallel` cells each)
@@ -807,11 +813,11 @@ impl Tile {
         for ph in plan.phases(max_parallel) {
             debug_assert!(self.phase_writes[at..].starts_with(ph.writes));
             self.phases.push_back(PhaseSpan {
-                row: ph.row,
+                row: ph.row as u16,
                 polarity: ph.polarity,
                 dense: false,
                 start: at as u32,
-                len: ph.writes.len() as u32,
+                len: ph.writes.len() as u16,
                 rest: 0,
             });
             at += ph.writes.len();
@@ -879,11 +885,11 @@ impl Tile {
         for ph in plan.phases(max_parallel) {
             self.dense.store(base, self.cols, ph.writes, ph.polarity);
             first = first.or(Some(PhaseSpan {
-                row: ph.row,
+                row: ph.row as u16,
                 polarity: ph.polarity,
                 dense: true,
                 start: (base + (ph.writes[0].cell / 2) as usize) as u32,
-                len: ph.writes.len() as u32,
+                len: ph.writes.len() as u16,
                 rest: 0,
             }));
             phases += 1;
@@ -1059,7 +1065,7 @@ mod tests {
         tile: &mut Tile,
         model: &DeviceModel,
         mode: WriteMode,
-    ) -> Vec<(u32, Polarity, Vec<PlannedWrite>)> {
+    ) -> Vec<(u16, Polarity, Vec<PlannedWrite>)> {
         let dims = (tile.rows, tile.cols);
         let mut out = Vec::new();
         for first in tile.phases.iter().copied().collect::<Vec<_>>() {

@@ -53,8 +53,8 @@ pub(crate) fn write_phase(
     } else {
         ("reset_pulse", "reset_phase")
     };
-    let n = ph.len;
-    let end = (ph.start + ph.len) as usize;
+    let n = u32::from(ph.len);
+    let end = ph.start as usize + usize::from(ph.len);
     // The clock feeds relaxation: the cells' values follow it at once,
     // the read caches once at the operation's end (the same bits as all
     // of it at every phase).
@@ -130,7 +130,7 @@ pub(crate) fn write_phase(
     stats.pulses += o.pulses;
     stats.cell_writes += u64::from(n);
     stats.phases += o.rounds;
-    (o.cycles, (ph.polarity, ph.row), n)
+    (o.cycles, (ph.polarity, u32::from(ph.row)), n)
 }
 
 /// Where a write phase's energy goes: the ledger, or a tile's
