@@ -307,9 +307,12 @@ fn next_phase(
 }
 
 /// Takes the tile's next pending phase from `phases` and its planned
-/// writes ([`DenseWrites::phase`]); a stored plan's next phase, if it has
-/// one, takes its place ([`PhaseSpan::rest`]). The tile's fields are
-/// passed one by one so that the writes borrow only theirs.
+/// writes: its run of `list` (the tile's `phase_writes`), or, stored by
+/// weight, its writes rebuilt ([`DenseWrites::phase`]), when a stored
+/// plan's next phase, if it has one, takes its place
+/// ([`PhaseSpan::rest`]). The tile's fields are passed one by one so that
+/// the writes borrow only theirs.
+#[inline(always)]
 pub(crate) fn take_phase<'a>(
     phases: &mut VecDeque<PhaseSpan>,
     dense: &'a mut DenseWrites,
@@ -319,11 +322,36 @@ pub(crate) fn take_phase<'a>(
     mode: WriteMode,
 ) -> (PhaseSpan, &'a [PlannedWrite]) {
     let ph = phases.pop_front().expect("a scheduled phase exists");
-    let (writes, next) = dense.phase(&ph, dims, list, model, mode);
+    if !ph.dense {
+        return (ph, listed(&ph, list));
+    }
+    (ph, take_stored(phases, dense, &ph, dims, model, mode))
+}
+
+/// [`take_phase`]'s stored phase `ph`, just taken: its writes rebuilt,
+/// and its plan's next phase, if any, put first in `phases`.
+#[inline(never)]
+fn take_stored<'a>(
+    phases: &mut VecDeque<PhaseSpan>,
+    dense: &'a mut DenseWrites,
+    ph: &PhaseSpan,
+    dims: (usize, usize),
+    model: &DeviceModel,
+    mode: WriteMode,
+) -> &'a [PlannedWrite] {
+    let (writes, next) = dense.phase(ph, dims, model, mode);
     if let Some(next) = next {
         phases.push_front(next);
     }
-    (ph, writes)
+    writes
+}
+
+/// The run of `list` (a tile's `phase_writes`) that the listed phase `ph`
+/// writes.
+#[inline]
+fn listed<'a>(ph: &PhaseSpan, list: &'a [PlannedWrite]) -> &'a [PlannedWrite] {
+    let start = ph.start as usize;
+    &list[start..start + usize::from(ph.len)]
 }
 
 impl DenseWrites {
@@ -436,25 +464,19 @@ impl DenseWrites {
         }
     }
 
-    /// The planned writes of the pending phase `ph` of a tile of `rows ×
-    /// cols` weights: its run of `list` (the tile's `phase_writes`), or,
-    /// for a phase stored by weight, its writes rebuilt (the `len` writes
-    /// of its polarity from `start`, cells in order, each change with its
-    /// pulses, [`aimsim_controller::write_pulses`]): the list
-    /// [`Tile::push_phases`] would hold; and for a stored phase with
-    /// `rest > 0`, the phase after it ([`next_phase`]).
-    pub(crate) fn phase<'a>(
-        &'a mut self,
+    /// The planned writes of the pending phase `ph`, stored by weight, of
+    /// a tile of `rows × cols` weights, rebuilt (the `len` writes of its
+    /// polarity from `start`, cells in order, each change with its pulses,
+    /// [`aimsim_controller::write_pulses`]): the list [`Tile::push_phases`]
+    /// would hold; and if `rest > 0`, the phase after it ([`next_phase`]).
+    fn phase(
+        &mut self,
         ph: &PhaseSpan,
         (rows, cols): (usize, usize),
-        list: &'a [PlannedWrite],
         model: &DeviceModel,
         mode: WriteMode,
-    ) -> (&'a [PlannedWrite], Option<PhaseSpan>) {
-        if !ph.dense {
-            let start = ph.start as usize;
-            return (&list[start..start + usize::from(ph.len)], None);
-        }
+    ) -> (&[PlannedWrite], Option<PhaseSpan>) {
+        debug_assert!(ph.dense);
         let start = ph.start as usize;
         let row = usize::from(ph.row);
         let stride = Self::stride(rows, cols);
@@ -1071,7 +1093,11 @@ mod tests {
         for first in tile.phases.iter().copied().collect::<Vec<_>>() {
             let mut ph = Some(first);
             while let Some(p) = ph {
-                let (w, next) = tile.dense.phase(&p, dims, &tile.phase_writes, model, mode);
+                if !p.dense {
+                    out.push((p.row, p.polarity, listed(&p, &tile.phase_writes).to_vec()));
+                    break;
+                }
+                let (w, next) = tile.dense.phase(&p, dims, model, mode);
                 out.push((p.row, p.polarity, w.to_vec()));
                 ph = next;
             }
