@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// writes of its polarity stored by weight from weight `start` of
 /// [`DenseWrites`] ([`Tile::push_phases_compact`]), followed by `rest`
 /// more phases of the same plan, each made from the stored writes when
-/// this one is taken ([`Tile::pop_phase`]).
+/// this one is taken ([`take_phase`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PhaseSpan {
     /// The tile row (an array has at most 2¹⁶ rows).
@@ -34,7 +34,8 @@ pub(crate) struct PhaseSpan {
     pub(crate) rest: u32,
 }
 
-// A tile's queue holds one a phase of its listed writes: 16 bytes.
+// A tile's queue holds one of these for each phase of its listed writes:
+// 16 bytes.
 const _: () = assert!(std::mem::size_of::<PhaseSpan>() == 16);
 
 /// One crossbar tile with its periphery state and random streams.
@@ -849,16 +850,16 @@ impl Tile {
     }
 
     /// [`Tile::push_phases`], but a plan that writes at least a third of
-    /// the tile's weights is stored by weight ([`DenseWrites`]): 3 bits a
+    /// the tile's weights is stored by weight ([`DenseWrites`]): 2 bits a
     /// weight, and its changes either as the 4-byte routed change of each
-    /// weight or, where `redecide` gives the rule's decision as a function
-    /// of each request alone and the request's terms are fewer values than
-    /// the weights, as those terms ([`Changes`]). Its phases are one entry
-    /// of the queue, each made from the stored bits when the one before is
-    /// taken ([`Tile::pop_phase`]). A rule that writes every weight (`bp`,
-    /// `write-verify`) then holds under 0.4 B a weight for each tile whose
-    /// writes wait for their events (the pipelined schedule, a write
-    /// budget), not 12 B. Each phase's writes are rebuilt when it runs
+    /// weight and a bit for its cell or, where `redecide` gives the rule's
+    /// decision as a function of each request alone and the request's
+    /// terms are fewer values than the tile's weights, as those terms
+    /// ([`Changes`]). Its phases are one entry of the queue, each made from
+    /// the stored bits when the one before is taken ([`take_phase`]). A
+    /// rule that writes every weight (`bp`, `write-verify`) then holds
+    /// about 0.25 B a weight for each tile whose writes wait for their
+    /// events (the pipelined schedule, a write budget), not 12 B. Each phase's writes are rebuilt when it runs
     /// ([`DenseWrites::phase`]): the same writes in the same order.
     pub(crate) fn push_phases_compact(
         &mut self,
