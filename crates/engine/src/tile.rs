@@ -170,21 +170,32 @@ enum Changes {
     /// Each weight's routed change (µS), and a bit a weight for the cell
     /// written (set: `G⁻`): 4 B and a bit a weight.
     Routed { dg: Vec<f32>, minus: Vec<u64> },
-    /// The request's terms for the whole matrix (shared by its tiles), the
-    /// tile's place in it, and the rule's decision, a function of each
-    /// request alone ([`UpdateRule::pointwise`]): the change of the tile's
-    /// weight (`i`, `j`) is `d = rule.apply(terms.at(row0 + i, col0 + j))`.
-    /// Its cell follows from `d`'s sign and the write's polarity
-    /// ([`writes_minus`]), and its routed change is `d`, negated for `G⁻`.
-    /// Nothing a weight.
-    ///
-    /// [`UpdateRule::pointwise`]: aimsim_controller::UpdateRule::pointwise
-    Decided {
-        terms: Arc<RequestTerms>,
-        row0: usize,
-        col0: usize,
-        rule: Pointwise,
-    },
+    /// The changes decided again from the request ([`Decision`]): nothing
+    /// a weight.
+    Decided(Decision),
+}
+
+/// A block's changes as the request's terms for the whole matrix (shared
+/// by its tiles), the tile's place in it, and the rule's decision, a
+/// function of each request alone ([`UpdateRule::pointwise`]). A write's
+/// cell follows from its change's sign and its polarity
+/// ([`writes_minus`]), and its routed change is the change, negated for
+/// `G⁻`.
+///
+/// [`UpdateRule::pointwise`]: aimsim_controller::UpdateRule::pointwise
+struct Decision {
+    terms: Arc<RequestTerms>,
+    row0: usize,
+    col0: usize,
+    rule: Pointwise,
+}
+
+impl Decision {
+    /// The decided change of the tile's weight (`i`, `j`), µS.
+    #[inline]
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.rule.apply(self.terms.at(self.row0 + i, self.col0 + j))
+    }
 }
 
 /// A waiting plan's request, from which its changes may be decided again
@@ -435,13 +446,8 @@ impl DenseWrites {
                 // The change is decided again from the request when the
                 // write runs: checked here in a debug build.
                 #[cfg(debug_assertions)]
-                Changes::Decided {
-                    terms,
-                    row0,
-                    col0,
-                    rule,
-                } => {
-                    let d = rule.apply(terms.at(*row0 + k / cols, *col0 + k % cols));
+                Changes::Decided(decision) => {
+                    let d = decision.at(k / cols, k % cols);
                     debug_assert_eq!(
                         (writes_minus(d, set), routed(d, minus).to_bits()),
                         (minus, w.dg_us.to_bits()),
@@ -449,7 +455,7 @@ impl DenseWrites {
                     );
                 }
                 #[cfg(not(debug_assertions))]
-                Changes::Decided { .. } => {}
+                Changes::Decided(_) => {}
             }
             let i = base + k;
             if i / 64 != word {
@@ -505,18 +511,15 @@ impl DenseWrites {
                     ((minus[k / 64] >> (k % 64)) & 1 == 1, dg[k])
                 });
             }
-            Changes::Decided {
-                terms,
-                row0,
-                col0,
-                rule,
-            } => {
-                let (i, c0) = (row0 + row, *col0);
+            Changes::Decided(decision) => {
                 let decided = |d: f32| {
                     let minus = writes_minus(d, set);
                     (minus, routed(d, minus))
                 };
-                match (terms.rank1_row(i), *rule) {
+                // Rank 1 as one multiplication a write, `Decision::at`'s
+                // arithmetic with the row's term taken once.
+                let (i, c0) = (decision.row0 + row, decision.col0);
+                match (decision.terms.rank1_row(i), decision.rule) {
                     (Some((k, d)), Pointwise::AsRequested) => {
                         let d = &d[c0..c0 + cols];
                         scan_writes(out, at, |j| decided(k * d[j]));
@@ -525,7 +528,7 @@ impl DenseWrites {
                         let d = &d[c0..c0 + cols];
                         scan_writes(out, at, |j| decided(r.apply(k * d[j])));
                     }
-                    (None, r) => scan_writes(out, at, |j| decided(r.apply(terms.at(i, c0 + j)))),
+                    (None, _) => scan_writes(out, at, |j| decided(decision.at(row, j))),
                 }
             }
         }
@@ -893,12 +896,14 @@ impl Tile {
             return;
         }
         let changes = match redecide {
-            Some(r) if r.terms.rank() * (self.rows + self.cols) < weights => Changes::Decided {
-                terms: Arc::clone(r.terms),
-                row0: self.row0,
-                col0: self.col0,
-                rule: r.rule,
-            },
+            Some(r) if r.terms.rank() * (self.rows + self.cols) < weights => {
+                Changes::Decided(Decision {
+                    terms: Arc::clone(r.terms),
+                    row0: self.row0,
+                    col0: self.col0,
+                    rule: r.rule,
+                })
+            }
             _ => self.dense.routed_block(weights, stride),
         };
         let base = self.dense.grow(stride, changes);
@@ -1214,8 +1219,7 @@ mod tests {
                 let by_weight = stored.phases.back().unwrap().dense;
                 assert_eq!(by_weight, zeros < 0.5, "plan {k}: stored by weight?");
                 if by_weight {
-                    let decided =
-                        matches!(stored.dense.blocks.back(), Some(Changes::Decided { .. }));
+                    let decided = matches!(stored.dense.blocks.back(), Some(Changes::Decided(_)));
                     assert_eq!(decided, rank > 0, "plan {k}: kept as the request's terms?");
                 }
                 assert_eq!(listed.unissued_phases, stored.unissued_phases, "plan {k}");
