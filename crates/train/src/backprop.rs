@@ -41,7 +41,8 @@ struct Weights {
     /// Factors `x` of a convolution's update, its patches (`B·P ×
     /// rows`); a dense layer's are its input activations ([`factor_x`]).
     xs: Vec<f32>,
-    /// Factors `δ` of the update (`B·P × cols`).
+    /// Factors `δ` of a convolution's update (`B·P × cols`); a dense
+    /// layer's are its output gradients ([`factor_d`]).
     ds: Vec<f32>,
 }
 
@@ -386,12 +387,11 @@ impl Backprop {
             }
             match layer.kind {
                 LayerKind::Dense { .. } => {
-                    let w = self.weights[l].as_mut().expect("dense has weights");
+                    // `g` stays as the update's factors (`factor_d`).
+                    let w = self.weights[l].as_ref().expect("dense has weights");
                     if l > 0 {
                         chip.mvm_transposed_batch(w.matrix, g, &mut below[l - 1])?;
                     }
-                    w.ds.clear();
-                    w.ds.extend_from_slice(g);
                 }
                 LayerKind::Conv2d { geometry, .. } => {
                     let w = self.weights[l].as_mut().expect("conv has weights");
@@ -474,13 +474,15 @@ impl Backprop {
         let (mut buffered, mut bias_adds) = (0u64, 0u64);
         for (l, w) in self.weights.iter_mut().enumerate() {
             let Some(w) = w else { continue };
-            let xs = factor_x(&self.layers[l].kind, &self.acts[l], &w.xs);
-            let rank = w.ds.len() / w.cols;
+            let kind = &self.layers[l].kind;
+            let xs = factor_x(kind, &self.acts[l], &w.xs);
+            let ds = factor_d(kind, &self.grads[l], &w.ds);
+            let rank = ds.len() / w.cols;
             if rank > 1 {
-                buffered += (xs.len() + w.ds.len()) as u64;
+                buffered += (xs.len() + ds.len()) as u64;
                 bias_adds += ((rank - 1) * w.cols) as u64;
             }
-            let mut ds = w.ds.chunks_exact(w.cols);
+            let mut ds = ds.chunks_exact(w.cols);
             let first = ds.next().expect("at least one factor");
             let grad_b = &mut self.grad_b;
             grad_b.clear();
@@ -507,7 +509,7 @@ impl Backprop {
                 matrix: w.matrix,
                 request: UpdateRequest::Factors {
                     x: factor_x(&self.layers[l].kind, &self.acts[l], &w.xs),
-                    delta: &w.ds,
+                    delta: factor_d(&self.layers[l].kind, &self.grads[l], &w.ds),
                     scale: -lr,
                 },
             })
@@ -535,6 +537,13 @@ fn factor_x<'a>(kind: &LayerKind, acts: &'a [f32], xs: &'a [f32]) -> &'a [f32] {
     } else {
         xs
     }
+}
+
+/// The factors `δ` of a layer's update: a dense layer's output gradients
+/// `grads` themselves (final once the backward pass has passed the layer;
+/// not a copy), a convolution's, in patch order, `ds`.
+fn factor_d<'a>(kind: &LayerKind, grads: &'a [f32], ds: &'a [f32]) -> &'a [f32] {
+    factor_x(kind, grads, ds)
 }
 
 /// The weight-to-conductance gain of a layer whose initial weights are
