@@ -157,6 +157,9 @@ pub struct ChipSim {
     /// The factors of a rank-P EaPU request, laid out once per matrix for
     /// its tiles' sampling.
     rank_p: RankPFactors,
+    /// The line voltages of a read computed at its event (`read::compute`:
+    /// one buffer for all tiles, where each tile kept its own).
+    read_v: Vec<f32>,
 }
 
 impl ChipSim {
@@ -213,6 +216,7 @@ impl ChipSim {
             ahead_scratch: Vec::new(),
             spare_phases: Vec::new(),
             rank_p: RankPFactors::default(),
+            read_v: Vec::new(),
         }
     }
 
@@ -871,8 +875,16 @@ impl ChipSim {
             let sparse = sparse_eapu(self.rule.as_ref(), unit, &u.request);
             // Waiting dense writes may keep the request's terms instead of
             // their changes (`Tile::push_phases_compact`): made for the
-            // whole matrix when a tile first needs them.
+            // whole matrix when a tile first needs them, where a whole
+            // tile's terms are fewer values than its weights (rebuilding
+            // a write then takes fewer multiplications than the tile has
+            // weights a term), and shared by all its tiles, the smaller
+            // ones at its edges too.
             let pointwise = pointwise_decision(self.rule.as_ref(), unit);
+            let (tile_rows, tile_cols) =
+                (self.chip.tile_rows.min(rows), self.chip.tile_cols.min(cols));
+            let terms_fewer =
+                u.request.rank(rows) * (tile_rows + tile_cols) < tile_rows * tile_cols;
             let mut terms: Option<Option<Arc<RequestTerms>>> = None;
             let rank_p = match (sparse, u.request) {
                 (Some(_), UpdateRequest::Factors { x, delta, scale }) if x.len() > rows => {
@@ -1004,6 +1016,7 @@ impl ChipSim {
                                     cols,
                                 };
                                 (pointwise.is_some()
+                                    && terms_fewer
                                     && u.request.terms(rows, cols, whole, r_wg, &mut t))
                                 .then(|| Arc::new(t))
                             });
@@ -1540,6 +1553,7 @@ impl ChipSim {
                     &mut self.tiles[ti],
                     transposed,
                     self.now,
+                    &mut self.read_v,
                 ),
                 false,
             ),
@@ -2144,6 +2158,9 @@ mod tests {
         BatchTwice,
         /// The batch's first sample's request (rank 1) alone.
         One,
+        /// A rank-6 request alone (the batch's factors twice): more terms
+        /// than the 5 × 9 matrix has weights.
+        Wide,
     }
 
     /// [`threaded_steps_with`] under the write rule `rule`, updating
@@ -2241,12 +2258,22 @@ mod tests {
                     scale: -2.0,
                 },
             };
+            let (xs2, ds2) = ([&xs[..], &xs].concat(), [&ds[..], &ds].concat());
+            let wide = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs2,
+                    delta: &ds2,
+                    scale: -1.0,
+                },
+            };
             let listed = match requests {
                 Requests::BatchAndOne => [u, r1],
                 Requests::Batch | Requests::BatchTwice => [u, u],
                 Requests::One => [one, one],
+                Requests::Wide => [wide, wide],
             };
-            let n = if matches!(requests, Requests::Batch | Requests::One) {
+            let n = if matches!(requests, Requests::Batch | Requests::One | Requests::Wide) {
                 1
             } else {
                 2
@@ -2395,13 +2422,15 @@ mod tests {
 
     #[test]
     fn waiting_writes_decided_again_have_the_bits_of_a_list() {
-        // Tiles of 4 × 8 weights, whose dense plans from a rank-1 or
-        // rank-2 request keep the request's terms instead of the changes
-        // (fewer values than the weights), beside tiles of 4 × 1, 1 × 8
-        // and 1 × 1 that keep the changes; `bp` with and without whole
-        // pulses, `write-verify`, and a device that relaxes (whose routing
-        // reads the cells' relaxed values): every step must be the one of
-        // the writes kept as a list, on 1 and 2 threads.
+        // A 5 × 9 matrix on tiles of 4 × 8, 4 × 1, 1 × 8 and 1 × 1
+        // weights, whose dense plans from a rank-1 request keep the
+        // request's terms instead of the changes (fewer values than a
+        // whole tile's weights), and from a rank-3 or rank-6 request the
+        // changes;
+        // `bp` with and without whole pulses, `write-verify`, and a device
+        // that relaxes (whose routing reads the cells' relaxed values):
+        // every step must be the one of the writes kept as a list, on 1
+        // and 2 threads.
         let rules: [&[(&str, &str)]; 3] = [
             &[("rule.name", "bp")],
             &[("rule.name", "bp"), ("rule.bp.round_to_pulses", "true")],
@@ -2411,7 +2440,7 @@ mod tests {
         for schedule in ["pipelined", "sequential"] {
             for (r, rule) in rules.into_iter().enumerate() {
                 for device in devices {
-                    for requests in [Requests::One, Requests::BatchTwice] {
+                    for requests in [Requests::One, Requests::BatchTwice, Requests::Wide] {
                         let on = Setting {
                             array: ("4", "16"),
                             rule,
@@ -2433,6 +2462,53 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn waiting_writes_keep_the_terms_where_fewer_than_the_weights() {
+        // `bp`, pipelined, a 5 × 9 matrix on tiles of 4 × 8, 4 × 1, 1 × 8
+        // and 1 × 1 weights, its writes waiting: a whole tile's rank-r
+        // terms are r · (4 + 8) values against its 32 weights, so every
+        // tile's waiting plan keeps the matrix's terms at rank 2 (24), the
+        // smaller tiles too, and its routed changes at rank 3 (36).
+        let chip = Chip::builtin(
+            "eapu-180nm",
+            &over(&[
+                ("array.rows", "4"),
+                ("array.cols", "16"),
+                ("engine.schedule", "pipelined"),
+                ("rule.name", "bp"),
+            ]),
+        )
+        .unwrap();
+        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let (rows, cols) = (5, 9);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() * 0.5)
+            .collect();
+        for (rank, decided) in [(1, true), (2, true), (3, false)] {
+            let mut sim = ChipSim::new(chip.clone(), model.clone(), 7).unwrap();
+            sim.queued_writes = true;
+            let m = sim.place(rows, cols, &w);
+            let xs: Vec<f32> = (0..rank * rows).map(|i| (i as f32 * 0.71).cos()).collect();
+            let ds: Vec<f32> = (0..rank * cols)
+                .map(|i| (i as f32 * 0.29).sin() * 0.1)
+                .collect();
+            sim.enter_phase(Phase::UPDATE).unwrap();
+            let u = MatrixUpdate {
+                matrix: m,
+                request: UpdateRequest::Factors {
+                    x: &xs,
+                    delta: &ds,
+                    scale: -2.0,
+                },
+            };
+            sim.update(&[u], 0).unwrap();
+            let kinds: Vec<_> = sim.tiles.iter().map(|t| t.dense.block_kinds()).collect();
+            assert_eq!(kinds.len(), 4);
+            let want = if decided { (1, 0) } else { (0, 1) };
+            assert!(kinds.iter().all(|&k| k == want), "rank {rank}: {kinds:?}");
         }
     }
 

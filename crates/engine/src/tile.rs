@@ -56,11 +56,11 @@ pub(crate) struct Tile {
     pub(crate) rng_decide: Rng,
     /// Stochastic rounding of the `low-precision` update unit's codes.
     pub(crate) rng_form: Rng,
-    /// Normalised inputs, row voltages and outputs of the current read
-    /// (the outputs of a read computed ahead stay in `ahead_out`: see
-    /// [`Tile::read_out`]).
+    /// Normalised inputs and outputs of the current read (the outputs
+    /// of a read computed ahead stay in `ahead_out`: see
+    /// [`Tile::read_out`]). Its line voltages are working memory of the
+    /// simulator's, not the tile's (`read::compute`).
     pub(crate) x: Vec<f32>,
-    pub(crate) v: Vec<f32>,
     pub(crate) out: Vec<f32>,
     /// Where the last read's outputs are in `ahead_out` when it was
     /// computed ahead ([`Tile::take_ahead`]); `None`: in `out`.
@@ -419,6 +419,15 @@ impl DenseWrites {
         Changes::Routed { dg, minus }
     }
 
+    /// The blocks kept: (changes decided again, routed changes).
+    #[cfg(test)]
+    pub(crate) fn block_kinds(&self) -> (usize, usize) {
+        let decided = (self.blocks.iter())
+            .filter(|b| matches!(b, Changes::Decided(_)))
+            .count();
+        (decided, self.blocks.len() - decided)
+    }
+
     /// Weights stored (whole blocks).
     fn weights(&self, stride: usize) -> usize {
         self.blocks.len() * stride
@@ -560,7 +569,7 @@ pub(crate) struct Placement {
 /// different sizes, and a buffer cut to the smaller size would be zeroed
 /// again up to the larger one, though the reads write every value they
 /// use.
-fn prefix<T: Copy + Default>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
+pub(crate) fn prefix<T: Copy + Default>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
     if buf.len() < n {
         buf.resize(n, T::default());
     }
@@ -609,7 +618,6 @@ impl Tile {
             rng_decide: stream(seed, &format!("tile{id}/decide")),
             rng_form: stream(seed, &format!("tile{id}/form")),
             x: vec![0.0; rows.max(cols)],
-            v: vec![0.0; rows.max(cols)],
             out: vec![0.0; rows.max(cols)],
             out_ahead: None,
             ahead: VecDeque::new(),
@@ -686,7 +694,7 @@ impl Tile {
             for (d, &s) in self.x.iter_mut().zip(&x[off..off + len]) {
                 *d = if device { s * inv } else { s };
             }
-            let a = read::compute(chip, model, self, transposed, now);
+            let a = read::compute(chip, model, self, transposed, now, &mut scratch.v);
             self.read_log.charge_ahead(chip, shape, a, charges);
             self.ahead.push_back(a);
             self.ahead_out.extend_from_slice(&self.out[..lines]);
@@ -856,8 +864,9 @@ impl Tile {
     /// the tile's weights is stored by weight ([`DenseWrites`]): 2 bits a
     /// weight, and its changes either as the 4-byte routed change of each
     /// weight and a bit for its cell or, where `redecide` gives the rule's
-    /// decision as a function of each request alone and the request's
-    /// terms are fewer values than the tile's weights, as those terms
+    /// decision as a function of each request alone and the matrix's
+    /// request terms (made where a whole tile's are fewer values than its
+    /// weights, and shared by the matrix's tiles), as those terms
     /// ([`Changes`]). Its phases are one entry of the queue, each made from
     /// the stored bits when the one before is taken ([`take_phase`]). A
     /// rule that writes every weight (`bp`, `write-verify`) then holds
@@ -896,15 +905,13 @@ impl Tile {
             return;
         }
         let changes = match redecide {
-            Some(r) if r.terms.rank() * (self.rows + self.cols) < weights => {
-                Changes::Decided(Decision {
-                    terms: Arc::clone(r.terms),
-                    row0: self.row0,
-                    col0: self.col0,
-                    rule: r.rule,
-                })
-            }
-            _ => self.dense.routed_block(weights, stride),
+            Some(r) => Changes::Decided(Decision {
+                terms: Arc::clone(r.terms),
+                row0: self.row0,
+                col0: self.col0,
+                rule: r.rule,
+            }),
+            None => self.dense.routed_block(weights, stride),
         };
         let base = self.dense.grow(stride, changes);
         self.dense.max_parallel = max_parallel as u32;
