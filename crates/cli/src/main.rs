@@ -221,7 +221,7 @@ fn bad(e: impl Into<anyhow::Error>) -> anyhow::Error {
 /// allocate such blocks again and again (counted with strace: no more
 /// `mmap`, `munmap` or `brk` calls for 20 steps than for 10), so this costs
 /// them no time; it lowered the peak resident memory of a 10⁷-cell chip
-/// on 2 threads by 0.1 B per cell (docs/performance.md, "Memory").
+/// by 0.05–0.1 B per cell on 2 threads (docs/performance.md, "Memory").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn fix_malloc_thresholds() {
     // SAFETY: sets an allocator parameter, before any other thread runs.

@@ -2211,9 +2211,7 @@ mod tests {
         sim.listed_writes = writes == Writes::QueuedListed;
         assert_eq!(sim.threads(), threads);
         let (rows, cols, batch) = (5, 9, 3);
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| (i as f32 * 0.37).sin() * 0.5)
-            .collect();
+        let w = test_weights(rows * cols);
         let m = sim.place(rows, cols, &w);
         let mut steps = Vec::new();
         for step in 0..6 {
@@ -2231,14 +2229,7 @@ mod tests {
             sim.enter_phase(Phase::BACKWARD).unwrap();
             sim.mvm_transposed_batch(m, &ds, &mut gs).unwrap();
             sim.enter_phase(Phase::UPDATE).unwrap();
-            let u = MatrixUpdate {
-                matrix: m,
-                request: UpdateRequest::Factors {
-                    x: &xs,
-                    delta: &ds,
-                    scale: -2.0,
-                },
-            };
+            let u = factors(m, &xs, &ds, -2.0);
             // With it a rank-1 EaPU update of the same matrix: every tile
             // draws its sparse decisions (on the pool when there are
             // threads).
@@ -2311,20 +2302,9 @@ mod tests {
     /// and the cells end the same as then.
     #[test]
     fn back_to_back_pipelined_updates_each_write_their_own_phases() {
-        let chip = Chip::builtin(
-            "eapu-180nm",
-            &over(&[
-                ("array.rows", "2"),
-                ("array.cols", "4"),
-                ("engine.schedule", "pipelined"),
-            ]),
-        )
-        .unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let (chip, model) = pipelined_on(("2", "4"), &[]);
         let (rows, cols) = (5, 9);
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| (i as f32 * 0.37).sin() * 0.5)
-            .collect();
+        let w = test_weights(rows * cols);
         let xs: Vec<f32> = (0..rows).map(|i| (i as f32 * 0.71).cos()).collect();
         let ds: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.29).sin() * 0.3).collect();
         let run = |one_call: bool| {
@@ -2472,21 +2452,9 @@ mod tests {
         // terms are r · (4 + 8) values against its 32 weights, so every
         // tile's waiting plan keeps the matrix's terms at rank 2 (24), the
         // smaller tiles too, and its routed changes at rank 3 (36).
-        let chip = Chip::builtin(
-            "eapu-180nm",
-            &over(&[
-                ("array.rows", "4"),
-                ("array.cols", "16"),
-                ("engine.schedule", "pipelined"),
-                ("rule.name", "bp"),
-            ]),
-        )
-        .unwrap();
-        let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
+        let (chip, model) = pipelined_on(("4", "16"), &[("rule.name", "bp")]);
         let (rows, cols) = (5, 9);
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| (i as f32 * 0.37).sin() * 0.5)
-            .collect();
+        let w = test_weights(rows * cols);
         for (rank, decided) in [(1, true), (2, true), (3, false)] {
             let mut sim = ChipSim::new(chip.clone(), model.clone(), 7).unwrap();
             sim.queued_writes = true;
@@ -2496,15 +2464,7 @@ mod tests {
                 .map(|i| (i as f32 * 0.29).sin() * 0.1)
                 .collect();
             sim.enter_phase(Phase::UPDATE).unwrap();
-            let u = MatrixUpdate {
-                matrix: m,
-                request: UpdateRequest::Factors {
-                    x: &xs,
-                    delta: &ds,
-                    scale: -2.0,
-                },
-            };
-            sim.update(&[u], 0).unwrap();
+            sim.update(&[factors(m, &xs, &ds, -2.0)], 0).unwrap();
             let kinds: Vec<_> = sim.tiles.iter().map(|t| t.dense.block_kinds()).collect();
             assert_eq!(kinds.len(), 4);
             let want = if decided { (1, 0) } else { (0, 1) };
@@ -2554,6 +2514,32 @@ mod tests {
         }
     }
 
+    /// The default chip under the pipelined schedule, with `array` (rows,
+    /// cells a row) and the settings `sets`, and the default device.
+    fn pipelined_on(array: (&str, &str), sets: &[(&str, &str)]) -> (Chip, DeviceModel) {
+        let mut all = vec![
+            ("array.rows", array.0),
+            ("array.cols", array.1),
+            ("engine.schedule", "pipelined"),
+        ];
+        all.extend_from_slice(sets);
+        let chip = Chip::builtin("eapu-180nm", &over(&all)).unwrap();
+        (chip, builtin_device("eapu-180nm", &over(&[])).unwrap())
+    }
+
+    /// The factor request `scale · x δᵀ` for matrix `m`.
+    fn factors<'a>(m: MatrixId, x: &'a [f32], delta: &'a [f32], scale: f32) -> MatrixUpdate<'a> {
+        MatrixUpdate {
+            matrix: m,
+            request: UpdateRequest::Factors { x, delta, scale },
+        }
+    }
+
+    /// `n` weights for the tests' matrices, in ±0.5.
+    fn test_weights(n: usize) -> Vec<f32> {
+        (0..n).map(|i| (i as f32 * 0.37).sin() * 0.5).collect()
+    }
+
     /// The default chip with tiles of 2 × 2 weights (2 rows × 4 cells):
     /// a 5 × 9 matrix spans 15 tiles.
     fn two_by_two_tiles() -> Chip {
@@ -2570,7 +2556,7 @@ mod tests {
         // drive of the same MVMs whose reads compute at their events.
         let chip = two_by_two_tiles();
         let model = builtin_device("eapu-180nm", &over(&[])).unwrap();
-        let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+        let w = test_weights(5 * 9);
         let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();
         let run = |batched: bool| {
             let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
@@ -2613,9 +2599,7 @@ mod tests {
         let model =
             builtin_device("eapu-180nm", &over(&[("relax_rate_per_decade", "0.05")])).unwrap();
         let (rows, cols) = (4 * chip.tile_rows, 8 * chip.tile_cols);
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| (i as f32 * 0.37).sin() * 0.5)
-            .collect();
+        let w = test_weights(rows * cols);
         let xs: Vec<f32> = (0..12 * rows).map(|i| (i as f32 * 0.71).cos()).collect();
         let run = move |threads: usize| {
             let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
@@ -2666,7 +2650,7 @@ mod tests {
             &over(&[("relax_rate_per_decade", "0.05"), ("relax_noise_us", "0.3")]),
         )
         .unwrap();
-        let w: Vec<f32> = (0..5 * 9).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+        let w = test_weights(5 * 9);
         let xs: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.71).cos()).collect();
         let run = |ahead: bool| {
             let mut sim = ChipSim::new(chip.clone(), model.clone(), 3).unwrap();
