@@ -19,11 +19,21 @@ pub struct EnergyRow {
 impl EnergyRow {
     /// The row of `ledger` after `step` steps, with `phases` as columns.
     pub fn from_ledger(step: u64, l: &EnergyLedger, phases: &[Phase]) -> EnergyRow {
+        // One pass over the ledger for each of the sums (each in key
+        // order, as `component_pj`, `phase_pj` and `total_pj`).
+        let by_component: Vec<f64> = l.by_component().into_iter().map(|(_, e)| e).collect();
+        let charged = l.by_phase();
+        let phase_pj = |p: &Phase| {
+            charged
+                .iter()
+                .find(|(q, _)| q == p)
+                .map_or(0.0, |&(_, e)| e)
+        };
         EnergyRow {
             step,
-            by_component: Component::ALL.iter().map(|&c| l.component_pj(c)).collect(),
-            by_phase: phases.iter().map(|&p| l.phase_pj(p)).collect(),
-            total: l.total_pj(),
+            total: by_component.iter().sum(),
+            by_component,
+            by_phase: phases.iter().map(phase_pj).collect(),
         }
     }
 
