@@ -62,7 +62,9 @@ pub struct Backprop {
     lr: f32,
     /// Samples in the current batch.
     batch: usize,
-    /// `acts[0]`: the inputs; `acts[l + 1]`: layer `l`'s outputs (`B × len`).
+    /// `acts[l + 1]`: layer `l`'s outputs (`B × len`); `acts[0]` stays
+    /// empty: the inputs are the batch's own, read where they are
+    /// ([`layer_input`]), not copied.
     acts: Vec<Vec<f32>>,
     /// `grads[l]`: loss gradient w.r.t. layer `l`'s output (`B × len`).
     grads: Vec<Vec<f32>>,
@@ -224,7 +226,6 @@ impl Backprop {
             return;
         }
         self.batch = b;
-        self.acts[0].resize(b * self.input.len(), 0.0);
         for (l, layer) in self.layers.iter().enumerate() {
             self.acts[l + 1].resize(b * layer.output.len(), 0.0);
             self.grads[l].resize(b * layer.output.len(), 0.0);
@@ -234,16 +235,16 @@ impl Backprop {
         }
     }
 
-    /// Forward pass of the `self.batch` inputs in `acts[0]`, layer by
-    /// layer, in the chip's current phase.
-    fn forward(&mut self, chip: &mut ChipSim) -> Result<()> {
+    /// Forward pass of the `self.batch` inputs `input` (`B × len`), layer
+    /// by layer, in the chip's current phase.
+    fn forward(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<()> {
         let d = &chip.chip().digital;
         let (act_pj, add_pj, sram_w_pj) = (d.activation_pj(), d.add_pj(), d.sram_write_pj());
         let b = self.batch;
         for l in 0..self.layers.len() {
             let layer = self.layers[l];
             let (below, above) = self.acts.split_at_mut(l + 1);
-            let (x, out) = (&below[l], &mut above[0]);
+            let (x, out) = (layer_input(below, input, l), &mut above[0]);
             let (n_in, n_out) = (layer.input.len(), layer.output.len());
             match layer.kind {
                 LayerKind::Dense { activation, .. } => {
@@ -295,8 +296,8 @@ impl Backprop {
                 LayerKind::Flatten => out.copy_from_slice(x),
                 LayerKind::Add { from } => {
                     let other = match from {
-                        None => &below[0],
-                        Some(f) => &below[f + 1],
+                        None => input,
+                        Some(f) => &below[f + 1][..],
                     };
                     for ((o, &a), &c) in out.iter_mut().zip(x.iter()).zip(other.iter()) {
                         *o = a + c;
@@ -463,9 +464,10 @@ impl Backprop {
         Ok(())
     }
 
-    /// The SGD update: biases digitally, weights through the chip's rule
-    /// with the factors of every weight layer and scale `−η/B`.
-    fn update(&mut self, chip: &mut ChipSim) -> Result<()> {
+    /// The SGD update of the batch `input`: biases digitally, weights
+    /// through the chip's rule with the factors of every weight layer and
+    /// scale `−η/B`.
+    fn update(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<()> {
         let b = self.batch;
         let lr = self.lr / b as f32;
         let d = &chip.chip().digital;
@@ -475,7 +477,7 @@ impl Backprop {
         for (l, w) in self.weights.iter_mut().enumerate() {
             let Some(w) = w else { continue };
             let kind = &self.layers[l].kind;
-            let xs = factor_x(kind, &self.acts[l], &w.xs);
+            let xs = factor_x(kind, layer_input(&self.acts, input, l), &w.xs);
             let ds = factor_d(kind, &self.grads[l], &w.ds);
             let rank = ds.len() / w.cols;
             if rank > 1 {
@@ -508,7 +510,11 @@ impl Backprop {
             .map(|(l, w)| MatrixUpdate {
                 matrix: w.matrix,
                 request: UpdateRequest::Factors {
-                    x: factor_x(&self.layers[l].kind, &self.acts[l], &w.xs),
+                    x: factor_x(
+                        &self.layers[l].kind,
+                        layer_input(&self.acts, input, l),
+                        &w.xs,
+                    ),
                     delta: factor_d(&self.layers[l].kind, &self.grads[l], &w.ds),
                     scale: -lr,
                 },
@@ -526,6 +532,16 @@ impl Backprop {
     /// The network's output for the current batch (`B × outputs`).
     fn output(&self) -> &[f32] {
         &self.acts[self.layers.len()]
+    }
+}
+
+/// The input of layer `l`: the batch's `input` for the first, else the
+/// outputs of layer `l − 1` in `acts`.
+fn layer_input<'a>(acts: &'a [Vec<f32>], input: &'a [f32], l: usize) -> &'a [f32] {
+    if l == 0 {
+        input
+    } else {
+        &acts[l]
     }
 }
 
@@ -606,9 +622,8 @@ impl TrainingAlgorithm for Backprop {
             )));
         }
         self.resize(n);
-        self.acts[0].copy_from_slice(batch.inputs);
         chip.enter_phase(Phase::FORWARD)?;
-        self.forward(chip)?;
+        self.forward(chip, batch.inputs)?;
         let loss = self.loss_gradient(chip, &batch)?;
         if !loss.is_finite() {
             return Err(TrainError::Network(format!(
@@ -618,13 +633,19 @@ impl TrainingAlgorithm for Backprop {
         chip.enter_phase(Phase::BACKWARD)?;
         self.backward(chip)?;
         chip.enter_phase(Phase::UPDATE)?;
-        self.update(chip)
+        self.update(chip, batch.inputs)
     }
 
     fn infer(&mut self, chip: &mut ChipSim, input: &[f32]) -> Result<&[f32]> {
         self.resize(1);
-        self.acts[0].copy_from_slice(input);
-        self.forward(chip)?;
+        if input.len() != self.input.len() {
+            return Err(TrainError::Network(format!(
+                "the network takes {} inputs; got {}",
+                self.input.len(),
+                input.len()
+            )));
+        }
+        self.forward(chip, input)?;
         Ok(self.output())
     }
 }
