@@ -204,6 +204,16 @@ pub struct Tally {
     pub pj: f64,
 }
 
+/// [`EnergyLedger::by_component`] and [`EnergyLedger::by_phase`] of one
+/// ledger ([`EnergyLedger::sums`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sums {
+    /// Energy by component, pJ, in [`Component::ALL`] order.
+    pub by_component: Vec<(Component, f64)>,
+    /// Energy by phase, pJ, of every phase charged, in [`Phase`] order.
+    pub by_phase: Vec<(Phase, f64)>,
+}
+
 /// The ledger of one run.
 ///
 /// A key's tally lives in a slot of `tallies`. A key is a kind
@@ -656,18 +666,26 @@ impl EnergyLedger {
         next
     }
 
-    /// Every key and its slot, in key order.
+    /// Every key and its slot, in key order: the kinds sorted (a few
+    /// dozen), each kind's tiles in order as its row holds them (the
+    /// chip-wide entry first), and the far tiles, if any, sorted in.
     fn sorted(&self) -> Vec<(Key, usize)> {
-        let mut v: Vec<(Key, usize)> = (self.far.iter().map(|(&k, &s)| (k, s))).collect();
-        for (bare, row) in self.kind_keys.iter().zip(&self.slots) {
-            for (t, &s) in row.iter().enumerate() {
+        let mut kinds: Vec<usize> = (0..self.kind_keys.len()).collect();
+        kinds.sort_unstable_by_key(|&k| self.kind_keys[k]);
+        let mut v = Vec::with_capacity(self.tallies.len());
+        for k in kinds {
+            let bare = self.kind_keys[k];
+            for (t, &s) in self.slots[k].iter().enumerate() {
                 if s != NO_SLOT {
                     let tile = t.checked_sub(1).map(|t| t as u32);
-                    v.push((Key { tile, ..*bare }, s as usize));
+                    v.push((Key { tile, ..bare }, s as usize));
                 }
             }
         }
-        v.sort_unstable_by_key(|a| a.0);
+        if !self.far.is_empty() {
+            v.extend(self.far.iter().map(|(&k, &s)| (k, s)));
+            v.sort_unstable_by_key(|a| a.0);
+        }
         v
     }
 
@@ -723,12 +741,24 @@ impl EnergyLedger {
     /// Energy by component, in [`Component::ALL`] order: each the sum of
     /// its entries in key order, as [`EnergyLedger::component_pj`].
     pub fn by_component(&self) -> Vec<(Component, f64)> {
-        let mut sums = [0.0f64; Component::ALL.len()];
+        self.sums().by_component
+    }
+
+    /// [`EnergyLedger::by_component`] and [`EnergyLedger::by_phase`] in
+    /// one pass over the entries.
+    pub fn sums(&self) -> Sums {
+        let mut by_c = [0.0f64; Component::ALL.len()];
+        let mut by_p: Vec<(Phase, f64)> = self.phases().into_iter().map(|p| (p, 0.0)).collect();
         for (k, t) in self.entries() {
-            let i = Component::ALL.iter().position(|&c| c == k.component);
-            sums[i.expect("every component is in ALL")] += t.pj;
+            let c = Component::ALL.iter().position(|&c| c == k.component);
+            by_c[c.expect("every component is in ALL")] += t.pj;
+            let p = by_p.binary_search_by(|(p, _)| p.cmp(&k.phase));
+            by_p[p.expect("every charged phase is listed")].1 += t.pj;
         }
-        Component::ALL.iter().copied().zip(sums).collect()
+        Sums {
+            by_component: Component::ALL.iter().copied().zip(by_c).collect(),
+            by_phase: by_p,
+        }
     }
 
     /// The phases charged so far, in [`Phase`] order.
@@ -747,12 +777,7 @@ impl EnergyLedger {
     /// each the sum of its entries in key order, as
     /// [`EnergyLedger::phase_pj`].
     pub fn by_phase(&self) -> Vec<(Phase, f64)> {
-        let mut sums: Vec<(Phase, f64)> = self.phases().into_iter().map(|p| (p, 0.0)).collect();
-        for (k, t) in self.entries() {
-            let i = sums.binary_search_by(|(p, _)| p.cmp(&k.phase));
-            sums[i.expect("every charged phase is listed")].1 += t.pj;
-        }
-        sums
+        self.sums().by_phase
     }
 
     /// Energy by tile (chip-wide entries under `None`), in tile order.

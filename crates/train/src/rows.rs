@@ -19,10 +19,11 @@ pub struct EnergyRow {
 impl EnergyRow {
     /// The row of `ledger` after `step` steps, with `phases` as columns.
     pub fn from_ledger(step: u64, l: &EnergyLedger, phases: &[Phase]) -> EnergyRow {
-        // One pass over the ledger for each of the sums (each in key
-        // order, as `component_pj`, `phase_pj` and `total_pj`).
-        let by_component: Vec<f64> = l.by_component().into_iter().map(|(_, e)| e).collect();
-        let charged = l.by_phase();
+        // One pass over the ledger for the sums (each in key order, as
+        // `component_pj`, `phase_pj` and `total_pj`).
+        let sums = l.sums();
+        let by_component: Vec<f64> = sums.by_component.iter().map(|&(_, e)| e).collect();
+        let charged = sums.by_phase;
         let phase_pj = |p: &Phase| {
             charged
                 .iter()
