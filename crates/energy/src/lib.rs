@@ -666,27 +666,33 @@ impl EnergyLedger {
         next
     }
 
-    /// Every key and its slot, in key order: the kinds sorted (a few
-    /// dozen), each kind's tiles in order as its row holds them (the
-    /// chip-wide entry first), and the far tiles, if any, sorted in.
-    fn sorted(&self) -> Vec<(Key, usize)> {
+    /// Every key and its slot, in key order, made as they are visited
+    /// (no list of every key): the kinds sorted (a few dozen), and for
+    /// each its tiles in order as its row holds them (the chip-wide entry
+    /// first), then its far tiles from the ordered map (every far key's
+    /// kind is numbered: a charge numbers the kind first).
+    fn sorted(&self) -> impl Iterator<Item = (Key, usize)> + '_ {
         let mut kinds: Vec<usize> = (0..self.kind_keys.len()).collect();
         kinds.sort_unstable_by_key(|&k| self.kind_keys[k]);
-        let mut v = Vec::with_capacity(self.tallies.len());
-        for k in kinds {
+        kinds.into_iter().flat_map(move |k| {
             let bare = self.kind_keys[k];
-            for (t, &s) in self.slots[k].iter().enumerate() {
-                if s != NO_SLOT {
+            let dense = (self.slots[k].iter().enumerate())
+                .filter(|&(_, &s)| s != NO_SLOT)
+                .map(move |(t, &s)| {
                     let tile = t.checked_sub(1).map(|t| t as u32);
-                    v.push((Key { tile, ..bare }, s as usize));
-                }
-            }
-        }
-        if !self.far.is_empty() {
-            v.extend(self.far.iter().map(|(&k, &s)| (k, s)));
-            v.sort_unstable_by_key(|a| a.0);
-        }
-        v
+                    (Key { tile, ..bare }, s as usize)
+                });
+            let first_far = Key {
+                tile: Some(DENSE_TILES as u32 - 1),
+                ..bare
+            };
+            let last_far = Key {
+                tile: Some(u32::MAX),
+                ..bare
+            };
+            let far = (self.far.range(first_far..=last_far)).map(|(&k, &s)| (k, s));
+            dense.chain(far)
+        })
     }
 
     /// Shorthand for [`EnergyLedger::charge`] with the key's parts.
@@ -713,7 +719,7 @@ impl EnergyLedger {
 
     /// Every entry, in key order.
     pub fn entries(&self) -> impl Iterator<Item = (Key, &Tally)> {
-        (self.sorted().into_iter()).map(|(k, slot)| (k, &self.tallies[slot]))
+        self.sorted().map(|(k, slot)| (k, &self.tallies[slot]))
     }
 
     /// Energy of one component, pJ.
@@ -1014,7 +1020,9 @@ mod tests {
                 (0usize..3, 0usize..4, 0usize..3, 0usize..6, 0u64..9, 0.0f64..1e3), 0..80),
         ) {
             let phases = [Phase::UPDATE, Phase::FORWARD, Phase::named("perturb")];
-            let tiles = [None, Some(0), Some(5), Some(2), Some(70_000), Some(u32::MAX)];
+            // Both sides of the dense rows' end (tile 65,534 is the last in
+            // a row, 65,535 the first far one).
+            let tiles = [None, Some(0), Some(5), Some(65_534), Some(65_535), Some(u32::MAX)];
             let mut l = EnergyLedger::new();
             let mut want: BTreeMap<Key, Tally> = BTreeMap::new();
             for &(c, o, p, t, n, e) in &charges {
