@@ -124,6 +124,10 @@ pub struct ChipSim {
     /// Tests: keep waiting dense writes as a list, not by weight.
     #[cfg(test)]
     listed_writes: bool,
+    /// Tests: the tiles and weights of a part planned before its writes
+    /// run ([`ChipSim::dense_batch`]), in place of the engine's.
+    #[cfg(test)]
+    batch_override: Option<(usize, usize)>,
     update_issued: SimTime,
     ctrl_phase: Phase,
     ctrl_since: SimTime,
@@ -151,6 +155,9 @@ pub struct ChipSim {
     /// planned (`write_dense_now`), for the next such tiles: about a
     /// batch's worth (`dense_batch`), instead of a full buffer per tile.
     spare_phases: Vec<(Vec<PlannedWrite>, std::collections::VecDeque<PhaseSpan>)>,
+    /// Which tiles of the part of a matrix being planned by the sampled
+    /// EaPU path start their writes as soon as they are planned.
+    start_now: Vec<bool>,
     /// One working memory per pool thread (one without a pool) for the
     /// reads computed ahead.
     ahead_scratch: Vec<std::sync::Mutex<crate::tile::AheadScratch>>,
@@ -199,6 +206,8 @@ impl ChipSim {
             queued_writes: false,
             #[cfg(test)]
             listed_writes: false,
+            #[cfg(test)]
+            batch_override: None,
             update_issued: SimTime::ZERO,
             ctrl_phase: Phase::FORWARD,
             ctrl_since: SimTime::ZERO,
@@ -215,6 +224,7 @@ impl ChipSim {
             sparse_scratch: Vec::new(),
             ahead_scratch: Vec::new(),
             spare_phases: Vec::new(),
+            start_now: Vec::new(),
             rank_p: RankPFactors::default(),
             read_v: Vec::new(),
         }
@@ -904,48 +914,104 @@ impl ChipSim {
                 }
                 _ => None,
             };
-            if let (Some(pool), Some(th)) = (self.pool.as_ref(), sparse) {
+            if let (true, Some(th)) = (self.pool.is_some(), sparse) {
                 // Each tile works from its own streams into its own work, in
                 // parallel; the counts and the queued phases follow in tile
                 // order, so the bits do not depend on the threads.
-                let ids = &mx.tiles;
-                let first = ids[0];
-                debug_assert!(ids.iter().enumerate().all(|(i, &t)| t == first + i));
-                let input = FormInput {
-                    unit,
-                    digital: &self.chip.digital,
-                    request: &u.request,
-                    rows,
-                    cols,
-                    r_wg_us: r_wg,
-                    tile_index: first,
-                    rank_p,
-                };
-                let tiles = &mut self.tiles[first..first + ids.len()];
-                if self.tile_work.len() < ids.len() {
-                    self.tile_work.resize_with(ids.len(), SparseWork::default);
+                let has_rank_p = rank_p.is_some();
+                let (first, n_tiles) = (mx.tiles[0], mx.tiles.len());
+                debug_assert!(mx.tiles.iter().enumerate().all(|(i, &t)| t == first + i));
+                // Where write operations may run ahead of their events and
+                // the matrix is listed once, a part of the tiles at a time
+                // ([`ChipSim::dense_batch`]) is planned and its writes run
+                // (`write_dense_now`) before the next part is planned, as
+                // the dense rules' are: the lists of writes are held for a
+                // part, not for the whole matrix (a rule or a workload that
+                // writes many weights a step, MADEM's, lists 8 B a write).
+                let write_now =
+                    write_now && updates.iter().filter(|v| v.matrix == u.matrix).count() == 1;
+                let (tiles_max, weights_max) = self.dense_batch();
+                if self.tile_work.len() < n_tiles {
+                    self.tile_work.resize_with(n_tiles, SparseWork::default);
                 }
-                let threads = pool.current_num_threads();
+                let threads = self.pool.as_ref().map_or(1, |p| p.current_num_threads());
                 if self.sparse_scratch.len() < threads {
                     self.sparse_scratch.resize_with(threads, Default::default);
                 }
-                let works = &mut self.tile_work[..ids.len()];
-                let scratches = &self.sparse_scratch;
-                on_pool(pool, tiles, works, |tile, work| {
-                    let t = rayon::current_thread_index().unwrap_or(0);
-                    let mut s = scratches[t].lock().expect("one user per thread");
-                    s.lend(work);
-                    sample_tile(&input, th, tile, work, &mut s);
-                    if let Some(cells) = tile.cells.as_ref() {
-                        work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                let mut start = first;
+                while start < first + n_tiles {
+                    let mut end = first + n_tiles;
+                    if write_now {
+                        let mut weights = 0;
+                        end = start;
+                        while end < first + n_tiles
+                            && end - start < tiles_max
+                            && weights < weights_max
+                        {
+                            weights += self.tiles[end].rows * self.tiles[end].cols;
+                            end += 1;
+                        }
+                        // Which tiles start their writes now: those idle
+                        // before their writes are planned, as in the loop
+                        // below; they take spare buffers.
+                        self.start_now.clear();
+                        for t in &mut self.tiles[start..end] {
+                            let now = t.idle_for_writes();
+                            if now && t.phase_writes.capacity() == 0 {
+                                if let Some((w, p)) = self.spare_phases.pop() {
+                                    (t.phase_writes, t.phases) = (w, p);
+                                }
+                            }
+                            self.start_now.push(now);
+                        }
                     }
-                    // Only the tile's own weights or phases change.
-                    apply_sampled(tile, work, r_wg, phase, max_parallel);
-                    // Only the counts stay with the tile.
-                    s.lend(work);
-                });
-                for (tile, work) in tiles.iter_mut().zip(works.iter()) {
-                    tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
+                    let input = FormInput {
+                        unit: &self.chip.update_unit,
+                        digital: &self.chip.digital,
+                        request: &u.request,
+                        rows,
+                        cols,
+                        r_wg_us: r_wg,
+                        tile_index: first,
+                        rank_p: has_rank_p.then_some(&self.rank_p),
+                    };
+                    let model = &self.model;
+                    let tiles = &mut self.tiles[start..end];
+                    let works = &mut self.tile_work[start - first..end - first];
+                    let scratches = &self.sparse_scratch;
+                    let pool = self.pool.as_ref().expect("a pool");
+                    on_pool(pool, tiles, works, |tile, work| {
+                        let t = rayon::current_thread_index().unwrap_or(0);
+                        let mut s = scratches[t].lock().expect("one user per thread");
+                        s.lend(work);
+                        sample_tile(&input, th, tile, work, &mut s);
+                        if let Some(cells) = tile.cells.as_ref() {
+                            work.plan.fill_sparse(cells, model, &work.sampled, mode);
+                        }
+                        // Only the tile's own weights or phases change.
+                        apply_sampled(tile, work, r_wg, phase, max_parallel);
+                        // Only the counts stay with the tile.
+                        s.lend(work);
+                    });
+                    for (tile, work) in tiles.iter_mut().zip(works.iter()) {
+                        tile.form_cycles = charge_sampled(&input, &mut counts, tile, work);
+                    }
+                    if write_now {
+                        for ti in start..end {
+                            if self.start_now[ti - start] && self.tiles[ti].issue_write_op() {
+                                // Issued and started now, as the loop after
+                                // the update would (the same ready time;
+                                // nothing is queued for the tile before it).
+                                let ready =
+                                    self.now + self.chip.clock.cycles(self.tiles[ti].form_cycles);
+                                self.writes_pending += 1;
+                                self.tiles[ti].reserved = true;
+                                self.start_op(ti, self.now, ready, TileOp::Write);
+                            }
+                        }
+                        self.write_dense_now(start..end);
+                    }
+                    start = end;
                 }
                 continue;
             }
@@ -1214,14 +1280,19 @@ impl ChipSim {
         }
     }
 
-    /// How many tiles' dense writes `update` plans before it runs them
-    /// (`write_dense_now`), and how many weights' at most: one tile at a
+    /// How many tiles' writes `update` plans before it runs them
+    /// (`write_dense_now`: a dense rule's, and EaPU's sampled on a pool),
+    /// and how many weights' at most: one tile at a
     /// time on one thread; on a pool, 32 tiles a thread, so that each
     /// parallel part has tiles enough to share out evenly (two a thread
     /// cost the big net's `bp` steps 5 % on 2 threads, eight 2 %), but
     /// no more than 2¹⁹ weights (about 9 MB of planned writes and their
     /// phases), 2¹⁶ on a relaxing device, whose cells take 14 B each.
     fn dense_batch(&self) -> (usize, usize) {
+        #[cfg(test)]
+        if let Some(b) = self.batch_override {
+            return b;
+        }
         match &self.pool {
             Some(pool) => {
                 let weights = if self.model.relaxes() {
@@ -1236,13 +1307,15 @@ impl ChipSim {
     }
 
     /// Runs the write operations just started on the tiles `range` (each
-    /// with its dense writes planned and started by `update`, when write
-    /// operations may run ahead of their events) as [`ChipSim::write_ahead`]
-    /// would after the update, on the pool if there is one; then each
-    /// tile's executed writes and phases go back to `spare_phases`. So the
-    /// writes of a rule that writes every weight (`bp`, `write-verify`)
-    /// are held for a few tiles at a time ([`ChipSim::dense_batch`]), not
-    /// for the whole chip; the same bits.
+    /// with its writes planned and started by `update`, when write
+    /// operations may run ahead of their events: a dense rule's, and
+    /// EaPU's sampled writes on a pool) as [`ChipSim::write_ahead`] would
+    /// after the update, on the pool if there is one; then each tile's
+    /// executed writes and phases go back to `spare_phases`. So the writes
+    /// of a rule that writes every weight (`bp`, `write-verify`), or of
+    /// a step that samples many writes (MADEM's), are held for a few tiles
+    /// at a time ([`ChipSim::dense_batch`]), not for the whole chip; the
+    /// same bits.
     fn write_dense_now(&mut self, range: std::ops::Range<usize>) {
         self.run_started_writes(range.clone());
         for t in &mut self.tiles[range] {
@@ -2145,6 +2218,8 @@ mod tests {
         Queued,
         /// Through the event queue, waiting writes kept as a list.
         QueuedListed,
+        /// As planned, two tiles planned at a time.
+        AsPlannedByTwo,
     }
 
     /// What each step of [`threaded_steps_of`] asks the matrix to update.
@@ -2208,8 +2283,11 @@ mod tests {
         let model = builtin_device("eapu-180nm", &over(on.device)).unwrap();
         let mut sim = ChipSim::new(chip, model, 7).unwrap();
         sim.set_threads(threads).unwrap();
-        sim.queued_writes = writes != Writes::AsPlanned;
+        sim.queued_writes = !matches!(writes, Writes::AsPlanned | Writes::AsPlannedByTwo);
         sim.listed_writes = writes == Writes::QueuedListed;
+        if writes == Writes::AsPlannedByTwo {
+            sim.batch_override = Some((2, usize::MAX));
+        }
         assert_eq!(sim.threads(), threads);
         let (rows, cols, batch) = (5, 9, 3);
         let w = test_weights(rows * cols);
@@ -2357,20 +2435,26 @@ mod tests {
     }
 
     #[test]
-    fn dense_writes_run_as_planned_with_the_bits_of_their_events() {
+    fn writes_run_as_planned_with_the_bits_of_their_events() {
         // `bp` writes every weight: each tile's writes run as soon as
         // they are planned (`write_dense_now`), a few tiles at a time,
-        // instead of after every tile's; on 1, 2 and 3 threads these must
-        // be the bits of the writes run through the event queue, and a
-        // matrix listed twice must still get one write operation a tile.
-        for requests in [Requests::Batch, Requests::BatchTwice] {
-            let queued = threaded_steps_of(1, "sequential", Writes::Queued, "bp", requests);
-            assert!(queued.last().unwrap().4 > queued[0].4, "no writes");
-            for threads in [1, 2, 3] {
-                let now =
-                    threaded_steps_of(threads, "sequential", Writes::AsPlanned, "bp", requests);
-                for (step, (a, b)) in now.iter().zip(&queued).enumerate() {
-                    assert!(a == b, "{threads} threads, step {step}");
+        // instead of after every tile's; EaPU's sampled writes on a pool
+        // too, a part of the tiles at a time. On 1, 2 and 3 threads, with
+        // the engine's parts and with parts of two tiles (of the nine),
+        // these must be the bits of the writes run through the event
+        // queue, and a matrix listed twice must still get one write
+        // operation a tile.
+        for rule in ["bp", "eapu"] {
+            for requests in [Requests::Batch, Requests::BatchTwice] {
+                let queued = threaded_steps_of(1, "sequential", Writes::Queued, rule, requests);
+                assert!(queued.last().unwrap().4 > queued[0].4, "no writes");
+                for threads in [1, 2, 3] {
+                    for writes in [Writes::AsPlanned, Writes::AsPlannedByTwo] {
+                        let now = threaded_steps_of(threads, "sequential", writes, rule, requests);
+                        for (step, (a, b)) in now.iter().zip(&queued).enumerate() {
+                            assert!(a == b, "{rule}, {threads} threads, step {step}");
+                        }
+                    }
                 }
             }
         }
