@@ -921,16 +921,23 @@ impl ChipSim {
                 let has_rank_p = rank_p.is_some();
                 let (first, n_tiles) = (mx.tiles[0], mx.tiles.len());
                 debug_assert!(mx.tiles.iter().enumerate().all(|(i, &t)| t == first + i));
-                // Where write operations may run ahead of their events and
-                // the matrix is listed once, a part of the tiles at a time
-                // ([`ChipSim::dense_batch`]) is planned and its writes run
+                // Where write operations may run ahead of their events, the
+                // matrix is listed once and it is larger than a part (the
+                // tiles of [`ChipSim::dense_batch`], 16 times its weights:
+                // a sampled plan lists 8 B a write, and EaPU writes a tenth
+                // of the weights at most in the runs measured, MADEM's), a
+                // part of the tiles at a time is planned and its writes run
                 // (`write_dense_now`) before the next part is planned, as
                 // the dense rules' are: the lists of writes are held for a
-                // part, not for the whole matrix (a rule or a workload that
-                // writes many weights a step, MADEM's, lists 8 B a write).
-                let write_now =
-                    write_now && updates.iter().filter(|v| v.matrix == u.matrix).count() == 1;
+                // part, not for the whole matrix. A matrix of one part
+                // (every matrix of the big net, off a relaxing device)
+                // writes after the update, in one parallel part with the
+                // other matrices' tiles.
                 let (tiles_max, weights_max) = self.dense_batch();
+                let weights_max = weights_max.saturating_mul(16);
+                let write_now = write_now
+                    && updates.iter().filter(|v| v.matrix == u.matrix).count() == 1
+                    && (n_tiles > tiles_max || rows * cols > weights_max);
                 if self.tile_work.len() < n_tiles {
                     self.tile_work.resize_with(n_tiles, SparseWork::default);
                 }
@@ -2218,7 +2225,9 @@ mod tests {
         Queued,
         /// Through the event queue, waiting writes kept as a list.
         QueuedListed,
-        /// As planned, two tiles planned at a time.
+        /// As planned, two tiles planned at a time (EaPU's sampled writes
+        /// then run as planned on a pool, the matrix's nine tiles being
+        /// more than a part).
         AsPlannedByTwo,
     }
 
@@ -2439,7 +2448,8 @@ mod tests {
         // `bp` writes every weight: each tile's writes run as soon as
         // they are planned (`write_dense_now`), a few tiles at a time,
         // instead of after every tile's; EaPU's sampled writes on a pool
-        // too, a part of the tiles at a time. On 1, 2 and 3 threads, with
+        // too, a part of the tiles at a time, where the matrix is larger
+        // than a part. On 1, 2 and 3 threads, with
         // the engine's parts and with parts of two tiles (of the nine),
         // these must be the bits of the writes run through the event
         // queue, and a matrix listed twice must still get one write
