@@ -972,16 +972,9 @@ impl ChipSim {
                             self.start_now.push(now);
                         }
                     }
-                    let input = FormInput {
-                        unit: &self.chip.update_unit,
-                        digital: &self.chip.digital,
-                        request: &u.request,
-                        rows,
-                        cols,
-                        r_wg_us: r_wg,
-                        tile_index: first,
-                        rank_p: has_rank_p.then_some(&self.rank_p),
-                    };
+                    let rank_p = has_rank_p.then_some(&self.rank_p);
+                    let input =
+                        form_input(&self.chip, &u.request, (rows, cols), r_wg, first, rank_p);
                     let model = &self.model;
                     let tiles = &mut self.tiles[start..end];
                     let works = &mut self.tile_work[start - first..end - first];
@@ -1034,16 +1027,8 @@ impl ChipSim {
             let (mut batch, mut batch_weights) = (ids.start, 0);
             let (tiles_max, weights_max) = self.dense_batch();
             for ti in ids.clone() {
-                let input = FormInput {
-                    unit: &self.chip.update_unit,
-                    digital: &self.chip.digital,
-                    request: &u.request,
-                    rows,
-                    cols,
-                    r_wg_us: r_wg,
-                    tile_index: ti,
-                    rank_p: has_rank_p.then_some(&self.rank_p),
-                };
+                let rank_p = has_rank_p.then_some(&self.rank_p);
+                let input = form_input(&self.chip, &u.request, (rows, cols), r_wg, ti, rank_p);
                 let (model, scratch) = (&self.model, &mut self.update_scratch);
                 let tile = &mut self.tiles[ti];
                 let (cycles, decided) =
@@ -1835,6 +1820,28 @@ fn on_pool<W: Send>(
             .with_max_len(1)
             .for_each(|(tile, w)| work(tile, w));
     });
+}
+
+/// What forming tile `tile_index` of a `rows × cols` matrix needs for
+/// `request` on `chip`, besides the tile.
+fn form_input<'a, 'r>(
+    chip: &'a Chip,
+    request: &'a UpdateRequest<'r>,
+    (rows, cols): (usize, usize),
+    r_wg_us: f32,
+    tile_index: usize,
+    rank_p: Option<&'a RankPFactors>,
+) -> FormInput<'a, 'r> {
+    FormInput {
+        unit: &chip.update_unit,
+        digital: &chip.digital,
+        request,
+        rows,
+        cols,
+        r_wg_us,
+        tile_index,
+        rank_p,
+    }
 }
 
 fn apply_sampled(tile: &mut Tile, work: &SparseWork, r_wg: f32, phase: Phase, max_parallel: usize) {
