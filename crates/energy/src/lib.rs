@@ -239,10 +239,9 @@ pub struct EnergyLedger {
     id: u64,
     tallies: Vec<Tally>,
     kinds: HashMap<Kind, usize, BuildHasherDefault<WordHasher>>,
-    /// Each kind by value (its key with no tile): the kind's number.
+    /// Each kind by value (its key with no tile), in key order: the
+    /// kind's number.
     canon: BTreeMap<Key, usize>,
-    /// Each kind's key with no tile, by the kind's number.
-    kind_keys: Vec<Key>,
     slots: Vec<Vec<u32>>,
     /// The slots of keys whose tile is `DENSE_TILES - 1` or more.
     far: BTreeMap<Key, usize>,
@@ -269,7 +268,6 @@ impl Default for EnergyLedger {
             tallies: Vec::new(),
             kinds: HashMap::default(),
             canon: BTreeMap::new(),
-            kind_keys: Vec::new(),
             slots: Vec::new(),
             far: BTreeMap::new(),
             recent: [None; RECENT],
@@ -286,7 +284,6 @@ impl Clone for EnergyLedger {
             tallies: self.tallies.clone(),
             kinds: self.kinds.clone(),
             canon: self.canon.clone(),
-            kind_keys: self.kind_keys.clone(),
             slots: self.slots.clone(),
             far: self.far.clone(),
             recent: self.recent,
@@ -632,7 +629,6 @@ impl EnergyLedger {
             None => {
                 let kind = self.slots.len();
                 self.slots.push(Vec::new());
-                self.kind_keys.push(bare);
                 self.canon.insert(bare, kind);
                 kind
             }
@@ -667,15 +663,13 @@ impl EnergyLedger {
     }
 
     /// Every key and its slot, in key order, made as they are visited
-    /// (no list of every key): the kinds sorted (a few dozen), and for
-    /// each its tiles in order as its row holds them (the chip-wide entry
-    /// first), then its far tiles from the ordered map (every far key's
-    /// kind is numbered: a charge numbers the kind first).
+    /// (no list of every key): the kinds in order (`canon`, a few dozen),
+    /// and for each its tiles in order as its row holds them (the
+    /// chip-wide entry first), then its far tiles from the ordered map
+    /// (every far key's kind is numbered: a charge numbers the kind
+    /// first).
     fn sorted(&self) -> impl Iterator<Item = (Key, usize)> + '_ {
-        let mut kinds: Vec<usize> = (0..self.kind_keys.len()).collect();
-        kinds.sort_unstable_by_key(|&k| self.kind_keys[k]);
-        kinds.into_iter().flat_map(move |k| {
-            let bare = self.kind_keys[k];
+        self.canon.iter().flat_map(move |(&bare, &k)| {
             let dense = (self.slots[k].iter().enumerate())
                 .filter(|&(_, &s)| s != NO_SLOT)
                 .map(move |(t, &s)| {
@@ -769,9 +763,9 @@ impl EnergyLedger {
 
     /// The phases charged so far, in [`Phase`] order.
     pub fn phases(&self) -> Vec<Phase> {
-        let mut v: Vec<Phase> = (self.kind_keys.iter().zip(&self.slots))
-            .filter(|(_, row)| row.iter().any(|&s| s != NO_SLOT))
-            .map(|(k, _)| k.phase)
+        let mut v: Vec<Phase> = (self.canon.iter())
+            .filter(|&(_, &k)| self.slots[k].iter().any(|&s| s != NO_SLOT))
+            .map(|(bare, _)| bare.phase)
             .chain(self.far.keys().map(|k| k.phase))
             .collect();
         v.sort();
