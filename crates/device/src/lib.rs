@@ -3,12 +3,12 @@
 //! A weight is a differential pair of cells, `W = (G⁺ − G⁻) / R_wg`
 //! (DESIGN.md §1.1; `R_wg` is given here as `r_wg_us`, the conductance of one
 //! weight unit, 80 µS on the EaPU reference chip). [`CellArray`] stores the
-//! cells of one tile as a structure of arrays: conductance (`f32`, µS),
-//! pulse count and per-cell endurance (2 B each: 16-bit counts with their
-//! high halves in blocks allocated past 65,535 pulses, and a 16-bit code
-//! of each cell's endurance draw), i.e. 8 bytes per cell, 12 for a device
-//! that relaxes (its write time; its present conductance is derived from
-//! the written one); per-cell device-to-device factors are hashed from the
+//! cells of one tile as a structure of arrays: conductance (`f32`, µS) and
+//! pulse count (2 B: 16-bit counts with their high halves in blocks
+//! allocated past 65,535 pulses), i.e. 6 bytes per cell and a bit for the
+//! fabrication faults, 10 for a device that relaxes (its write time; its
+//! present conductance is derived from the written one); per-cell
+//! device-to-device factors and endurance draws are hashed from the
 //! array's seed and the cell index when needed, never stored.
 //!
 //! Data flow: the controller asks for a conductance change of one cell
@@ -52,7 +52,10 @@ mod params;
 mod synth;
 pub mod wear;
 
-pub use array::{relaxed_conductance_us, CellArray, CellParams, Polarity, ProgramOutcome};
+pub use array::{
+    endurance_order_statistic, relaxed_conductance_us, CellArray, CellParams, Polarity,
+    ProgramOutcome,
+};
 pub use calibrate::{calibrate, CalibrateOptions, Calibration, FitGroup, FitReport, FitStatus};
 pub use error::{DeviceError, Result};
 pub use measured::{

@@ -893,7 +893,7 @@ mod tests {
         // Weight 0: n⁺ = ⌈(8 + 2)/2⌉ = 5, n⁻ = 3.
         assert_eq!(j.states()[..8].iter().filter(|&&b| b).count(), 5);
         assert_eq!(j.states()[8..16].iter().filter(|&&b| b).count(), 3);
-        assert_eq!(a.bytes_per_cell(), 8 + 9 * 8);
+        assert_eq!(a.bytes_per_cell(), 6 + 9 * 8);
     }
 
     #[test]

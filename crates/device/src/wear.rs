@@ -51,13 +51,17 @@ fn live(p: u32, e: u32) -> Option<Pair> {
     (p > 0 && p < e).then(|| (e - p, p))
 }
 
-/// Each cell's `(pulses, endurance)`, in cell order.
-fn pairs<'a, P, E>(pulses: &'a P, endurance: &'a E) -> impl Iterator<Item = (u32, u32)> + 'a
+/// Each written cell's `(pulses, endurance)`, in cell order (a cell of no
+/// pulses is not live, and its endurance is not needed).
+fn written_pairs<'a, P, E>(pulses: &'a P, endurance: &'a E) -> impl Iterator<Item = (u32, u32)> + 'a
 where
     P: PerCell + ?Sized,
     E: PerCell + ?Sized,
 {
-    (0..pulses.cells()).map(|i| (pulses.at(i), endurance.at(i)))
+    (0..pulses.cells()).filter_map(|i| {
+        let p = pulses.at(i);
+        (p > 0).then(|| (p, endurance.at(i)))
+    })
 }
 
 /// The wear summary of one array (module doc).
@@ -74,6 +78,11 @@ pub(crate) struct Wear {
     /// `1 + 2⁻⁴⁰` of it with their cell counts.
     best: Option<Pair>,
     window: Vec<(Pair, u32)>,
+    /// At most every working cell's endurance ([`Wear::set_floor`]; 0
+    /// unknown), and the largest count at which [`Wear::far`] holds for
+    /// it (0 for none), kept as `best` changes.
+    floor: u32,
+    far_below: u32,
 }
 
 impl Wear {
@@ -85,10 +94,12 @@ impl Wear {
         E: PerCell + ?Sized,
     {
         let mut w = Wear::default();
-        for (p, e) in pairs(pulses, endurance) {
+        for i in 0..pulses.cells() {
+            let p = pulses.at(i);
             w.sum += u64::from(p);
             w.max = w.max.max(p);
-            w.failed += u64::from(p >= e);
+            // Below its floor a cell is working, whatever its endurance.
+            w.failed += u64::from(p >= endurance.floor(i) && p >= endurance.at(i));
         }
         if (w.max as usize) < HIST_CAP {
             w.hist = vec![0; w.max as usize + 1];
@@ -115,11 +126,12 @@ impl Wear {
         E: PerCell + ?Sized,
     {
         self.window.clear();
-        self.best = pairs(pulses, endurance)
+        let best = written_pairs(pulses, endurance)
             .filter_map(|(p, e)| live(p, e))
             .reduce(smaller);
+        self.set_best(best);
         if let Some(best) = self.best {
-            for (p, e) in pairs(pulses, endurance) {
+            for (p, e) in written_pairs(pulses, endurance) {
                 if let Some(q) = live(p, e).filter(|&q| within(q, best)) {
                     self.enter(q);
                 }
@@ -147,19 +159,7 @@ impl Wear {
         if new == old {
             return;
         }
-        self.sum += u64::from(new - old);
-        if new > self.max {
-            self.max = new;
-            if (new as usize) < HIST_CAP {
-                self.hist.resize(new as usize + 1, 0);
-            } else if !self.hist.is_empty() {
-                // Past the histogram: the percentile takes a pass.
-                self.over = self.hist.iter().map(|&c| u64::from(c)).sum();
-                self.hist = Vec::new();
-            }
-        }
-        self.count(old, -1);
-        self.count(new, 1);
+        self.count_change(old, new);
         self.failed += u64::from(old < e && new >= e);
         // The new pair first: a cell that stays live only lowers its ρ, so
         // the window never empties while it is in it; and a new pair
@@ -167,7 +167,7 @@ impl Wear {
         let mut old_may_be_in = true;
         if let Some(q) = live(new, e) {
             if self.best.is_none_or(|b| below(q, b)) {
-                self.best = Some(q);
+                self.set_best(Some(q));
                 self.window.retain(|&(r, _)| within(r, q));
             }
             if within(q, self.best.expect("set above")) {
@@ -191,12 +191,83 @@ impl Wear {
                         match self.window.iter().map(|&(r, _)| r).reduce(smaller) {
                             // Every other pair stays within the window of
                             // a larger smallest ρ.
-                            Some(b) => self.best = Some(b),
+                            Some(b) => self.set_best(Some(b)),
                             None => self.find_best(pulses, endurance),
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Sets the smallest `ρ`, and the counts of [`Wear::far_below`].
+    fn set_best(&mut self, best: Option<Pair>) {
+        self.best = best;
+        // `far(n, floor)` holds for every count up to some n (ρ's floor
+        // falls as n grows): the largest, by bisection.
+        let (mut lo, mut hi) = (0u32, self.floor);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.far(mid, self.floor) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.far_below = lo;
+    }
+
+    /// Sets a floor of every working cell's endurance (a fabrication
+    /// fault's is 0 and not bound by it), for [`Wear::far_below`].
+    pub(crate) fn set_floor(&mut self, floor: u32) {
+        self.floor = floor;
+        self.set_best(self.best);
+    }
+
+    /// The largest count `n` at which a working cell is far
+    /// ([`Wear::far`] at `n` with the floor of [`Wear::set_floor`]): a
+    /// working cell that reaches at most `n` pulses takes
+    /// [`Wear::change_far`] (0: none does).
+    #[inline]
+    pub(crate) fn far_below(&self) -> u32 {
+        self.far_below
+    }
+
+    /// The sum, largest count and histogram after a cell went from `old`
+    /// to `new` pulses.
+    #[inline(always)]
+    fn count_change(&mut self, old: u32, new: u32) {
+        self.sum += u64::from(new - old);
+        if new > self.max {
+            self.max = new;
+            if (new as usize) < HIST_CAP {
+                self.hist.resize(new as usize + 1, 0);
+            } else if !self.hist.is_empty() {
+                // Past the histogram: the percentile takes a pass.
+                self.over = self.hist.iter().map(|&c| u64::from(c)).sum();
+                self.hist = Vec::new();
+            }
+        }
+        self.count(old, -1);
+        self.count(new, 1);
+    }
+
+    /// Whether a cell at `new` pulses, whose endurance is at least
+    /// `floor`, is certainly live and outside the window: its `ρ` is at
+    /// least `(floor − new)/new`, more than the smallest's `1 + 2⁻⁴⁰`
+    /// times. Then neither its new pair nor its old one (a larger `ρ`)
+    /// can be in the window, and [`Wear::change_far`] has the effect of
+    /// [`Wear::change`] without the cell's endurance.
+    #[inline]
+    pub(crate) fn far(&self, new: u32, floor: u32) -> bool {
+        new > 0 && new < floor && self.best.is_some_and(|b| !within((floor - new, new), b))
+    }
+
+    /// [`Wear::change`] of a cell for which [`Wear::far`] holds at `new`.
+    #[inline]
+    pub(crate) fn change_far(&mut self, old: u32, new: u32) {
+        if new != old {
+            self.count_change(old, new);
         }
     }
 
@@ -268,6 +339,7 @@ mod tests {
     #[test]
     fn wear_follows_every_write_as_the_pass_would() {
         let mut gen = stream(3, "wear");
+        let mut far = 0;
         for trial in 0..60 {
             let n = gen.random_range(1..40);
             let tied = trial % 3 == 0;
@@ -278,8 +350,15 @@ mod tests {
                     _ => gen.random_range(1..200),
                 })
                 .collect();
+            let least = endurance
+                .iter()
+                .copied()
+                .filter(|&e| e > 0)
+                .min()
+                .unwrap_or(u32::MAX);
             let mut pulses = vec![0u32; n];
             let mut w = Wear::new(&pulses[..], &endurance[..]);
+            w.set_floor(least);
             for step in 1..300u64 {
                 let cell = gen.random_range(0..n);
                 let add = if gen.random_bool(0.01) {
@@ -289,13 +368,26 @@ mod tests {
                 };
                 let old = pulses[cell];
                 pulses[cell] = old.saturating_add(add);
-                w.change(
-                    old,
-                    pulses[cell],
-                    endurance[cell],
-                    &pulses[..],
-                    &endurance[..],
-                );
+                // Half the trials take the shortcut wherever the working
+                // cells' least endurance allows it, as an array does.
+                let floor = if endurance[cell] == 0 { 0 } else { least };
+                let below = pulses[cell] <= w.far_below() && endurance[cell] != 0;
+                if trial % 2 == 1 && (below || w.far(pulses[cell], floor)) {
+                    far += 1;
+                    w.change_far(old, pulses[cell]);
+                } else {
+                    w.change(
+                        old,
+                        pulses[cell],
+                        endurance[cell],
+                        &pulses[..],
+                        &endurance[..],
+                    );
+                }
+                // The largest count that is far, exactly.
+                let fb = w.far_below();
+                assert!(fb == 0 || w.far(fb, least));
+                assert!(!w.far(fb + 1, least));
                 let (sum, max, failed, left) = pass(&pulses, &endurance, step);
                 assert_eq!((w.sum(), w.max(), w.failed()), (sum, max, failed));
                 assert_eq!(w.steps_to_first_failure(step).to_bits(), left.to_bits());
@@ -312,6 +404,8 @@ mod tests {
             let fresh = Wear::new(&pulses[..], &endurance[..]);
             assert_eq!(fresh.best, w.best);
         }
+        // The shortcut was taken (2,445 times with this seed).
+        assert!(far > 1000, "{far}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::sim::ChipSim;
 use aimsim_core::SimTime;
+use aimsim_device::{endurance_order_statistic, CellArray};
 use aimsim_energy::Phase;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -284,17 +285,12 @@ impl ChipSim {
         if let (Some(m), true) = (&self.device().mram, self.cells() > 0) {
             return m.endurance_median_pulses as u64;
         }
-        let arrays = || self.tiles.iter().filter_map(|t| t.cells.as_ref());
-        let n: usize = arrays().map(|c| c.cells()).sum();
+        let arrays: Vec<&CellArray> = self.tiles.iter().filter_map(|t| t.cells.as_ref()).collect();
+        let n: usize = arrays.iter().map(|c| c.cells()).sum();
         if n == 0 {
-            0
-        } else {
-            u64::from(kth_smallest(
-                || arrays().flat_map(|c| c.endurance()),
-                n / 2,
-                u32::MAX,
-            ))
+            return 0;
         }
+        u64::from(endurance_order_statistic(&arrays, (n / 2) as u64))
     }
 }
 
