@@ -1029,9 +1029,10 @@ impl CellArray {
         let old = self.pulses.get(cell);
         let new = old.saturating_add(n);
         self.pulses.set(cell, new);
-        if (new <= self.wear.far_below() && !self.endurance.is_stuck(cell))
-            || self.wear.far(new, self.endurance.close_floor(cell))
-        {
+        if (new <= self.wear.far_below() && !self.endurance.is_stuck(cell)) || {
+            let floor = self.endurance.close_floor(cell);
+            self.wear.surely_far(new, floor) || self.wear.far(new, floor)
+        } {
             // Live, and outside the wear summary's window: its endurance
             // is not needed (most writes).
             self.wear.change_far(old, new);

@@ -83,6 +83,9 @@ pub(crate) struct Wear {
     /// it (0 for none), kept as `best` changes.
     floor: u32,
     far_below: u32,
+    /// The smallest `ρ` times `1 + 2⁻³⁰` in `f64` (∞ without one), for
+    /// [`Wear::surely_far`].
+    rho_limit: f64,
 }
 
 impl Wear {
@@ -203,6 +206,9 @@ impl Wear {
     /// Sets the smallest `ρ`, and the counts of [`Wear::far_below`].
     fn set_best(&mut self, best: Option<Pair>) {
         self.best = best;
+        self.rho_limit = best.map_or(f64::INFINITY, |(left, p)| {
+            f64::from(left) / f64::from(p) * (1.0 + 2f64.powi(-30))
+        });
         // `far(n, floor)` holds for every count up to some n (ρ's floor
         // falls as n grows): the largest, by bisection.
         let (mut lo, mut hi) = (0u32, self.floor);
@@ -261,6 +267,18 @@ impl Wear {
     #[inline]
     pub(crate) fn far(&self, new: u32, floor: u32) -> bool {
         new > 0 && new < floor && self.best.is_some_and(|b| !within((floor - new, new), b))
+    }
+
+    /// [`Wear::far`] by one `f64` comparison, where it is sure: `true`
+    /// only where [`Wear::far`] holds (the margin of `2⁻³⁰` over the
+    /// window's `2⁻⁴⁰` is far beyond the rounding of three `f64`
+    /// operations); `false` says nothing.
+    #[inline]
+    pub(crate) fn surely_far(&self, new: u32, floor: u32) -> bool {
+        self.best.is_some()
+            && new > 0
+            && new < floor
+            && f64::from(floor - new) > f64::from(new) * self.rho_limit
     }
 
     /// [`Wear::change`] of a cell for which [`Wear::far`] holds at `new`.
@@ -383,6 +401,18 @@ mod tests {
                         &pulses[..],
                         &endurance[..],
                     );
+                }
+                // Surely far is far.
+                for f in [least, endurance[cell], endurance[cell].saturating_add(7)] {
+                    for n in [
+                        1,
+                        pulses[cell],
+                        pulses[cell].saturating_add(1),
+                        f / 2,
+                        f.saturating_sub(1),
+                    ] {
+                        assert!(!w.surely_far(n, f) || w.far(n, f), "{n} {f}");
+                    }
                 }
                 // The largest count that is far, exactly.
                 let fb = w.far_below();
