@@ -319,8 +319,9 @@ impl RunSpec {
 }
 
 /// The most weights a run places on the chip: 2²⁶ (6.7·10⁷ weights,
-/// 1.3·10⁸ cells). Each weight is a pair of cells of 12 B (20 B on a
-/// device that relaxes), so the limit bounds the cell state at 1.5–2.5 GiB,
+/// 1.3·10⁸ cells). Each weight is a pair of cells of 6 B each (10 B on a
+/// device that relaxes) and its 4 B read cache, so the limit bounds the
+/// cell state at 1.0–1.5 GiB,
 /// inside this project's 24 GiB machines with room for the data, and
 /// admits the 10⁸-cell chips of a scaling study (docs/performance.md).
 /// A larger network is a case for `aimsim gpu-estimate`.
