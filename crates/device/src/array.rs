@@ -592,7 +592,6 @@ impl CellArray {
             wear: Wear::default(),
         };
         a.wear = Wear::new(&a.pulses, &a.endurance);
-        a.wear.set_floor(a.endurance.least());
         if let Some(m) = &model.mram {
             // Drawn after everything else: analog arrays see the same draws.
             a.mram = Some(Box::new(MramGroups::new(m, &mut a.g_us, rng)));
@@ -2531,7 +2530,6 @@ mod tests {
             let mut a = CellArray::new(&m, 1, 1, &mut rng);
             a.endurance.set_exact(0, life);
             a.wear = Wear::new(&a.pulses, &a.endurance);
-            a.wear.set_floor(a.endurance.least());
             a.pulse(&m, 0, Polarity::Set, life, &mut rng);
             prop_assert!(a.is_failed(0));
             let g = a.conductances_us(&m)[0];

@@ -33,6 +33,10 @@ pub(crate) trait PerCell {
     fn floor(&self, i: usize) -> u32 {
         self.at(i)
     }
+    /// At most every non-zero value (0: not known).
+    fn least(&self) -> u32 {
+        0
+    }
 }
 
 impl PerCell for [u32] {
@@ -287,12 +291,6 @@ impl Endurances {
         (0..self.cells).map(|i| self.get(i))
     }
 
-    /// At most every working cell's cycles to failure (`u32::MAX`
-    /// without working cells).
-    pub(crate) fn least(&self) -> u32 {
-        self.least
-    }
-
     /// The fault bits (a prefetch hint's target: cell `i`'s is word
     /// `i / 64`).
     pub(crate) fn stuck_words(&self) -> &[u64] {
@@ -319,6 +317,9 @@ impl PerCell for Endurances {
     #[inline]
     fn floor(&self, i: usize) -> u32 {
         Endurances::floor(self, i)
+    }
+    fn least(&self) -> u32 {
+        self.least
     }
 }
 

@@ -110,6 +110,7 @@ impl Wear {
         for i in 0..pulses.cells() {
             w.count(pulses.at(i), 1);
         }
+        w.floor = endurance.least();
         w.find_best(pulses, endurance);
         w
     }
@@ -209,22 +210,21 @@ impl Wear {
         self.rho_limit = best.map_or(f64::INFINITY, |(left, p)| {
             f64::from(left) / f64::from(p) * (1.0 + 2f64.powi(-30))
         });
-        // `far(n, floor)` holds for every count up to some n (ρ's floor
-        // falls as n grows): the largest, by bisection.
-        let (mut lo, mut hi) = (0u32, self.floor);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if self.far(mid, self.floor) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        self.far_below = lo;
+        // `far(n, F)` for 0 < n < F is `(F − n)·A > n·B` with `A = p·2⁴⁰`,
+        // `B = left·(2⁴⁰ + 1)` (`within`'s terms), i.e. `n·(A + B) < F·A`:
+        // the largest such n is `⌈F·A/(A + B)⌉ − 1` (exact in u128).
+        self.far_below = best.map_or(0, |(left, p)| {
+            let a = u128::from(p) << 40;
+            let b = u128::from(left) * ((1u128 << 40) + 1);
+            let fa = u128::from(self.floor) * a;
+            (fa.div_ceil(a + b).saturating_sub(1)) as u32
+        });
     }
 
     /// Sets a floor of every working cell's endurance (a fabrication
-    /// fault's is 0 and not bound by it), for [`Wear::far_below`].
+    /// fault's is 0 and not bound by it), for [`Wear::far_below`]
+    /// ([`Wear::new`] takes the endurances' [`PerCell::least`]).
+    #[cfg(test)]
     pub(crate) fn set_floor(&mut self, floor: u32) {
         self.floor = floor;
         self.set_best(self.best);
