@@ -765,12 +765,8 @@ impl ChipSim {
         };
         let tiles = &mut self.tiles[range.clone()];
         match &self.pool {
-            Some(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                tiles
-                    .par_iter_mut()
-                    .with_max_len(1)
-                    .for_each(|t| work(t, rayon::current_thread_index().unwrap_or(0)));
+            Some(pool) => pool.for_each(tiles, |t| {
+                work(t, rayon::current_thread_index().unwrap_or(0))
             }),
             None => tiles.iter_mut().for_each(|t| work(t, 0)),
         }
@@ -1264,10 +1260,7 @@ impl ChipSim {
             }
         };
         match &self.pool {
-            Some(pool) if tiles.len() > 1 => pool.install(|| {
-                use rayon::prelude::*;
-                tiles.par_iter_mut().with_max_len(1).for_each(work);
-            }),
+            Some(pool) if tiles.len() > 1 => pool.for_each(tiles, work),
             _ => tiles.iter_mut().for_each(work),
         }
     }
@@ -1801,25 +1794,15 @@ fn check_request(request: &UpdateRequest<'_>, rows: usize, cols: usize) {
     }
 }
 
-/// Applies a tile's sampled decisions `work`: added to its digital
-/// weights, or, on cells, its plan (filled from them) queued as pulse
-/// phases charged to `phase`.
-/// Runs `work` on each tile with its own work item, one tile per task, on
-/// `pool`.
+/// Runs `work` on each tile with its own work item on `pool`
+/// ([`crate::pool::Pool::for_each_pair`]).
 fn on_pool<W: Send>(
     pool: &crate::pool::Pool,
     tiles: &mut [Tile],
     works: &mut [W],
     work: impl Fn(&mut Tile, &mut W) + Sync,
 ) {
-    pool.install(|| {
-        use rayon::prelude::*;
-        tiles
-            .par_iter_mut()
-            .zip(works.par_iter_mut())
-            .with_max_len(1)
-            .for_each(|(tile, w)| work(tile, w));
-    });
+    pool.for_each_pair(tiles, works, work);
 }
 
 /// What forming tile `tile_index` of a `rows × cols` matrix needs for
@@ -1844,6 +1827,9 @@ fn form_input<'a, 'r>(
     }
 }
 
+/// Applies a tile's sampled decisions `work`: added to its digital
+/// weights, or, on cells, its plan (filled from them) queued as pulse
+/// phases charged to `phase`.
 fn apply_sampled(tile: &mut Tile, work: &SparseWork, r_wg: f32, phase: Phase, max_parallel: usize) {
     if tile.cells.is_none() {
         let inv = 1.0 / r_wg;
