@@ -108,7 +108,8 @@ impl Pool {
     /// result: each pair's work is its own.
     ///
     /// # Panics
-    /// If `a` and `b` differ in length (a caller's bug), or `f` panics.
+    /// If `a` and `b` differ in length or hold 2³² items or more (a
+    /// caller's bug), or `f` panics.
     pub(crate) fn for_each_pair<A: Send, B: Send>(
         &self,
         a: &mut [A],
@@ -122,6 +123,8 @@ impl Pool {
             a.iter_mut().zip(b.iter_mut()).for_each(|(x, y)| f(x, y));
             return;
         }
+        // (A block's ends are 32-bit halves of one word.)
+        assert!((n as u64) < 1 << 32, "fewer than 2³² items");
         let blocks: Vec<Block> = (0..k)
             .map(|j| Block::new(j * n / k, (j + 1) * n / k))
             .collect();
@@ -131,7 +134,7 @@ impl Pool {
             let own = &blocks[slot.fetch_add(1, Ordering::Relaxed) % k];
             while let Some(i) = own.front().or_else(|| {
                 // The block with the most left, from its back.
-                let most = blocks.iter().max_by_key(|b| b.left())?;
+                let most = blocks.iter().max_by_key(|blk| blk.left())?;
                 most.back()
             }) {
                 // SAFETY: `i < n` indexes both slices, which stay mutably
