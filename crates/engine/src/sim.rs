@@ -976,7 +976,7 @@ impl ChipSim {
                     let works = &mut self.tile_work[start - first..end - first];
                     let scratches = &self.sparse_scratch;
                     let pool = self.pool.as_ref().expect("a pool");
-                    on_pool(pool, tiles, works, |tile, work| {
+                    pool.for_each_pair(tiles, works, |tile, work| {
                         let t = rayon::current_thread_index().unwrap_or(0);
                         let mut s = scratches[t].lock().expect("one user per thread");
                         s.lend(work);
@@ -1792,17 +1792,6 @@ fn check_request(request: &UpdateRequest<'_>, rows: usize, cols: usize) {
             );
         }
     }
-}
-
-/// Runs `work` on each tile with its own work item on `pool`
-/// ([`crate::pool::Pool::for_each_pair`]).
-fn on_pool<W: Send>(
-    pool: &crate::pool::Pool,
-    tiles: &mut [Tile],
-    works: &mut [W],
-    work: impl Fn(&mut Tile, &mut W) + Sync,
-) {
-    pool.for_each_pair(tiles, works, work);
 }
 
 /// What forming tile `tile_index` of a `rows × cols` matrix needs for
